@@ -1,0 +1,524 @@
+//! What each subcommand does. The CLI runs the same job runtime as the app: inputs are prepared,
+//! requests paced and retried, results saved with their sidecars, and the journal kept, in one place.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::args::{Cli, Cmd, GenArgs, KeyAction, SamplesMode};
+use crate::api::{ApiError, ApiKey, Client, ClientConfig, GenParams, params};
+use crate::gallery::{self, Store};
+use crate::jobs::{
+    self, Event, GroupTag, InputSource, JobId, JobSpec, JobsHandle, RuntimeConfig, RuntimeDeps,
+    SavedImage, journal::Journal,
+};
+use crate::keystore::KeyStore;
+
+/// A failure of a command, as one line for `error: …`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Gallery(#[from] gallery::GalleryError),
+    #[error("{0}")]
+    Journal(#[from] jobs::journal::JournalError),
+    #[error("{0}")]
+    Key(#[from] crate::keystore::KeyStoreError),
+    /// One or more generations failed (each was already reported on stderr).
+    #[error("{0}")]
+    Failed(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match &cli.cmd {
+        None => open_app(&cli),
+        Some(Cmd::Generate(g)) => generate(&cli, g),
+        Some(Cmd::Compare { args, types }) => compare(&cli, args, types),
+        Some(Cmd::Resume { out }) => resume(&cli, out.clone()),
+        Some(Cmd::Credits) => credits(&cli),
+        Some(Cmd::Key { action }) => key(action),
+        Some(Cmd::Sim {
+            port,
+            delay_ms,
+            faults,
+            seed,
+        }) => {
+            let faults = faults
+                .parse()
+                .map_err(|e| CliError::Other(format!("--faults: {e}")))?;
+            let cfg = crate::sim::SimConfig {
+                delay: Duration::from_millis(*delay_ms),
+                faults,
+                seed: *seed,
+                ..Default::default()
+            };
+            runtime()?
+                .block_on(crate::sim::serve(cfg, *port))
+                .map_err(|e| CliError::Other(format!("the stand-in server stopped: {e}")))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("fluxcn-worker")
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("could not start the async runtime: {e}")))
+}
+
+/// The data folder, or a clear error when the platform has none.
+fn data_dir() -> Result<PathBuf, CliError> {
+    gallery::default_data_dir().ok_or_else(|| {
+        CliError::Other(
+            "no data folder could be determined for this user: set FLUXCN_DATA_DIR".into(),
+        )
+    })
+}
+
+/// The key from `SEGMIND_API_KEY` or the keyring, or the error that says how to set one.
+fn resolve_key() -> Result<ApiKey, CliError> {
+    let store = KeyStore::system();
+    match store.resolve() {
+        Ok(Some(k)) => {
+            if let Some(w) = k.shape_warning() {
+                eprintln!("warning: {w}");
+            }
+            Ok(k)
+        }
+        Ok(None) => Err(ApiError::MissingKey.into()),
+        Err(e) => Err(CliError::Other(format!(
+            "{e}; no key in SEGMIND_API_KEY either"
+        ))),
+    }
+}
+
+fn client_template(cli: &Cli) -> ClientConfig {
+    ClientConfig {
+        api_base: cli.api_base.clone(),
+        max_retries: cli.retries,
+        ..ClientConfig::default()
+    }
+}
+
+/// Starts the job runtime for a CLI command.
+fn engine(
+    rt: &tokio::runtime::Runtime,
+    cli: &Cli,
+    out: Option<PathBuf>,
+    concurrency: usize,
+    resume: bool,
+    max_input_side: u32,
+) -> Result<(JobsHandle, Vec<JobId>), CliError> {
+    let data = data_dir()?;
+    let store = Store::open(out.unwrap_or_else(|| data.join("gallery")))?;
+    let (journal, pending) = Journal::open(data.join("journal.jsonl"))?;
+    // Only `resume` picks up unfinished jobs: another command must not finish (or report) them as a
+    // side effect.
+    let (recovered, pending_ids) = if resume {
+        let ids = pending.iter().map(|j| j.id).collect();
+        (pending, ids)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    crate::api::client::parse_base(&cli.api_base)?;
+    let key = resolve_key()?;
+    let deps = RuntimeDeps {
+        store,
+        keys: KeyStore::in_memory(),
+        journal: Some(Arc::new(journal)),
+        recovered,
+        client_template: client_template(cli),
+    };
+    let cfg = RuntimeConfig {
+        api_base: cli.api_base.clone(),
+        key: Some(key),
+        concurrency,
+        rate_per_minute: None,
+        max_input_side,
+    };
+    Ok((
+        jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),
+        pending_ids,
+    ))
+}
+
+/// The jobs for one setting: one request, or one per sample with consecutive seeds.
+fn sample_specs(params: &GenParams, input: &InputSource, g: &GenArgs) -> Vec<JobSpec> {
+    let n = params.samples;
+    if n <= 1 || g.samples_mode == SamplesMode::Single {
+        return vec![JobSpec {
+            input: input.clone(),
+            params: params.clone(),
+            api: g.api.into(),
+            group: None,
+        }];
+    }
+    let base_seed = concrete_seed(params.seed);
+    (0..n)
+        .map(|i| JobSpec {
+            input: input.clone(),
+            params: GenParams {
+                samples: 1,
+                seed: (base_seed + i as i64).min(params::MAX_SEED),
+                ..params.clone()
+            },
+            api: g.api.into(),
+            group: None,
+        })
+        .collect()
+}
+
+/// A real seed for `-1`, so that several requests can share (or step from) it.
+fn concrete_seed(seed: i64) -> i64 {
+    if seed == params::RANDOM_SEED {
+        fastrand::i64(0..=u32::MAX as i64)
+    } else {
+        seed
+    }
+}
+
+fn input_source(image: &str) -> InputSource {
+    let t = image.trim();
+    if t.starts_with("http://") || t.starts_with("https://") {
+        InputSource::Url(t.to_owned())
+    } else {
+        InputSource::File(PathBuf::from(t))
+    }
+}
+
+/// Submits `specs`, prints progress on stderr and saved paths on stdout, and waits for all of them.
+fn run_jobs(
+    handle: &JobsHandle,
+    specs: Vec<(String, JobSpec)>,
+    quiet: bool,
+) -> Result<Vec<(String, Vec<SavedImage>)>, CliError> {
+    let mut labels = std::collections::HashMap::new();
+    for (label, spec) in specs {
+        let id = jobs::next_job_id();
+        labels.insert(id, label);
+        if !handle.send(jobs::Command::Submit { id, spec }) {
+            return Err(CliError::Other(
+                "the job runtime stopped unexpectedly".into(),
+            ));
+        }
+    }
+    wait_all(handle, labels, quiet)
+}
+
+fn wait_all(
+    handle: &JobsHandle,
+    mut labels: std::collections::HashMap<JobId, String>,
+    quiet: bool,
+) -> Result<Vec<(String, Vec<SavedImage>)>, CliError> {
+    let total = labels.len();
+    let mut done = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    let stdout = std::io::stdout();
+    while !labels.is_empty() {
+        let Some(ev) = handle.recv_blocking() else {
+            return Err(CliError::Other(
+                "the job runtime stopped unexpectedly".into(),
+            ));
+        };
+        match ev {
+            Event::Stage { id, stage } => {
+                if let (false, Some(l)) = (quiet, labels.get(&id)) {
+                    eprintln!("fluxcn: {l}: {}", stage.label());
+                }
+            }
+            Event::Done {
+                id,
+                images,
+                accounting,
+            } => {
+                let Some(l) = labels.remove(&id) else {
+                    continue;
+                };
+                let mut out = stdout.lock();
+                for img in &images {
+                    // A closed stdout (e.g. `| head`) must not lose the result: it is on disk already.
+                    let _ = writeln!(out, "{}", img.path.display());
+                }
+                let _ = out.flush();
+                if !quiet {
+                    let credits = accounting
+                        .remaining_credits
+                        .map(|c| format!(", {c:.2} credits left"))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "fluxcn: {l}: saved {} image(s), seed {}{credits}",
+                        images.len(),
+                        images.first().map(|i| i.seed).unwrap_or_default()
+                    );
+                }
+                done.push((l, images));
+            }
+            Event::Failed { id, failure } => {
+                let Some(l) = labels.remove(&id) else {
+                    continue;
+                };
+                eprintln!("fluxcn: {l}: failed: {}", failure.message);
+                failures.push(if total > 1 {
+                    format!("{l}: {}", failure.message)
+                } else {
+                    failure.message
+                });
+            }
+            Event::Cancelled { id, .. } => {
+                if let Some(l) = labels.remove(&id) {
+                    failures.push(format!("{l}: cancelled"));
+                }
+            }
+            Event::Recovered { id, request_id, .. } => {
+                if let (false, Some(l)) = (quiet, labels.get(&id)) {
+                    eprintln!(
+                        "fluxcn: {l}: resuming{}",
+                        request_id
+                            .map(|r| format!(" v2 job {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Event::Notice(n) => eprintln!("fluxcn: {n}"),
+            _ => {}
+        }
+    }
+    match failures.len() {
+        0 => Ok(done),
+        1 if total == 1 => Err(CliError::Failed(failures.remove(0))),
+        n => Err(CliError::Failed(format!(
+            "{n} of {total} generations failed; first: {}",
+            failures[0]
+        ))),
+    }
+}
+
+fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
+    let params = g.params();
+    params.validate().map_err(ApiError::from)?;
+    let input = input_source(&g.image);
+    let specs = sample_specs(&params, &input, g);
+    let rt = runtime()?;
+    let (handle, _) = engine(
+        &rt,
+        cli,
+        g.out.clone(),
+        specs.len().max(1),
+        false,
+        g.max_input_side,
+    )?;
+    let n = specs.len();
+    let labelled = specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                if n > 1 {
+                    format!("sample {}/{n}", i + 1)
+                } else {
+                    s.params.cn_type.to_string()
+                },
+                s,
+            )
+        })
+        .collect();
+    run_jobs(&handle, labelled, cli.quiet).map(|_| ())
+}
+
+fn compare(cli: &Cli, g: &GenArgs, types: &[crate::api::CnType]) -> Result<(), CliError> {
+    let mut types = types.to_vec();
+    types.dedup();
+    if types.is_empty() {
+        return Err(CliError::Other("--types names no control type".into()));
+    }
+    let mut params = g.params();
+    params.validate().map_err(ApiError::from)?;
+    // One seed for every type, so the comparison shows the control types and nothing else.
+    params.seed = concrete_seed(params.seed);
+    let input = input_source(&g.image);
+    let group = jobs::next_job_id();
+    let specs: Vec<(String, JobSpec)> = types
+        .iter()
+        .enumerate()
+        .map(|(col, t)| {
+            let spec = JobSpec {
+                input: input.clone(),
+                params: GenParams {
+                    cn_type: *t,
+                    ..params.clone()
+                },
+                api: g.api.into(),
+                group: Some(GroupTag {
+                    group,
+                    row: 0,
+                    col,
+                    label: format!("cn_type: {t}"),
+                }),
+            };
+            (t.to_string(), spec)
+        })
+        .collect();
+    let rt = runtime()?;
+    let (handle, _) = engine(
+        &rt,
+        cli,
+        g.out.clone(),
+        specs.len(),
+        false,
+        g.max_input_side,
+    )?;
+    if !cli.quiet {
+        eprintln!(
+            "fluxcn: comparing {} control types with seed {}",
+            specs.len(),
+            params.seed
+        );
+    }
+    run_jobs(&handle, specs, cli.quiet).map(|_| ())
+}
+
+fn resume(cli: &Cli, out: Option<PathBuf>) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let (handle, pending) = engine(&rt, cli, out, 4, true, 2048)?;
+    if pending.is_empty() {
+        if !cli.quiet {
+            eprintln!("fluxcn: no unfinished jobs to resume");
+        }
+        return Ok(());
+    }
+    let labels = pending
+        .into_iter()
+        .map(|id| (id, format!("job {id}")))
+        .collect();
+    wait_all(&handle, labels, cli.quiet).map(|_| ())
+}
+
+fn credits(cli: &Cli) -> Result<(), CliError> {
+    let key = resolve_key()?;
+    let client = Client::new(client_template(cli), key)?;
+    let c = runtime()?.block_on(client.credits(&CancellationToken::new()))?;
+    let fmt = |v: Option<f64>| {
+        v.map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    println!("credits: {}", fmt(c.credits));
+    println!("free credits: {}", fmt(c.free_credits));
+    Ok(())
+}
+
+fn key(action: &KeyAction) -> Result<(), CliError> {
+    let store = KeyStore::system();
+    match action {
+        KeyAction::Set => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                CliError::Other(format!("could not read the key from standard input: {e}"))
+            })?;
+            let key = ApiKey::new(&line).ok_or_else(|| {
+                CliError::Other(
+                    "no key on standard input: pipe or type it, e.g. `fluxcn key set < key.txt`"
+                        .into(),
+                )
+            })?;
+            if let Some(w) = key.shape_warning() {
+                eprintln!("warning: {w}");
+            }
+            store.set(&key)?;
+            println!("stored the key {} in the OS keyring", key.masked());
+            if std::env::var_os(crate::keystore::ENV_VAR).is_some() {
+                eprintln!("note: SEGMIND_API_KEY is set and overrides the stored key");
+            }
+            Ok(())
+        }
+        KeyAction::Clear => {
+            store.clear()?;
+            println!("removed the stored key");
+            Ok(())
+        }
+        KeyAction::Status => {
+            println!("{}", describe_key_state(&store.state()));
+            Ok(())
+        }
+    }
+}
+
+/// One line on where the key comes from.
+pub fn describe_key_state(s: &jobs::KeyState) -> String {
+    match s {
+        jobs::KeyState::FromEnv { masked } => {
+            format!("key {masked} from SEGMIND_API_KEY (overrides the keyring)")
+        }
+        jobs::KeyState::Stored { masked } => format!("key {masked} stored in the OS keyring"),
+        jobs::KeyState::Missing => {
+            "no key: set one with `fluxcn key set` or SEGMIND_API_KEY".into()
+        }
+        jobs::KeyState::Unavailable(why) => format!("keyring unavailable: {why}"),
+    }
+}
+
+/// Opens the desktop app (with `--demo`, wired to an in-process stand-in).
+fn open_app(cli: &Cli) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let data = data_dir()?;
+    let autogenerate = std::env::var("FLUXCN_AUTOGENERATE").is_ok_and(|v| v == "1");
+    let (data, sim, keys) = if cli.demo {
+        let cfg = crate::sim::SimConfig {
+            delay: Duration::from_millis(1500),
+            ..Default::default()
+        };
+        let sim = rt
+            .block_on(crate::sim::start(cfg))
+            .map_err(|e| CliError::Other(format!("could not start the demo server: {e}")))?;
+        (data.join("demo"), Some(sim), KeyStore::in_memory())
+    } else {
+        (data, None, KeyStore::system())
+    };
+    let store = Store::open(data.join("gallery"))?;
+    let (journal, recovered) = Journal::open(data.join("journal.jsonl"))?;
+    let initial = RuntimeConfig {
+        api_base: sim
+            .as_ref()
+            .map(|s| s.base_url())
+            .unwrap_or_else(|| cli.api_base.clone()),
+        key: if sim.is_some() {
+            ApiKey::new("SG_d3m0d3m0d3m0d3m0")
+        } else {
+            None
+        },
+        ..RuntimeConfig::default()
+    };
+    let demo_input = sim.as_ref().map(|_| InputSource::Bytes {
+        name: "demo-figure.png".into(),
+        data: Arc::new(crate::sim::demo_input_png()),
+    });
+    let deps = RuntimeDeps {
+        store,
+        keys,
+        journal: Some(Arc::new(journal)),
+        recovered,
+        client_template: client_template(cli),
+    };
+    let opts = crate::ui::LaunchOptions {
+        demo: cli.demo,
+        autogenerate,
+        initial: initial.clone(),
+        demo_input,
+    };
+    let handle = rt.handle().clone();
+    let result = crate::ui::run(
+        opts,
+        Box::new(move |notify| jobs::start(&handle, deps, initial, notify)),
+    );
+    // The demo server lives until the window is closed.
+    let _ = &sim;
+    result.map_err(|e| CliError::Other(format!("the window could not be opened: {e}")))
+}

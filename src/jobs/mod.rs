@@ -1,0 +1,14 @@
+//! The background job runtime: a queue of generations run on a tokio runtime, with bounded
+//! concurrency, pacing, retries (in the client), cancellation, a crash journal, and events back to
+//! whoever submitted them (the UI or the CLI).
+//!
+//! Commands go in over [`JobsHandle::send`]; [`Event`]s come out over a channel that the UI drains
+//! each frame (the runtime calls the `notify` hook, e.g. `ctx.request_repaint()`, after each event).
+
+pub mod journal;
+pub mod pacer;
+pub mod runtime;
+pub mod types;
+
+pub use runtime::{Notify, RuntimeDeps, decode_preview, start};
+pub use types::*;

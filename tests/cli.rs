@@ -1,0 +1,316 @@
+//! The `fluxcn` binary end to end (assert_cmd) against the in-process stand-in on loopback:
+//! generate, compare (concurrently), and each error a new user meets gives one clear line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use fluxcn::sim::{self, SimConfig, SimServer};
+
+const KEY: &str = "SG_c1c1c1c1deadbeef";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn sim_with(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> SimServer {
+    rt.block_on(sim::start(cfg)).unwrap()
+}
+
+fn photo(dir: &Path) -> PathBuf {
+    let img = image::RgbImage::from_fn(320, 240, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let p = dir.join("photo.jpg");
+    img.save(&p).unwrap();
+    p
+}
+
+fn fluxcn(base: &str, data: &Path) -> Command {
+    let mut c = Command::cargo_bin("fluxcn").unwrap();
+    c.env("SEGMIND_API_KEY", KEY)
+        .env("FLUXCN_DATA_DIR", data)
+        .env_remove("FLUXCN_API_BASE")
+        .env_remove("RUST_BACKTRACE")
+        .arg("--api-base")
+        .arg(base)
+        .timeout(Duration::from_secs(60));
+    c
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn assert_no_key(dir: &Path, streams: &[&[u8]]) {
+    for f in files(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the key is in {}",
+            f.display()
+        );
+    }
+    for s in streams {
+        assert!(
+            !String::from_utf8_lossy(s).contains(KEY),
+            "the key is in an output stream"
+        );
+    }
+}
+
+#[test]
+fn generate_saves_a_decodable_image_and_its_sidecar() {
+    let rt = rt();
+    let server = sim_with(
+        &rt,
+        SimConfig {
+            delay: Duration::from_millis(100),
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let input = photo(tmp.path());
+    let out = tmp.path().join("out");
+    let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
+        .args(["generate", "--image"])
+        .arg(&input)
+        .args([
+            "--prompt",
+            "a knight",
+            "--cn-type",
+            "depth",
+            "--seed",
+            "4242",
+            "--format",
+            "png",
+        ])
+        .args([
+            "--use-input-size",
+            "false",
+            "--width",
+            "512",
+            "--height",
+            "384",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8(o.stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one path per saved image: {stdout}");
+    let path = PathBuf::from(lines[0]);
+    let img = image::open(&path).unwrap();
+    assert_eq!((img.width(), img.height()), (512, 384));
+    let sidecar = path.with_extension("json");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    assert_eq!(meta["params"]["prompt"], "a knight");
+    assert_eq!(meta["params"]["cn_type"], "depth");
+    assert_eq!(meta["params"]["seed"], 4242);
+    assert_eq!(meta["seed_used"], 4242);
+    assert!(
+        meta["accounting"]["remaining_credits"].is_number(),
+        "{meta}"
+    );
+    assert_no_key(tmp.path(), &[&o.stdout, &o.stderr]);
+}
+
+#[test]
+fn compare_sends_the_four_types_concurrently_with_one_seed() {
+    let rt = rt();
+    let server = sim_with(
+        &rt,
+        SimConfig {
+            delay: Duration::from_millis(1500),
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let input = photo(tmp.path());
+    let started = std::time::Instant::now();
+    let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
+        .args(["compare", "--image"])
+        .arg(&input)
+        .args(["--prompt", "a dancer", "--seed", "-1"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8(o.stdout.clone()).unwrap();
+    let paths: Vec<PathBuf> = stdout.lines().map(PathBuf::from).collect();
+    assert_eq!(paths.len(), 4, "{stdout}");
+    let mut types = Vec::new();
+    let mut seeds = std::collections::HashSet::new();
+    for p in &paths {
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.with_extension("json")).unwrap()).unwrap();
+        types.push(meta["params"]["cn_type"].as_str().unwrap().to_owned());
+        seeds.insert(meta["params"]["seed"].as_i64().unwrap());
+    }
+    types.sort();
+    assert_eq!(types, ["canny", "depth", "pose", "tile"]);
+    assert_eq!(seeds.len(), 1, "one seed for every type");
+    assert!(!seeds.contains(&-1));
+    let stats = server.stats();
+    assert_eq!(stats.v1_requests, 4);
+    assert!(
+        stats.max_in_flight >= 4,
+        "the four requests overlapped on the server: {}",
+        stats.max_in_flight
+    );
+    assert!(
+        took < Duration::from_millis(1500 * 3),
+        "sequential would take 6 s; took {took:?}"
+    );
+}
+
+fn one_error_line(o: &std::process::Output) -> String {
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "exactly one error line: {stderr}");
+    assert!(o.stdout.is_empty(), "nothing saved, nothing on stdout");
+    errors[0].to_owned()
+}
+
+#[test]
+fn a_new_users_mistakes_each_give_one_clear_line() {
+    let rt = rt();
+    let server = sim_with(
+        &rt,
+        SimConfig {
+            delay: Duration::from_millis(50),
+            accepted_keys: Some(vec!["SG_0000000000000000".into()]),
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let input = photo(tmp.path());
+    let base = server.base_url();
+
+    // A wrong key.
+    let o = fluxcn(&base, &data)
+        .args(["generate", "--image"])
+        .arg(&input)
+        .args(["--prompt", "x"])
+        .output()
+        .unwrap();
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("API key was refused") && line.contains("401"),
+        "{line}"
+    );
+    assert_no_key(tmp.path(), &[&o.stdout, &o.stderr]);
+
+    // A missing file.
+    let o = fluxcn(&base, &data)
+        .args([
+            "generate",
+            "--image",
+            "/nonexistent/photo.jpg",
+            "--prompt",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    let line = one_error_line(&o);
+    assert!(line.contains("/nonexistent/photo.jpg"), "{line}");
+
+    // A corrupt image.
+    let bad = tmp.path().join("corrupt.jpg");
+    std::fs::write(&bad, b"\xFF\xD8\xFF\xE0 this is not really a jpeg").unwrap();
+    let o = fluxcn(&base, &data)
+        .args(["generate", "--image"])
+        .arg(&bad)
+        .args(["--prompt", "x"])
+        .output()
+        .unwrap();
+    let line = one_error_line(&o);
+    assert!(line.contains("corrupt.jpg"), "{line}");
+
+    // An out-of-range value.
+    let o = fluxcn(&base, &data)
+        .args(["generate", "--image"])
+        .arg(&input)
+        .args(["--prompt", "x", "--steps", "80"])
+        .output()
+        .unwrap();
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("steps = 80") && line.contains("15 to 75"),
+        "{line}"
+    );
+
+    // A bad enum value is refused by the argument parser with the allowed values.
+    let o = fluxcn(&base, &data)
+        .args(["generate", "--image"])
+        .arg(&input)
+        .args(["--prompt", "x", "--cn-type", "posee"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("depth, canny, pose, tile"));
+
+    // A dead server.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let o = fluxcn(&format!("http://{dead}/v1"), &data)
+        .args(["--retries", "0", "generate", "--image"])
+        .arg(&input)
+        .args(["--prompt", "x"])
+        .output()
+        .unwrap();
+    let line = one_error_line(&o);
+    assert!(line.contains("could not reach the server"), "{line}");
+
+    // No key at all.
+    let o = fluxcn(&base, &data)
+        .env_remove("SEGMIND_API_KEY")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .args(["generate", "--image"])
+        .arg(&input)
+        .args(["--prompt", "x"])
+        .output()
+        .unwrap();
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("API key") || line.contains("keyring"),
+        "{line}"
+    );
+}
