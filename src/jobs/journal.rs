@@ -40,7 +40,7 @@ pub struct JournalJob {
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Record {
     Start {
-        job: JournalJob,
+        job: Box<JournalJob>,
     },
     Submitted {
         id: JobId,
