@@ -97,11 +97,11 @@ impl Journal {
             let mut f = File::create(&tmp).map_err(err)?;
             for job in &pending {
                 let mut recs = vec![Record::Start {
-                    job: JournalJob {
+                    job: Box::new(JournalJob {
                         request_id: None,
                         submitted_ms: None,
                         ..job.clone()
-                    },
+                    }),
                 }];
                 if let (Some(r), Some(at)) = (&job.request_id, job.submitted_ms) {
                     recs.push(Record::Submitted {
