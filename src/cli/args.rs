@@ -45,6 +45,17 @@ pub enum Cmd {
         /// The control types to compare.
         #[arg(long, value_delimiter = ',', default_value = "pose,depth,canny,tile", value_parser = parse_cn_type)]
         types: Vec<CnType>,
+        /// An X/Y grid instead: the column axis, e.g. `cn_strength=0.2:1.0:0.4` or
+        /// `sampler=euler,dpmpp_2m` (axes: cn_type, cn_strength, cn_stop, guidance, steps, sampler,
+        /// scheduler, seed, prompt; prompts separated by `|`).
+        #[arg(long, value_name = "AXIS=VALUES", conflicts_with = "types")]
+        x: Option<String>,
+        /// The row axis of the grid (needs --x).
+        #[arg(long, value_name = "AXIS=VALUES", requires = "x")]
+        y: Option<String>,
+        /// Also write all results as one labelled PNG (axis labels drawn, parameters embedded).
+        #[arg(long, value_name = "PNG")]
+        grid: Option<PathBuf>,
     },
     /// Finish the v2 jobs a crash or a kill left unfinished (by polling, never by submitting again).
     Resume {

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 use super::args::{Cli, Cmd, GenArgs, KeyAction, SamplesMode};
 use crate::api::{ApiError, ApiKey, Client, ClientConfig, GenParams, params};
 use crate::gallery::{self, Store};
+use crate::jobs::grid::{self, Axis, GridPlan};
 use crate::jobs::{
-    self, Event, GroupTag, InputSource, JobId, JobSpec, JobsHandle, RuntimeConfig, RuntimeDeps,
-    SavedImage, journal::Journal,
+    self, Event, InputSource, JobId, JobSpec, JobsHandle, RuntimeConfig, RuntimeDeps, SavedImage,
+    journal::Journal,
 };
 use crate::keystore::KeyStore;
 
@@ -40,7 +41,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.cmd {
         None => open_app(&cli),
         Some(Cmd::Generate(g)) => generate(&cli, g),
-        Some(Cmd::Compare { args, types }) => compare(&cli, args, types),
+        Some(Cmd::Compare {
+            args,
+            types,
+            x,
+            y,
+            grid,
+        }) => compare(
+            &cli,
+            args,
+            types,
+            x.as_deref(),
+            y.as_deref(),
+            grid.as_deref(),
+        ),
         Some(Cmd::Resume { out }) => resume(&cli, out.clone()),
         Some(Cmd::Credits) => credits(&cli),
         Some(Cmd::Key { action }) => key(action),
@@ -334,37 +348,45 @@ fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
     run_jobs(&handle, labelled, cli.quiet).map(|_| ())
 }
 
-fn compare(cli: &Cli, g: &GenArgs, types: &[crate::api::CnType]) -> Result<(), CliError> {
-    let mut types = types.to_vec();
-    types.dedup();
-    if types.is_empty() {
-        return Err(CliError::Other("--types names no control type".into()));
-    }
-    let mut params = g.params();
+fn compare(
+    cli: &Cli,
+    g: &GenArgs,
+    types: &[crate::api::CnType],
+    x: Option<&str>,
+    y: Option<&str>,
+    grid_png: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let params = g.params();
     params.validate().map_err(ApiError::from)?;
-    // One seed for every type, so the comparison shows the control types and nothing else.
-    params.seed = concrete_seed(params.seed);
     let input = input_source(&g.image);
     let group = jobs::next_job_id();
-    let specs: Vec<(String, JobSpec)> = types
+    let plan = match x {
+        Some(x) => {
+            let x = Axis::parse_assignment(x).map_err(|e| CliError::Other(e.to_string()))?;
+            let y = y
+                .map(Axis::parse_assignment)
+                .transpose()
+                .map_err(|e| CliError::Other(e.to_string()))?;
+            grid::plan(&params, &input, g.api.into(), group, x, y)
+        }
+        None => {
+            let mut types = types.to_vec();
+            types.dedup();
+            grid::compare_types(&params, &input, g.api.into(), group, &types)
+        }
+    }
+    .map_err(|e| CliError::Other(e.to_string()))?;
+    let specs: Vec<(String, JobSpec)> = plan
+        .cells
         .iter()
-        .enumerate()
-        .map(|(col, t)| {
-            let spec = JobSpec {
-                input: input.clone(),
-                params: GenParams {
-                    cn_type: *t,
-                    ..params.clone()
-                },
-                api: g.api.into(),
-                group: Some(GroupTag {
-                    group,
-                    row: 0,
-                    col,
-                    label: format!("cn_type: {t}"),
-                }),
-            };
-            (t.to_string(), spec)
+        .map(|c| {
+            (
+                c.group
+                    .as_ref()
+                    .map(|t| t.label.clone())
+                    .unwrap_or_default(),
+                c.clone(),
+            )
         })
         .collect();
     let rt = runtime()?;
@@ -372,18 +394,31 @@ fn compare(cli: &Cli, g: &GenArgs, types: &[crate::api::CnType]) -> Result<(), C
         &rt,
         cli,
         g.out.clone(),
-        specs.len(),
+        specs.len().min(8),
         false,
         g.max_input_side,
     )?;
     if !cli.quiet {
         eprintln!(
-            "fluxcn: comparing {} control types with seed {}",
-            specs.len(),
-            params.seed
+            "fluxcn: {} requests (≈ ${:.2}) with seed {}, sent concurrently",
+            plan.cost_requests(),
+            plan.cost_requests() as f64 * crate::api::DEFAULT_COST_PER_IMAGE,
+            plan.seed
         );
     }
-    run_jobs(&handle, specs, cli.quiet).map(|_| ())
+    let results = run_jobs(&handle, specs, cli.quiet);
+    if let Some(out) = grid_png {
+        // Export whatever arrived, failed cells shown as such, even when some failed.
+        let cells = match &results {
+            Ok(done) => done.clone(),
+            Err(_) => Vec::new(),
+        };
+        export_grid(&plan, &cells, out)?;
+        if !cli.quiet {
+            eprintln!("fluxcn: wrote the grid to {}", out.display());
+        }
+    }
+    results.map(|_| ())
 }
 
 fn resume(cli: &Cli, out: Option<PathBuf>) -> Result<(), CliError> {
@@ -521,4 +556,35 @@ fn open_app(cli: &Cli) -> Result<(), CliError> {
     // The demo server lives until the window is closed.
     let _ = &sim;
     result.map_err(|e| CliError::Other(format!("the window could not be opened: {e}")))
+}
+
+/// Writes the grid's results as one labelled PNG.
+fn export_grid(
+    plan: &GridPlan,
+    done: &[(String, Vec<SavedImage>)],
+    out: &std::path::Path,
+) -> Result<(), CliError> {
+    let cells: Vec<crate::gallery::export::GridCell> = plan
+        .cells
+        .iter()
+        .map(|c| {
+            let label = c
+                .group
+                .as_ref()
+                .map(|t| t.label.clone())
+                .unwrap_or_default();
+            let image = done
+                .iter()
+                .find(|(l, _)| *l == label)
+                .and_then(|(_, imgs)| imgs.first())
+                .map(|i| i.path.clone());
+            crate::gallery::export::GridCell {
+                row: c.group.as_ref().map_or(0, |t| t.row),
+                col: c.group.as_ref().map_or(0, |t| t.col),
+                image,
+            }
+        })
+        .collect();
+    crate::gallery::export::write_grid_png(plan, &cells, out)
+        .map_err(|e| CliError::Other(e.to_string()))
 }

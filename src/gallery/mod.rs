@@ -1,6 +1,8 @@
 //! The gallery: every paid result on disk, with its parameters. (Minimal stub with the agreed API;
 //! the full store lands from the `gallery` branch.)
 
+pub mod export;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@
 //! Commands go in over [`JobsHandle::send`]; [`Event`]s come out over a channel that the UI drains
 //! each frame (the runtime calls the `notify` hook, e.g. `ctx.request_repaint()`, after each event).
 
+pub mod grid;
 pub mod journal;
 pub mod pacer;
 pub mod runtime;

@@ -61,6 +61,9 @@ struct Shared {
     /// The client for the current base URL and key, built on first use.
     client: Mutex<Option<(String, ApiKey, Client)>>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Set when the UI or CLI went away: jobs stop, and their journal entries stay open so that the
+    /// next start finishes (v2) or reports (v1) them.
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -137,6 +140,7 @@ pub fn start(
         template: deps.client_template,
         client: Mutex::new(None),
         cancels: Mutex::new(HashMap::new()),
+        shutting_down: std::sync::atomic::AtomicBool::new(false),
     });
     let recovered = deps.recovered;
     rt.spawn(dispatcher(shared, cfg, cmd_rx, recovered));
@@ -256,6 +260,18 @@ async fn dispatcher(
             }
         }
     }
+    // The other end is gone (the window closed, the CLI finished): stop every job, leaving its
+    // journal entry open.
+    sh.shutting_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in sh
+        .cancels
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+    {
+        t.cancel();
+    }
 }
 
 /// How a job ended without images.
@@ -329,7 +345,7 @@ fn finish(
             });
         }
         Err((end, journaled)) => {
-            if journaled {
+            if journaled && !sh.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
                 sh.journal(|j| j.end(id, "ended"));
             }
             match end {

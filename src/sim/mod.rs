@@ -97,3 +97,13 @@ impl SimServer {
         SimStats::default()
     }
 }
+
+pub fn draw_text(
+    _img: &mut image::RgbImage,
+    _x: i32,
+    _y: i32,
+    _scale: u32,
+    _color: image::Rgb<u8>,
+    _text: &str,
+) {
+}

@@ -1,0 +1,220 @@
+//! Exports a comparison or X/Y grid as one labelled PNG: the column values across the top, the row
+//! values down the left, a title with the shared settings, a grey "failed" tile for a cell without a
+//! result, and the plan embedded as text chunks (`parameters` for people and other tools, `fluxcn-grid`
+//! as JSON for us).
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+
+use crate::jobs::grid::GridPlan;
+use crate::sim::draw_text;
+
+/// The width of one cell in the exported grid, in pixels.
+pub const CELL_WIDTH: u32 = 384;
+const GAP: u32 = 8;
+const TITLE_H: u32 = 36;
+const COL_LABEL_H: u32 = 28;
+const ROW_LABEL_W: u32 = 220;
+const TEXT_SCALE: u32 = 2;
+const BACKGROUND: Rgb<u8> = Rgb([24, 24, 28]);
+const INK: Rgb<u8> = Rgb([235, 235, 240]);
+
+/// One cell's result, if it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridCell {
+    pub row: usize,
+    pub col: usize,
+    pub image: Option<PathBuf>,
+}
+
+/// Why a grid could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("could not write the grid image {path}: {detail}")]
+    Write { path: PathBuf, detail: String },
+}
+
+/// The pixel size of the exported grid for `rows` × `cols` cells of `cell_h` pixels high.
+pub fn grid_size(rows: usize, cols: usize, has_row_labels: bool, cell_h: u32) -> (u32, u32) {
+    let left = if has_row_labels { ROW_LABEL_W } else { 0 };
+    let w = left + GAP + cols as u32 * (CELL_WIDTH + GAP);
+    let h = TITLE_H + COL_LABEL_H + GAP + rows as u32 * (cell_h + GAP);
+    (w, h)
+}
+
+fn load(path: &Path) -> Option<image::DynamicImage> {
+    let mut r = image::ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    r.limits(limits);
+    r.decode().ok()
+}
+
+/// The longest label that fits in `width` pixels.
+fn fit(text: &str, width: u32) -> String {
+    let max = (width / (6 * TEXT_SCALE)).max(1) as usize;
+    crate::api::error::shorten(text, max.saturating_sub(1))
+}
+
+/// Draws the grid and writes it as a PNG with the plan embedded.
+pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result<(), ExportError> {
+    let images: Vec<(usize, usize, Option<image::DynamicImage>)> = cells
+        .iter()
+        .map(|c| (c.row, c.col, c.image.as_deref().and_then(load)))
+        .collect();
+    // Cell height from the first image's aspect (all cells share the settings' size); square if none.
+    let cell_h = images
+        .iter()
+        .find_map(|(_, _, i)| i.as_ref())
+        .map(|i| {
+            ((CELL_WIDTH as f64) * i.height() as f64 / i.width().max(1) as f64)
+                .round()
+                .clamp(64.0, 1024.0) as u32
+        })
+        .unwrap_or(CELL_WIDTH);
+    let has_rows = plan.y.is_some();
+    let (w, h) = grid_size(plan.rows, plan.cols, has_rows, cell_h);
+    let mut canvas = RgbImage::from_pixel(w, h, BACKGROUND);
+    let left = if has_rows { ROW_LABEL_W } else { 0 };
+    let base = plan
+        .cells
+        .first()
+        .map(|c| c.params.clone())
+        .unwrap_or_default();
+    let title = format!(
+        "{}  |  seed {}  |  {} steps  |  {}",
+        base.prompt, plan.seed, base.steps, base.sampler
+    );
+    draw_text(
+        &mut canvas,
+        GAP as i32,
+        10,
+        TEXT_SCALE,
+        INK,
+        &fit(&title, w - 2 * GAP),
+    );
+    for col in 0..plan.cols {
+        let x = left + GAP + col as u32 * (CELL_WIDTH + GAP);
+        draw_text(
+            &mut canvas,
+            x as i32,
+            (TITLE_H + 6) as i32,
+            TEXT_SCALE,
+            INK,
+            &fit(&plan.col_label(col), CELL_WIDTH),
+        );
+    }
+    for row in 0..plan.rows {
+        let y = TITLE_H + COL_LABEL_H + GAP + row as u32 * (cell_h + GAP);
+        if has_rows {
+            draw_text(
+                &mut canvas,
+                GAP as i32,
+                (y + cell_h / 2) as i32 - 7,
+                TEXT_SCALE,
+                INK,
+                &fit(&plan.row_label(row), ROW_LABEL_W - 2 * GAP),
+            );
+        }
+        for col in 0..plan.cols {
+            let x = left + GAP + col as u32 * (CELL_WIDTH + GAP);
+            let img = images
+                .iter()
+                .find(|(r, c, _)| *r == row && *c == col)
+                .and_then(|(_, _, i)| i.as_ref());
+            match img {
+                Some(img) => {
+                    let tile = img
+                        .resize_exact(CELL_WIDTH, cell_h, image::imageops::FilterType::Triangle)
+                        .to_rgb8();
+                    image::imageops::replace(&mut canvas, &tile, x as i64, y as i64);
+                }
+                None => {
+                    let tile = RgbImage::from_pixel(CELL_WIDTH, cell_h, Rgb([70, 40, 40]));
+                    image::imageops::replace(&mut canvas, &tile, x as i64, y as i64);
+                    draw_text(
+                        &mut canvas,
+                        (x + 12) as i32,
+                        (y + cell_h / 2) as i32 - 7,
+                        TEXT_SCALE,
+                        INK,
+                        "no result",
+                    );
+                }
+            }
+        }
+    }
+    let parameters = format!(
+        "{}\nSteps: {}, Sampler: {}, Schedule type: {}, CFG scale: {}, Seed: {}, Model: flux-controlnet, ControlNet: {}, ControlNet strength: {}, ControlNet stop: {}, X: {} ({}), Y: {}",
+        base.prompt,
+        base.steps,
+        base.sampler,
+        base.scheduler,
+        base.guidance,
+        plan.seed,
+        base.cn_type,
+        base.cn_strength,
+        base.cn_stop,
+        plan.x.kind,
+        plan.x
+            .values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.y
+            .as_ref()
+            .map(|y| format!(
+                "{} ({})",
+                y.kind,
+                y.values
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .unwrap_or_else(|| "none".into()),
+    );
+    let json = serde_json::json!({
+        "x": plan.x, "y": plan.y, "seed": plan.seed, "rows": plan.rows, "cols": plan.cols,
+        "cells": plan.cells.iter().zip(cells).map(|(spec, c)| serde_json::json!({
+            "row": c.row, "col": c.col, "params": spec.params, "file": c.image.as_ref().map(|p| p.display().to_string()),
+        })).collect::<Vec<_>>(),
+    });
+    write_png(
+        &canvas,
+        out,
+        &[
+            ("parameters", parameters),
+            ("fluxcn-grid", json.to_string()),
+        ],
+    )
+}
+
+fn write_png(img: &RgbImage, out: &Path, texts: &[(&str, String)]) -> Result<(), ExportError> {
+    let err = |detail: String| ExportError::Write {
+        path: out.to_path_buf(),
+        detail,
+    };
+    let tmp = out.with_extension("png.tmp");
+    {
+        let f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
+        let mut enc = png::Encoder::new(BufWriter::new(f), img.width(), img.height());
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        for (k, v) in texts {
+            enc.add_itxt_chunk((*k).to_owned(), v.clone())
+                .map_err(|e| err(e.to_string()))?;
+        }
+        let mut w = enc.write_header().map_err(|e| err(e.to_string()))?;
+        w.write_image_data(img.as_raw())
+            .map_err(|e| err(e.to_string()))?;
+        w.finish().map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, out).map_err(|e| err(e.to_string()))
+}

@@ -1,0 +1,489 @@
+//! X/Y grids and control-type comparisons as plans of jobs: pick a row axis and a column axis
+//! (cn_type, cn_strength, cn_stop, guidance, steps, sampler, scheduler, seed, prompt), give each a
+//! list of values (`a,b,c`) or a numeric range (`from:to:step`), and get one validated job per cell,
+//! all sharing one concrete seed unless seed is an axis. The cost (number of requests) is known before
+//! anything is sent.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::types::{ApiVersion, GroupTag, InputSource, JobSpec};
+use crate::api::params::{self, CnType, GenParams, ParamError, Scheduler};
+
+/// The most cells a grid may have (a 4×3 grid on a free key already needs pacing).
+pub const MAX_CELLS: usize = 64;
+
+/// A knob a grid can vary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AxisKind {
+    CnType,
+    CnStrength,
+    CnStop,
+    Guidance,
+    Steps,
+    Sampler,
+    Scheduler,
+    Seed,
+    Prompt,
+}
+
+impl AxisKind {
+    pub const ALL: [AxisKind; 9] = [
+        AxisKind::CnType,
+        AxisKind::CnStrength,
+        AxisKind::CnStop,
+        AxisKind::Guidance,
+        AxisKind::Steps,
+        AxisKind::Sampler,
+        AxisKind::Scheduler,
+        AxisKind::Seed,
+        AxisKind::Prompt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AxisKind::CnType => "cn_type",
+            AxisKind::CnStrength => "cn_strength",
+            AxisKind::CnStop => "cn_stop",
+            AxisKind::Guidance => "guidance",
+            AxisKind::Steps => "steps",
+            AxisKind::Sampler => "sampler",
+            AxisKind::Scheduler => "scheduler",
+            AxisKind::Seed => "seed",
+            AxisKind::Prompt => "prompt",
+        }
+    }
+
+    /// Whether values may be given as a `from:to:step` range.
+    pub fn numeric(self) -> bool {
+        matches!(
+            self,
+            AxisKind::CnStrength
+                | AxisKind::CnStop
+                | AxisKind::Guidance
+                | AxisKind::Steps
+                | AxisKind::Seed
+        )
+    }
+}
+
+impl fmt::Display for AxisKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AxisKind {
+    type Err = GridError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase().replace('-', "_");
+        AxisKind::ALL
+            .into_iter()
+            .find(|k| k.name() == t)
+            .ok_or_else(|| {
+                GridError::UnknownAxis(format!(
+                    "{s:?} is not an axis: one of {}",
+                    AxisKind::ALL
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+}
+
+/// One value along an axis.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum AxisValue {
+    CnType(CnType),
+    Number(f64),
+    Text(String),
+    Scheduler(Scheduler),
+}
+
+impl fmt::Display for AxisValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AxisValue::CnType(t) => write!(f, "{t}"),
+            AxisValue::Number(n) => write!(f, "{}", trim_number(*n)),
+            AxisValue::Text(s) => f.write_str(s),
+            AxisValue::Scheduler(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+fn trim_number(n: f64) -> String {
+    let s = format!("{n:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// An axis: a knob and its values, in order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Axis {
+    pub kind: AxisKind,
+    pub values: Vec<AxisValue>,
+}
+
+/// Why a grid cannot be planned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GridError {
+    #[error("{0}")]
+    UnknownAxis(String),
+    #[error("axis {axis}: {detail}")]
+    BadValues { axis: AxisKind, detail: String },
+    #[error(
+        "the grid has {cells} cells; at most {MAX_CELLS} are allowed (each cell is a paid request)"
+    )]
+    TooLarge { cells: usize },
+    #[error("the row and column axes are both {0}: pick two different knobs")]
+    SameAxis(AxisKind),
+    #[error("cell {row},{col}: {source}")]
+    Invalid {
+        row: usize,
+        col: usize,
+        source: ParamError,
+    },
+}
+
+impl Axis {
+    /// Parses `values` for `kind`: a comma-separated list, or `from:to:step` for numeric knobs.
+    /// Prompts are separated by `|` (a prompt may contain commas).
+    pub fn parse(kind: AxisKind, values: &str) -> Result<Axis, GridError> {
+        let bad = |detail: String| GridError::BadValues { axis: kind, detail };
+        let values = values.trim();
+        if values.is_empty() {
+            return Err(bad("no values given".into()));
+        }
+        let out: Vec<AxisValue> = match kind {
+            AxisKind::Prompt => values
+                .split('|')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| AxisValue::Text(s.to_owned()))
+                .collect(),
+            AxisKind::CnType => values
+                .split(',')
+                .map(|v| {
+                    v.parse::<CnType>()
+                        .map(AxisValue::CnType)
+                        .map_err(|e| bad(e.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            AxisKind::Scheduler => values
+                .split(',')
+                .map(|v| {
+                    v.parse::<Scheduler>()
+                        .map(AxisValue::Scheduler)
+                        .map_err(|e| bad(e.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            AxisKind::Sampler => values
+                .split(',')
+                .map(|v| {
+                    let v = v.trim();
+                    if params::is_known_sampler(v) {
+                        Ok(AxisValue::Text(v.to_owned()))
+                    } else {
+                        Err(bad(format!("unknown sampler {v:?}")))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            _ if values.contains(':') => range(values)
+                .map_err(bad)?
+                .into_iter()
+                .map(AxisValue::Number)
+                .collect(),
+            _ => values
+                .split(',')
+                .map(|v| {
+                    v.trim()
+                        .parse::<f64>()
+                        .map(AxisValue::Number)
+                        .map_err(|_| bad(format!("{v:?} is not a number")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if out.is_empty() {
+            return Err(bad("no values given".into()));
+        }
+        if out.len() > MAX_CELLS {
+            return Err(GridError::TooLarge { cells: out.len() });
+        }
+        Ok(Axis { kind, values: out })
+    }
+
+    /// Parses `kind=values`, e.g. `cn_strength=0.2:1.0:0.4`.
+    pub fn parse_assignment(s: &str) -> Result<Axis, GridError> {
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            GridError::UnknownAxis(format!(
+                "{s:?}: expected AXIS=VALUES, e.g. cn_strength=0.2:1.0:0.4"
+            ))
+        })?;
+        Axis::parse(k.parse()?, v)
+    }
+
+    /// Sets this axis's value number `i` on `p`.
+    fn apply(&self, i: usize, p: &mut GenParams) {
+        let Some(v) = self.values.get(i) else { return };
+        match (self.kind, v) {
+            (AxisKind::CnType, AxisValue::CnType(t)) => p.cn_type = *t,
+            (AxisKind::Scheduler, AxisValue::Scheduler(s)) => p.scheduler = *s,
+            (AxisKind::Sampler, AxisValue::Text(s)) => p.sampler = s.clone(),
+            (AxisKind::Prompt, AxisValue::Text(s)) => p.prompt = s.clone(),
+            (AxisKind::CnStrength, AxisValue::Number(n)) => p.cn_strength = *n,
+            (AxisKind::CnStop, AxisValue::Number(n)) => p.cn_stop = *n,
+            (AxisKind::Guidance, AxisValue::Number(n)) => p.guidance = *n,
+            (AxisKind::Steps, AxisValue::Number(n)) => {
+                p.steps = n.round().clamp(0.0, u32::MAX as f64) as u32
+            }
+            (AxisKind::Seed, AxisValue::Number(n)) => {
+                p.seed = n.round().clamp(-1.0, params::MAX_SEED as f64) as i64
+            }
+            _ => {}
+        }
+    }
+
+    /// The label of value `i`, e.g. `cn_strength: 0.6` (prompts shortened).
+    pub fn label(&self, i: usize) -> String {
+        match self.values.get(i) {
+            Some(AxisValue::Text(s)) if self.kind == AxisKind::Prompt => {
+                crate::api::error::shorten(s, 40)
+            }
+            Some(v) => format!("{}: {v}", self.kind),
+            None => String::new(),
+        }
+    }
+}
+
+/// `from:to:step` (step optional: 5 values).
+fn range(s: &str) -> Result<Vec<f64>, String> {
+    let parts: Vec<&str> = s.split(':').map(str::trim).collect();
+    let num = |t: &str| {
+        t.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("{t:?} is not a number"))
+    };
+    let (from, to) = match parts.as_slice() {
+        [a, b] | [a, b, _] => (num(a)?, num(b)?),
+        _ => return Err(format!("{s:?}: expected from:to:step")),
+    };
+    let step = match parts.get(2) {
+        Some(t) => num(t)?,
+        None => (to - from) / 4.0,
+    };
+    if step == 0.0 {
+        return Ok(vec![from]);
+    }
+    if (to - from) * step < 0.0 {
+        return Err(format!("{s:?}: the step goes away from the end"));
+    }
+    let n = ((to - from) / step + 1e-9).floor() as i64 + 1;
+    if n > MAX_CELLS as i64 {
+        return Err(format!("{s:?} gives {n} values; at most {MAX_CELLS}"));
+    }
+    Ok((0..n)
+        .map(|i| from + step * i as f64)
+        .map(|v| (v * 1e6).round() / 1e6)
+        .collect())
+}
+
+/// A planned grid: one job per cell, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridPlan {
+    /// The column axis.
+    pub x: Axis,
+    /// The row axis, if any (a single row otherwise).
+    pub y: Option<Axis>,
+    pub rows: usize,
+    pub cols: usize,
+    /// The seed every cell shares (unless seed is an axis).
+    pub seed: i64,
+    pub cells: Vec<JobSpec>,
+}
+
+impl GridPlan {
+    /// How many requests the grid sends (each is billed).
+    pub fn cost_requests(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn row_label(&self, row: usize) -> String {
+        self.y.as_ref().map(|y| y.label(row)).unwrap_or_default()
+    }
+
+    pub fn col_label(&self, col: usize) -> String {
+        self.x.label(col)
+    }
+}
+
+/// Plans the grid: `base` with each cell's values applied, every cell validated before anything is
+/// sent. A random seed (`-1`) is replaced by one concrete seed shared by all cells.
+pub fn plan(
+    base: &GenParams,
+    input: &InputSource,
+    api: ApiVersion,
+    group: u64,
+    x: Axis,
+    y: Option<Axis>,
+) -> Result<GridPlan, GridError> {
+    if let Some(y) = &y {
+        if y.kind == x.kind {
+            return Err(GridError::SameAxis(x.kind));
+        }
+    }
+    let rows = y.as_ref().map_or(1, |y| y.values.len());
+    let cols = x.values.len();
+    if rows * cols > MAX_CELLS {
+        return Err(GridError::TooLarge { cells: rows * cols });
+    }
+    let seed = if base.seed == params::RANDOM_SEED {
+        fastrand::i64(0..=u32::MAX as i64)
+    } else {
+        base.seed
+    };
+    let mut cells = Vec::with_capacity(rows * cols);
+    for row in 0..rows {
+        for col in 0..cols {
+            let mut p = GenParams {
+                seed,
+                ..base.clone()
+            };
+            if let Some(y) = &y {
+                y.apply(row, &mut p);
+            }
+            x.apply(col, &mut p);
+            p.validate()
+                .map_err(|source| GridError::Invalid { row, col, source })?;
+            let label = match &y {
+                Some(y) => format!("{} · {}", y.label(row), x.label(col)),
+                None => x.label(col),
+            };
+            cells.push(JobSpec {
+                input: input.clone(),
+                params: p,
+                api,
+                group: Some(GroupTag {
+                    group,
+                    row,
+                    col,
+                    label,
+                }),
+            });
+        }
+    }
+    Ok(GridPlan {
+        x,
+        y,
+        rows,
+        cols,
+        seed,
+        cells,
+    })
+}
+
+/// The comparison of control types: one row, one cell per type, one seed.
+pub fn compare_types(
+    base: &GenParams,
+    input: &InputSource,
+    api: ApiVersion,
+    group: u64,
+    types: &[CnType],
+) -> Result<GridPlan, GridError> {
+    let x = Axis {
+        kind: AxisKind::CnType,
+        values: types.iter().map(|t| AxisValue::CnType(*t)).collect(),
+    };
+    if x.values.is_empty() {
+        return Err(GridError::BadValues {
+            axis: AxisKind::CnType,
+            detail: "no control type chosen".into(),
+        });
+    }
+    plan(base, input, api, group, x, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> GenParams {
+        GenParams {
+            prompt: "a cat".into(),
+            seed: -1,
+            ..Default::default()
+        }
+    }
+
+    fn input() -> InputSource {
+        InputSource::Url("https://example.com/a.png".into())
+    }
+
+    #[test]
+    fn a_2x3_grid_plans_six_validated_cells_with_one_seed() {
+        let x = Axis::parse_assignment("cn_type=pose,depth,canny").unwrap();
+        let y = Axis::parse_assignment("cn_strength=0.3:0.9:0.6").unwrap();
+        let g = plan(&base(), &input(), ApiVersion::V1, 7, x, Some(y)).unwrap();
+        assert_eq!((g.rows, g.cols, g.cost_requests()), (2, 3, 6));
+        assert!(
+            g.cells
+                .iter()
+                .all(|c| c.params.seed == g.seed && g.seed >= 0)
+        );
+        assert_eq!(g.cells[4].params.cn_type, CnType::Depth);
+        assert_eq!(g.cells[4].params.cn_strength, 0.9);
+        assert_eq!(
+            g.cells[4].group.as_ref().unwrap().label,
+            "cn_strength: 0.9 · cn_type: depth"
+        );
+        assert_eq!(g.row_label(0), "cn_strength: 0.3");
+    }
+
+    #[test]
+    fn ranges_lists_and_errors() {
+        assert_eq!(range("0.2:1.0:0.2").unwrap(), vec![0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(range("20:30:5").unwrap(), vec![20.0, 25.0, 30.0]);
+        assert!(range("1:0:0.5").is_err());
+        assert!(range("0:1000:1").is_err());
+        let a = Axis::parse(AxisKind::Prompt, "a red car, parked | a blue car").unwrap();
+        assert_eq!(a.values.len(), 2);
+        assert!(Axis::parse(AxisKind::Sampler, "euler,nope").is_err());
+        assert!("colour".parse::<AxisKind>().is_err());
+        // Out-of-range cells are refused before anything is sent, naming the cell.
+        let x = Axis::parse(AxisKind::Steps, "10,20").unwrap();
+        let e = plan(&base(), &input(), ApiVersion::V1, 1, x, None).unwrap_err();
+        assert!(
+            e.to_string().contains("cell 0,0") && e.to_string().contains("steps = 10"),
+            "{e}"
+        );
+        let x = Axis::parse(AxisKind::Steps, "20,30").unwrap();
+        assert_eq!(
+            plan(&base(), &input(), ApiVersion::V1, 1, x.clone(), Some(x)).unwrap_err(),
+            GridError::SameAxis(AxisKind::Steps)
+        );
+    }
+
+    #[test]
+    fn comparing_types_keeps_everything_but_the_type() {
+        let g = compare_types(&base(), &input(), ApiVersion::V2, 3, CnType::ALL).unwrap();
+        assert_eq!(g.cells.len(), 4);
+        let p0 = &g.cells[0].params;
+        for c in &g.cells {
+            assert_eq!(
+                GenParams {
+                    cn_type: p0.cn_type,
+                    ..c.params.clone()
+                },
+                *p0
+            );
+            assert_eq!(c.api, ApiVersion::V2);
+        }
+    }
+}
