@@ -334,10 +334,8 @@ pub fn plan(
     x: Axis,
     y: Option<Axis>,
 ) -> Result<GridPlan, GridError> {
-    if let Some(y) = &y {
-        if y.kind == x.kind {
-            return Err(GridError::SameAxis(x.kind));
-        }
+    if y.as_ref().is_some_and(|y| y.kind == x.kind) {
+        return Err(GridError::SameAxis(x.kind));
     }
     let rows = y.as_ref().map_or(1, |y| y.values.len());
     let cols = x.values.len();
