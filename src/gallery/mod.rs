@@ -130,4 +130,36 @@ impl Store {
     pub fn list(&self) -> Vec<Entry> {
         Vec::new()
     }
+    pub fn get(&self, _id: &str) -> Option<Entry> {
+        None
+    }
+    pub fn set_favourite(&self, _id: &str, _fav: bool) -> Result<(), GalleryError> {
+        Ok(())
+    }
+    pub fn delete(&self, _id: &str) -> Result<(), GalleryError> {
+        Ok(())
+    }
+    pub fn undo_delete(&self, id: &str) -> Result<Entry, GalleryError> {
+        Err(GalleryError::Io {
+            path: id.into(),
+            source: std::io::Error::other("not implemented"),
+        })
+    }
+    pub fn thumbnail(
+        &self,
+        entry: &Entry,
+        _max_side: u32,
+    ) -> Result<image::RgbaImage, GalleryError> {
+        Err(GalleryError::Io {
+            path: entry.image_path.clone(),
+            source: std::io::Error::other("not implemented"),
+        })
+    }
+}
+
+pub fn read_settings(path: &Path) -> Result<GenParams, GalleryError> {
+    Err(GalleryError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("not implemented"),
+    })
 }

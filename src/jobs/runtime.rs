@@ -248,6 +248,62 @@ async fn dispatcher(
                     *sh.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 });
             }
+            Command::GalleryList => blocking(&sh, |sh| Event::Gallery(Arc::new(sh.store.list()))),
+            Command::GalleryThumb { id, max_side } => blocking(&sh, move |sh| {
+                let image = match sh.store.get(&id) {
+                    Some(e) => sh
+                        .store
+                        .thumbnail(&e, max_side)
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string()),
+                    None => Err(format!("{id} is no longer in the gallery")),
+                };
+                Event::Thumb { id, image }
+            }),
+            Command::GalleryOpen { id } => blocking(&sh, move |sh| {
+                let image = match sh.store.get(&id) {
+                    Some(e) => std::fs::read(&e.image_path)
+                        .map_err(|err| format!("could not read {}: {err}", e.image_path.display()))
+                        .and_then(|b| {
+                            decode_preview(&b).map(Arc::new).ok_or_else(|| {
+                                format!("{} is not a readable image", e.image_path.display())
+                            })
+                        }),
+                    None => Err(format!("{id} is no longer in the gallery")),
+                };
+                Event::GalleryImage { id, image }
+            }),
+            Command::GalleryFavourite { id, favourite } => blocking(&sh, move |sh| {
+                match sh.store.set_favourite(&id, favourite) {
+                    Ok(()) => Event::Gallery(Arc::new(sh.store.list())),
+                    Err(e) => Event::Notice(e.to_string()),
+                }
+            }),
+            Command::GalleryDelete { id } => blocking(&sh, move |sh| match sh.store.delete(&id) {
+                Ok(()) => Event::Gallery(Arc::new(sh.store.list())),
+                Err(e) => Event::Notice(e.to_string()),
+            }),
+            Command::GalleryUndoDelete { id } => {
+                blocking(&sh, move |sh| match sh.store.undo_delete(&id) {
+                    Ok(_) => Event::Gallery(Arc::new(sh.store.list())),
+                    Err(e) => Event::Notice(e.to_string()),
+                })
+            }
+            Command::ReadSettings(path) => blocking(&sh, move |_| {
+                let result = crate::gallery::read_settings(&path).map_err(|e| e.to_string());
+                Event::SettingsRead { path, result }
+            }),
+            Command::ExportGrid { plan, cells, out } => blocking(&sh, move |_| {
+                Event::Exported(
+                    crate::gallery::export::write_grid_png(&plan, &cells, &out)
+                        .map(|()| out)
+                        .map_err(|e| e.to_string()),
+                )
+            }),
+            Command::Reveal(path) => blocking(&sh, move |_| match reveal(&path) {
+                Ok(()) => Event::Notice(String::new()),
+                Err(e) => Event::Notice(format!("could not open {}: {e}", path.display())),
+            }),
             Command::CheckKey => {
                 let sh = sh.clone();
                 tokio::spawn(async move {
@@ -272,6 +328,39 @@ async fn dispatcher(
     {
         t.cancel();
     }
+}
+
+/// Runs `f` off the async threads and emits its event.
+fn blocking(sh: &Arc<Shared>, f: impl FnOnce(&Shared) -> Event + Send + 'static) {
+    let sh = sh.clone();
+    tokio::spawn(async move {
+        let s2 = sh.clone();
+        match tokio::task::spawn_blocking(move || f(&s2)).await {
+            Ok(Event::Notice(n)) if n.is_empty() => {}
+            Ok(ev) => sh.emit(ev),
+            Err(e) => sh.emit(Event::Notice(format!("a background task failed: {e}"))),
+        }
+    });
+}
+
+/// Opens `path` (a folder, or the folder of a file) in the system's file manager.
+fn reveal(path: &std::path::Path) -> std::io::Result<()> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(dir)
+        .spawn()
+        .map(|_| ())
 }
 
 /// How a job ended without images.

@@ -116,7 +116,10 @@ impl Default for RuntimeConfig {
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Queue a generation under `id` (the caller picks ids with [`super::next_job_id`]).
-    Submit { id: JobId, spec: JobSpec },
+    Submit {
+        id: JobId,
+        spec: JobSpec,
+    },
     /// Stop a job: dropped from the queue, or its request abandoned.
     Cancel(JobId),
     /// New settings for jobs queued from now on.
@@ -129,6 +132,40 @@ pub enum Command {
     SaveKey(Option<crate::api::ApiKey>),
     /// Report where the key comes from (answered by [`Event::Key`]).
     CheckKey,
+    /// List the gallery, newest first (answered by [`Event::Gallery`]).
+    GalleryList,
+    /// A thumbnail of a saved image, made and cached off the UI thread ([`Event::Thumb`]).
+    GalleryThumb {
+        id: String,
+        max_side: u32,
+    },
+    /// A saved image, decoded for the large view ([`Event::GalleryImage`]).
+    GalleryOpen {
+        id: String,
+    },
+    GalleryFavourite {
+        id: String,
+        favourite: bool,
+    },
+    /// Moves an image to the gallery's trash ([`Event::Gallery`] follows; undo with
+    /// [`Command::GalleryUndoDelete`]).
+    GalleryDelete {
+        id: String,
+    },
+    GalleryUndoDelete {
+        id: String,
+    },
+    /// Reads the settings stored in an image file (ours, or an A1111-style PNG) for "use these
+    /// settings" ([`Event::SettingsRead`]).
+    ReadSettings(PathBuf),
+    /// Writes a comparison or grid as one labelled PNG ([`Event::Exported`]).
+    ExportGrid {
+        plan: Box<super::grid::GridPlan>,
+        cells: Vec<crate::gallery::export::GridCell>,
+        out: PathBuf,
+    },
+    /// Opens a folder (or the folder of a file) in the system's file manager.
+    Reveal(PathBuf),
 }
 
 /// Where the API key comes from, as the settings panel shows it (never the key itself).
@@ -299,6 +336,21 @@ pub enum Event {
     },
     /// The answer to [`Command::SaveKey`] and [`Command::CheckKey`].
     Key(KeyState),
+    /// The gallery, newest first.
+    Gallery(Arc<Vec<crate::gallery::Entry>>),
+    Thumb {
+        id: String,
+        image: Result<Arc<image::RgbaImage>, String>,
+    },
+    GalleryImage {
+        id: String,
+        image: Result<Arc<image::RgbaImage>, String>,
+    },
+    SettingsRead {
+        path: PathBuf,
+        result: Result<GenParams, String>,
+    },
+    Exported(Result<PathBuf, String>),
     /// Something the user should know that belongs to no job (e.g. the gallery folder is not writable).
     Notice(String),
 }
