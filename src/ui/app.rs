@@ -412,7 +412,7 @@ impl FluxApp {
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     if ui
-                        .button("⚙ Settings")
+                        .button("Settings")
                         .on_hover_text("API key, service, pacing")
                         .clicked()
                     {
@@ -433,7 +433,7 @@ impl FluxApp {
                         }
                     }
                     if ui
-                        .small_button("⟳")
+                        .small_button("Refresh")
                         .on_hover_text("Ask the service for the balance (free)")
                         .clicked()
                     {
@@ -454,7 +454,11 @@ impl FluxApp {
             let mut dismiss = None;
             for (i, n) in self.notices.iter().enumerate() {
                 ui.horizontal(|ui| {
-                    if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+                    if ui
+                        .small_button("Dismiss")
+                        .on_hover_text("Dismiss")
+                        .clicked()
+                    {
                         dismiss = Some(i);
                     }
                     widgets::warn_line(ui, n);
@@ -482,6 +486,12 @@ impl eframe::App for FluxApp {
             .default_size(340.0)
             .min_size(280.0)
             .show(ui, |ui| {
+                // Generate stays in view at the panel's foot; the knobs scroll above it.
+                egui::Panel::bottom("generate_bar").show(ui, |ui| {
+                    ui.add_space(6.0);
+                    self.generate_row(ui);
+                    ui.add_space(4.0);
+                });
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.input_panel(ui);
                     ui.separator();

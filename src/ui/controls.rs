@@ -156,9 +156,6 @@ impl FluxApp {
             self.state.settings.seed_mode = SeedMode::Locked;
             self.state.fine_size_steps = false;
         }
-
-        ui.separator();
-        self.generate_row(ui);
     }
 
     /// Seed: the number, its mode, and "reuse from result".
@@ -193,7 +190,7 @@ impl FluxApp {
             );
             ui.label("Seed");
             if ui
-                .button("🎲")
+                .button("Random")
                 .on_hover_text("Pick a new random seed now (and lock it)")
                 .clicked()
             {
@@ -215,7 +212,7 @@ impl FluxApp {
     }
 
     /// The cost estimate, the Generate button and why it is disabled.
-    fn generate_row(&mut self, ui: &mut Ui) {
+    pub(crate) fn generate_row(&mut self, ui: &mut Ui) {
         let n = self.state.params.samples.max(1);
         let each = self
             .session

@@ -108,10 +108,10 @@ impl FluxApp {
             }
             let room = ui.available_size();
             if let Some(image) = image {
-                if ui.button("−").on_hover_text("Zoom out").clicked() {
+                if ui.button("Zoom −").on_hover_text("Zoom out").clicked() {
                     self.view.zoom_by(1.0 / 1.25, image, room);
                 }
-                if ui.button("+").on_hover_text("Zoom in").clicked() {
+                if ui.button("Zoom +").on_hover_text("Zoom in").clicked() {
                     self.view.zoom_by(1.25, image, room);
                 }
                 let pct = self.view.scale(image, room) * ui.ctx().pixels_per_point() * 100.0;
