@@ -15,10 +15,8 @@ use super::widgets;
 impl FluxApp {
     /// The left panel's lower half: prompt, knobs, seed, Generate.
     pub(crate) fn controls_panel(&mut self, ui: &mut Ui) {
-        widgets::heading(ui, "Prompt");
-        let label = ui
-            .label("Prompt")
-            .on_hover_text("What the image should show");
+        ui.spacing_mut().slider_width = (ui.available_width() - 150.0).clamp(120.0, 260.0);
+        let label = widgets::heading(ui, "Prompt").on_hover_text("What the image should show");
         ui.add(
             egui::TextEdit::multiline(&mut self.state.params.prompt)
                 .hint_text("Describe the image… (Ctrl+Enter generates)")

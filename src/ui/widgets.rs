@@ -11,10 +11,11 @@ pub const WARN: Color32 = Color32::from_rgb(0xD8, 0x9B, 0x2B);
 pub const OK: Color32 = Color32::from_rgb(0x4C, 0xAF, 0x50);
 
 /// A section heading with a little space above it.
-pub fn heading(ui: &mut Ui, text: &str) {
+pub fn heading(ui: &mut Ui, text: &str) -> egui::Response {
     ui.add_space(6.0);
-    ui.label(RichText::new(text).strong().size(15.0));
+    let r = ui.label(RichText::new(text).strong().size(15.0));
     ui.add_space(2.0);
+    r
 }
 
 /// A wrapped red line.
