@@ -1,21 +1,69 @@
-//! The desktop app. (Stub with the agreed entry points; the window lands from the `ui` branch.)
+//! The desktop app: an eframe/egui window over the job runtime.
+//!
+//! The window never does network or disk I/O and never decodes images on its thread: it sends
+//! [`crate::jobs::Command`]s through a [`JobsHandle`] and drains [`crate::jobs::Event`]s every frame.
+//! Layout: a top bar (title, credits, demo banner, settings), the controls on the left, the queue on
+//! the right, the result in the middle.
+
+mod app;
+mod controls;
+mod input_panel;
+mod picker;
+mod queue;
+mod result_view;
+pub mod session;
+mod settings;
+pub mod state;
+pub mod widgets;
+
+pub use app::FluxApp;
+pub use picker::{FilePicker, NativePicker, Picked};
+pub use state::{SeedMode, Settings, State};
 
 use crate::jobs::{InputSource, JobsHandle, RuntimeConfig};
 
 pub type Notify = crate::jobs::Notify;
 
+/// The window's title.
+pub const TITLE: &str = "Flux ControlNet Studio";
+
 /// How the window is opened.
 pub struct LaunchOptions {
+    /// Wired to the loopback stand-in: shows the demo banner, and the base URL is the stand-in's.
     pub demo: bool,
+    /// Submit one generation with [`LaunchOptions::demo_input`] at start (`FLUXCN_AUTOGENERATE=1`).
     pub autogenerate: bool,
+    /// The configuration the launcher started the runtime with (its key, if any, is used for this
+    /// session only and never stored).
     pub initial: RuntimeConfig,
+    /// The demo's input image.
     pub demo_input: Option<InputSource>,
 }
 
-/// Opens the window and runs until it is closed.
+/// Opens the window and runs until it is closed. `start_jobs` is called once, with a hook that
+/// repaints the window, and returns the runtime's handle.
 pub fn run(
-    _opts: LaunchOptions,
-    _start_jobs: Box<dyn FnOnce(Notify) -> JobsHandle>,
+    opts: LaunchOptions,
+    start_jobs: Box<dyn FnOnce(Notify) -> JobsHandle>,
 ) -> Result<(), eframe::Error> {
-    Ok(())
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(TITLE)
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([900.0, 560.0])
+            .with_app_id("fluxcn")
+            .with_drag_and_drop(true),
+        persist_window: true,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "fluxcn",
+        native,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let notify: Notify = std::sync::Arc::new(move || ctx.request_repaint());
+            let jobs = start_jobs(notify);
+            Ok(Box::new(FluxApp::new(cc, opts, jobs)))
+        }),
+    )
 }

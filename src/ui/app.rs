@@ -1,0 +1,614 @@
+//! The app: its state, the message loop (commands out, events in, once per frame) and the layout of
+//! the panels. Each panel lives in its own module as an `impl FluxApp` block.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::api::{ApiKey, Credits};
+use crate::jobs::{self, Command, Event, InputPreview, InputSource, JobSpec, JobsHandle, KeyState};
+
+use super::picker::{FilePicker, NativePicker, Picked};
+use super::session::{JobEntry, Session};
+use super::state::{STORAGE_KEY, State};
+use super::widgets;
+use super::{LaunchOptions, TITLE};
+
+/// The prompt used by `FLUXCN_AUTOGENERATE=1` when none was saved.
+const DEMO_PROMPT: &str = "a dancer on a sunlit stage, dramatic rim light, film photo";
+
+/// The input image as the window shows it.
+pub(crate) struct InputView {
+    pub source: InputSource,
+    pub texture: Option<egui::TextureHandle>,
+    pub preview: Option<InputPreview>,
+    /// Why the input cannot be used (shown in red).
+    pub error: Option<String>,
+    /// A `LoadInput` is out and not answered yet.
+    pub loading: bool,
+}
+
+/// The credit balance as last heard.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum CreditsView {
+    Known(f64),
+    Unavailable(String),
+}
+
+/// The desktop app.
+pub struct FluxApp {
+    pub(crate) state: State,
+    pub(crate) jobs: JobsHandle,
+    pub(crate) demo: bool,
+    /// The launcher's key (demo mode): used for this session, never stored.
+    pub(crate) session_key: Option<ApiKey>,
+    /// The launcher's base URL when it must win over the stored one (demo, `--api-base`).
+    pub(crate) base_override: Option<String>,
+    pub(crate) session: Session,
+    pub(crate) input: Option<InputView>,
+    pub(crate) credits: Option<CreditsView>,
+    pub(crate) key_state: Option<KeyState>,
+    pub(crate) notices: Vec<String>,
+    /// The key being typed in the settings (cleared once sent).
+    pub(crate) key_entry: String,
+    pub(crate) key_warning: Option<String>,
+    pub(crate) url_entry: String,
+    /// Why the typed URL cannot be used.
+    pub(crate) url_error: Option<String>,
+    pub(crate) show_settings: bool,
+    /// The base URL being edited (applied when the field loses focus and it is valid).
+    pub(crate) base_entry: Option<String>,
+    pub(crate) base_error: Option<String>,
+    pub(crate) view: super::result_view::ViewState,
+    pub(crate) picker: Box<dyn FilePicker>,
+    pub(crate) picked_tx: mpsc::Sender<Picked>,
+    pub(crate) picked_rx: mpsc::Receiver<Picked>,
+    /// The runtime stopped answering (its channel closed).
+    pub(crate) runtime_gone: bool,
+    /// Submit the demo input on the first frame (`autogenerate`).
+    pending_autogenerate: bool,
+}
+
+impl FluxApp {
+    /// The app as eframe creates it: the saved state restored from eframe's storage.
+    pub fn new(cc: &eframe::CreationContext<'_>, opts: LaunchOptions, jobs: JobsHandle) -> FluxApp {
+        let state = cc
+            .storage
+            .and_then(|s| eframe::get_value::<State>(s, STORAGE_KEY))
+            .unwrap_or_default();
+        FluxApp::with_state(state, opts, jobs)
+    }
+
+    /// The app with a given state (tests, or a launcher with its own storage). Sends `Configure`
+    /// and `CheckKey` (and `RefreshCredits` when the launcher gave a key).
+    pub fn with_state(state: State, opts: LaunchOptions, jobs: JobsHandle) -> FluxApp {
+        let state = state.sanitized();
+        let default_base = crate::api::DEFAULT_API_BASE;
+        let base_override = (opts.demo || opts.initial.api_base.trim() != default_base)
+            .then(|| opts.initial.api_base.clone());
+        let (picked_tx, picked_rx) = mpsc::channel();
+        let url_entry = match &state.input {
+            Some(InputSource::Url(u)) => u.clone(),
+            _ => String::new(),
+        };
+        let mut app = FluxApp {
+            state,
+            jobs,
+            demo: opts.demo,
+            session_key: opts.initial.key.clone(),
+            base_override,
+            session: Session::default(),
+            input: None,
+            credits: None,
+            key_state: None,
+            notices: Vec::new(),
+            key_entry: String::new(),
+            key_warning: None,
+            url_entry,
+            url_error: None,
+            show_settings: false,
+            base_entry: None,
+            base_error: None,
+            view: Default::default(),
+            picker: Box::new(NativePicker),
+            picked_tx,
+            picked_rx,
+            runtime_gone: false,
+            pending_autogenerate: false,
+        };
+        app.send_configure();
+        app.send(Command::CheckKey);
+        if app.session_key.is_some() {
+            app.send(Command::RefreshCredits);
+        }
+        if let Some(input) = app.state.input.clone() {
+            app.set_input(input);
+        }
+        if let (true, Some(demo_input)) = (opts.autogenerate, opts.demo_input) {
+            if app.state.params.prompt.trim().is_empty() {
+                app.state.params.prompt = DEMO_PROMPT.to_owned();
+            }
+            app.set_input(demo_input);
+            app.pending_autogenerate = true;
+        }
+        app
+    }
+
+    /// Replaces the "Open…" dialog (tests use one that never opens a window).
+    pub fn with_picker(mut self, picker: Box<dyn FilePicker>) -> FluxApp {
+        self.picker = picker;
+        self
+    }
+
+    /// What would be persisted now.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The state, for tests and launchers that change it from outside.
+    pub fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
+    /// Sends a command; a stopped runtime is reported once, in the window.
+    pub(crate) fn send(&mut self, c: Command) {
+        if !self.jobs.send(c) && !self.runtime_gone {
+            self.runtime_gone = true;
+            self.notices.push(
+                "The background worker has stopped: nothing more can be generated. Restart the app \
+                 (results already saved are in the output folder)."
+                    .into(),
+            );
+        }
+    }
+
+    /// Sends the runtime the configuration the settings ask for.
+    pub(crate) fn send_configure(&mut self) {
+        let cfg = self
+            .state
+            .runtime_config(self.base_override.as_deref(), self.session_key.clone());
+        self.send(Command::Configure(cfg));
+    }
+
+    /// Makes `source` the input image and asks the runtime for its preview.
+    pub(crate) fn set_input(&mut self, source: InputSource) {
+        self.state.input = match &source {
+            InputSource::File(_) | InputSource::Url(_) => Some(source.clone()),
+            InputSource::Bytes { .. } => None,
+        };
+        if let InputSource::Url(u) = &source {
+            self.url_entry = u.clone();
+        }
+        self.input = Some(InputView {
+            source: source.clone(),
+            texture: None,
+            preview: None,
+            error: None,
+            loading: true,
+        });
+        self.send(Command::LoadInput(source));
+    }
+
+    /// Why Generate cannot run now, in plain words; `None` when it can.
+    pub(crate) fn generate_blocker(&self) -> Option<String> {
+        if self.state.params.prompt.trim().is_empty() {
+            return Some("Write a prompt first.".into());
+        }
+        let Some(input) = &self.input else {
+            return Some(
+                "Choose an input image first: Open…, drop a file, paste, or give a URL.".into(),
+            );
+        };
+        if let (Some(err), false) = (&input.error, matches!(input.source, InputSource::Url(_))) {
+            return Some(format!("The input image cannot be used: {err}"));
+        }
+        if matches!(self.key_state, Some(KeyState::Missing)) && self.session_key.is_none() {
+            return Some("No API key: add one in Settings (or set SEGMIND_API_KEY).".into());
+        }
+        if self.runtime_gone {
+            return Some("The background worker has stopped: restart the app.".into());
+        }
+        if let Some(p) = self.state.params.problems().into_iter().next() {
+            return Some(format!("The service would refuse this: {p}."));
+        }
+        None
+    }
+
+    /// Submits one generation with the current parameters and input, if nothing blocks it.
+    pub(crate) fn generate(&mut self) {
+        if self.generate_blocker().is_some() {
+            return;
+        }
+        let Some(input) = self.input.as_ref().map(|i| i.source.clone()) else {
+            return;
+        };
+        let mut params = self.state.params.clamped();
+        params.seed = self.state.settings.seed_mode.seed_for_run(params.seed);
+        let spec = JobSpec {
+            input,
+            params,
+            api: self.state.settings.api_version,
+            group: None,
+        };
+        self.submit(spec);
+    }
+
+    /// Queues `spec` under a fresh id (Generate, or an explicit Re-run).
+    pub(crate) fn submit(&mut self, spec: JobSpec) {
+        let id = jobs::next_job_id();
+        self.session.add_job(JobEntry::new(id, spec.clone()));
+        self.send(Command::Submit { id, spec });
+    }
+
+    /// Drains every waiting event.
+    fn drain_events(&mut self, ctx: &egui::Context) {
+        while let Some(ev) = self.jobs.try_recv() {
+            self.apply_event(ctx, ev);
+        }
+        while let Ok(p) = self.picked_rx.try_recv() {
+            match p {
+                Picked::File(path) => self.set_input(InputSource::File(path)),
+                Picked::Pasted { name, png } => self.set_input(InputSource::Bytes {
+                    name,
+                    data: std::sync::Arc::new(png),
+                }),
+                Picked::Problem(msg) => self.notices.push(msg),
+            }
+        }
+    }
+
+    /// Applies one runtime event to the window's state.
+    fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
+        match ev {
+            Event::Stage { id, stage } => self.session.on_stage(id, stage),
+            Event::Done {
+                id,
+                images,
+                accounting,
+            } => {
+                if let Some(c) = accounting.remaining_credits.filter(|c| c.is_finite()) {
+                    self.credits = Some(CreditsView::Known(c));
+                }
+                let new = self.session.on_done(id, images, accounting);
+                for i in new {
+                    if let Some(r) = self.session.results.get_mut(i) {
+                        match r.saved.preview.clone() {
+                            Some(img) => {
+                                r.texture = Some(texture(ctx, &format!("result-{id}-{i}"), &img))
+                            }
+                            None => {
+                                r.preview_problem = Some(format!(
+                                    "No preview could be made; the image is saved at {}",
+                                    r.saved.path.display()
+                                ))
+                            }
+                        }
+                    }
+                }
+                self.view.reset();
+            }
+            Event::Failed { id, failure } => self.session.on_failed(id, failure),
+            Event::Cancelled { id, maybe_billed } => self.session.on_cancelled(id, maybe_billed),
+            Event::Credits(r) => {
+                self.credits = Some(match r {
+                    Ok(c) => match credits_total(&c) {
+                        Some(t) => CreditsView::Known(t),
+                        None => CreditsView::Unavailable(
+                            "the service answered without a balance".into(),
+                        ),
+                    },
+                    Err(msg) => CreditsView::Unavailable(msg),
+                })
+            }
+            Event::Recovered {
+                id,
+                spec,
+                request_id,
+            } => {
+                let mut entry = JobEntry::new(id, spec);
+                entry.recovered = true;
+                entry.request_id = request_id;
+                self.session.add_job(entry);
+            }
+            Event::InputLoaded { source, result } => {
+                let Some(view) = self.input.as_mut().filter(|v| v.source == source) else {
+                    return; // an answer for an input the user has since replaced
+                };
+                view.loading = false;
+                match result {
+                    Ok(preview) => {
+                        view.texture = Some(texture(ctx, "input-preview", &preview.image));
+                        view.preview = Some(preview);
+                        view.error = None;
+                    }
+                    Err(msg) => {
+                        view.texture = None;
+                        view.preview = None;
+                        view.error = Some(msg);
+                    }
+                }
+            }
+            Event::Key(k) => {
+                let had_key = matches!(
+                    self.key_state,
+                    Some(KeyState::Stored { .. } | KeyState::FromEnv { .. })
+                );
+                let has_key = matches!(k, KeyState::Stored { .. } | KeyState::FromEnv { .. });
+                if has_key && (!had_key || self.key_state.as_ref() != Some(&k)) {
+                    self.send(Command::RefreshCredits);
+                }
+                if !has_key && self.session_key.is_none() {
+                    self.credits = None;
+                }
+                self.key_state = Some(k);
+            }
+            Event::Notice(msg) => {
+                self.notices.push(msg);
+                if self.notices.len() > 5 {
+                    self.notices.remove(0);
+                }
+            }
+        }
+    }
+
+    /// Keyboard shortcuts, dropped files and pasted text/images.
+    fn handle_input(&mut self, ctx: &egui::Context) {
+        let generate = ctx.input_mut(|i| {
+            i.consume_shortcut(&egui::KeyboardShortcut::new(
+                egui::Modifiers::COMMAND,
+                egui::Key::Enter,
+            ))
+        });
+        if generate {
+            self.generate();
+        }
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        if let Some(f) = dropped.first() {
+            self.set_input(InputSource::File(f.path().to_path_buf()));
+        }
+        // A paste into a text field is that field's; otherwise it is an input image.
+        let typing = ctx.memory(|m| m.focused().is_some());
+        if typing {
+            return;
+        }
+        let events = ctx.input(|i| i.events.clone());
+        for e in events {
+            match e {
+                egui::Event::Paste(text) => {
+                    if let Some(src) = input_from_text(&text) {
+                        self.set_input(src);
+                    } else {
+                        self.notices.push(format!(
+                            "The pasted text is neither an http(s) URL nor an image file path: {}",
+                            shorten(&text, 80)
+                        ));
+                    }
+                }
+                egui::Event::PasteImage(img) => {
+                    let ctx2 = ctx.clone();
+                    super::picker::encode_pasted(
+                        img,
+                        self.picked_tx.clone(),
+                        Box::new(move || ctx2.request_repaint()),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The top bar: title, credits, demo banner, settings.
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(TITLE).strong().size(17.0));
+                if self.demo {
+                    ui.separator();
+                    ui.label(
+                        egui::RichText::new("Demo mode — stand-in server, no key, no network")
+                            .color(egui::Color32::BLACK)
+                            .background_color(widgets::WARN),
+                    );
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .button("Settings")
+                        .on_hover_text("API key, service, pacing")
+                        .clicked()
+                    {
+                        self.show_settings = !self.show_settings;
+                    }
+                    ui.separator();
+                    match &self.credits {
+                        Some(CreditsView::Known(c)) => {
+                            ui.label(format!("Credits: {c:.2}"))
+                                .on_hover_text("The balance the service last reported");
+                        }
+                        Some(CreditsView::Unavailable(why)) => {
+                            ui.label(egui::RichText::new("Credits: unknown").color(widgets::WARN))
+                                .on_hover_text(why.as_str());
+                        }
+                        None => {
+                            ui.label(egui::RichText::new("Credits: —").weak());
+                        }
+                    }
+                    if ui
+                        .small_button("Refresh")
+                        .on_hover_text("Ask the service for the balance (free)")
+                        .clicked()
+                    {
+                        self.send(Command::RefreshCredits);
+                    }
+                });
+            });
+            ui.add_space(4.0);
+        });
+    }
+
+    /// Notices that belong to no job, each dismissable.
+    fn notices_bar(&mut self, ui: &mut egui::Ui) {
+        if self.notices.is_empty() {
+            return;
+        }
+        egui::Panel::bottom("notices").show(ui, |ui| {
+            let mut dismiss = None;
+            for (i, n) in self.notices.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    if ui
+                        .small_button("Dismiss")
+                        .on_hover_text("Dismiss")
+                        .clicked()
+                    {
+                        dismiss = Some(i);
+                    }
+                    widgets::warn_line(ui, n);
+                });
+            }
+            if let Some(i) = dismiss {
+                self.notices.remove(i);
+            }
+        });
+    }
+}
+
+impl eframe::App for FluxApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.drain_events(&ctx);
+        if std::mem::take(&mut self.pending_autogenerate) {
+            self.generate();
+        }
+        self.handle_input(&ctx);
+        self.top_bar(ui);
+        self.notices_bar(ui);
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(340.0)
+            .min_size(280.0)
+            .show(ui, |ui| {
+                // Generate stays in view at the panel's foot; the knobs scroll above it.
+                egui::Panel::bottom("generate_bar").show(ui, |ui| {
+                    ui.add_space(6.0);
+                    self.generate_row(ui);
+                    ui.add_space(4.0);
+                });
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.input_panel(ui);
+                    ui.separator();
+                    self.controls_panel(ui);
+                });
+            });
+        egui::Panel::right("queue")
+            .resizable(true)
+            .default_size(280.0)
+            .min_size(220.0)
+            .show(ui, |ui| self.queue_panel(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.result_view(ui));
+        self.settings_window(&ctx);
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            drop_overlay(&ctx);
+        }
+        if self.session.any_active() {
+            // The queue's clocks tick.
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.state.sanitized());
+    }
+}
+
+/// Paid plus free credits.
+fn credits_total(c: &Credits) -> Option<f64> {
+    c.total().filter(|t| t.is_finite())
+}
+
+/// A texture from a decoded preview (already downscaled off the UI thread; a preview larger than
+/// the GPU allows is shrunk once more rather than refused).
+pub(crate) fn texture(
+    ctx: &egui::Context,
+    name: &str,
+    img: &image::RgbaImage,
+) -> egui::TextureHandle {
+    let max = u32::try_from(ctx.input(|i| i.max_texture_side)).unwrap_or(u32::MAX);
+    let shrunk;
+    let img = if img.width() > max || img.height() > max {
+        shrunk = image::imageops::thumbnail(img, img.width().min(max), img.height().min(max));
+        &shrunk
+    } else {
+        img
+    };
+    let size = [img.width() as usize, img.height() as usize];
+    let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
+    ctx.load_texture(name, color, egui::TextureOptions::LINEAR)
+}
+
+/// A pasted or typed text as an input source: an `http(s)` URL or an existing-looking file path.
+pub(crate) fn input_from_text(text: &str) -> Option<InputSource> {
+    let t = text.trim().trim_matches('"');
+    let t = t.strip_prefix("file://").unwrap_or(t);
+    if t.is_empty() || t.contains('\n') {
+        return None;
+    }
+    let lower = t.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Some(InputSource::Url(t.to_owned()));
+    }
+    let path = std::path::Path::new(t);
+    let ext_ok = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|e| super::picker::IMAGE_EXTENSIONS.contains(&e.as_str()));
+    (path.is_absolute() && ext_ok).then(|| InputSource::File(path.to_path_buf()))
+}
+
+/// At most `n` characters of `s`, with an ellipsis when cut.
+pub(crate) fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(n).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// A hint over the whole window while a file is dragged over it.
+fn drop_overlay(ctx: &egui::Context) {
+    let screen = ctx.content_rect();
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop_overlay"),
+    ));
+    painter.rect_filled(screen, 0.0, egui::Color32::from_black_alpha(160));
+    painter.text(
+        screen.center(),
+        egui::Align2::CENTER_CENTER,
+        "Drop the image to use it as input",
+        egui::FontId::proportional(22.0),
+        egui::Color32::WHITE,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_text_becomes_a_url_or_a_path() {
+        assert_eq!(
+            input_from_text(" https://x.org/a.png \n"),
+            Some(InputSource::Url("https://x.org/a.png".into()))
+        );
+        assert_eq!(
+            input_from_text("file:///home/a/b.JPG"),
+            Some(InputSource::File("/home/a/b.JPG".into()))
+        );
+        assert_eq!(input_from_text("a cat on a mat"), None);
+        assert_eq!(input_from_text("relative/x.png"), None);
+        assert_eq!(input_from_text("/etc/passwd"), None);
+        assert_eq!(input_from_text(""), None);
+        assert_eq!(shorten("abcdef", 3), "abc…");
+    }
+}

@@ -1,0 +1,273 @@
+//! The controls panel: the prompt and every knob of the contract, each clamped to its documented
+//! range, the seed (lock / random / reuse), the cost estimate and the Generate button.
+
+use egui::Ui;
+
+use crate::api::params::{
+    CN_STOP, CN_STRENGTH, GUIDANCE, MAX_SEED, QUALITY, SAMPLERS, SAMPLES, SIZE, STEPS,
+};
+use crate::api::{CnType, GenParams, ImageFormat, Scheduler};
+
+use super::app::FluxApp;
+use super::state::SeedMode;
+use super::widgets;
+
+impl FluxApp {
+    /// The left panel's lower half: prompt, knobs, seed, Generate.
+    pub(crate) fn controls_panel(&mut self, ui: &mut Ui) {
+        ui.spacing_mut().slider_width = (ui.available_width() - 150.0).clamp(120.0, 260.0);
+        let label = widgets::heading(ui, "Prompt").on_hover_text("What the image should show");
+        ui.add(
+            egui::TextEdit::multiline(&mut self.state.params.prompt)
+                .hint_text("Describe the image… (Ctrl+Enter generates)")
+                .desired_rows(4)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+
+        widgets::heading(ui, "ControlNet");
+        let p = &mut self.state.params;
+        enum_combo(
+            ui,
+            "Control type",
+            &mut p.cn_type,
+            CnType::ALL,
+            "Which structure of the input guides the image: pose skeleton, depth map, canny edges or tile",
+        );
+        widgets::slider_f64(
+            ui,
+            "Strength",
+            &mut p.cn_strength,
+            CN_STRENGTH.min,
+            CN_STRENGTH.max,
+            0.01,
+            "How strongly the control image steers the result (0 = ignored, 2 = strict)",
+        );
+        widgets::slider_f64(
+            ui,
+            "Stop at",
+            &mut p.cn_stop,
+            CN_STOP.min,
+            CN_STOP.max,
+            0.01,
+            "The fraction of the steps after which the control stops acting",
+        );
+
+        widgets::heading(ui, "Sampling");
+        widgets::slider_u32(
+            ui,
+            "Steps",
+            &mut p.steps,
+            STEPS.min,
+            STEPS.max,
+            1,
+            "Denoising steps: more is slower and often finer",
+        );
+        widgets::slider_f64(
+            ui,
+            "Guidance",
+            &mut p.guidance,
+            GUIDANCE.min,
+            GUIDANCE.max,
+            0.1,
+            "How closely the image follows the prompt",
+        );
+        sampler_combo(ui, p);
+        enum_combo(
+            ui,
+            "Scheduler",
+            &mut p.scheduler,
+            Scheduler::ALL,
+            "How the noise level falls from step to step",
+        );
+
+        widgets::heading(ui, "Output");
+        ui.checkbox(&mut p.use_input_img_dimension, "Use input image size")
+            .on_hover_text("The result takes the input image's size; width and height are ignored");
+        let step = if self.state.fine_size_steps { 8 } else { 64 };
+        ui.add_enabled_ui(!p.use_input_img_dimension, |ui| {
+            widgets::slider_u32(
+                ui,
+                "Width",
+                &mut p.custom_width,
+                SIZE.min,
+                SIZE.max,
+                step,
+                "Output width in pixels",
+            );
+            widgets::slider_u32(
+                ui,
+                "Height",
+                &mut p.custom_height,
+                SIZE.min,
+                SIZE.max,
+                step,
+                "Output height in pixels",
+            );
+            ui.checkbox(&mut self.state.fine_size_steps, "Fine steps (8 px)")
+                .on_hover_text("Snap width and height to multiples of 8 instead of 64");
+        });
+        let p = &mut self.state.params;
+        p.custom_width = widgets::snap(p.custom_width, step, SIZE.min, SIZE.max);
+        p.custom_height = widgets::snap(p.custom_height, step, SIZE.min, SIZE.max);
+        enum_combo(
+            ui,
+            "Format",
+            &mut p.image_format,
+            ImageFormat::ALL,
+            "The file type the service returns",
+        );
+        ui.add_enabled_ui(p.image_format != ImageFormat::Png, |ui| {
+            widgets::slider_u32(
+                ui,
+                "Quality",
+                &mut p.quality,
+                QUALITY.min,
+                QUALITY.max,
+                1,
+                "Compression quality for JPEG and WebP (PNG is lossless)",
+            );
+        });
+        widgets::slider_u32(
+            ui,
+            "Samples",
+            &mut p.samples,
+            SAMPLES.min,
+            SAMPLES.max,
+            1,
+            "Images per request (each one is billed)",
+        );
+
+        self.seed_controls(ui);
+
+        ui.add_space(6.0);
+        if ui
+            .button("Reset to defaults")
+            .on_hover_text("Every knob back to the service's defaults (the prompt stays)")
+            .clicked()
+        {
+            let prompt = std::mem::take(&mut self.state.params.prompt);
+            self.state.params = GenParams {
+                prompt,
+                ..GenParams::default()
+            };
+            self.state.settings.seed_mode = SeedMode::Locked;
+            self.state.fine_size_steps = false;
+        }
+    }
+
+    /// Seed: the number, its mode, and "reuse from result".
+    fn seed_controls(&mut self, ui: &mut Ui) {
+        widgets::heading(ui, "Seed");
+        let mode = &mut self.state.settings.seed_mode;
+        egui::ComboBox::from_label("Seed mode")
+            .selected_text(mode.label())
+            .show_ui(ui, |ui| {
+                for m in SeedMode::ALL {
+                    ui.selectable_value(mode, m, m.label());
+                }
+            })
+            .response
+            .on_hover_text(
+                "Locked: the same seed every run. Random: the server picks (-1), or a new number each run",
+            );
+        let locked = *mode == SeedMode::Locked;
+        let p = &mut self.state.params;
+        if p.seed < 0 {
+            p.seed = 0;
+        }
+        ui.horizontal(|ui| {
+            ui.add_enabled(
+                locked,
+                egui::DragValue::new(&mut p.seed)
+                    .range(0..=MAX_SEED)
+                    .speed(1.0),
+            )
+            .on_hover_text(
+                "The seed sent when the mode is locked; the same seed and knobs repeat an image",
+            );
+            ui.label("Seed");
+            if ui
+                .button("Random")
+                .on_hover_text("Pick a new random seed now (and lock it)")
+                .clicked()
+            {
+                p.seed = fastrand::i64(0..=MAX_SEED);
+                self.state.settings.seed_mode = SeedMode::Locked;
+            }
+        });
+        let last = self.session.last_seed;
+        let reuse = ui
+            .add_enabled(last.is_some(), egui::Button::new("Reuse seed from result"))
+            .on_hover_text("Lock the seed the last finished image was made with")
+            .on_disabled_hover_text("No result yet in this session");
+        if reuse.clicked()
+            && let Some(seed) = last
+        {
+            self.state.params.seed = seed.clamp(0, MAX_SEED);
+            self.state.settings.seed_mode = SeedMode::Locked;
+        }
+    }
+
+    /// The cost estimate, the Generate button and why it is disabled.
+    pub(crate) fn generate_row(&mut self, ui: &mut Ui) {
+        let n = self.state.params.samples.max(1);
+        let each = self
+            .session
+            .last_cost_per_image
+            .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE);
+        let images = if n == 1 { "image" } else { "images" };
+        widgets::hint_line(
+            ui,
+            &format!(
+                "{n} {images} ≈ ${:.2} · about 49 s each",
+                each * f64::from(n)
+            ),
+        );
+        let blocker = self.generate_blocker();
+        let button = egui::Button::new(egui::RichText::new("Generate").strong().size(16.0))
+            .min_size(egui::vec2(ui.available_width(), 32.0));
+        let r = ui
+            .add_enabled(blocker.is_none(), button)
+            .on_hover_text("Send this generation (Ctrl+Enter); it is billed");
+        if r.clicked() {
+            self.generate();
+        }
+        if let Some(why) = blocker {
+            widgets::warn_line(ui, &why);
+        }
+    }
+}
+
+/// A dropdown over a wire enum.
+fn enum_combo<T: Copy + PartialEq + std::fmt::Display>(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut T,
+    all: &[T],
+    help: &str,
+) {
+    egui::ComboBox::from_label(label)
+        .selected_text(value.to_string())
+        .show_ui(ui, |ui| {
+            for v in all {
+                ui.selectable_value(value, *v, v.to_string());
+            }
+        })
+        .response
+        .on_hover_text(help);
+}
+
+/// The sampler dropdown over [`SAMPLERS`].
+fn sampler_combo(ui: &mut Ui, p: &mut GenParams) {
+    egui::ComboBox::from_label("Sampler")
+        .selected_text(p.sampler.as_str())
+        .height(320.0)
+        .show_ui(ui, |ui| {
+            for s in SAMPLERS {
+                ui.selectable_value(&mut p.sampler, s.to_owned(), s);
+            }
+        })
+        .response
+        .on_hover_text("The sampling algorithm (ComfyUI's names)");
+}

@@ -1,0 +1,92 @@
+//! The input image section: Open… (a dialog off the UI thread), drop, paste, or a URL; the preview
+//! and its size, or why it cannot be used.
+
+use egui::Ui;
+
+use super::app::FluxApp;
+use super::widgets;
+
+impl FluxApp {
+    /// The left panel's upper half.
+    pub(crate) fn input_panel(&mut self, ui: &mut Ui) {
+        widgets::heading(ui, "Input image");
+        ui.horizontal(|ui| {
+            if ui
+                .button("Open…")
+                .on_hover_text("Choose an image file (or drop one on the window, or Ctrl+V)")
+                .clicked()
+            {
+                let ctx = ui.ctx().clone();
+                self.picker.pick_image(
+                    self.picked_tx.clone(),
+                    Box::new(move || ctx.request_repaint()),
+                );
+            }
+            widgets::hint_line(ui, "or drop a file, or paste (Ctrl+V)");
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("URL");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.url_entry)
+                        .hint_text("https://…/photo.jpg")
+                        .desired_width(ui.available_width() - 48.0),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("An http(s) image URL; the service fetches it itself");
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Use").clicked() || entered {
+                self.use_url();
+            }
+        });
+
+        if let Some(err) = &self.url_error {
+            widgets::error_line(ui, err);
+        }
+
+        let Some(view) = &self.input else {
+            widgets::hint_line(ui, "No input image yet.");
+            return;
+        };
+        ui.add(egui::Label::new(super::app::shorten(&view.source.describe(), 60)).truncate())
+            .on_hover_text(view.source.describe());
+        if view.loading {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("loading preview…");
+            });
+        }
+        if let Some(err) = &view.error {
+            widgets::error_line(ui, err);
+        }
+        if let (Some(tex), Some(pre)) = (&view.texture, &view.preview) {
+            let avail = ui.available_width().min(320.0);
+            let [w, h] = tex.size().map(|v| v.max(1) as f32);
+            let scale = (avail / w).min(220.0 / h);
+            ui.add(
+                egui::Image::from_texture((tex.id(), egui::vec2(w * scale, h * scale)))
+                    .corner_radius(4.0),
+            );
+            let mut info = format!("{} × {} px", pre.width, pre.height);
+            if pre.bytes > 0 {
+                info.push_str(&format!(" · {}", widgets::bytes(pre.bytes)));
+            }
+            widgets::hint_line(ui, &info);
+        }
+    }
+
+    /// Uses the URL field as the input, or says why it cannot.
+    fn use_url(&mut self) {
+        let text = self.url_entry.trim().to_owned();
+        self.url_error = None;
+        match super::app::input_from_text(&text) {
+            Some(src) => self.set_input(src),
+            None => {
+                self.url_error = Some(format!(
+                    "\"{}\" is not an http(s) URL: it must start with https:// (or http://)",
+                    super::app::shorten(&text, 60)
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! What the window knows about this session's jobs and results: a queue entry per submitted job,
+//! moved on by the runtime's events, and the results it produced. Nothing here is persisted (every
+//! paid result is already on disk when `Done` arrives).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::api::{Accounting, GenParams};
+use crate::jobs::{JobFailure, JobId, JobSpec, SavedImage, Stage};
+
+/// Where a queued job is, as the queue panel shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobStatus {
+    /// Still running (or waiting) at this stage.
+    Active(Stage),
+    /// Finished; the file names of what was saved.
+    Done {
+        files: Vec<String>,
+    },
+    Failed(JobFailure),
+    Cancelled {
+        maybe_billed: bool,
+    },
+}
+
+impl JobStatus {
+    /// Whether the job may still change (and can be cancelled).
+    pub fn is_active(&self) -> bool {
+        matches!(self, JobStatus::Active(_))
+    }
+
+    /// The short status text.
+    pub fn label(&self) -> String {
+        match self {
+            JobStatus::Active(stage) => stage.label(),
+            JobStatus::Done { .. } => "done".into(),
+            JobStatus::Failed(f) => format!("failed ({})", f.kind),
+            JobStatus::Cancelled { .. } => "cancelled".into(),
+        }
+    }
+}
+
+/// One job in the queue panel.
+#[derive(Debug, Clone)]
+pub struct JobEntry {
+    pub id: JobId,
+    pub spec: JobSpec,
+    pub status: JobStatus,
+    pub started: Instant,
+    pub finished: Option<Instant>,
+    /// v2: the server's id for the job, once known.
+    pub request_id: Option<String>,
+    /// Found in the journal at start-up rather than submitted in this session.
+    pub recovered: bool,
+}
+
+impl JobEntry {
+    pub fn new(id: JobId, spec: JobSpec) -> JobEntry {
+        JobEntry {
+            id,
+            spec,
+            status: JobStatus::Active(Stage::Queued),
+            started: Instant::now(),
+            finished: None,
+            request_id: None,
+            recovered: false,
+        }
+    }
+
+    /// How long the job has run (until it finished).
+    pub fn elapsed(&self) -> Duration {
+        self.finished
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(self.started)
+    }
+}
+
+/// One saved image of a finished job.
+#[derive(Clone)]
+pub struct ResultEntry {
+    pub job: JobId,
+    pub saved: SavedImage,
+    /// The parameters as sent (the seed replaced by the one the server used).
+    pub params: GenParams,
+    pub input: String,
+    pub accounting: Accounting,
+    /// When the preview was turned into a texture (made lazily on the UI thread).
+    pub texture: Option<egui::TextureHandle>,
+    /// Why there is no preview to show, if there is none.
+    pub preview_problem: Option<String>,
+}
+
+impl std::fmt::Debug for ResultEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultEntry")
+            .field("job", &self.job)
+            .field("saved", &self.saved)
+            .field("has_texture", &self.texture.is_some())
+            .finish()
+    }
+}
+
+/// The queue and the results of this session.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub jobs: Vec<JobEntry>,
+    pub results: Vec<ResultEntry>,
+    /// Index into `results` of the one shown large.
+    pub selected: Option<usize>,
+    /// The seed of the last finished job (for "reuse seed").
+    pub last_seed: Option<i64>,
+    /// The last known cost of one image, from the service's accounting.
+    pub last_cost_per_image: Option<f64>,
+}
+
+impl Session {
+    pub fn job_mut(&mut self, id: JobId) -> Option<&mut JobEntry> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    pub fn job(&self, id: JobId) -> Option<&JobEntry> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+
+    /// A job was submitted (or recovered): it goes in the queue, newest first.
+    pub fn add_job(&mut self, entry: JobEntry) {
+        if self.job(entry.id).is_none() {
+            self.jobs.insert(0, entry);
+        }
+    }
+
+    /// A stage change. Events for a job the queue does not know (another window's, or one already
+    /// cleared) are ignored; a finished job does not go back to active.
+    pub fn on_stage(&mut self, id: JobId, stage: Stage) {
+        if let Some(j) = self.job_mut(id)
+            && j.status.is_active()
+        {
+            if let Stage::Submitted { request_id } = &stage {
+                j.request_id = Some(request_id.clone());
+            }
+            j.status = JobStatus::Active(stage);
+        }
+    }
+
+    /// A job finished: its entry is marked done and each image becomes a result (the newest is
+    /// selected). Returns the indices of the new results.
+    pub fn on_done(
+        &mut self,
+        id: JobId,
+        images: Vec<SavedImage>,
+        accounting: Accounting,
+    ) -> std::ops::Range<usize> {
+        let files = images
+            .iter()
+            .map(|i| {
+                i.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| i.path.display().to_string())
+            })
+            .collect();
+        let (params, input) = match self.job(id) {
+            Some(j) => (j.spec.params.clone(), j.spec.input.describe()),
+            None => (GenParams::default(), String::new()),
+        };
+        if let Some(j) = self.job_mut(id) {
+            j.status = JobStatus::Done { files };
+            j.finished = Some(Instant::now());
+        }
+        if let Some(cost) = accounting.cost
+            && cost.is_finite()
+            && cost > 0.0
+        {
+            self.last_cost_per_image = Some(cost / images.len().max(1) as f64);
+        }
+        let start = self.results.len();
+        for saved in images {
+            let mut p = params.clone();
+            p.seed = saved.seed;
+            self.last_seed = Some(saved.seed);
+            self.results.push(ResultEntry {
+                job: id,
+                saved,
+                params: p,
+                input: input.clone(),
+                accounting: accounting.clone(),
+                texture: None,
+                preview_problem: None,
+            });
+        }
+        if self.last_seed.is_none() {
+            self.last_seed = accounting.seed;
+        }
+        let end = self.results.len();
+        if end > start {
+            self.selected = Some(end - 1);
+        }
+        start..end
+    }
+
+    pub fn on_failed(&mut self, id: JobId, failure: JobFailure) {
+        if let Some(j) = self.job_mut(id) {
+            j.status = JobStatus::Failed(failure);
+            j.finished = Some(Instant::now());
+        }
+    }
+
+    pub fn on_cancelled(&mut self, id: JobId, maybe_billed: bool) {
+        if let Some(j) = self.job_mut(id) {
+            j.status = JobStatus::Cancelled { maybe_billed };
+            j.finished = Some(Instant::now());
+        }
+    }
+
+    /// Drops finished, failed and cancelled jobs from the queue (their results stay).
+    pub fn clear_finished(&mut self) {
+        self.jobs.retain(|j| j.status.is_active());
+    }
+
+    /// Whether any job is still running (the window then repaints each second for the clocks).
+    pub fn any_active(&self) -> bool {
+        self.jobs.iter().any(|j| j.status.is_active())
+    }
+
+    /// The output folder, as the last saved result shows it.
+    pub fn output_folder(&self) -> Option<PathBuf> {
+        self.results
+            .last()
+            .and_then(|r| r.saved.path.parent().map(|p| p.to_path_buf()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{ApiVersion, InputSource};
+
+    fn spec() -> JobSpec {
+        JobSpec {
+            input: InputSource::Url("https://x/y.png".into()),
+            params: GenParams {
+                prompt: "p".into(),
+                ..Default::default()
+            },
+            api: ApiVersion::V1,
+            group: None,
+        }
+    }
+
+    fn saved(seed: i64) -> SavedImage {
+        SavedImage {
+            path: PathBuf::from("/tmp/out/a.jpg"),
+            sidecar: PathBuf::from("/tmp/out/a.json"),
+            width: 8,
+            height: 8,
+            seed,
+            preview: None,
+        }
+    }
+
+    #[test]
+    fn done_records_results_seed_and_cost() {
+        let mut s = Session::default();
+        s.add_job(JobEntry::new(7, spec()));
+        s.on_stage(7, Stage::Waiting);
+        assert_eq!(s.jobs[0].status.label(), "waiting for the server");
+        let acc = Accounting {
+            cost: Some(0.1),
+            ..Default::default()
+        };
+        let r = s.on_done(7, vec![saved(11), saved(12)], acc);
+        assert_eq!(r, 0..2);
+        assert_eq!(s.selected, Some(1));
+        assert_eq!(s.last_seed, Some(12));
+        assert_eq!(s.last_cost_per_image, Some(0.05));
+        assert_eq!(s.results[0].params.seed, 11);
+        assert_eq!(
+            s.jobs[0].status,
+            JobStatus::Done {
+                files: vec!["a.jpg".into(), "a.jpg".into()]
+            }
+        );
+        // A late stage event does not resurrect a finished job.
+        s.on_stage(7, Stage::Saving);
+        assert_eq!(s.jobs[0].status.label(), "done");
+        assert_eq!(s.output_folder(), Some(PathBuf::from("/tmp/out")));
+        s.clear_finished();
+        assert!(s.jobs.is_empty());
+        assert_eq!(s.results.len(), 2);
+    }
+
+    #[test]
+    fn unknown_ids_are_ignored() {
+        let mut s = Session::default();
+        s.on_stage(1, Stage::Waiting);
+        s.on_cancelled(1, true);
+        assert!(s.jobs.is_empty());
+        s.add_job(JobEntry::new(1, spec()));
+        s.add_job(JobEntry::new(1, spec()));
+        assert_eq!(s.jobs.len(), 1);
+        assert!(s.any_active());
+        s.on_cancelled(1, true);
+        assert!(!s.any_active());
+    }
+}

@@ -1,0 +1,131 @@
+//! Small shared pieces of the window: labelled knobs with hover help, headings, error lines, and
+//! number formatting.
+
+use egui::{Color32, RichText, Ui};
+
+/// The colour of an error line (readable in light and dark themes).
+pub const ERROR: Color32 = Color32::from_rgb(0xE0, 0x4F, 0x4F);
+/// The colour of a warning line.
+pub const WARN: Color32 = Color32::from_rgb(0xD8, 0x9B, 0x2B);
+/// The colour of a good-news line.
+pub const OK: Color32 = Color32::from_rgb(0x4C, 0xAF, 0x50);
+
+/// A section heading with a little space above it.
+pub fn heading(ui: &mut Ui, text: &str) -> egui::Response {
+    ui.add_space(6.0);
+    let r = ui.label(RichText::new(text).strong().size(15.0));
+    ui.add_space(2.0);
+    r
+}
+
+/// A wrapped red line.
+pub fn error_line(ui: &mut Ui, text: &str) -> egui::Response {
+    ui.add(egui::Label::new(RichText::new(text).color(ERROR)).wrap())
+}
+
+/// A wrapped amber line.
+pub fn warn_line(ui: &mut Ui, text: &str) -> egui::Response {
+    ui.add(egui::Label::new(RichText::new(text).color(WARN)).wrap())
+}
+
+/// A weak (grey) wrapped line for explanations.
+pub fn hint_line(ui: &mut Ui, text: &str) -> egui::Response {
+    ui.add(egui::Label::new(RichText::new(text).weak()).wrap())
+}
+
+/// An integer slider over `min..=max` (typing in its box is clamped too), with one line of help.
+pub fn slider_u32(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut u32,
+    min: u32,
+    max: u32,
+    step: u32,
+    help: &str,
+) -> egui::Response {
+    let r = ui
+        .add(
+            egui::Slider::new(value, min..=max)
+                .text(label)
+                .step_by(f64::from(step.max(1))),
+        )
+        .on_hover_text(help);
+    *value = (*value).clamp(min, max);
+    r
+}
+
+/// A real-valued slider over `min..=max` with `decimals` places, with one line of help.
+pub fn slider_f64(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut f64,
+    min: f64,
+    max: f64,
+    step: f64,
+    help: &str,
+) -> egui::Response {
+    if !value.is_finite() {
+        *value = min;
+    }
+    let r = ui
+        .add(
+            egui::Slider::new(value, min..=max)
+                .text(label)
+                .step_by(step)
+                .max_decimals(3),
+        )
+        .on_hover_text(help);
+    *value = value.clamp(min, max);
+    r
+}
+
+/// `v` rounded to the nearest multiple of `step` inside `min..=max` (both multiples of `step`).
+pub fn snap(v: u32, step: u32, min: u32, max: u32) -> u32 {
+    let step = step.max(1);
+    let rounded = v.saturating_add(step / 2) / step * step;
+    rounded.clamp(min, max)
+}
+
+/// Seconds as `12 s` or `3 min 05 s`.
+pub fn seconds(secs: u64) -> String {
+    if secs < 60 {
+        format!("{secs} s")
+    } else {
+        format!("{} min {:02} s", secs / 60, secs % 60)
+    }
+}
+
+/// A byte count as `812 KB` or `3.4 MB`.
+pub fn bytes(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1} MB", n as f64 / 1_000_000.0)
+    } else if n >= 1_000 {
+        format!("{} KB", n / 1_000)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapping_stays_in_range_on_the_grid() {
+        assert_eq!(snap(1000, 64, 64, 4096), 1024);
+        assert_eq!(snap(95, 64, 64, 4096), 64);
+        assert_eq!(snap(0, 64, 64, 4096), 64);
+        assert_eq!(snap(u32::MAX, 64, 64, 4096), 4096);
+        assert_eq!(snap(1001, 8, 64, 4096), 1000);
+        assert_eq!(snap(5000, 8, 64, 4096), 4096);
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(seconds(49), "49 s");
+        assert_eq!(seconds(125), "2 min 05 s");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(812_345), "812 KB");
+        assert_eq!(bytes(3_400_000), "3.4 MB");
+    }
+}

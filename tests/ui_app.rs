@@ -1,0 +1,545 @@
+//! Drives the real desktop app (`FluxApp`) headless with egui_kittest: the test stands in for the
+//! job runtime, reading the commands the window sends and feeding events back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use fluxcn::api::{Accounting, ApiKey, CnType, Credits, GenParams};
+use fluxcn::jobs::{
+    Command, Event, InputPreview, InputSource, JobFailure, JobsHandle, KeyState, RuntimeConfig,
+    SavedImage, Stage,
+};
+use fluxcn::ui::{FilePicker, FluxApp, LaunchOptions, Picked, State};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const KEY: &str = "SG_0123456789abcdef";
+
+/// The test's end of the channels: what the window sent, and a way to answer.
+struct FakeRuntime {
+    commands: UnboundedReceiver<Command>,
+    events: std::sync::mpsc::Sender<Event>,
+}
+
+impl FakeRuntime {
+    fn sent(&mut self) -> Vec<Command> {
+        let mut out = Vec::new();
+        while let Ok(c) = self.commands.try_recv() {
+            out.push(c);
+        }
+        out
+    }
+    fn feed(&self, e: Event) {
+        self.events.send(e).unwrap();
+    }
+}
+
+/// A picker that "chooses" a fixed file without opening anything.
+struct FakePicker(PathBuf);
+impl FilePicker for FakePicker {
+    fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>) {
+        reply.send(Picked::File(self.0.clone())).unwrap();
+        wake();
+    }
+}
+
+fn opts() -> LaunchOptions {
+    LaunchOptions {
+        demo: false,
+        autogenerate: false,
+        initial: RuntimeConfig::default(),
+        demo_input: None,
+    }
+}
+
+fn start_with(state: State, opts: LaunchOptions) -> (Harness<'static, FluxApp>, FakeRuntime) {
+    let (ctx_tx, ctx_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = std::sync::mpsc::channel();
+    let handle = JobsHandle::from_channels(ctx_tx, ev_rx);
+    let app = FluxApp::with_state(state, opts, handle)
+        .with_picker(Box::new(FakePicker(PathBuf::from("/pics/pose.png"))));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_eframe(move |_cc| app);
+    h.run_steps(4);
+    (
+        h,
+        FakeRuntime {
+            commands: ctx_rx,
+            events: ev_tx,
+        },
+    )
+}
+
+fn start() -> (Harness<'static, FluxApp>, FakeRuntime) {
+    start_with(State::default(), opts())
+}
+
+fn preview(source: InputSource) -> InputPreview {
+    InputPreview {
+        source,
+        image: Arc::new(image::RgbaImage::from_pixel(
+            16,
+            12,
+            image::Rgba([9, 9, 9, 255]),
+        )),
+        width: 1600,
+        height: 1200,
+        bytes: 812_345,
+    }
+}
+
+// Spinners repaint forever, so the tests step a fixed number of frames instead of `run()`.
+
+/// Types a URL, uses it, and answers the preview request like the runtime would.
+fn load_url_input(h: &mut Harness<'static, FluxApp>, rt: &mut FakeRuntime) -> InputSource {
+    let url = "https://example.com/pose.jpg";
+    h.get_by_role_and_label(Role::TextInput, "URL").focus();
+    h.get_by_role_and_label(Role::TextInput, "URL")
+        .type_text(url);
+    h.run_steps(4);
+    h.get_by_label("Use").click();
+    h.run_steps(4);
+    let src = InputSource::Url(url.into());
+    let sent = rt.sent();
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::LoadInput(s) if *s == src)),
+        "{sent:?}"
+    );
+    rt.feed(Event::InputLoaded {
+        source: src.clone(),
+        result: Ok(preview(src.clone())),
+    });
+    h.run_steps(4);
+    src
+}
+
+fn type_prompt(h: &mut Harness<'static, FluxApp>, text: &str) {
+    h.get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+        .focus();
+    h.get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+        .type_text(text);
+    h.run_steps(4);
+}
+
+fn submitted(cmds: &[Command]) -> Vec<(u64, fluxcn::jobs::JobSpec)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Submit { id, spec } => Some((*id, spec.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn generate_enabled(h: &Harness<'static, FluxApp>) -> bool {
+    !h.get_by_role_and_label(Role::Button, "Generate")
+        .accesskit_node()
+        .is_disabled()
+}
+
+#[test]
+fn start_sends_configure_and_check_key_and_credits_with_a_session_key() {
+    let mut o = opts();
+    o.initial.key = ApiKey::new(KEY);
+    o.initial.api_base = "http://127.0.0.1:9/v1".into();
+    o.demo = true;
+    let (h, mut rt) = start_with(State::default(), o);
+    let sent = rt.sent();
+    match &sent[0] {
+        Command::Configure(cfg) => {
+            assert_eq!(cfg.api_base, "http://127.0.0.1:9/v1");
+            assert_eq!(cfg.key.as_ref().map(|k| k.expose()), Some(KEY));
+        }
+        other => panic!("first command: {other:?}"),
+    }
+    assert!(matches!(sent[1], Command::CheckKey));
+    assert!(sent.iter().any(|c| matches!(c, Command::RefreshCredits)));
+    h.get_by_label_contains("Demo mode");
+    // The demo's base is not stored as the user's own.
+    assert_eq!(
+        h.state().state().settings.api_base,
+        fluxcn::api::DEFAULT_API_BASE
+    );
+}
+
+#[test]
+fn prompt_is_typed_and_empty_prompt_disables_generate() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    assert!(!generate_enabled(&h));
+    h.get_by_label("Write a prompt first.");
+    type_prompt(&mut h, "a knight in the rain");
+    assert_eq!(h.state().state().params.prompt, "a knight in the rain");
+    assert_eq!(
+        h.get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+            .value()
+            .as_deref(),
+        Some("a knight in the rain")
+    );
+    assert!(generate_enabled(&h));
+    assert!(h.query_by_label("Write a prompt first.").is_none());
+}
+
+#[test]
+fn no_input_image_disables_generate_with_a_reason() {
+    let (mut h, _rt) = start();
+    type_prompt(&mut h, "x");
+    assert!(!generate_enabled(&h));
+    h.get_by_label_contains("Choose an input image first");
+}
+
+/// Sets a slider's number box by typing, like a user would.
+fn type_into_number(h: &mut Harness<'static, FluxApp>, label: &str, text: &str) {
+    let node = h.get_by_role_and_label(Role::SpinButton, label);
+    node.focus();
+    h.run_steps(4);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(4);
+    h.get_by_role_and_label(Role::SpinButton, label)
+        .type_text(text);
+    h.run_steps(4);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(4);
+}
+
+#[test]
+fn typed_numbers_are_clamped_to_the_contract() {
+    let (mut h, _rt) = start();
+    type_into_number(&mut h, "Steps", "75");
+    assert_eq!(h.state().state().params.steps, 75);
+    type_into_number(&mut h, "Steps", "500");
+    assert_eq!(h.state().state().params.steps, 75);
+    type_into_number(&mut h, "Steps", "3");
+    assert_eq!(h.state().state().params.steps, 15);
+    type_into_number(&mut h, "Guidance", "99");
+    assert_eq!(h.state().state().params.guidance, 15.0);
+    type_into_number(&mut h, "Strength", "-4");
+    assert_eq!(h.state().state().params.cn_strength, 0.0);
+}
+
+#[test]
+fn width_snaps_to_64_and_is_disabled_when_using_the_input_size() {
+    let (mut h, _rt) = start();
+    assert!(
+        h.get_by_role_and_label(Role::SpinButton, "Width")
+            .accesskit_node()
+            .is_disabled()
+    );
+    h.get_by_label("Use input image size").click();
+    h.run_steps(4);
+    assert!(!h.state().state().params.use_input_img_dimension);
+    type_into_number(&mut h, "Width", "1000");
+    assert_eq!(h.state().state().params.custom_width, 1024);
+    type_into_number(&mut h, "Width", "9000");
+    assert_eq!(h.state().state().params.custom_width, 4096);
+}
+
+#[test]
+fn generate_sends_exactly_the_chosen_params_then_done_shows_the_result() {
+    let (mut h, mut rt) = start();
+    let src = load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a dancer");
+    // Pick cn_type from the combo.
+    h.get_by_label("Control type").click();
+    h.run_steps(4);
+    h.get_by_label("depth").click();
+    h.run_steps(4);
+    assert_eq!(h.state().state().params.cn_type, CnType::Depth);
+    type_into_number(&mut h, "Steps", "30");
+    rt.sent();
+
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let subs = submitted(&rt.sent());
+    assert_eq!(subs.len(), 1, "exactly one submit");
+    let (id, spec) = subs[0].clone();
+    let expected = GenParams {
+        prompt: "a dancer".into(),
+        cn_type: CnType::Depth,
+        steps: 30,
+        ..GenParams::default()
+    };
+    assert_eq!(spec.params, expected);
+    assert_eq!(spec.input, src);
+    h.get_by_label("queued");
+
+    rt.feed(Event::Stage {
+        id,
+        stage: Stage::Waiting,
+    });
+    h.run_steps(4);
+    h.get_by_label("waiting for the server");
+
+    rt.feed(Event::Done {
+        id,
+        images: vec![SavedImage {
+            path: PathBuf::from("/out/gallery/2025-dancer-4242.jpg"),
+            sidecar: PathBuf::from("/out/gallery/2025-dancer-4242.json"),
+            width: 1024,
+            height: 768,
+            seed: 4242,
+            preview: Some(Arc::new(image::RgbaImage::from_pixel(
+                8,
+                6,
+                image::Rgba([200, 10, 10, 255]),
+            ))),
+        }],
+        accounting: Accounting {
+            cost: Some(0.048),
+            remaining_credits: Some(9.5),
+            ..Default::default()
+        },
+    });
+    h.run_steps(4);
+    h.get_by_label("done");
+    h.get_by_label("saved 2025-dancer-4242.jpg");
+    // The result view shows its parameters.
+    h.get_by_label("4242");
+    h.get_by_label("cn_type");
+    // The queue entry and the result's parameters.
+    assert_eq!(h.get_all_by_label("depth").count(), 2);
+    h.get_by_label("/out/gallery/2025-dancer-4242.jpg");
+    h.get_by_label("Credits: 9.50");
+    // No Cancel for a finished job.
+    assert!(h.query_by_role_and_label(Role::Button, "Cancel").is_none());
+
+    // Reuse the seed the server used.
+    h.get_by_label("Reuse seed from result").scroll_to_me();
+    h.run_steps(4);
+    h.get_by_label("Reuse seed from result").click();
+    h.run_steps(4);
+    assert_eq!(h.state().state().params.seed, 4242);
+}
+
+#[test]
+fn ctrl_enter_generates() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a fox");
+    rt.sent();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    h.run_steps(4);
+    let subs = submitted(&rt.sent());
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].1.params.prompt, "a fox", "no newline added");
+}
+
+#[test]
+fn credits_event_shows_the_balance() {
+    let (mut h, rt) = start();
+    h.get_by_label("Credits: —");
+    rt.feed(Event::Credits(Ok(Credits {
+        credits: Some(12.0),
+        free_credits: Some(0.5),
+    })));
+    h.run_steps(4);
+    h.get_by_label("Credits: 12.50");
+    rt.feed(Event::Credits(Err("the key was refused".into())));
+    h.run_steps(4);
+    h.get_by_label("Credits: unknown");
+}
+
+#[test]
+fn failure_is_shown_with_billing_warning_and_rerun_resubmits() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a cat");
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let (id, spec) = submitted(&rt.sent()).remove(0);
+    let msg = "The service refused the API key (401): API key is invalid or may have expired. \
+               Set a new key in Settings.";
+    rt.feed(Event::Failed {
+        id,
+        failure: JobFailure {
+            message: msg.into(),
+            kind: "401".into(),
+            maybe_billed: true,
+        },
+    });
+    h.run_steps(4);
+    h.get_by_label(msg);
+    h.get_by_label("failed (401)");
+    h.get_by_label("may have been billed");
+    h.get_by_label("Re-run").click();
+    h.run_steps(4);
+    let again = submitted(&rt.sent());
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0].0, id, "a fresh id");
+    assert_eq!(again[0].1, spec);
+}
+
+#[test]
+fn cancel_on_a_queued_job_sends_cancel() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a cat");
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let (id, _) = submitted(&rt.sent()).remove(0);
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.run_steps(4);
+    let sent = rt.sent();
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::Cancel(x) if *x == id)),
+        "{sent:?}"
+    );
+    rt.feed(Event::Cancelled {
+        id,
+        maybe_billed: false,
+    });
+    h.run_steps(4);
+    h.get_by_label("cancelled");
+    assert!(h.query_by_label("may have been billed").is_none());
+}
+
+#[test]
+fn key_is_masked_and_save_sends_save_key() {
+    let (mut h, mut rt) = start();
+    h.get_by_label("Settings").click();
+    h.run_steps(4);
+    rt.sent();
+    rt.feed(Event::Key(KeyState::Missing));
+    h.run_steps(4);
+    h.get_by_label_contains("No key yet");
+    h.get_by_role_and_label(Role::PasswordInput, "New key")
+        .focus();
+    h.get_by_role_and_label(Role::PasswordInput, "New key")
+        .type_text(KEY);
+    h.run_steps(4);
+    // Nothing on screen carries the key.
+    for node in h.query_all_by(|_| true) {
+        let text = format!(
+            "{:?} {:?}",
+            node.accesskit_node().label(),
+            node.accesskit_node().value()
+        );
+        assert!(!text.contains("0123456789abcdef"), "key visible in {text}");
+    }
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.run_steps(4);
+    let sent = rt.sent();
+    let saved: Vec<_> = sent
+        .iter()
+        .filter_map(|c| match c {
+            Command::SaveKey(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].as_ref().map(|k| k.expose()), Some(KEY));
+    // The key never enters the persisted state.
+    let ron = serde_json::to_string(h.state().state()).unwrap();
+    assert!(!ron.contains("0123456789abcdef"));
+    // A stored key asks for the balance and shows only the masked form.
+    rt.feed(Event::Key(KeyState::Stored {
+        masked: "SG_…ef".into(),
+    }));
+    h.run_steps(4);
+    assert!(
+        rt.sent()
+            .iter()
+            .any(|c| matches!(c, Command::RefreshCredits))
+    );
+    h.get_by_label_contains("SG_…ef stored");
+    h.get_by_role_and_label(Role::Button, "Clear").click();
+    h.run_steps(4);
+    assert!(
+        rt.sent()
+            .iter()
+            .any(|c| matches!(c, Command::SaveKey(None)))
+    );
+}
+
+#[test]
+fn changing_a_setting_sends_configure() {
+    let (mut h, mut rt) = start();
+    h.get_by_label("Settings").click();
+    h.run_steps(4);
+    rt.sent();
+    type_into_number(&mut h, "Concurrency", "20");
+    assert_eq!(h.state().state().settings.concurrency, 8);
+    let sent = rt.sent();
+    let last = sent
+        .iter()
+        .rev()
+        .find_map(|c| match c {
+            Command::Configure(cfg) => Some(cfg.clone()),
+            _ => None,
+        })
+        .expect("Configure sent");
+    assert_eq!(last.concurrency, 8);
+}
+
+#[test]
+fn input_errors_are_shown_and_open_uses_the_picker() {
+    let (mut h, mut rt) = start();
+    h.get_by_label("Open…").click();
+    h.run_steps(4);
+    let src = InputSource::File(PathBuf::from("/pics/pose.png"));
+    assert!(
+        rt.sent()
+            .iter()
+            .any(|c| matches!(c, Command::LoadInput(s) if *s == src))
+    );
+    let err = "/pics/pose.png is not an image this app can read (PNG, JPEG, WebP…)";
+    rt.feed(Event::InputLoaded {
+        source: src,
+        result: Err(err.into()),
+    });
+    h.run_steps(4);
+    h.get_by_label(err);
+    type_prompt(&mut h, "x");
+    assert!(!generate_enabled(&h));
+    // A bad URL is refused in words, and nothing is sent.
+    h.get_by_role_and_label(Role::TextInput, "URL").focus();
+    h.get_by_role_and_label(Role::TextInput, "URL")
+        .type_text("ftp://nope");
+    h.run_steps(4);
+    h.get_by_label("Use").click();
+    h.run_steps(4);
+    h.get_by_label_contains("is not an http(s) URL");
+    assert!(!rt.sent().iter().any(|c| matches!(c, Command::LoadInput(_))));
+}
+
+#[test]
+fn autogenerate_submits_the_demo_input_once() {
+    let demo = InputSource::Bytes {
+        name: "demo-figure.png".into(),
+        data: Arc::new(vec![0x89, b'P', b'N', b'G']),
+    };
+    let mut o = opts();
+    o.demo = true;
+    o.autogenerate = true;
+    o.demo_input = Some(demo.clone());
+    let (mut h, mut rt) = start_with(State::default(), o);
+    h.run_steps(4);
+    let subs = submitted(&rt.sent());
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].1.input, demo);
+    assert!(!subs[0].1.params.prompt.is_empty());
+}
+
+#[test]
+fn state_round_trips_through_serde_without_a_key() {
+    let mut o = opts();
+    o.initial.key = ApiKey::new(KEY);
+    let mut state = State::default();
+    state.params.prompt = "kept".into();
+    state.params.steps = 42;
+    state.settings.concurrency = 2;
+    state.input = Some(InputSource::Url("https://x/y.png".into()));
+    let (h, _rt) = start_with(state.clone(), o);
+    let text = serde_json::to_string(h.state().state()).unwrap();
+    assert!(!text.contains("0123456789abcdef"), "{text}");
+    let back: State = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, state);
+    // An older or partial file fills in defaults.
+    let partial: State = serde_json::from_str(r#"{"params":{"prompt":"p"}}"#).unwrap();
+    assert_eq!(partial.params.steps, 20);
+    assert_eq!(partial.settings, fluxcn::ui::Settings::default());
+}
