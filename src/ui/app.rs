@@ -347,6 +347,12 @@ impl FluxApp {
                     self.notices.remove(0);
                 }
             }
+            // Answers for the gallery and comparison panels.
+            Event::Gallery(_)
+            | Event::Thumb { .. }
+            | Event::GalleryImage { .. }
+            | Event::SettingsRead { .. }
+            | Event::Exported(_) => {}
         }
     }
 
