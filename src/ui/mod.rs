@@ -19,3 +19,7 @@ pub fn run(
 ) -> Result<(), eframe::Error> {
     Ok(())
 }
+
+pub mod compare_view;
+pub mod gallery_panel;
+pub mod zoom;
