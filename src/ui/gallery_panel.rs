@@ -328,7 +328,7 @@ impl GalleryPanel {
                     .hint_text("Filter by prompt")
                     .desired_width(160.0),
             )
-            .widget_info(|| WidgetInfo::labeled(Role::TextInput, true, "Filter by prompt"));
+            .accessible_name("Filter by prompt");
             egui::ComboBox::from_id_salt("gallery-cn-filter")
                 .selected_text(self.filter_cn.map_or("All types", |c| c.as_str()))
                 .show_ui(ui, |ui| {

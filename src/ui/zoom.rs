@@ -98,11 +98,11 @@ impl ZoomPan {
         );
     }
 
-    /// Applies the scroll wheel (zoom about the pointer), a pinch, and a primary drag (pan) over a
-    /// cell drawn at `response.rect`. Returns whether the view changed.
-    pub fn interact(&mut self, ui: &Ui, response: &Response) -> bool {
+    /// Applies the scroll wheel (zoom about the pointer) and a pinch over a cell's `response`, and,
+    /// when `pan` is set, a primary drag (the image follows the pointer). `image` is where the
+    /// texture is drawn inside the cell. Returns whether the view changed.
+    pub fn interact(&mut self, ui: &Ui, response: &Response, image: Rect, pan: bool) -> bool {
         let before = *self;
-        let rect = response.rect;
         if response.hovered() {
             let (scroll, pinch, pointer) = ui.input(|i| {
                 (
@@ -113,12 +113,12 @@ impl ZoomPan {
             });
             let factor = (scroll * SCROLL_ZOOM_SPEED).exp() * pinch;
             if (factor - 1.0).abs() > f32::EPSILON {
-                let anchor = pointer.map_or(self.center, |p| self.uv_at(rect, p));
+                let anchor = pointer.map_or(self.center, |p| self.uv_at(image, p));
                 self.zoom_by(factor, anchor);
             }
         }
-        if response.dragged_by(egui::PointerButton::Primary) {
-            self.pan_by(response.drag_delta(), rect.size());
+        if pan && response.dragged_by(egui::PointerButton::Primary) {
+            self.pan_by(response.drag_delta(), image.size());
         }
         *self != before
     }
