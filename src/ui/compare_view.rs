@@ -270,14 +270,16 @@ impl CompareView {
         egui::Grid::new("compare-axes")
             .num_columns(3)
             .show(ui, |ui| {
-                ui.label("Columns");
+                let label = ui.label("Columns");
                 egui::ComboBox::from_id_salt("compare-x-axis")
                     .selected_text(self.x_kind.name())
                     .show_ui(ui, |ui| {
                         for k in AxisKind::ALL {
                             ui.selectable_value(&mut self.x_kind, k, k.name());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
                 ui.add(
                     egui::TextEdit::singleline(&mut self.x_text)
                         .hint_text(hint(self.x_kind))
@@ -286,7 +288,7 @@ impl CompareView {
                 .accessible_name("Column values");
                 ui.end_row();
 
-                ui.label("Rows");
+                let label = ui.label("Rows");
                 egui::ComboBox::from_id_salt("compare-y-axis")
                     .selected_text(self.y_kind.map_or("(none)", |k| k.name()))
                     .show_ui(ui, |ui| {
@@ -294,7 +296,9 @@ impl CompareView {
                         for k in AxisKind::ALL {
                             ui.selectable_value(&mut self.y_kind, Some(k), k.name());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
                 if let Some(k) = self.y_kind {
                     ui.add(
                         egui::TextEdit::singleline(&mut self.y_text)
@@ -307,12 +311,7 @@ impl CompareView {
             });
     }
 
-    fn plan_key(
-        &self,
-        base: &GenParams,
-        input: Option<&InputSource>,
-        api: ApiVersion,
-    ) -> PlanKey {
+    fn plan_key(&self, base: &GenParams, input: Option<&InputSource>, api: ApiVersion) -> PlanKey {
         PlanKey {
             mode: self.mode,
             types: self.types,
@@ -393,7 +392,9 @@ impl CompareView {
                 CompareMode::Types => "Compare".to_owned(),
                 CompareMode::Grid => format!("Send {n} request{}", if n == 1 { "" } else { "s" }),
             };
-            go = ui.add_enabled(input.is_some(), egui::Button::new(text)).clicked();
+            go = ui
+                .add_enabled(input.is_some(), egui::Button::new(text))
+                .clicked();
             if input.is_none() {
                 ui.weak("Choose an input image first.");
             } else if base.seed == crate::api::params::RANDOM_SEED {
@@ -449,7 +450,12 @@ impl CompareView {
         let failed = run
             .cells
             .iter()
-            .filter(|c| matches!(c.state, CellState::Failed { .. } | CellState::Cancelled { .. }))
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    CellState::Failed { .. } | CellState::Cancelled { .. }
+                )
+            })
             .count();
         let waiting: Vec<JobId> = run
             .cells
@@ -651,7 +657,10 @@ impl CompareView {
         painter.image(b_id, rb, ub, Color32::WHITE);
         let x = ra.max.x;
         let stroke = Stroke::new(2.0, Color32::WHITE);
-        painter.line_segment([egui::pos2(x, rect.min.y), egui::pos2(x, rect.max.y)], stroke);
+        painter.line_segment(
+            [egui::pos2(x, rect.min.y), egui::pos2(x, rect.max.y)],
+            stroke,
+        );
         painter.circle_filled(egui::pos2(x, rect.center().y), 7.0, Color32::WHITE);
         let font = FontId::proportional(13.0);
         painter.text(
@@ -688,9 +697,10 @@ impl CompareView {
         let header_h = 18.0;
         let line_h = ui.spacing().interact_size.y;
         let avail = ui.available_size();
-        let mut cell_w = ((avail.x - row_label_w - spacing.x * cols as f32) / cols as f32).max(48.0);
-        let max_img_h = ((avail.y - header_h - spacing.y) / rows as f32 - line_h - 2.0 * spacing.y)
-            .max(48.0);
+        let mut cell_w =
+            ((avail.x - row_label_w - spacing.x * cols as f32) / cols as f32).max(48.0);
+        let max_img_h =
+            ((avail.y - header_h - spacing.y) / rows as f32 - line_h - 2.0 * spacing.y).max(48.0);
         let mut img_h = cell_w * aspect;
         if img_h > max_img_h {
             img_h = max_img_h;
@@ -841,10 +851,18 @@ fn cell_ui(
                 ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
             }
             ui.horizontal(|ui| {
-                if ui.selectable_label(is_a, "A").on_hover_text("Swipe: left image").clicked() {
+                if ui
+                    .selectable_label(is_a, "A")
+                    .on_hover_text("Swipe: left image")
+                    .clicked()
+                {
                     ev = Some(CellEvent::PickA);
                 }
-                if ui.selectable_label(is_b, "B").on_hover_text("Swipe: right image").clicked() {
+                if ui
+                    .selectable_label(is_b, "B")
+                    .on_hover_text("Swipe: right image")
+                    .clicked()
+                {
                     ev = Some(CellEvent::PickB);
                 }
                 if ui
@@ -869,7 +887,7 @@ fn cell_ui(
         CellState::Waiting(status) => {
             status_box(ui, img, visuals.faint_bg_color, |ui| {
                 ui.weak(label);
-                ui.label(format!("⏳ {status}"));
+                ui.label(status.as_str());
             });
         }
         CellState::Failed {
@@ -911,12 +929,7 @@ fn cell_ui(
 }
 
 /// A filled box of `size` with text content, for a cell without an image.
-fn status_box(
-    ui: &mut egui::Ui,
-    size: egui::Vec2,
-    fill: Color32,
-    add: impl FnOnce(&mut egui::Ui),
-) {
+fn status_box(ui: &mut egui::Ui, size: egui::Vec2, fill: Color32, add: impl FnOnce(&mut egui::Ui)) {
     let margin = 6.0;
     egui::Frame::new()
         .fill(fill)

@@ -296,11 +296,7 @@ impl GalleryPanel {
     }
 
     /// Draws the panel. Returns what the user asked for, if anything, this frame.
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        send: &mut dyn FnMut(Command),
-    ) -> Option<PanelAction> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
         self.frame += 1;
         if !self.listed || self.refresh_wanted {
             self.listed = true;
@@ -336,9 +332,11 @@ impl GalleryPanel {
                     for c in CnType::ALL {
                         ui.selectable_value(&mut self.filter_cn, Some(*c), c.as_str());
                     }
-                });
-            ui.toggle_value(&mut self.favourites_only, "★ Favourites only");
-            if ui.button("⟳ Refresh").clicked() {
+                })
+                .response
+                .accessible_name("Control type filter");
+            ui.toggle_value(&mut self.favourites_only, "Favourites only");
+            if ui.button("Refresh").clicked() {
                 send(Command::GalleryList);
             }
         });
@@ -354,7 +352,7 @@ impl GalleryPanel {
             let mut dismiss = false;
             ui.horizontal(|ui| {
                 ui.colored_label(ui.visuals().error_fg_color, e);
-                dismiss = ui.small_button("✕").on_hover_text("Dismiss").clicked();
+                dismiss = ui.small_button("Dismiss").clicked();
             });
             if dismiss {
                 self.error = None;
@@ -364,7 +362,7 @@ impl GalleryPanel {
             let mut dismiss = false;
             ui.horizontal(|ui| {
                 ui.label(i);
-                dismiss = ui.small_button("✕").on_hover_text("Dismiss").clicked();
+                dismiss = ui.small_button("Dismiss").clicked();
             });
             if dismiss {
                 self.info = None;
@@ -390,11 +388,7 @@ impl GalleryPanel {
         }
     }
 
-    fn details(
-        &mut self,
-        ui: &mut egui::Ui,
-        send: &mut dyn FnMut(Command),
-    ) -> Option<PanelAction> {
+    fn details(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
         let id = self.selected.clone()?;
         let Some(entry) = self.by_id.get(&id).and_then(|i| self.entries.get(*i)) else {
             self.selected = None;
@@ -421,8 +415,20 @@ impl GalleryPanel {
                         ui.label(bv);
                         ui.end_row();
                     };
-                    row(ui, "type", p.cn_type.to_string(), "seed", m.seed_used.to_string());
-                    row(ui, "steps", p.steps.to_string(), "guidance", p.guidance.to_string());
+                    row(
+                        ui,
+                        "type",
+                        p.cn_type.to_string(),
+                        "seed",
+                        m.seed_used.to_string(),
+                    );
+                    row(
+                        ui,
+                        "steps",
+                        p.steps.to_string(),
+                        "guidance",
+                        p.guidance.to_string(),
+                    );
                     row(
                         ui,
                         "strength",
@@ -430,7 +436,13 @@ impl GalleryPanel {
                         "stop",
                         p.cn_stop.to_string(),
                     );
-                    row(ui, "sampler", p.sampler.clone(), "scheduler", p.scheduler.to_string());
+                    row(
+                        ui,
+                        "sampler",
+                        p.sampler.clone(),
+                        "scheduler",
+                        p.scheduler.to_string(),
+                    );
                     row(
                         ui,
                         "size",
@@ -445,9 +457,9 @@ impl GalleryPanel {
             });
             ui.horizontal_wrapped(|ui| {
                 let star = if favourite {
-                    "★ Favourite"
+                    "Remove from favourites"
                 } else {
-                    "☆ Favourite"
+                    "Add to favourites"
                 };
                 if ui
                     .selectable_label(favourite, star)
@@ -462,7 +474,7 @@ impl GalleryPanel {
                     self.generation += 1;
                 }
                 if ui
-                    .button("🗑 Delete")
+                    .button("Delete")
                     .on_hover_text("Move to the gallery's trash (can be undone)")
                     .clicked()
                 {
@@ -473,10 +485,10 @@ impl GalleryPanel {
                     let now = ui.input(|i| i.time);
                     self.undo = Some((id.clone(), now + UNDO_SECONDS));
                 }
-                if ui.button("📂 Open folder").clicked() {
+                if ui.button("Open folder").clicked() {
                     send(Command::Reveal(entry.image_path.clone()));
                 }
-                if ui.button("📋 Copy prompt").clicked() {
+                if ui.button("Copy prompt").clicked() {
                     ui.ctx().copy_text(p.prompt.clone());
                 }
                 if ui
@@ -504,8 +516,8 @@ impl GalleryPanel {
             return;
         }
         let spacing = ui.spacing().item_spacing.x;
-        let cols = (((ui.available_width() + spacing) / (THUMB_SIZE + spacing)).floor() as usize)
-            .max(1);
+        let cols =
+            (((ui.available_width() + spacing) / (THUMB_SIZE + spacing)).floor() as usize).max(1);
         let rows = self.shown.len().div_ceil(cols);
         let mut seen: Vec<usize> = Vec::new();
         let mut clicked: Option<String> = None;
@@ -562,8 +574,8 @@ impl GalleryPanel {
                     painter.text(
                         rect.center(),
                         Align2::CENTER_CENTER,
-                        "⚠",
-                        FontId::proportional(24.0),
+                        "no preview",
+                        FontId::proportional(12.0),
                         visuals.error_fg_color,
                     );
                 }
@@ -578,12 +590,12 @@ impl GalleryPanel {
                 }
             }
             if self.favourite(e) {
-                painter.text(
-                    rect.right_top() + vec2(-4.0, 2.0),
-                    Align2::RIGHT_TOP,
-                    "★",
-                    FontId::proportional(16.0),
+                // A drawn badge: the default fonts have no star glyph.
+                painter.circle(
+                    rect.right_top() + vec2(-10.0, 10.0),
+                    6.0,
                     Color32::GOLD,
+                    Stroke::new(1.0, Color32::BLACK),
                 );
             }
             let stroke = if selected {

@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn fit_shows_the_whole_image() {
         let z = ZoomPan::default();
-        assert_eq!(z.uv_rect(), Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)));
+        assert_eq!(
+            z.uv_rect(),
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0))
+        );
         assert!(z.is_fit());
     }
 
@@ -163,7 +166,11 @@ mod tests {
         let anchor = z.uv_at(cell, pointer);
         z.zoom_by(2.0, anchor);
         assert_eq!(z.zoom(), 2.0);
-        assert!(close(z.uv_at(cell, pointer), anchor), "{:?}", z.uv_at(cell, pointer));
+        assert!(
+            close(z.uv_at(cell, pointer), anchor),
+            "{:?}",
+            z.uv_at(cell, pointer)
+        );
         let uv = z.uv_rect();
         assert!(uv.min.x >= 0.0 && uv.min.y >= 0.0 && uv.max.x <= 1.0 && uv.max.y <= 1.0);
         // Zooming out past 1 and in past the maximum is clamped.
