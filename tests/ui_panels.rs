@@ -663,3 +663,105 @@ fn a_b_swipe_shows_the_two_picked_results() {
     assert!(h.query_by_label(&label).is_some(), "{label}");
     assert!(h.query_by_label_contains("result:").is_none());
 }
+
+#[test]
+fn scrolling_over_a_result_zooms_every_cell_and_fit_resets_it() {
+    let mut h = compare(input());
+    let subs = compare_four(&mut h);
+    feed_c(&mut h, done_event(subs[0].0, "/g/a.jpg"));
+    feed_c(&mut h, done_event(subs[1].0, "/g/b.jpg"));
+    assert!(h.state().view.zoom().is_fit());
+    assert!(h.query_by_label("100%").is_some());
+    let cell = h
+        .get_all_by_label_contains("result:")
+        .next()
+        .unwrap()
+        .rect();
+    h.hover_at(cell.center());
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 200.0),
+        phase: egui::TouchPhase::Move,
+        modifiers: egui::Modifiers::NONE,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    // The hover tooltip and the smoothed scroll take a few frames.
+    h.run_steps(12);
+    let z = h.state().view.zoom();
+    assert!(z.zoom() > 1.2, "{z:?}");
+    let uv = z.uv_rect();
+    assert!(uv.width() < 1.0 && uv.min.x >= 0.0 && uv.max.x <= 1.0);
+    assert!(h.query_by_label("100%").is_none());
+
+    // Dragging a cell pans the shared view.
+    h.drag_at(cell.center());
+    h.step();
+    for dx in [10.0, 20.0, 30.0] {
+        h.hover_at(cell.center() + egui::vec2(dx, 0.0));
+        h.step();
+    }
+    h.drop_at(cell.center() + egui::vec2(30.0, 0.0));
+    h.run();
+    let panned = h.state().view.zoom().uv_rect();
+    assert!(panned.min.x < uv.min.x, "{panned:?} vs {uv:?}");
+
+    h.get_by_label("Fit").click();
+    h.run();
+    assert!(h.state().view.zoom().is_fit());
+    assert!(h.query_by_label("100%").is_some());
+}
+
+#[test]
+fn dragging_the_swipe_divider_moves_it() {
+    let mut h = compare(input());
+    let subs = compare_four(&mut h);
+    feed_c(&mut h, done_event(subs[0].0, "/g/a.jpg"));
+    feed_c(&mut h, done_event(subs[1].0, "/g/b.jpg"));
+    h.get_all_by_label("A").next().unwrap().click();
+    h.run();
+    h.get_all_by_label("B").nth(1).unwrap().click();
+    h.run();
+    h.get_by_label("A/B swipe").click();
+    h.run();
+    let view = h.get_by_label_contains("A/B swipe: A").rect();
+    // The images are square, centred in the view; the divider starts in the middle.
+    let side = view.width().min(view.height());
+    let start = view.center();
+    assert_eq!(h.state().view.swipe_split(), 0.5);
+    h.hover_at(start);
+    h.step();
+    h.drag_at(start);
+    h.step();
+    let target = start - egui::vec2(side / 4.0, 0.0);
+    for f in [0.25, 0.5, 1.0] {
+        h.hover_at(start + (target - start) * f);
+        h.step();
+    }
+    h.drop_at(target);
+    h.run();
+    let split = h.state().view.swipe_split();
+    assert!((split - 0.25).abs() < 0.03, "{split}");
+    // The zoom did not move: the drag went to the divider.
+    assert!(h.state().view.zoom().is_fit());
+}
+
+#[test]
+fn copy_prompt_puts_the_prompt_on_the_clipboard() {
+    let mut h = gallery();
+    h.run();
+    feed_g(&mut h, Event::Gallery(Arc::new(three())));
+    h.get_by_label("thumbnail: a red fox in the snow").click();
+    h.run();
+    h.get_by_label("Copy prompt").click();
+    h.step();
+    assert!(
+        h.output()
+            .platform_output
+            .commands
+            .contains(&egui::OutputCommand::CopyText(
+                "a red fox in the snow".into()
+            )),
+        "{:?}",
+        h.output().platform_output.commands
+    );
+}

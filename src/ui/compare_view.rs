@@ -154,6 +154,16 @@ impl CompareView {
         self.cost_per_image
     }
 
+    /// The zoom/pan every cell is drawn with.
+    pub fn zoom(&self) -> ZoomPan {
+        self.zoom
+    }
+
+    /// Where the A/B swipe's divider is, as a fraction of the image's width (A left of it).
+    pub fn swipe_split(&self) -> f32 {
+        self.swipe.split
+    }
+
     /// The job ids of the comparison on screen, row-major.
     pub fn job_ids(&self) -> Vec<JobId> {
         self.run
@@ -632,8 +642,11 @@ impl CompareView {
                 format!("A/B swipe: A {label_a}, B {label_b}"),
             )
         });
+        // Where the press began decides what the drag moves: the divider, or the view.
         if resp.drag_started()
-            && let Some(p) = resp.interact_pointer_pos()
+            && let Some(p) = ui
+                .input(|i| i.pointer.press_origin())
+                .or(resp.interact_pointer_pos())
         {
             let x = rect.min.x + rect.width() * self.swipe.split;
             self.swipe.dragging_divider = (p.x - x).abs() <= 12.0;

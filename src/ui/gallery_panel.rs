@@ -249,6 +249,9 @@ impl GalleryPanel {
         self.entries = list;
         self.favourite_override.clear();
         self.hidden.clear();
+        // A thumbnail that failed may work now (the file may be back): ask again when seen.
+        self.thumbs
+            .retain(|_, slot| !matches!(slot.thumb, Thumb::Failed(_)));
         if self
             .selected
             .as_ref()
