@@ -765,3 +765,36 @@ fn copy_prompt_puts_the_prompt_on_the_clipboard() {
         h.output().platform_output.commands
     );
 }
+
+#[test]
+fn a_grid_over_the_cell_limit_is_refused_before_anything_is_sent() {
+    let mut h = compare(input());
+    h.run();
+    h.get_by_label("X/Y grid").click();
+    h.run();
+    h.get_by_label("Column values").focus();
+    h.run();
+    h.get_by_label("Column values")
+        .type_text("pose,depth,canny,tile");
+    h.run();
+    h.get_by_label("Row values").focus();
+    h.run();
+    h.get_by_label("Row values").type_text("0.1:1.7:0.1");
+    h.run();
+    assert!(
+        h.query_by_label_contains("the grid has 68 cells; at most 64")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("Send").is_none());
+    // One value fewer fits: 64 cells, all sent, all laid out.
+    for _ in 0.."0.1:1.7:0.1".len() {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.get_by_label("Row values").type_text("0.1:1.6:0.1");
+    h.run();
+    assert!(h.query_by_label("64 requests ≈ $3.07").is_some());
+    h.get_by_label("Send 64 requests").click();
+    h.run();
+    assert_eq!(submits(&h.state().sent).len(), 64);
+    assert_eq!(h.query_all_by_label("queued").count(), 64);
+}

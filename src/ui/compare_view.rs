@@ -726,75 +726,86 @@ impl CompareView {
         let mut retry: Option<usize> = None;
         let mut pick: Option<(usize, bool)> = None;
         let mut zoom = self.zoom;
-        ui.horizontal(|ui| {
-            if has_rows {
-                ui.add_space(row_label_w + spacing.x);
-            }
-            for l in &col_labels {
-                ui.add_sized(
-                    [cell_w, header_h],
-                    egui::Label::new(egui::RichText::new(l).strong()).truncate(),
-                );
-            }
-        });
-        for (r, row_label) in row_labels.iter().enumerate() {
-            ui.horizontal_top(|ui| {
-                if has_rows {
-                    ui.add_sized(
-                        [row_label_w, img_h],
-                        egui::Label::new(egui::RichText::new(row_label).strong()).wrap(),
-                    );
-                }
-                for c in 0..cols {
-                    let i = r * cols + c;
-                    let Some(cell) = run.cells.get(i) else {
-                        continue;
-                    };
-                    let label = run
-                        .plan
-                        .cells
-                        .get(i)
-                        .and_then(|s| s.group.as_ref())
-                        .map(|g| g.label.clone())
-                        .unwrap_or_default();
-                    let size = vec2(cell_w, img_h + line_h + spacing.y);
-                    ui.push_id(("compare-cell", i), |ui| {
-                        ui.allocate_ui_with_layout(
-                            size,
-                            egui::Layout::top_down(egui::Align::Min),
-                            |ui| {
-                                ui.set_min_size(size);
-                                ui.set_max_width(cell_w);
-                                let ev = cell_ui(
-                                    ui,
-                                    cell,
-                                    &label,
-                                    vec2(cell_w, img_h),
-                                    &mut zoom,
-                                    (self.swipe.a == Some(i), self.swipe.b == Some(i)),
-                                );
-                                match ev {
-                                    Some(CellEvent::Retry) => retry = Some(i),
-                                    Some(CellEvent::PickA) => pick = Some((i, true)),
-                                    Some(CellEvent::PickB) => pick = Some((i, false)),
-                                    Some(CellEvent::Use) => {
-                                        if let (Some(spec), CellState::Done { seed, .. }) =
-                                            (run.plan.cells.get(i), &cell.state)
-                                        {
-                                            action = Some(PanelAction::UseSettings(GenParams {
-                                                seed: *seed,
-                                                ..spec.params.clone()
-                                            }));
-                                        }
-                                    }
-                                    None => {}
-                                }
-                            },
+        // Many cells may not fit: scroll with the bars only, the wheel zooms the images.
+        egui::ScrollArea::both()
+            .auto_shrink([false, false])
+            .scroll_source(egui::containers::scroll_area::ScrollSource {
+                scroll_bar: true,
+                drag: egui::containers::scroll_area::DragScroll::Never,
+                mouse_wheel: false,
+            })
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    if has_rows {
+                        ui.add_space(row_label_w + spacing.x);
+                    }
+                    for l in &col_labels {
+                        ui.add_sized(
+                            [cell_w, header_h],
+                            egui::Label::new(egui::RichText::new(l).strong()).truncate(),
                         );
+                    }
+                });
+                for (r, row_label) in row_labels.iter().enumerate() {
+                    ui.horizontal_top(|ui| {
+                        if has_rows {
+                            ui.add_sized(
+                                [row_label_w, img_h],
+                                egui::Label::new(egui::RichText::new(row_label).strong()).wrap(),
+                            );
+                        }
+                        for c in 0..cols {
+                            let i = r * cols + c;
+                            let Some(cell) = run.cells.get(i) else {
+                                continue;
+                            };
+                            let label = run
+                                .plan
+                                .cells
+                                .get(i)
+                                .and_then(|s| s.group.as_ref())
+                                .map(|g| g.label.clone())
+                                .unwrap_or_default();
+                            let size = vec2(cell_w, img_h + line_h + spacing.y);
+                            ui.push_id(("compare-cell", i), |ui| {
+                                ui.allocate_ui_with_layout(
+                                    size,
+                                    egui::Layout::top_down(egui::Align::Min),
+                                    |ui| {
+                                        ui.set_min_size(size);
+                                        ui.set_max_width(cell_w);
+                                        let ev = cell_ui(
+                                            ui,
+                                            cell,
+                                            &label,
+                                            vec2(cell_w, img_h),
+                                            &mut zoom,
+                                            (self.swipe.a == Some(i), self.swipe.b == Some(i)),
+                                        );
+                                        match ev {
+                                            Some(CellEvent::Retry) => retry = Some(i),
+                                            Some(CellEvent::PickA) => pick = Some((i, true)),
+                                            Some(CellEvent::PickB) => pick = Some((i, false)),
+                                            Some(CellEvent::Use) => {
+                                                if let (Some(spec), CellState::Done { seed, .. }) =
+                                                    (run.plan.cells.get(i), &cell.state)
+                                                {
+                                                    action =
+                                                        Some(PanelAction::UseSettings(GenParams {
+                                                            seed: *seed,
+                                                            ..spec.params.clone()
+                                                        }));
+                                                }
+                                            }
+                                            None => {}
+                                        }
+                                    },
+                                );
+                            });
+                        }
                     });
                 }
             });
-        }
         self.zoom = zoom;
         if let Some((i, is_a)) = pick {
             let slot = if is_a {
