@@ -426,6 +426,10 @@ fn done_event(id: JobId, path: &str) -> Event {
 /// Ticks all four types and clicks Compare; returns the submits.
 fn compare_four(h: &mut Harness<'_, C>) -> Vec<(JobId, JobSpec)> {
     h.run();
+    assert!(
+        h.query_by_label("Tick the control types to compare.")
+            .is_some()
+    );
     for t in ["pose", "depth", "canny", "tile"] {
         h.get_by_label(t).click();
         h.run();
@@ -538,11 +542,19 @@ fn a_two_by_three_grid_shows_its_cost_and_sends_six_submits() {
     h.get_by_label("X/Y grid").click();
     h.run();
     assert_eq!(h.state().view.mode(), CompareMode::Grid);
+    assert!(
+        h.query_by_label("Enter the values for the columns.")
+            .is_some()
+    );
     h.get_by_label("Column values").focus();
     h.run();
     h.get_by_label("Column values")
         .type_text("pose,depth,canny");
     h.run();
+    assert!(
+        h.query_by_label("Enter the values for the rows, or pick (none).")
+            .is_some()
+    );
     h.get_by_label("Row values").focus();
     h.run();
     h.get_by_label("Row values").type_text("0.3,0.6");

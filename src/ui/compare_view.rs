@@ -321,6 +321,27 @@ impl CompareView {
             });
     }
 
+    /// What is still to be filled in before a plan can be made (not an error yet).
+    fn missing_values(&self) -> Option<&'static str> {
+        match self.mode {
+            CompareMode::Types if !self.types.contains(&true) => {
+                Some("Tick the control types to compare.")
+            }
+            CompareMode::Grid if self.x_text.trim().is_empty() => {
+                Some("Enter the values for the columns.")
+            }
+            // Column values that do not parse are reported first.
+            CompareMode::Grid
+                if self.y_kind.is_some()
+                    && self.y_text.trim().is_empty()
+                    && Axis::parse(self.x_kind, &self.x_text).is_ok() =>
+            {
+                Some("Enter the values for the rows, or pick (none).")
+            }
+            _ => None,
+        }
+    }
+
     fn plan_key(&self, base: &GenParams, input: Option<&InputSource>, api: ApiVersion) -> PlanKey {
         PlanKey {
             mode: self.mode,
@@ -355,11 +376,7 @@ impl CompareView {
                     .filter(|(_, on)| *on)
                     .map(|(t, _)| *t)
                     .collect();
-                if types.is_empty() {
-                    Err("Tick at least one control type to compare.".to_owned())
-                } else {
-                    grid::compare_types(base, inp, api, group, &types).map_err(|e| e.to_string())
-                }
+                grid::compare_types(base, inp, api, group, &types).map_err(|e| e.to_string())
             }
             CompareMode::Grid => (|| {
                 let x = Axis::parse(self.x_kind, &self.x_text)?;
@@ -382,6 +399,10 @@ impl CompareView {
         api: ApiVersion,
         send: &mut dyn FnMut(Command),
     ) {
+        if let Some(missing) = self.missing_values() {
+            ui.weak(missing);
+            return;
+        }
         self.plan(base, input, api);
         let Some((_, result)) = &self.cache else {
             return;
@@ -415,6 +436,12 @@ impl CompareView {
             let plan = plan.clone();
             self.start(plan, send);
         }
+    }
+
+    /// Sends one `Submit` per cell of a plan made elsewhere (e.g. "run this grid again" from a
+    /// saved grid) and shows the comparison in place of the current one.
+    pub fn send_plan(&mut self, plan: GridPlan, send: &mut dyn FnMut(Command)) {
+        self.start(plan, send);
     }
 
     /// Sends one `Submit` per cell and shows the new comparison.
