@@ -341,9 +341,23 @@ fn gallery_reads_settings_from_dropped_files_and_refreshes_after_a_result() {
     );
     assert_eq!(h.state().actions, vec![PanelAction::UseSettings(params)]);
 
+    // A burst of results (a grid finishing) is covered by one new listing.
+    h.run_steps(8);
     let lists = count_lists(&h.state().sent);
-    feed_g(&mut h, done_event(42, "/gallery/new.jpg"));
+    h.state_mut().inbox.push(done_event(42, "/gallery/new.jpg"));
+    h.step();
     assert_eq!(count_lists(&h.state().sent), lists + 1);
+    for id in 43..46 {
+        h.state_mut()
+            .inbox
+            .push(done_event(id, "/gallery/more.jpg"));
+        h.step();
+    }
+    assert_eq!(count_lists(&h.state().sent), lists + 1);
+    h.run_steps(8);
+    assert_eq!(count_lists(&h.state().sent), lists + 2);
+    h.run_steps(8);
+    assert_eq!(count_lists(&h.state().sent), lists + 2);
 }
 
 // ---------------------------------------------------------------- compare

@@ -432,6 +432,17 @@ impl CompareView {
                 ui.weak(format!("random seed: every cell uses {}", plan.seed));
             }
         });
+        let running = self.run.as_ref().is_some_and(|r| {
+            r.cells
+                .iter()
+                .any(|c| matches!(c.state, CellState::Waiting(_)))
+        });
+        if running {
+            ui.weak(
+                "The comparison below is still running: a new one takes its place here, \
+                 and its results are still saved to the gallery.",
+            );
+        }
         if go && input.is_some() {
             let plan = plan.clone();
             self.start(plan, send);

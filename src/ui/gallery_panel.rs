@@ -32,6 +32,9 @@ pub const MAX_THUMB_REQUESTS_PER_FRAME: usize = 48;
 pub const MAX_THUMBS_IN_FLIGHT: usize = 96;
 /// How long the "Undo" button stays after a delete, in seconds.
 pub const UNDO_SECONDS: f64 = 10.0;
+/// The shortest time between two listings asked for because results arrived (a grid's results
+/// come in bursts; one listing covers them all), in seconds.
+pub const LIST_MIN_INTERVAL: f64 = 1.0;
 
 /// What the user asked of the app through a panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +133,8 @@ pub struct GalleryPanel {
 
     listed: bool,
     refresh_wanted: bool,
+    /// When (UI time, seconds) the gallery was last listed.
+    last_list_at: Option<f64>,
     /// Dropped files whose settings were asked for.
     reading: HashSet<PathBuf>,
     pending_action: Option<PanelAction>,
@@ -301,10 +306,19 @@ impl GalleryPanel {
     /// Draws the panel. Returns what the user asked for, if anything, this frame.
     pub fn ui(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
         self.frame += 1;
-        if !self.listed || self.refresh_wanted {
-            self.listed = true;
-            self.refresh_wanted = false;
-            send(Command::GalleryList);
+        let now = ui.input(|i| i.time);
+        if !self.listed {
+            self.list(now, send);
+        } else if self.refresh_wanted {
+            let since = self.last_list_at.map_or(f64::INFINITY, |t| now - t);
+            if since >= LIST_MIN_INTERVAL {
+                self.list(now, send);
+            } else {
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_secs_f64(
+                        (LIST_MIN_INTERVAL - since).max(0.0),
+                    ));
+            }
         }
         let mut action = self.pending_action.take();
 
@@ -318,6 +332,13 @@ impl GalleryPanel {
         self.refilter();
         self.grid(ui, send);
         action
+    }
+
+    fn list(&mut self, now: f64, send: &mut dyn FnMut(Command)) {
+        self.listed = true;
+        self.refresh_wanted = false;
+        self.last_list_at = Some(now);
+        send(Command::GalleryList);
     }
 
     fn toolbar(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) {
@@ -340,7 +361,8 @@ impl GalleryPanel {
                 .accessible_name("Control type filter");
             ui.toggle_value(&mut self.favourites_only, "Favourites only");
             if ui.button("Refresh").clicked() {
-                send(Command::GalleryList);
+                let now = ui.input(|i| i.time);
+                self.list(now, send);
             }
         });
         ui.label(format!(
