@@ -824,3 +824,43 @@ fn a_grid_over_the_cell_limit_is_refused_before_anything_is_sent() {
     assert_eq!(submits(&h.state().sent).len(), 64);
     assert_eq!(h.query_all_by_label("queued").count(), 64);
 }
+
+#[test]
+fn the_cost_follows_the_last_reported_cost_and_the_samples() {
+    let mut h = compare(input());
+    let subs = compare_four(&mut h);
+    // The service said one request of two images cost $0.10: $0.05 an image from now on.
+    feed_c(
+        &mut h,
+        Event::Done {
+            id: subs[0].0,
+            images: vec![
+                SavedImage {
+                    path: "/g/1.jpg".into(),
+                    sidecar: "/g/1.json".into(),
+                    width: 8,
+                    height: 8,
+                    seed: 1,
+                    preview: None,
+                },
+                SavedImage {
+                    path: "/g/2.jpg".into(),
+                    sidecar: "/g/2.json".into(),
+                    width: 8,
+                    height: 8,
+                    seed: 1,
+                    preview: None,
+                },
+            ],
+            accounting: Accounting {
+                cost: Some(0.10),
+                ..Default::default()
+            },
+        },
+    );
+    assert!((h.state().view.cost_per_image() - 0.05).abs() < 1e-9);
+    assert!(h.query_by_label("Saved (no preview)").is_some());
+    h.state_mut().base.samples = 2;
+    h.run();
+    assert!(h.query_by_label("4 requests, 8 images ≈ $0.40").is_some());
+}

@@ -27,13 +27,20 @@ pub enum CompareMode {
     Grid,
 }
 
-/// "4 requests ≈ $0.19": what a plan of `n` requests costs at `per_image` each.
-pub fn cost_label(n: usize, per_image: f64) -> String {
-    format!(
-        "{n} request{} ≈ ${:.2}",
-        if n == 1 { "" } else { "s" },
-        n as f64 * per_image
-    )
+/// "4 requests ≈ $0.19": what `requests` requests making `images` images in all cost at
+/// `per_image` each ("4 requests, 8 images ≈ $0.38" when a request asks for several samples).
+pub fn cost_label(requests: usize, images: usize, per_image: f64) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    let what = if images == requests {
+        format!("{requests} request{}", s(requests))
+    } else {
+        format!(
+            "{requests} request{}, {images} image{}",
+            s(requests),
+            s(images)
+        )
+    };
+    format!("{what} ≈ ${:.2}", images as f64 * per_image)
 }
 
 /// Where one cell is.
@@ -176,10 +183,13 @@ impl CompareView {
     /// or the export it asked for). Job events should still be offered to the other panels (the
     /// queue lists every job).
     pub fn handle_event(&mut self, ev: &Event, ctx: &egui::Context) -> bool {
-        if let Event::Done { accounting, .. } = ev
+        // The cost the service reports is the request's; a request may make several images.
+        if let Event::Done {
+            accounting, images, ..
+        } = ev
             && let Some(c) = accounting.cost.filter(|c| c.is_finite() && *c > 0.0)
         {
-            self.cost_per_image = c;
+            self.cost_per_image = c / images.len().max(1) as f64;
         }
         if let Event::Exported(result) = ev {
             if !self.exporting {
@@ -417,7 +427,12 @@ impl CompareView {
         let n = plan.cost_requests();
         let mut go = false;
         ui.horizontal(|ui| {
-            ui.label(cost_label(n, self.cost_per_image))
+            let images = plan
+                .cells
+                .iter()
+                .map(|c| c.params.samples.max(1) as usize)
+                .sum();
+            ui.label(cost_label(n, images, self.cost_per_image))
                 .on_hover_text("Each cell is one paid request; results are saved to the gallery.");
             let text = match self.mode {
                 CompareMode::Types => "Compare".to_owned(),
@@ -1025,8 +1040,9 @@ mod tests {
 
     #[test]
     fn the_cost_label_counts_requests_and_rounds_dollars() {
-        assert_eq!(cost_label(4, 0.048), "4 requests ≈ $0.19");
-        assert_eq!(cost_label(1, 0.05), "1 request ≈ $0.05");
-        assert_eq!(cost_label(6, 0.048), "6 requests ≈ $0.29");
+        assert_eq!(cost_label(4, 4, 0.048), "4 requests ≈ $0.19");
+        assert_eq!(cost_label(1, 1, 0.05), "1 request ≈ $0.05");
+        assert_eq!(cost_label(6, 6, 0.048), "6 requests ≈ $0.29");
+        assert_eq!(cost_label(4, 8, 0.048), "4 requests, 8 images ≈ $0.38");
     }
 }
