@@ -67,3 +67,7 @@ pub fn run(
         }),
     )
 }
+
+pub mod compare_view;
+pub mod gallery_panel;
+pub mod zoom;
