@@ -66,6 +66,22 @@ pub struct FluxApp {
     pub(crate) runtime_gone: bool,
     /// Submit the demo input on the first frame (`autogenerate`).
     pending_autogenerate: bool,
+    /// Which view the central panel shows.
+    pub(crate) tab: Tab,
+    pub(crate) gallery: super::gallery_panel::GalleryPanel,
+    pub(crate) compare: super::compare_view::CompareView,
+    /// Files dropped on the window whose settings are being read: with settings inside they restore
+    /// them, without they become the input image.
+    pub(crate) pending_drops: Vec<std::path::PathBuf>,
+}
+
+/// The views of the central panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    #[default]
+    Result,
+    Compare,
+    Gallery,
 }
 
 impl FluxApp {
@@ -114,6 +130,10 @@ impl FluxApp {
             picked_rx,
             runtime_gone: false,
             pending_autogenerate: false,
+            tab: Tab::Result,
+            gallery: Default::default(),
+            compare: Default::default(),
+            pending_drops: Vec::new(),
         };
         app.send_configure();
         app.send(Command::CheckKey);
@@ -258,6 +278,34 @@ impl FluxApp {
 
     /// Applies one runtime event to the window's state.
     fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
+        if let Event::SettingsRead { path, result } = &ev
+            && let Some(i) = self.pending_drops.iter().position(|p| p == path)
+        {
+            self.pending_drops.remove(i);
+            match result {
+                Ok(params) => self.use_settings(
+                    params.clone(),
+                    &format!("Settings restored from {}", path.display()),
+                ),
+                Err(_) => self.set_input(InputSource::File(path.clone())),
+            }
+            return;
+        }
+        // The comparison view takes its own jobs' events too, and the queue still lists them.
+        let for_compare = self.compare.handle_event(&ev, ctx);
+        let for_gallery = self.gallery.handle_event(&ev, ctx);
+        if (for_compare || for_gallery)
+            && matches!(
+                ev,
+                Event::Gallery(_)
+                    | Event::Thumb { .. }
+                    | Event::GalleryImage { .. }
+                    | Event::SettingsRead { .. }
+                    | Event::Exported(_)
+            )
+        {
+            return;
+        }
         match ev {
             Event::Stage { id, stage } => self.session.on_stage(id, stage),
             Event::Done {
@@ -368,8 +416,16 @@ impl FluxApp {
             self.generate();
         }
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
-        if let Some(f) = dropped.first() {
-            self.set_input(InputSource::File(f.path().to_path_buf()));
+        let paths: Vec<std::path::PathBuf> =
+            dropped.iter().map(|f| f.path().to_path_buf()).collect();
+        if self.tab == Tab::Gallery && !paths.is_empty() {
+            let mut out = Vec::new();
+            self.gallery.files_dropped(paths, &mut |c| out.push(c));
+            out.into_iter().for_each(|c| self.send(c));
+        } else if let Some(p) = paths.into_iter().next() {
+            // A saved image restores its settings; any other image becomes the input.
+            self.pending_drops.push(p.clone());
+            self.send(Command::ReadSettings(p));
         }
         // A paste into a text field is that field's; otherwise it is an input image.
         let typing = ctx.memory(|m| m.focused().is_some());
@@ -509,7 +565,7 @@ impl eframe::App for FluxApp {
             .default_size(280.0)
             .min_size(220.0)
             .show(ui, |ui| self.queue_panel(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.result_view(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.settings_window(&ctx);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             drop_overlay(&ctx);
@@ -522,6 +578,63 @@ impl eframe::App for FluxApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.state.sanitized());
+    }
+}
+
+impl FluxApp {
+    /// Restores every control and the seed from a saved result.
+    pub(crate) fn use_settings(&mut self, params: crate::api::GenParams, notice: &str) {
+        self.state.params = params.clamped();
+        self.state.settings.seed_mode = super::state::SeedMode::Locked;
+        self.notices.push(notice.to_owned());
+        if self.notices.len() > 5 {
+            self.notices.remove(0);
+        }
+    }
+
+    /// The central panel: the latest result, the comparison view or the gallery.
+    fn central(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, Tab::Result, "Result");
+            ui.selectable_value(&mut self.tab, Tab::Compare, "Compare");
+            ui.selectable_value(&mut self.tab, Tab::Gallery, "Gallery");
+        });
+        ui.separator();
+        let mut out = Vec::new();
+        let action = match self.tab {
+            Tab::Result => {
+                self.result_view(ui);
+                None
+            }
+            Tab::Compare => {
+                self.compare.set_export_dir(
+                    self.session
+                        .output_folder()
+                        .or_else(|| super::settings::default_output_folder(self.demo)),
+                );
+                let input = self
+                    .input
+                    .as_ref()
+                    .filter(|v| v.error.is_none())
+                    .map(|v| v.source.clone());
+                let api = self.state.settings.api_version;
+                self.compare
+                    .ui(ui, &self.state.params, input.as_ref(), api, &mut |c| {
+                        out.push(c)
+                    })
+            }
+            Tab::Gallery => self.gallery.ui(ui, &mut |c| out.push(c)),
+        };
+        for c in out {
+            if let Command::Submit { id, spec } = &c {
+                // Comparison cells are jobs like any other: the queue lists them.
+                self.session.add_job(JobEntry::new(*id, spec.clone()));
+            }
+            self.send(c);
+        }
+        if let Some(super::gallery_panel::PanelAction::UseSettings(p)) = action {
+            self.use_settings(p, "Settings restored from the gallery");
+        }
     }
 }
 

@@ -218,7 +218,7 @@ pub(crate) fn check_base(text: &str) -> Result<String, String> {
 }
 
 /// Where the gallery is, before any result says so.
-fn default_output_folder(demo: bool) -> Option<std::path::PathBuf> {
+pub(crate) fn default_output_folder(demo: bool) -> Option<std::path::PathBuf> {
     let data = crate::gallery::default_data_dir()?;
     Some(if demo {
         data.join("demo").join("gallery")
