@@ -209,7 +209,7 @@ impl FaultPlan {
 
     /// The fault of the next generation request. A random draw is made for every request without a
     /// scripted fault (so the sequence does not depend on which faults apply to the route).
-    pub fn next(&mut self) -> Option<Fault> {
+    pub fn next_fault(&mut self) -> Option<Fault> {
         if let Some(f) = self.scripted.pop_front() {
             return Some(f);
         }
@@ -263,10 +263,10 @@ mod tests {
         let mut a = FaultPlan::new(spec.clone(), 7);
         let mut b = FaultPlan::new(spec, 7);
         a.push([Fault::Truncate, Fault::Fail]);
-        assert_eq!(a.next(), Some(Fault::Truncate));
-        assert_eq!(a.next(), Some(Fault::Fail));
-        let sa: Vec<_> = (0..64).map(|_| a.next()).collect();
-        let sb: Vec<_> = (0..64).map(|_| b.next()).collect();
+        assert_eq!(a.next_fault(), Some(Fault::Truncate));
+        assert_eq!(a.next_fault(), Some(Fault::Fail));
+        let sa: Vec<_> = (0..64).map(|_| a.next_fault()).collect();
+        let sb: Vec<_> = (0..64).map(|_| b.next_fault()).collect();
         assert_eq!(sa, sb);
         let hits = sa.iter().filter(|f| f.is_some()).count();
         assert!((16..=48).contains(&hits), "about half: {hits}");

@@ -70,7 +70,11 @@ fn striped_row(width: u32, run: u32, a: Rgb<u8>, b: Rgb<u8>, offset: u32) -> Vec
     let mut x = 0u32;
     while x < width {
         let end = (x + run).min(width);
-        let color = if ((x / run) + offset) % 2 == 0 { a } else { b };
+        let color = if ((x / run) + offset).is_multiple_of(2) {
+            a
+        } else {
+            b
+        };
         fill_pixels(&mut row[x as usize * 3..end as usize * 3], color);
         x = end;
     }

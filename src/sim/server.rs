@@ -287,37 +287,40 @@ fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
+/// An answer that refuses a request (boxed: a `Response` is large).
+type Refusal = Box<Response>;
+
 /// Checks `x-api-key`; `Err` is the `401` to send.
-fn check_key(cfg: &SimConfig, headers: &HeaderMap) -> Result<(), Response> {
+fn check_key(cfg: &SimConfig, headers: &HeaderMap) -> Result<(), Refusal> {
     let key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .unwrap_or("");
     if key.is_empty() {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "Missing API key in x-api-key header",
-        ));
+        )));
     }
     if let Some(keys) = &cfg.accepted_keys
         && !keys.iter().any(|k| k == key)
     {
-        return Err(json_answer(
+        return Err(Box::new(json_answer(
             StatusCode::UNAUTHORIZED,
             json!({
                 "error": "invalid_token",
                 "error_description": "API key is invalid or may have expired",
                 "status_code": 401
             }),
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Key, content type, body size, JSON, every field, then the balance: the checks of the gateway
 /// before a generation starts. `Err` is the answer to send.
-async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRequest, Response> {
+async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRequest, Refusal> {
     check_key(&shared.cfg, headers)?;
     let json_ct = headers
         .get(header::CONTENT_TYPE)
@@ -325,7 +328,10 @@ async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRe
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
     if !json_ct {
-        return Err(error(StatusCode::NOT_ACCEPTABLE, "Invalid content type"));
+        return Err(Box::new(error(
+            StatusCode::NOT_ACCEPTABLE,
+            "Invalid content type",
+        )));
     }
     let too_large = || {
         error(
@@ -341,12 +347,12 @@ async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRe
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
+        return Err(Box::new(too_large()));
     }
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
-        .map_err(|_| too_large())?;
-    let req = parse_request(&bytes).map_err(|m| error(StatusCode::BAD_REQUEST, m))?;
+        .map_err(|_| Box::new(too_large()))?;
+    let req = parse_request(&bytes).map_err(|m| Box::new(error(StatusCode::BAD_REQUEST, m)))?;
     let cost = shared.cost(&req);
     let balance = {
         let mut inner = shared.lock();
@@ -354,14 +360,14 @@ async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRe
         inner.credits
     };
     if balance < cost {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::NOT_ACCEPTABLE,
             format!(
                 "Insufficient credits: balance {}, cost {}",
                 money(balance),
                 money(cost)
             ),
-        ));
+        )));
     }
     Ok(req)
 }
@@ -429,11 +435,21 @@ fn garbage_bytes() -> Vec<u8> {
 fn truncated(content_type: &'static str, full: Vec<u8>) -> Response {
     let len = full.len();
     let half = Bytes::from(full).slice(..len / 2);
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(half),
-        Err(std::io::Error::other("truncated by the stand-in (fault)")),
-    ];
-    let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+    // The pause lets hyper flush the head and the half body before the error closes the socket.
+    let chunks = futures_util::stream::unfold(Some(Some(half)), |state| async move {
+        match state {
+            Some(Some(half)) => Some((Ok(half), Some(None))),
+            Some(None) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Some((
+                    Err(std::io::Error::other("truncated by the stand-in (fault)")),
+                    None,
+                ))
+            }
+            None => None,
+        }
+    });
+    let mut r = Response::new(Body::from_stream(chunks));
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
@@ -459,7 +475,7 @@ async fn render_all(specs: Vec<RenderSpec>) -> Result<Vec<Vec<u8>>, String> {
 }
 
 fn draw_fault(shared: &Shared, v2: bool) -> Option<Fault> {
-    let f = shared.plan().next()?;
+    let f = shared.plan().next_fault()?;
     if f.v2_only() && !v2 {
         return None;
     }
@@ -487,7 +503,7 @@ async fn v1_generate(
     shared.lock().stats.v1_requests += 1;
     let req = match admit(&shared, &headers, body).await {
         Ok(r) => r,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let fault = draw_fault(&shared, false);
     let _flight = InFlight::new(shared.clone());
@@ -572,7 +588,7 @@ async fn v2_submit(
     shared.lock().stats.v2_submits += 1;
     let req = match admit(&shared, &headers, body).await {
         Ok(r) => r,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let fault = draw_fault(&shared, true);
     if let Some(a) =
@@ -634,7 +650,7 @@ async fn v2_status(
 ) -> Response {
     shared.lock().stats.status_polls += 1;
     if let Err(a) = check_key(&shared.cfg, &headers) {
-        return a;
+        return *a;
     }
     let now = Instant::now();
     let mut inner = shared.lock();
@@ -667,7 +683,7 @@ async fn v2_result(
 ) -> Response {
     shared.lock().stats.result_fetches += 1;
     if let Err(a) = check_key(&shared.cfg, &headers) {
-        return a;
+        return *a;
     }
     let mut inner = shared.lock();
     let view = shared.view_job(&mut inner, &id, Instant::now());
@@ -744,7 +760,7 @@ async fn output_file(State(shared): State<Arc<Shared>>, Path(name): Path<String>
 async fn credits(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     shared.lock().stats.credits_calls += 1;
     if let Err(a) = check_key(&shared.cfg, &headers) {
-        return a;
+        return *a;
     }
     let balance = {
         let mut inner = shared.lock();
