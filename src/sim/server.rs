@@ -102,6 +102,8 @@ pub(crate) struct Shared {
     inner: Mutex<Inner>,
     faults: Mutex<FaultPlan>,
     in_flight: AtomicUsize,
+    /// Bounds the renders running at once (one per core).
+    renders: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -467,8 +469,14 @@ async fn reset(kill: Option<ConnKill>) -> Response {
     StatusCode::BAD_GATEWAY.into_response()
 }
 
-/// Renders the images of a request off the async threads.
-async fn render_all(specs: Vec<RenderSpec>) -> Result<Vec<Vec<u8>>, String> {
+/// Renders the images of a request off the async threads, at most [`Shared::renders`] requests at
+/// a time (a 4096² image holds ~50 MB while it is encoded).
+async fn render_all(shared: &Shared, specs: Vec<RenderSpec>) -> Result<Vec<Vec<u8>>, String> {
+    let _permit = shared
+        .renders
+        .acquire()
+        .await
+        .map_err(|_| "the renderer is shut down".to_owned())?;
     tokio::task::spawn_blocking(move || specs.iter().map(render).collect())
         .await
         .map_err(|e| format!("the renderer stopped: {e}"))?
@@ -515,7 +523,10 @@ async fn v1_generate(
         Some(Fault::Slow) => shared.cfg.delay + shared.cfg.slow_extra,
         _ => shared.cfg.delay,
     };
-    tokio::time::sleep(wait).await;
+    // The picture is drawn while the generation "runs": the answer comes after the longer of the two.
+    let seed = resolve_seed(&shared, req.seed);
+    let specs: Vec<RenderSpec> = (0..req.samples).map(|i| spec_for(&req, seed, i)).collect();
+    let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
     if let Some(a) = fault.and_then(late_fault_answer) {
         return a;
     }
@@ -526,9 +537,7 @@ async fn v1_generate(
         }
         _ => {}
     }
-    let seed = resolve_seed(&shared, req.seed);
-    let specs: Vec<RenderSpec> = (0..req.samples).map(|i| spec_for(&req, seed, i)).collect();
-    let images = match render_all(specs).await {
+    let images = match images {
         Ok(i) => i,
         Err(m) => return error(StatusCode::INTERNAL_SERVER_ERROR, m),
     };
@@ -747,7 +756,7 @@ async fn output_file(State(shared): State<Arc<Shared>>, Path(name): Path<String>
         return error(StatusCode::NOT_FOUND, format!("Output {name} not found"));
     };
     let mime = spec.format.mime();
-    match render_all(vec![spec]).await {
+    match render_all(&shared, vec![spec]).await {
         Ok(mut imgs) => {
             let bytes = imgs.pop().unwrap_or_default();
             shared.lock().stats.outputs_served += 1;
@@ -901,6 +910,9 @@ pub async fn start_on(cfg: SimConfig, port: u16) -> std::io::Result<SimServer> {
         }),
         faults: Mutex::new(plan),
         in_flight: AtomicUsize::new(0),
+        renders: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
+        ),
         cfg,
     });
     let stop = CancellationToken::new();
