@@ -864,3 +864,66 @@ async fn wrong_methods_unknown_paths_big_bodies_and_user_agents() {
 
     assert!(s.stats().user_agents.iter().any(|u| u == "fluxcn-test/9.9"));
 }
+
+/// The project's own client talks to the stand-in end to end: v1, v2 and credits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projects_client_works_against_the_stand_in() {
+    use fluxcn::api::{ApiKey, Client, ClientConfig, GenParams, client::no_progress};
+    use tokio_util::sync::CancellationToken;
+
+    let s = sim(SimConfig {
+        delay: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let client = Client::new(
+        ClientConfig {
+            api_base: s.base_url(),
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+        ApiKey::new(KEY).unwrap(),
+    )
+    .unwrap();
+    let cancel = CancellationToken::new();
+    let params = GenParams {
+        prompt: "a dancer".into(),
+        seed: -1,
+        image_format: ImageFormat::Png,
+        ..Default::default()
+    };
+    let image = png_b64(96, 80);
+    let g = client
+        .generate(&image, &params, &cancel, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(g.images.len(), 1);
+    assert_eq!((g.images[0].width, g.images[0].height), (96, 80));
+    assert!(g.accounting.seed.is_some_and(|s| s >= 0));
+    assert_eq!(g.accounting.cost, Some(0.048));
+
+    let sub = client
+        .submit(&image, &params, &cancel, &no_progress)
+        .await
+        .unwrap();
+    let g = client
+        .wait_for(&sub.request_id, &cancel, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(g.images.len(), 1);
+    assert_eq!(g.images[0].format, ImageFormat::Png);
+    assert!(g.accounting.remaining_credits.is_some());
+
+    let c = client.credits(&cancel).await.unwrap();
+    assert!(
+        (c.credits.unwrap() - (100.0 - 2.0 * 0.048)).abs() < 1e-9,
+        "{c:?}"
+    );
+    let st = s.stats();
+    assert_eq!(st.generations_billed, 2);
+    assert!(
+        st.user_agents.iter().any(|u| u.starts_with("fluxcn")),
+        "{:?}",
+        st.user_agents
+    );
+}

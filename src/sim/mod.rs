@@ -27,8 +27,8 @@ pub use render::{RenderSpec, demo_input_png, render};
 pub use server::{MAX_BODY, SimServer, SimStats, serve, start_on};
 pub use validate::{GenRequest, InputImage, parse_request};
 
-/// How the stand-in behaves.
-#[derive(Debug, Clone)]
+/// How the stand-in behaves. `Debug` shows how many keys are accepted, never the keys.
+#[derive(Clone)]
 pub struct SimConfig {
     /// Time one generation takes (v1 blocks this long; a v2 job goes QUEUED → PROCESSING →
     /// COMPLETED over it, QUEUED for the first 20 %).
@@ -67,7 +67,43 @@ impl Default for SimConfig {
     }
 }
 
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.accepted_keys {
+            None => "any non-empty key".to_owned(),
+            Some(k) => format!("{} key(s), redacted", k.len()),
+        };
+        f.debug_struct("SimConfig")
+            .field("delay", &self.delay)
+            .field("faults", &self.faults.to_string())
+            .field("seed", &self.seed)
+            .field("accepted_keys", &keys)
+            .field("credits", &self.credits)
+            .field("cost_per_image", &self.cost_per_image)
+            .field("v2_expiry", &self.v2_expiry)
+            .field("slow_extra", &self.slow_extra)
+            .field("retry_after_on_429", &self.retry_after_on_429)
+            .finish()
+    }
+}
+
 /// Starts the stand-in on `127.0.0.1` on a free port. Must be called inside a tokio runtime.
 pub async fn start(cfg: SimConfig) -> std::io::Result<SimServer> {
     start_on(cfg, 0).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_accepted_keys() {
+        let cfg = SimConfig {
+            accepted_keys: Some(vec!["SG_5ecret5ecret5ec".into()]),
+            ..Default::default()
+        };
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("5ecret"), "{text}");
+        assert!(text.contains("1 key(s), redacted"), "{text}");
+    }
 }
