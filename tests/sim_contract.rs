@@ -927,3 +927,36 @@ async fn the_projects_client_works_against_the_stand_in() {
         st.user_agents
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_submit_faults_refuse_or_lose_the_answer_of_a_job_that_still_runs() {
+    let s = sim(SimConfig {
+        delay: Duration::from_millis(100),
+        slow_extra: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    s.push_faults([
+        Fault::Status503,
+        Fault::Status429,
+        Fault::Reset,
+        Fault::Slow,
+    ]);
+    let path = "/v2/flux-controlnet";
+    // Refused before a job exists.
+    assert_eq!(post(&s, path, &body()).await.unwrap().status(), 503);
+    assert_eq!(post(&s, path, &body()).await.unwrap().status(), 429);
+    // The answer is lost, but the job was accepted: it runs and is billed (the ambiguous case).
+    assert!(post(&s, path, &body()).await.is_err());
+    // Slow: the answer comes late, the job is there.
+    let started = Instant::now();
+    let r = post(&s, path, &body()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!((s.credits() - (100.0 - 2.0 * 0.048)).abs() < 1e-9);
+    let st = s.stats();
+    assert_eq!((st.v2_submits, st.generations_billed), (4, 2));
+    assert_eq!(st.v2_results_delivered, 0, "billed but never fetched");
+    assert_eq!(st.by_status.get(&503), Some(&1));
+}

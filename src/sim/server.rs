@@ -514,10 +514,10 @@ async fn v1_generate(
         Err(answer) => return *answer,
     };
     let fault = draw_fault(&shared, false);
-    let _flight = InFlight::new(shared.clone());
     if let Some(a) = fault.and_then(|f| early_fault_answer(&shared.cfg, f)) {
         return a;
     }
+    let _flight = InFlight::new(shared.clone());
     let started = Instant::now();
     let wait = match fault {
         Some(Fault::Slow) => shared.cfg.delay + shared.cfg.slow_extra,
