@@ -547,6 +547,10 @@ async fn v2_records_expire_and_failed_jobs_answer_422_unbilled() {
         assert_eq!(msg, format!("Request {id} not found"));
     }
     let billed_after_expiry = s.stats().generations_billed;
+    assert_eq!(
+        billed_after_expiry, 1,
+        "the job ran and was billed, though never fetched"
+    );
 
     // A failed inference: FAILED, then 422, and not billed.
     s.push_faults([Fault::Fail]);

@@ -134,43 +134,46 @@ impl Shared {
         self.cfg.cost_per_image * f64::from(req.samples)
     }
 
-    /// The state of a v2 job now, billing it if it has just completed.
+    /// The state of a v2 job now. A job that has run its `delay` is completed (billed once, its
+    /// output files published) before anything else is decided, so a record that expires unread was
+    /// still billed, as on the real service.
     fn view_job(&self, inner: &mut Inner, id: &str, now: Instant) -> JobView {
         let delay = self.cfg.delay;
         let Some(job) = inner.jobs.get(id) else {
             return JobView::Missing;
         };
         let age = now.saturating_duration_since(job.submitted);
+        let completes = age >= delay
+            && job.billed.is_none()
+            && !matches!(job.fault, Some(Fault::Fail | Fault::Expire));
+        if completes {
+            let job = job.clone();
+            inner.credits -= self.cost(&job.req);
+            let balance = inner.credits;
+            inner.stats.generations_billed += 1;
+            for (name, spec) in output_files(id, &job) {
+                inner.outputs.insert(name, spec);
+            }
+            if let Some(j) = inner.jobs.get_mut(id) {
+                j.billed = Some(balance);
+            }
+        }
+        let Some(job) = inner.jobs.get(id) else {
+            return JobView::Missing;
+        };
         if age >= self.cfg.v2_expiry || (job.fault == Some(Fault::Expire) && age >= delay) {
             inner.jobs.remove(id);
             return JobView::Missing;
         }
         if age < delay.mul_f64(QUEUED_SHARE) {
-            return JobView::Waiting("QUEUED");
-        }
-        if age < delay {
-            return JobView::Waiting("PROCESSING");
-        }
-        if job.fault == Some(Fault::Fail) {
-            return JobView::Failed;
-        }
-        if let Some(b) = job.billed {
-            return JobView::Completed { billed_balance: b };
-        }
-        // Completes now: bill once and publish the output files.
-        let job = job.clone();
-        let cost = self.cost(&job.req);
-        inner.credits -= cost;
-        let balance = inner.credits;
-        inner.stats.generations_billed += 1;
-        for (name, spec) in output_files(id, &job) {
-            inner.outputs.insert(name, spec);
-        }
-        if let Some(j) = inner.jobs.get_mut(id) {
-            j.billed = Some(balance);
-        }
-        JobView::Completed {
-            billed_balance: balance,
+            JobView::Waiting("QUEUED")
+        } else if age < delay {
+            JobView::Waiting("PROCESSING")
+        } else if let Some(b) = job.billed {
+            JobView::Completed { billed_balance: b }
+        } else {
+            // Only a failed job reaches here (an expired one was removed above).
+            JobView::Failed
         }
     }
 
@@ -180,7 +183,8 @@ impl Shared {
             .jobs
             .iter()
             .filter(|(_, j)| {
-                j.billed.is_none() && now.saturating_duration_since(j.submitted) >= self.cfg.delay
+                let age = now.saturating_duration_since(j.submitted);
+                (j.billed.is_none() && age >= self.cfg.delay) || age >= self.cfg.v2_expiry
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -860,9 +864,10 @@ impl SimServer {
         format!("{}/v1", self.shared.origin)
     }
 
-    /// A snapshot of the statistics.
+    /// A snapshot of the statistics (after billing every v2 job that is due).
     pub fn stats(&self) -> SimStats {
-        let inner = self.shared.lock();
+        let mut inner = self.shared.lock();
+        self.shared.settle(&mut inner, Instant::now());
         inner.stats.clone()
     }
 
