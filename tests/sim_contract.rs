@@ -692,10 +692,12 @@ async fn scripted_faults_happen_in_order_and_only_a_complete_200_bills() {
         Fault::Garbage,
         Fault::Html,
         Fault::Slow,
+        Fault::Status403,
+        Fault::Status410,
         Fault::Fail, // v2 only: used up without effect on v1
     ]);
     let mut got = Vec::new();
-    for _ in 0..12 {
+    for _ in 0..14 {
         got.push(outcome(&s, Duration::from_millis(1500)).await);
     }
     assert_eq!(
@@ -711,13 +713,16 @@ async fn scripted_faults_happen_in_order_and_only_a_complete_200_bills() {
             "200 image/jpeg",
             "200 text/html; charset=utf-8",
             "timeout",
+            "403 application/json",
+            "410 application/json",
             "image",
             "image",
         ]
     );
     let st = s.stats();
     for name in [
-        "429", "500", "502", "503", "504", "reset", "truncate", "garbage", "html", "slow",
+        "429", "500", "502", "503", "504", "reset", "truncate", "garbage", "html", "slow", "403",
+        "410",
     ] {
         assert_eq!(st.faults_injected.get(name), Some(&1), "{name}");
     }

@@ -18,8 +18,12 @@ pub enum Fault {
     Status502,
     /// `503` with a proxy's HTML page.
     Status503,
-    /// `504` gateway timeout (JSON).
+    /// `504` gateway timeout (a proxy's HTML page).
     Status504,
+    /// `403`: this key or team may not use this model.
+    Status403,
+    /// `410`: the model was retired.
+    Status410,
     /// The request is read, then the connection is dropped without any answer.
     Reset,
     /// `200` announcing the full `Content-Length`, the body cut in half, then the connection closed.
@@ -39,12 +43,14 @@ pub enum Fault {
 
 impl Fault {
     /// Every kind, in the order of the spec's documentation.
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 14] = [
         Fault::Status429,
         Fault::Status500,
         Fault::Status502,
         Fault::Status503,
         Fault::Status504,
+        Fault::Status403,
+        Fault::Status410,
         Fault::Reset,
         Fault::Truncate,
         Fault::Slow,
@@ -62,6 +68,8 @@ impl Fault {
             Fault::Status502 => "502",
             Fault::Status503 => "503",
             Fault::Status504 => "504",
+            Fault::Status403 => "403",
+            Fault::Status410 => "410",
             Fault::Reset => "reset",
             Fault::Truncate => "truncate",
             Fault::Slow => "slow",

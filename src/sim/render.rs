@@ -432,7 +432,7 @@ mod timing {
     use super::*;
 
     #[test]
-    #[ignore = "prints timings and writes /tmp/sim-*.png for a look"]
+    #[ignore = "prints timings and writes sim-*.png into the temp dir for a look"]
     fn timings() {
         for (w, h, f) in [
             (1024, 1024, ImageFormat::Jpeg),
@@ -460,10 +460,11 @@ mod timing {
                     bytes.len() / 1024
                 );
                 if w == 1024 && f == ImageFormat::Png {
-                    std::fs::write(format!("/tmp/sim-{cn}.png"), &bytes).unwrap();
+                    std::fs::write(std::env::temp_dir().join(format!("sim-{cn}.png")), &bytes)
+                        .unwrap();
                 }
             }
         }
-        std::fs::write("/tmp/sim-demo.png", demo_input_png()).unwrap();
+        std::fs::write(std::env::temp_dir().join("sim-demo.png"), demo_input_png()).unwrap();
     }
 }

@@ -402,6 +402,14 @@ fn early_fault_answer(cfg: &SimConfig, f: Fault) -> Option<Response> {
         }
         Fault::Status502 => Some(html_page(StatusCode::BAD_GATEWAY)),
         Fault::Status503 => Some(html_page(StatusCode::SERVICE_UNAVAILABLE)),
+        Fault::Status403 => Some(error(
+            StatusCode::FORBIDDEN,
+            "Forbidden: this API key is not allowed to use flux-controlnet",
+        )),
+        Fault::Status410 => Some(error(
+            StatusCode::GONE,
+            "The model flux-controlnet has been retired",
+        )),
         _ => None,
     }
 }
@@ -878,8 +886,8 @@ impl SimServer {
         inner.credits
     }
 
-    /// Scripted faults: the next generation requests (v1 POST or v2 submit) get these, in order,
-    /// before any random draw. A v2-only fault (`fail`, `expire`) reaching a v1 request is used up
+    /// Scripted faults: the next generation requests (v1 POST or v2 submit) that pass the key,
+    /// content-type, field and balance checks get these, in order, before any random draw. A v2-only fault (`fail`, `expire`) reaching a v1 request is used up
     /// without effect.
     pub fn push_faults(&self, f: impl IntoIterator<Item = Fault>) {
         self.shared.plan().push(f);
