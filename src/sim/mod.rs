@@ -13,18 +13,23 @@
 //! # Ok(()) }
 //! ```
 
+mod answers;
 mod faults;
 mod font;
+mod handlers;
 mod render;
 mod server;
+mod state;
 mod validate;
 
 use std::time::Duration;
 
 pub use faults::{Fault, FaultPlan, FaultSpec, FaultSpecError};
 pub use font::{draw_text, text_width};
+pub use handlers::MAX_BODY;
 pub use render::{RenderSpec, demo_input_png, render};
-pub use server::{MAX_BODY, SimServer, SimStats, serve, start_on};
+pub use server::{SimServer, serve, start_on};
+pub use state::SimStats;
 pub use validate::{GenRequest, InputImage, parse_request};
 
 /// How the stand-in behaves. `Debug` shows how many keys are accepted, never the keys.
