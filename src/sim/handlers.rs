@@ -187,10 +187,9 @@ async fn v1_generate(
             .iter()
             .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
             .collect();
-        let v = if enc.len() == 1 {
-            json!({ "image": enc[0] })
-        } else {
-            json!({ "images": enc })
+        let v = match enc.as_slice() {
+            [one] => json!({ "image": one }),
+            _ => json!({ "images": enc }),
         };
         ("application/json", v.to_string().into_bytes())
     } else {
@@ -362,10 +361,9 @@ async fn v2_result(
                 .into_iter()
                 .map(|(name, _)| format!("{}/outputs/{name}", shared.origin))
                 .collect();
-            let output = if urls.len() == 1 {
-                json!(urls[0])
-            } else {
-                json!(urls)
+            let output = match urls.as_slice() {
+                [one] => json!(one),
+                _ => json!(urls),
             };
             let delay = shared.cfg.delay;
             let queue = delay.mul_f64(QUEUED_SHARE);
