@@ -160,7 +160,7 @@ async fn v1_generate(
     let _flight = InFlight::new(shared.clone());
     let started = Instant::now();
     let wait = match fault {
-        Some(Fault::Slow) => shared.cfg.delay + shared.cfg.slow_extra,
+        Some(Fault::Slow) => shared.cfg.delay.saturating_add(shared.cfg.slow_extra),
         _ => shared.cfg.delay,
     };
     // The picture is drawn while the generation "runs": the answer comes after the longer of the two.
