@@ -1,0 +1,242 @@
+//! The stand-in's shared state: the statistics, the balance, the v2 jobs and their lifecycle
+//! (QUEUED → PROCESSING → COMPLETED, billed once when they complete), and the in-flight gauge.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use super::SimConfig;
+use super::faults::{Fault, FaultPlan};
+use super::render::RenderSpec;
+use super::validate::GenRequest;
+
+/// The share of `delay` a v2 job spends `QUEUED` before `PROCESSING`.
+pub(super) const QUEUED_SHARE: f64 = 0.2;
+/// At most this many distinct `User-Agent` values are kept in the stats.
+pub(super) const MAX_USER_AGENTS: usize = 64;
+
+/// What the stand-in has seen so far (a snapshot: see [`SimServer::stats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimStats {
+    /// `POST /v1/flux-controlnet` requests received (valid or not).
+    pub v1_requests: u64,
+    /// `POST /v2/flux-controlnet` requests received (valid or not).
+    pub v2_submits: u64,
+    /// `GET /v2/requests/{id}/status` requests.
+    pub status_polls: u64,
+    /// `GET /v2/requests/{id}` requests.
+    pub result_fetches: u64,
+    /// `GET /v1/get-user-credits` requests.
+    pub credits_calls: u64,
+    /// Every answer sent, by status (a dropped connection sends none).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Generations billed: v1 answers sent complete with `200`, and v2 jobs that completed (a v2
+    /// job is billed when it completes, fetched or not: compare with `v2_results_delivered`).
+    pub generations_billed: u64,
+    /// Completed v2 results answered to a `GET /v2/requests/{id}` (the same job may count twice
+    /// when fetched twice).
+    pub v2_results_delivered: u64,
+    /// `GET /outputs/…` downloads answered with an image.
+    pub outputs_served: u64,
+    /// The most v1 generations running at the same time.
+    pub max_in_flight: usize,
+    /// Start and end of each v1 generation (from validation to the answer), to prove concurrency.
+    pub spans: Vec<(Instant, Instant)>,
+    /// The distinct `User-Agent` values seen (`""` for a request without one), first seen first.
+    pub user_agents: Vec<String>,
+    /// Faults injected, by name (`"429"`, `"reset"`, …).
+    pub faults_injected: BTreeMap<String, u64>,
+}
+
+/// A v2 job.
+#[derive(Debug, Clone)]
+pub(super) struct Job {
+    pub(super) req: GenRequest,
+    pub(super) seed: i64,
+    pub(super) submitted: Instant,
+    pub(super) fault: Option<Fault>,
+    /// The balance right after this job was billed (`None`: not billed yet).
+    pub(super) billed: Option<f64>,
+}
+
+/// What a client sees of a v2 job now.
+pub(super) enum JobView {
+    Missing,
+    Waiting(&'static str),
+    Failed,
+    Completed { billed_balance: f64 },
+}
+
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub(super) stats: SimStats,
+    pub(super) credits: f64,
+    pub(super) seed_rng: fastrand::Rng,
+    pub(super) next_id: u64,
+    pub(super) jobs: HashMap<String, Job>,
+    /// Output files by name (`{id}.{ext}` or `{id}-{n}.{ext}`), rendered on each download.
+    pub(super) outputs: HashMap<String, RenderSpec>,
+}
+
+pub(super) struct Shared {
+    pub(super) cfg: SimConfig,
+    pub(super) origin: String,
+    pub(super) inner: Mutex<Inner>,
+    pub(super) faults: Mutex<FaultPlan>,
+    pub(super) in_flight: AtomicUsize,
+    /// Bounds the renders running at once (one per core).
+    pub(super) renders: tokio::sync::Semaphore,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock only means another handler panicked mid-update; the counters stay usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn plan(&self) -> MutexGuard<'_, FaultPlan> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn new_id(&self, inner: &mut Inner) -> String {
+        inner.next_id += 1;
+        format!("sim-{:06}-{:08x}", inner.next_id, inner.seed_rng.u32(..))
+    }
+
+    pub(super) fn record_fault(&self, f: Fault) {
+        *self
+            .lock()
+            .stats
+            .faults_injected
+            .entry(f.name().to_owned())
+            .or_default() += 1;
+    }
+
+    pub(super) fn cost(&self, req: &GenRequest) -> f64 {
+        self.cfg.cost_per_image * f64::from(req.samples)
+    }
+
+    /// The state of a v2 job now. A job that has run its `delay` is completed (billed once, its
+    /// output files published) before anything else is decided, so a record that expires unread was
+    /// still billed, as on the real service.
+    pub(super) fn view_job(&self, inner: &mut Inner, id: &str, now: Instant) -> JobView {
+        let delay = self.cfg.delay;
+        let Some(job) = inner.jobs.get(id) else {
+            return JobView::Missing;
+        };
+        let age = now.saturating_duration_since(job.submitted);
+        let completes = age >= delay
+            && job.billed.is_none()
+            && !matches!(job.fault, Some(Fault::Fail | Fault::Expire));
+        if completes {
+            let job = job.clone();
+            inner.credits -= self.cost(&job.req);
+            let balance = inner.credits;
+            inner.stats.generations_billed += 1;
+            for (name, spec) in output_files(id, &job) {
+                inner.outputs.insert(name, spec);
+            }
+            if let Some(j) = inner.jobs.get_mut(id) {
+                j.billed = Some(balance);
+            }
+        }
+        let Some(job) = inner.jobs.get(id) else {
+            return JobView::Missing;
+        };
+        if age >= self.cfg.v2_expiry || (job.fault == Some(Fault::Expire) && age >= delay) {
+            inner.jobs.remove(id);
+            return JobView::Missing;
+        }
+        if age < delay.mul_f64(QUEUED_SHARE) {
+            JobView::Waiting("QUEUED")
+        } else if age < delay {
+            JobView::Waiting("PROCESSING")
+        } else if let Some(b) = job.billed {
+            JobView::Completed { billed_balance: b }
+        } else {
+            // Only a failed job reaches here (an expired one was removed above).
+            JobView::Failed
+        }
+    }
+
+    /// Completes (and bills) every v2 job that is due, so the balance is right for any reader.
+    pub(super) fn settle(&self, inner: &mut Inner, now: Instant) {
+        let due: Vec<String> = inner
+            .jobs
+            .iter()
+            .filter(|(_, j)| {
+                let age = now.saturating_duration_since(j.submitted);
+                (j.billed.is_none() && age >= self.cfg.delay) || age >= self.cfg.v2_expiry
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.view_job(inner, &id, now);
+        }
+    }
+}
+
+/// The output files of a job: one per sample.
+pub(super) fn output_files(id: &str, job: &Job) -> Vec<(String, RenderSpec)> {
+    let ext = job.req.image_format.extension();
+    let n = job.req.samples.max(1);
+    (0..n)
+        .map(|i| {
+            let name = if n == 1 {
+                format!("{id}.{ext}")
+            } else {
+                format!("{id}-{}.{ext}", i + 1)
+            };
+            (name, spec_for(&job.req, job.seed, i))
+        })
+        .collect()
+}
+
+pub(super) fn spec_for(req: &GenRequest, seed: i64, sample: u32) -> RenderSpec {
+    let (width, height) = req.output_size();
+    RenderSpec {
+        width,
+        height,
+        cn_type: req.cn_type,
+        seed: seed.saturating_add(i64::from(sample)),
+        prompt: req.prompt.clone(),
+        format: req.image_format,
+        quality: req.quality,
+    }
+}
+
+/// Counts a v1 generation in flight while alive and records its span when dropped (also when the
+/// client went away and the handler was cancelled).
+pub(super) struct InFlight {
+    shared: Arc<Shared>,
+    start: Instant,
+}
+
+impl InFlight {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        {
+            let mut inner = shared.lock();
+            inner.stats.max_in_flight = inner.stats.max_in_flight.max(now);
+        }
+        Self {
+            shared,
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let span = (self.start, Instant::now());
+        self.shared.lock().stats.spans.push(span);
+    }
+}
+
+/// The kill switch of the connection a request came on (the `reset` fault).
+#[derive(Clone)]
+pub(super) struct ConnKill(pub(super) CancellationToken);
