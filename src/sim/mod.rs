@@ -112,13 +112,3 @@ mod tests {
         assert!(text.contains("1 key(s), redacted"), "{text}");
     }
 }
-
-pub fn draw_text(
-    _img: &mut image::RgbImage,
-    _x: i32,
-    _y: i32,
-    _scale: u32,
-    _color: image::Rgb<u8>,
-    _text: &str,
-) {
-}
