@@ -329,8 +329,11 @@ fn an_image_saved_just_before_a_crash_is_picked_up() {
     let a = save(&store, &img, &p, 11);
     let b = save(&store, &img, &p, 12);
     drop(store);
-    // The crash came after the image was written: no sidecar, and not in the index.
-    std::fs::remove_file(&b.sidecar_path).unwrap();
+    // The crash came after the image was written: the sidecar is still the empty name
+    // reservation, and the index does not know the picture.
+    std::fs::write(&b.sidecar_path, b"").unwrap();
+    // And a sidecar damaged by hand: kept aside, rebuilt from the image.
+    std::fs::write(&a.sidecar_path, b"{\"version\": 1, \"app\": ").unwrap();
     let index = d.path().join(".index.jsonl");
     let text = std::fs::read_to_string(&index).unwrap();
     let without_b: String = text
@@ -347,9 +350,19 @@ fn an_image_saved_just_before_a_crash_is_picked_up() {
         "settings recovered from inside the image"
     );
     assert_eq!(got.meta.input, "/home/artist/photos/knight.jpg");
-    assert!(b.sidecar_path.exists(), "its sidecar is rewritten");
+    let side: Sidecar = serde_json::from_slice(&std::fs::read(&b.sidecar_path).unwrap()).unwrap();
+    assert_eq!(side, got.meta, "its sidecar is rewritten");
     assert_eq!(store.list().len(), 2);
-    assert_eq!(store.get(&a.id), Some(a));
+    // The index still had `a`; the damaged sidecar is noticed on a rebuild.
+    assert_eq!(store.get(&a.id), Some(a.clone()));
+    assert_eq!(store.rebuild_index().unwrap(), 2);
+    let a2 = store.get(&a.id).unwrap();
+    assert_eq!(a2.meta.params, p);
+    assert_eq!(p.seed, -1);
+    assert_eq!(a2.meta.seed_used, 11, "the seed used, from the A1111 text");
+    let damaged = d.path().join(format!("{}.json.damaged", a.id));
+    assert!(damaged.exists());
+    assert!(!d.path().join(format!("{}.json.damaged", b.id)).exists());
 }
 
 #[test]

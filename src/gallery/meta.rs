@@ -262,14 +262,23 @@ pub fn jpeg_comments(bytes: &[u8]) -> Vec<String> {
 /// What an image file says about its settings, without the sidecar: the request JSON of our own
 /// record when present, else an A1111 text. `Ok(None)` when the file holds neither.
 pub fn embedded_settings(path: &Path, bytes: &[u8]) -> Result<Option<GenParams>, GalleryError> {
-    embedded_record(path, bytes).map(|r| r.map(|(p, _)| p))
+    embedded_record(path, bytes).map(|r| r.map(|e| e.params))
 }
 
-/// Like [`embedded_settings`], with the input's description when our own record carries it.
-pub fn embedded_record(
-    path: &Path,
-    bytes: &[u8],
-) -> Result<Option<(GenParams, Option<String>)>, GalleryError> {
+/// The settings found inside an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    /// As sent (from our record), or as read from an A1111 text.
+    pub params: GenParams,
+    /// The input's description, when our own record carries it.
+    pub input: Option<String>,
+    /// The seed the A1111 text names (for our files: the seed used, where the record has the seed
+    /// sent, e.g. `-1`).
+    pub seed_used: Option<i64>,
+}
+
+/// Like [`embedded_settings`], with the input's description and the seed used when present.
+pub fn embedded_record(path: &Path, bytes: &[u8]) -> Result<Option<Embedded>, GalleryError> {
     let (ours, a1111) = match ImageFormat::sniff(bytes) {
         Some(ImageFormat::Png) => {
             let texts = png_texts(bytes);
@@ -295,28 +304,38 @@ pub fn embedded_record(
             });
         }
     };
+    let from_a1111 = a1111.as_deref().map(parse_a1111);
+    let seed_used = match &from_a1111 {
+        Some(Ok(p)) => Some(p.seed),
+        _ => None,
+    };
     if let Some(json) = ours {
         match serde_json::from_str::<serde_json::Value>(&json)
             .and_then(|v| GenParams::deserialize(&v).map(|p| (p, v)))
         {
-            Ok((p, v)) => {
+            Ok((params, v)) => {
                 let input = v.get("image").and_then(|i| i.as_str()).map(str::to_owned);
-                return Ok(Some((p, input)));
+                return Ok(Some(Embedded {
+                    params,
+                    input,
+                    seed_used,
+                }));
             }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "unreadable fluxcn record; trying the A1111 text")
             }
         }
     }
-    match a1111 {
-        Some(text) => {
-            parse_a1111(&text)
-                .map(|p| Some((p, None)))
-                .map_err(|e| GalleryError::BadEmbedded {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
-        }
+    match from_a1111 {
+        Some(Ok(params)) => Ok(Some(Embedded {
+            params,
+            input: None,
+            seed_used,
+        })),
+        Some(Err(e)) => Err(GalleryError::BadEmbedded {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
         None => Ok(None),
     }
 }

@@ -126,7 +126,7 @@ impl Store {
                     let bloated = loaded.records > 2 * map.len() + 64;
                     st.loaded_len = loaded.len;
                     if changed || loaded.torn || bloated {
-                        st.loaded_len = index::write_whole(&store.inner.index_path, &map)?;
+                        st.loaded_len = store.write_index_or_warn(&map);
                     }
                     st.map = map;
                 }
@@ -139,7 +139,9 @@ impl Store {
                             tracing::warn!(index = %store.inner.index_path.display(), reason = %r, "the gallery index is damaged; rebuilding it from the sidecars")
                         }
                     }
-                    store.rebuild_locked(&mut st)?;
+                    let map = store.scan_all()?;
+                    st.loaded_len = store.write_index_or_warn(&map);
+                    st.map = map;
                 }
             }
         }
@@ -217,16 +219,7 @@ impl Store {
         };
         let base = format!("{}-{}-{}", stamp(now), new.params.cn_type, seed_part);
         let ext = new.image.format.extension();
-        let id = (1..)
-            .map(|n| {
-                if n == 1 {
-                    base.clone()
-                } else {
-                    format!("{base}-{n}")
-                }
-            })
-            .find(|id| !st.map.contains_key(id) && !self.stem_taken(id))
-            .unwrap_or(base); // safe: an unbounded range always yields a candidate
+        let id = self.reserve(&st.map, &base)?;
         let meta = Sidecar {
             version: SIDECAR_VERSION,
             app: app_name(),
@@ -269,16 +262,44 @@ impl Store {
         Ok(entry)
     }
 
-    /// Whether any file (image, sidecar, or one in the trash) already uses this stem.
-    fn stem_taken(&self, stem: &str) -> bool {
+    /// Picks a free stem (`base`, `base-2`, `base-3`, …) and reserves it across processes by
+    /// creating its sidecar exclusively (`create_new`), so two processes saving the same seed in the
+    /// same second can never overwrite each other's image. The empty reservation is replaced by
+    /// the real sidecar moments later; left by a crash, it is rebuilt from the image like any
+    /// damaged sidecar.
+    fn reserve(&self, map: &Map, base: &str) -> Result<String, GalleryError> {
         let dir = &self.inner.dir;
         let trash = dir.join(TRASH_DIR);
-        dir.join(format!("{stem}.json")).exists()
-            || trash.join(format!("{stem}.json")).exists()
-            || IMAGE_EXTS.iter().any(|e| {
-                dir.join(format!("{stem}.{e}")).exists()
-                    || trash.join(format!("{stem}.{e}")).exists()
-            })
+        let taken = |stem: &str| {
+            map.contains_key(stem)
+                || trash.join(format!("{stem}.json")).exists()
+                || IMAGE_EXTS.iter().any(|e| {
+                    dir.join(format!("{stem}.{e}")).exists()
+                        || trash.join(format!("{stem}.{e}")).exists()
+                })
+        };
+        let mut n = 1u32;
+        loop {
+            let stem = if n == 1 {
+                base.to_owned()
+            } else {
+                format!("{base}-{n}")
+            };
+            n += 1;
+            if taken(&stem) {
+                continue;
+            }
+            let sidecar = dir.join(format!("{stem}.json"));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&sidecar)
+            {
+                Ok(_) => return Ok(stem),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io("create", &sidecar)(e)),
+            }
+        }
     }
 
     /// Every picture, newest first.
@@ -422,7 +443,28 @@ impl Store {
         self.rebuild_locked(&mut st)
     }
 
+    /// Writes the whole index; on failure (a read-only folder, a full disk) says so in the log and
+    /// goes on: the index is a cache, the pictures are listed from memory.
+    fn write_index_or_warn(&self, map: &Map) -> u64 {
+        match index::write_whole(&self.inner.index_path, map) {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write the gallery index; the gallery works, but the next start will be slower");
+                index::file_len(&self.inner.index_path)
+            }
+        }
+    }
+
     fn rebuild_locked(&self, st: &mut State) -> Result<usize, GalleryError> {
+        let map = self.scan_all()?;
+        st.loaded_len = index::write_whole(&self.inner.index_path, &map)?;
+        let n = map.len();
+        st.map = map;
+        Ok(n)
+    }
+
+    /// Every picture in the folder, from the sidecars (or the images themselves).
+    fn scan_all(&self) -> Result<Map, GalleryError> {
         let mut map = Map::new();
         for (stem, file) in scan_images(&self.inner.dir)? {
             if map.contains_key(&stem) {
@@ -433,10 +475,7 @@ impl Store {
                 map.insert(stem, Indexed { file, meta });
             }
         }
-        st.loaded_len = index::write_whole(&self.inner.index_path, &map)?;
-        let n = map.len();
-        st.map = map;
-        Ok(n)
+        Ok(map)
     }
 
     /// Brings an index in line with the folder's file names; returns whether anything changed.
@@ -470,7 +509,9 @@ impl Store {
     fn adopt(&self, stem: &str, file: &str) -> Option<Sidecar> {
         let dir = &self.inner.dir;
         let sidecar_path = dir.join(format!("{stem}.json"));
-        if sidecar_path.exists() {
+        // An empty sidecar is a name reserved by a save that did not finish: nothing to keep.
+        let present = std::fs::metadata(&sidecar_path).is_ok_and(|m| m.len() > 0);
+        if present {
             match read_sidecar(&sidecar_path) {
                 Ok(s) => return Some(s),
                 Err(e) => {
@@ -515,21 +556,22 @@ fn sidecar_from_image(path: &Path) -> Result<Sidecar, GalleryError> {
         .ok()
         .and_then(|r| r.into_dimensions().ok())
         .unwrap_or((0, 0));
-    let (params, input) = match embedded_record(path, &bytes) {
-        Ok(Some((p, input))) => (p, input.unwrap_or_default()),
+    let (params, input, seed_used) = match embedded_record(path, &bytes) {
+        Ok(Some(e)) => {
+            let seed = e.seed_used.unwrap_or(e.params.seed);
+            (e.params, e.input.unwrap_or_default(), seed)
+        }
         Ok(None) => {
-            tracing::warn!(file = %path.display(), "no settings inside this image; listing it with default settings");
-            (
-                GenParams {
-                    prompt: String::new(),
-                    ..GenParams::default()
-                },
-                String::new(),
-            )
+            tracing::warn!(file = %path.display(), "no settings inside this image; listing it with default settings and an empty prompt");
+            let p = GenParams::default();
+            let seed = p.seed;
+            (p, String::new(), seed)
         }
         Err(e) => {
             tracing::warn!(error = %e, "listing the image with default settings");
-            (GenParams::default(), String::new())
+            let p = GenParams::default();
+            let seed = p.seed;
+            (p, String::new(), seed)
         }
     };
     let modified = std::fs::metadata(path)
@@ -544,7 +586,7 @@ fn sidecar_from_image(path: &Path) -> Result<Sidecar, GalleryError> {
         app: format!("{} (rebuilt from the image)", app_name()),
         created: humantime::format_rfc3339_millis(modified).to_string(),
         created_unix_ms: ms,
-        seed_used: params.seed,
+        seed_used,
         params,
         input,
         api: ApiVersion::default(),
