@@ -11,7 +11,8 @@
 //!   mean rewriting the container header, and tools do not agree on where to look for it.
 //!
 //! Reading ([`read_settings`]) accepts our chunks, an A1111 `parameters` chunk from any tool, our JPEG
-//! comments, an A1111 comment, and the sidecar next to the file.
+//! comments, an A1111 comment, the EXIF `UserComment` where A1111 puts its text in JPEG and WebP
+//! files, and the sidecar next to the file.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,7 @@ use crate::api::params::WireRequest;
 use crate::api::{GenParams, ImageFormat};
 
 use super::error::io;
+use super::exif;
 use super::{GalleryError, Sidecar, parse_a1111};
 
 /// The PNG keyword and JPEG comment prefix of our machine-readable record.
@@ -294,10 +296,21 @@ pub fn embedded_record(path: &Path, bytes: &[u8]) -> Result<Option<Embedded>, Ga
             let a1111 = comments
                 .iter()
                 .find(|c| !c.starts_with(&prefix) && c.contains("Steps:"))
-                .cloned();
+                .cloned()
+                .or_else(|| {
+                    exif::jpeg_exif(&jpeg_segments(bytes))
+                        .into_iter()
+                        .filter_map(exif::user_comment)
+                        .find(|c| c.contains("Steps:"))
+                });
             (ours, a1111)
         }
-        Some(ImageFormat::Webp) => (None, None),
+        Some(ImageFormat::Webp) => (
+            None,
+            exif::webp_exif(bytes)
+                .and_then(exif::user_comment)
+                .filter(|c| c.contains("Steps:")),
+        ),
         None => {
             return Err(GalleryError::NotAnImage {
                 path: path.to_path_buf(),
@@ -445,5 +458,34 @@ mod tests {
     fn jpeg_comment_cut_at_a_char_boundary() {
         assert_eq!(cut("aé", 2), "a");
         assert_eq!(cut("abc", 5), "abc");
+    }
+
+    #[test]
+    fn a1111_jpeg_with_exif_user_comment_is_read() {
+        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([9, 9, 9]));
+        let mut jpg = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let exif = super::exif::tests::exif_with_comment(
+            "a depth castle\nSteps: 25, Sampler: Euler a, CFG scale: 6, Seed: 77, Size: 512x512, ControlNet 0: \"Module: depth_midas, Weight: 0.6\"",
+            true,
+        );
+        let mut with = jpg[..2].to_vec();
+        with.extend(jpeg_segment(0xE1, &exif));
+        with.extend(&jpg[2..]);
+        let e = embedded_record(Path::new("a1111.jpg"), &with)
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.params.prompt, "a depth castle");
+        assert_eq!(
+            (e.params.steps, e.params.seed, e.params.cn_type),
+            (25, 77, crate::api::CnType::Depth)
+        );
+        assert_eq!(e.params.sampler, "euler_ancestral");
+        assert_eq!(e.input, None);
     }
 }

@@ -9,6 +9,7 @@
 mod a1111;
 mod atomic;
 mod error;
+mod exif;
 pub mod index;
 pub mod meta;
 mod store;
