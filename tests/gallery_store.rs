@@ -429,6 +429,20 @@ fn delete_moves_to_trash_and_undo_restores() {
         "undoing twice is harmless"
     );
 
+    // Emptying the trash deletes for good, thumbnails included, and nothing else.
+    store.thumbnail(&b, 10).unwrap();
+    store.thumbnail(&a, 10).unwrap();
+    store.delete(&b.id).unwrap();
+    assert_eq!(store.empty_trash().unwrap(), 1);
+    assert_eq!(names(&trash), Vec::<String>::new());
+    assert_eq!(
+        names(&d.path().join(".thumbs")),
+        vec![format!("{}-10.jpg", a.id)]
+    );
+    assert!(store.undo_delete(&b.id).is_err());
+    assert_eq!(store.list(), vec![a.clone()]);
+    assert_eq!(store.empty_trash().unwrap(), 0);
+
     let e = store.undo_delete("20000101-000000-pose-1").unwrap_err();
     assert!(matches!(e, GalleryError::NotInTrash { .. }), "{e}");
     assert!(e.to_string().contains("20000101-000000-pose-1"));

@@ -44,6 +44,9 @@ struct State {
     map: Map,
     /// How much of the index file is reflected in `map`.
     loaded_len: u64,
+    /// False after the index could not be written (e.g. a read-only folder): the gallery then
+    /// works from memory without retrying (and logging) on every call, until a rebuild.
+    index_ok: bool,
 }
 
 /// `app` in every sidecar.
@@ -114,6 +117,7 @@ impl Store {
                 state: Mutex::new(State {
                     map: Map::new(),
                     loaded_len: 0,
+                    index_ok: true,
                 }),
             }),
         };
@@ -126,7 +130,7 @@ impl Store {
                     let bloated = loaded.records > 2 * map.len() + 64;
                     st.loaded_len = loaded.len;
                     if changed || loaded.torn || bloated {
-                        st.loaded_len = store.write_index_or_warn(&map);
+                        store.write_index_or_warn(&mut st, &map);
                     }
                     st.map = map;
                 }
@@ -140,7 +144,7 @@ impl Store {
                         }
                     }
                     let map = store.scan_all()?;
-                    st.loaded_len = store.write_index_or_warn(&map);
+                    store.write_index_or_warn(&mut st, &map);
                     st.map = map;
                 }
             }
@@ -170,6 +174,9 @@ impl Store {
 
     /// Catches up with what another process appended to the index (or reloads it after a rewrite).
     fn refresh(&self, st: &mut State) {
+        if !st.index_ok {
+            return;
+        }
         let path = &self.inner.index_path;
         match index::read_from(path, st.loaded_len, &mut st.map) {
             Ok(Some(len)) => st.loaded_len = len,
@@ -184,10 +191,9 @@ impl Store {
             },
             Err(e) => {
                 tracing::warn!(reason = ?e, "the gallery index changed under us; rewriting it from memory");
-                match index::write_whole(path, &st.map) {
-                    Ok(len) => st.loaded_len = len,
-                    Err(e) => tracing::warn!(error = %e, "could not rewrite the gallery index"),
-                }
+                let map = std::mem::take(&mut st.map);
+                self.write_index_or_warn(st, &map);
+                st.map = map;
             }
         }
     }
@@ -195,13 +201,17 @@ impl Store {
     /// Appends records; when that fails the index is rewritten whole (it is only a cache, so a
     /// failure here is logged, never reported: the picture itself is safe on disk).
     fn record(&self, st: &mut State, ops: &[Op]) {
-        let path = &self.inner.index_path;
-        if let Err(e) = index::append(path, ops) {
+        if !st.index_ok {
+            return;
+        }
+        if let Err(e) = index::append(&self.inner.index_path, ops) {
             tracing::warn!(error = %e, "could not append to the gallery index; rewriting it");
-            match index::write_whole(path, &st.map) {
-                Ok(len) => st.loaded_len = len,
-                Err(e) => tracing::warn!(error = %e, "could not rewrite the gallery index"),
+            let mut map = std::mem::take(&mut st.map);
+            for op in ops {
+                index::apply(&mut map, op.clone());
             }
+            self.write_index_or_warn(st, &map);
+            st.map = map;
         }
     }
 
@@ -436,6 +446,47 @@ impl Store {
         Ok(entry)
     }
 
+    /// Deletes for good everything in `.trash/`, and the cached thumbnails of those pictures;
+    /// returns how many pictures went. Nothing outside the trash and the thumbnail cache is touched.
+    pub fn empty_trash(&self) -> Result<usize, GalleryError> {
+        let _st = self.lock();
+        let trash = self.inner.dir.join(TRASH_DIR);
+        let entries = match std::fs::read_dir(&trash) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io("list", &trash)(e)),
+        };
+        let mut stems = HashSet::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            std::fs::remove_file(&path).map_err(io("delete", &path))?;
+            if let Some(stem) = image_stem(&name) {
+                stems.insert(stem.to_owned());
+            }
+        }
+        let thumbs = self.inner.dir.join(THUMBS_DIR);
+        if let Ok(rd) = std::fs::read_dir(&thumbs) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let of_trashed = name
+                    .strip_suffix(".jpg")
+                    .and_then(|n| n.rsplit_once('-'))
+                    .is_some_and(|(stem, side)| {
+                        stems.contains(stem) && side.chars().all(|c| c.is_ascii_digit())
+                    });
+                if of_trashed {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        sync_dir(&trash);
+        Ok(stems.len())
+    }
+
     /// Rebuilds the index from the sidecars (and images without one) on disk; returns how many
     /// pictures it holds.
     pub fn rebuild_index(&self) -> Result<usize, GalleryError> {
@@ -445,12 +496,15 @@ impl Store {
 
     /// Writes the whole index; on failure (a read-only folder, a full disk) says so in the log and
     /// goes on: the index is a cache, the pictures are listed from memory.
-    fn write_index_or_warn(&self, map: &Map) -> u64 {
+    fn write_index_or_warn(&self, st: &mut State, map: &Map) {
         match index::write_whole(&self.inner.index_path, map) {
-            Ok(len) => len,
+            Ok(len) => {
+                st.loaded_len = len;
+                st.index_ok = true;
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "could not write the gallery index; the gallery works, but the next start will be slower");
-                index::file_len(&self.inner.index_path)
+                tracing::warn!(error = %e, "could not write the gallery index; the gallery works from memory, but the next start will be slower");
+                st.index_ok = false;
             }
         }
     }
@@ -458,6 +512,7 @@ impl Store {
     fn rebuild_locked(&self, st: &mut State) -> Result<usize, GalleryError> {
         let map = self.scan_all()?;
         st.loaded_len = index::write_whole(&self.inner.index_path, &map)?;
+        st.index_ok = true;
         let n = map.len();
         st.map = map;
         Ok(n)
