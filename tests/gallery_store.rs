@@ -737,3 +737,28 @@ fn open_fails_with_a_named_error_when_the_folder_cannot_be_made() {
     let err = Store::open(file.join("gallery")).err().unwrap();
     assert!(err.to_string().contains("a-file"), "{err}");
 }
+
+#[test]
+fn an_unwritable_index_never_stops_the_gallery() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let img = encoded(8, 8, image::ImageFormat::Png);
+    let a = save(&store, &img, &params(), 1);
+    drop(store);
+    // The index path becomes something that can be neither read nor replaced.
+    let index = d.path().join(".index.jsonl");
+    std::fs::remove_file(&index).unwrap();
+    std::fs::create_dir(&index).unwrap();
+    std::fs::write(index.join("x"), b"x").unwrap();
+
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(store.list(), vec![a.clone()]);
+    let b = save(&store, &img, &params(), 2);
+    store.set_favourite(&b.id, true).unwrap();
+    assert_eq!(store.list().len(), 2);
+    assert!(store.get(&b.id).unwrap().meta.favourite);
+    assert!(b.image_path.exists() && b.sidecar_path.exists());
+    // An explicit rebuild says what is wrong, naming the index.
+    let e = store.rebuild_index().unwrap_err();
+    assert!(e.to_string().contains(".index.jsonl"), "{e}");
+}

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum GalleryError {
     /// A file-system operation failed.
-    #[error(
-        "could not {action} {path}: {source}. Check that the folder exists, is writable and that the disk is not full"
-    )]
+    #[error("could not {action} {path}: {source}. {}", advice(.action))]
     Io {
         /// What we were doing, e.g. `write`, `read`, `move`.
         action: &'static str,
@@ -65,6 +63,14 @@ pub enum GalleryError {
     BadThumbSize { max_side: u32 },
 }
 
+/// What to check after an I/O failure, by what was being done.
+fn advice(action: &str) -> &'static str {
+    match action {
+        "read" | "list" => "Check that it exists and that you may read it",
+        _ => "Check that the folder exists and is writable, and that the disk is not full",
+    }
+}
+
 /// A closure for `map_err` that wraps an I/O error with what we were doing and where.
 pub(crate) fn io(
     action: &'static str,
@@ -75,5 +81,23 @@ pub(crate) fn io(
         action,
         path,
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_messages_name_the_file_and_fit_the_action() {
+        let nf = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let r = io("read", "/g/a.png")(nf()).to_string();
+        assert!(r.starts_with("could not read /g/a.png: "), "{r}");
+        assert!(r.contains("may read it"), "{r}");
+        let w = io("write", "/g/a.json")(nf()).to_string();
+        assert!(
+            w.contains("/g/a.json") && w.contains("disk is not full"),
+            "{w}"
+        );
     }
 }
