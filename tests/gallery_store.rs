@@ -762,3 +762,49 @@ fn an_unwritable_index_never_stops_the_gallery() {
     let e = store.rebuild_index().unwrap_err();
     assert!(e.to_string().contains(".index.jsonl"), "{e}");
 }
+
+#[test]
+fn any_slider_value_survives_a_reopen_bit_for_bit() {
+    // Sliders give arbitrary floats; JSON must bring every bit back (serde_json's
+    // `float_roundtrip`), or "reuse settings" and the list after a restart drift.
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let img = encoded(8, 8, image::ImageFormat::Png);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut saved = Vec::new();
+    for n in 0..20 {
+        let p = GenParams {
+            guidance: 1.0 + rng.f64() * 14.0,
+            cn_strength: rng.f64() * 2.0,
+            cn_stop: rng.f64(),
+            ..params()
+        };
+        let acc = Accounting {
+            cost: Some(rng.f64() / 10.0),
+            remaining_credits: Some(rng.f64() * 100.0),
+            ..accounting(n)
+        };
+        let e = store
+            .save(&NewResult {
+                image: &img,
+                params: &p,
+                input: "in.png",
+                api: ApiVersion::V1,
+                accounting: &acc,
+                group: None,
+                index: 0,
+            })
+            .unwrap();
+        assert_eq!(read_settings(&e.image_path).unwrap(), p);
+        saved.push(e);
+    }
+    drop(store);
+    let store = Store::open(d.path()).unwrap();
+    for e in &saved {
+        assert_eq!(store.get(&e.id).as_ref(), Some(e));
+    }
+    store.rebuild_index().unwrap();
+    for e in &saved {
+        assert_eq!(store.get(&e.id).as_ref(), Some(e), "from the sidecar");
+    }
+}
