@@ -488,4 +488,73 @@ mod tests {
         assert_eq!(e.params.sampler, "euler_ancestral");
         assert_eq!(e.input, None);
     }
+
+    #[test]
+    fn random_and_mangled_input_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(42);
+        let png = png_bytes();
+        let prefixes: [&[u8]; 5] = [
+            b"",
+            PNG_SIGNATURE,
+            b"\xFF\xD8\xFF",
+            b"RIFF\x10\0\0\0WEBP",
+            &png,
+        ];
+        for round in 0..3000 {
+            let mut b = prefixes[round % prefixes.len()].to_vec();
+            let n = rng.usize(0..200);
+            b.extend((0..n).map(|_| rng.u8(..)));
+            // Mangle a copy of a real file too: flip bytes, cut it short.
+            let mut m = png.clone();
+            for _ in 0..3 {
+                let i = rng.usize(..m.len());
+                m[i] = rng.u8(..);
+            }
+            m.truncate(rng.usize(..=m.len()));
+            for bytes in [&b, &m] {
+                for fmt in ImageFormat::ALL {
+                    let _ = embed(*fmt, bytes, "p\nSteps: 1", "{}");
+                }
+                let _ = png_texts(bytes);
+                let _ = jpeg_comments(bytes);
+                let _ = embedded_record(Path::new("x"), bytes);
+                let _ = super::exif::user_comment(bytes);
+                let _ = super::exif::webp_exif(bytes);
+            }
+        }
+        let tokens = [
+            "Steps:",
+            "Seed:",
+            ",",
+            "\"",
+            "\\",
+            ":",
+            "\n",
+            "Size:",
+            "x",
+            "ControlNet 0:",
+            "Module:",
+            "Weight:",
+            "1e400",
+            "-5",
+            "NaN",
+            " ",
+            "é",
+            "Negative prompt:",
+            "starting/ending: (0,",
+            "CFG scale:",
+        ];
+        for _ in 0..5000 {
+            let text: String = (0..rng.usize(0..30))
+                .map(|_| tokens[rng.usize(..tokens.len())])
+                .collect();
+            if let Ok(p) = parse_a1111(&text) {
+                assert_eq!(
+                    p.clamped(),
+                    p,
+                    "whatever is parsed is within range: {text:?}"
+                );
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ mod a1111;
 mod atomic;
 mod error;
 mod exif;
-pub mod index;
+mod index;
 pub mod meta;
 mod store;
 mod thumbs;
