@@ -225,11 +225,6 @@ pub fn read_from(path: &Path, from: u64, map: &mut Map) -> Result<Option<u64>, U
     Ok(Some(from + used as u64))
 }
 
-/// The file's current length (0 when missing).
-pub fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
 fn line(op: &Op) -> Vec<u8> {
     // Records are plain data; serialising them cannot fail.
     let mut v = serde_json::to_vec(op).unwrap_or_default();
@@ -327,7 +322,7 @@ mod tests {
         // Another reader catches up from where it was.
         let mut other = m.clone();
         let new_len = read_from(&p, len, &mut other).unwrap().unwrap();
-        assert_eq!(new_len, file_len(&p));
+        assert_eq!(new_len, std::fs::metadata(&p).unwrap().len());
         assert!(other["id1"].meta.favourite);
         assert!(!other.contains_key("id2"));
         // A torn last record is skipped and flagged.
