@@ -808,3 +808,57 @@ fn any_slider_value_survives_a_reopen_bit_for_bit() {
         assert_eq!(store.get(&e.id).as_ref(), Some(e), "from the sidecar");
     }
 }
+
+#[test]
+fn the_store_is_shareable_and_survives_its_folder_vanishing() {
+    fn send_sync<T: Send + Sync + Clone + 'static>() {}
+    send_sync::<Store>();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("gallery");
+    let store = Store::open(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = save(
+        &store,
+        &encoded(8, 8, image::ImageFormat::Png),
+        &params(),
+        3,
+    );
+    assert!(e.image_path.exists() && e.sidecar_path.exists());
+    assert_eq!(Store::open(&dir).unwrap().list(), vec![e]);
+}
+
+#[test]
+fn a_thumbnail_of_a_huge_claimed_size_is_refused_not_allocated() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let e = save(
+        &store,
+        &encoded(8, 8, image::ImageFormat::Png),
+        &params(),
+        3,
+    );
+    // Rewrite the header to claim 60 000 x 60 000 pixels (with a correct CRC).
+    let mut b = std::fs::read(&e.image_path).unwrap();
+    b[16..20].copy_from_slice(&60_000u32.to_be_bytes());
+    b[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+    let crc = crc32(&b[12..29]);
+    b[29..33].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(&e.image_path, &b).unwrap();
+    let err = store.thumbnail(&e, 64).unwrap_err();
+    assert!(matches!(err, GalleryError::DamagedImage { .. }), "{err}");
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}

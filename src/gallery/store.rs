@@ -219,6 +219,10 @@ impl Store {
     /// sidecar, each atomically, then the index. When this returns `Ok`, both files are on disk.
     pub fn save(&self, new: &NewResult<'_>) -> Result<Entry, GalleryError> {
         let mut st = self.lock();
+        // The folder may have been removed or renamed while the app ran: make it again rather
+        // than fail to keep a paid result.
+        let dir = &self.inner.dir;
+        std::fs::create_dir_all(dir).map_err(io("create the folder", dir))?;
         self.refresh(&mut st);
         let (now, ms) = now_parts();
         let seed_used = new.accounting.seed.unwrap_or(new.params.seed);
