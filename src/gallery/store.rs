@@ -260,7 +260,11 @@ impl Store {
         let bytes = embed(new.image.format, &new.image.bytes, &a1111, &request);
         // The image first: once it is on disk the paid result is safe, even if the sidecar is
         // not written (the next open rebuilds it from the settings inside the image).
-        write_atomic(&image_path, &bytes)?;
+        if let Err(e) = write_atomic(&image_path, &bytes) {
+            // Nothing was saved: give the name back.
+            let _ = std::fs::remove_file(&sidecar_path);
+            return Err(e);
+        }
         write_atomic(&sidecar_path, &sidecar_json(&meta))?;
         let indexed = Indexed { file, meta };
         self.record(
