@@ -218,12 +218,10 @@ impl Store {
     /// Saves a paid result: the image (with its settings inside where the format allows) and its
     /// sidecar, each atomically, then the index. When this returns `Ok`, both files are on disk.
     pub fn save(&self, new: &NewResult<'_>) -> Result<Entry, GalleryError> {
-        let mut st = self.lock();
         // The folder may have been removed or renamed while the app ran: make it again rather
         // than fail to keep a paid result.
         let dir = &self.inner.dir;
         std::fs::create_dir_all(dir).map_err(io("create the folder", dir))?;
-        self.refresh(&mut st);
         let (now, ms) = now_parts();
         let seed_used = new.accounting.seed.unwrap_or(new.params.seed);
         let seed_part = if seed_used < 0 {
@@ -232,8 +230,13 @@ impl Store {
             seed_used.to_string()
         };
         let base = format!("{}-{}-{}", stamp(now), new.params.cn_type, seed_part);
-        let ext = new.image.format.extension();
-        let id = self.reserve(&st.map, &base)?;
+        // The lock is held only to pick the name: the writes and their fsyncs happen without it,
+        // so a UI thread listing the gallery never waits for a disk.
+        let id = {
+            let mut st = self.lock();
+            self.refresh(&mut st);
+            self.reserve(&st.map, &base)?
+        };
         let meta = Sidecar {
             version: SIDECAR_VERSION,
             app: app_name(),
@@ -252,9 +255,9 @@ impl Store {
             favourite: false,
             model: MODEL.to_owned(),
         };
-        let file = format!("{id}.{ext}");
-        let image_path = self.inner.dir.join(&file);
-        let sidecar_path = self.inner.dir.join(format!("{id}.json"));
+        let file = format!("{id}.{}", new.image.format.extension());
+        let image_path = dir.join(&file);
+        let sidecar_path = dir.join(format!("{id}.json"));
         let a1111 = format_a1111(new.params, seed_used, new.image.width, new.image.height);
         let request = request_json(new.params, new.input);
         let bytes = embed(new.image.format, &new.image.bytes, &a1111, &request);
@@ -267,6 +270,8 @@ impl Store {
         }
         write_atomic(&sidecar_path, &sidecar_json(&meta))?;
         let indexed = Indexed { file, meta };
+        let entry = self.entry(&id, &indexed);
+        let mut st = self.lock();
         self.record(
             &mut st,
             &[Op::Put {
@@ -275,7 +280,6 @@ impl Store {
                 meta: Box::new(indexed.meta.clone()),
             }],
         );
-        let entry = self.entry(&id, &indexed);
         st.map.insert(id, indexed);
         Ok(entry)
     }
