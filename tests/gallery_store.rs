@@ -691,6 +691,10 @@ fn thumbnails_are_cached_and_reused() {
         store.thumbnail(&e, 0),
         Err(GalleryError::BadThumbSize { .. })
     ));
+    let mut sneaky = e.clone();
+    sneaky.id = "../../escape".into();
+    assert!(store.thumbnail(&sneaky, 10).is_err());
+    assert!(!d.path().join("escape-10.jpg").exists());
     // A damaged image gives an error naming it, not a panic.
     std::fs::write(&e.image_path, b"\x89PNG\r\n\x1a\nbroken").unwrap();
     let err = store.thumbnail(&e, 50).unwrap_err();

@@ -64,7 +64,7 @@ fn image_stem(name: &str) -> Option<&str> {
 }
 
 /// Whether `id` can only name a file directly inside the gallery (no separators, not hidden).
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty() && !id.starts_with('.') && !id.contains(['/', '\\', ':', '\0'])
 }
 

@@ -44,6 +44,13 @@ pub fn thumbnail(dir: &Path, entry: &Entry, max_side: u32) -> Result<RgbaImage, 
     if max_side == 0 {
         return Err(GalleryError::BadThumbSize { max_side });
     }
+    if !super::store::valid_id(&entry.id) {
+        // Only ids the store made name a cache file: never a path outside `.thumbs/`.
+        return Err(GalleryError::NotFound {
+            id: entry.id.clone(),
+            dir: dir.to_path_buf(),
+        });
+    }
     let cache = dir
         .join(super::store::THUMBS_DIR)
         .join(format!("{}-{max_side}.jpg", entry.id));
