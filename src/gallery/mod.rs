@@ -1,15 +1,36 @@
-//! The gallery: every paid result on disk, with its parameters. (Minimal stub with the agreed API;
-//! the full store lands from the `gallery` branch.)
+//! The gallery: every paid result on disk, never lost. Each `200` is written before it is shown,
+//! atomically, with its parameters inside the file where the format allows (PNG text chunks, JPEG
+//! comments; WebP takes none) and always in a JSON sidecar. The API key never reaches any of it.
+//!
+//! Layout of a gallery folder: `YYYYMMDD-HHMMSS-<cn_type>-<seed>[-<n>].<ext>` images (UTC), a
+//! `<same stem>.json` sidecar each, `.index.jsonl` (a cache, see [`index`]), `.thumbs/` and
+//! `.trash/`.
 
+mod a1111;
+mod atomic;
+mod error;
+mod exif;
 pub mod export;
+mod index;
+pub mod meta;
+mod store;
+mod thumbs;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Accounting, GenParams, ImageFormat, ReceivedImage};
 use crate::jobs::{ApiVersion, GroupTag};
+
+pub use a1111::{format_a1111, parse_a1111};
+pub use atomic::TMP_GRACE;
+pub use error::GalleryError;
+pub use meta::read_settings;
+pub use store::{Store, THUMBS_DIR, TRASH_DIR};
+
+/// The sidecar layout's version.
+pub const SIDECAR_VERSION: u32 = 1;
 
 /// The data folder: `$FLUXCN_DATA_DIR` if set, else the platform's data folder for `fluxcn`.
 pub fn default_data_dir() -> Option<PathBuf> {
@@ -19,32 +40,34 @@ pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "fluxcn").map(|p| p.data_dir().to_path_buf())
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum GalleryError {
-    #[error("could not write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
+/// A result to save, as it came back from the service.
 pub struct NewResult<'a> {
+    /// The bytes exactly as received, with their format and size.
     pub image: &'a ReceivedImage,
+    /// What was sent: the prompt, every knob, the seed sent.
     pub params: &'a GenParams,
+    /// The input image's description (a path or URL; never base64 data).
     pub input: &'a str,
     pub api: ApiVersion,
+    /// Cost, remaining credits, seed used, request id, timings.
     pub accounting: &'a Accounting,
     pub group: Option<&'a GroupTag>,
+    /// Which image of a multi-image answer.
     pub index: usize,
 }
 
+/// The JSON file next to every image: everything needed to show, reproduce and account for it.
+/// There is deliberately no field for the API key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sidecar {
     pub version: u32,
+    /// `fluxcn 0.1.0`.
     pub app: String,
+    /// RFC 3339, UTC.
     pub created: String,
     pub created_unix_ms: u64,
     pub params: GenParams,
+    /// The seed the server used (`x-seed-value`), else the seed sent.
     pub seed_used: i64,
     pub input: String,
     pub api: ApiVersion,
@@ -52,12 +75,15 @@ pub struct Sidecar {
     pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
+    /// The size of the image as received.
     pub bytes: u64,
     pub group: Option<GroupTag>,
     pub favourite: bool,
+    /// `flux-controlnet`.
     pub model: String,
 }
 
+/// One picture in the gallery; `id` is the file stem.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: String,
@@ -66,100 +92,13 @@ pub struct Entry {
     pub meta: Sidecar,
 }
 
-#[derive(Clone)]
-pub struct Store {
-    dir: Arc<PathBuf>,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GalleryError + '_ {
-    move |source| GalleryError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 impl Store {
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Store, GalleryError> {
-        let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Store { dir: Arc::new(dir) })
-    }
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-    pub fn save(&self, new: &NewResult<'_>) -> Result<Entry, GalleryError> {
-        let now = std::time::SystemTime::now();
-        let ms = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let seed = new.accounting.seed.unwrap_or(new.params.seed);
-        let id = format!("{ms}-{}-{seed}-{}", new.params.cn_type, new.index);
-        let image_path = self
-            .dir
-            .join(format!("{id}.{}", new.image.format.extension()));
-        let sidecar_path = self.dir.join(format!("{id}.json"));
-        std::fs::write(&image_path, &new.image.bytes).map_err(io(&image_path))?;
-        let meta = Sidecar {
-            version: 1,
-            app: format!("fluxcn {}", env!("CARGO_PKG_VERSION")),
-            created: humantime::format_rfc3339_millis(now).to_string(),
-            created_unix_ms: ms,
-            params: new.params.clone(),
-            seed_used: seed,
-            input: new.input.to_owned(),
-            api: new.api,
-            accounting: new.accounting.clone(),
-            format: new.image.format,
-            width: new.image.width,
-            height: new.image.height,
-            bytes: new.image.bytes.len() as u64,
-            group: new.group.cloned(),
-            favourite: false,
-            model: crate::api::MODEL.to_owned(),
-        };
-        let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
-        std::fs::write(&sidecar_path, json).map_err(io(&sidecar_path))?;
-        Ok(Entry {
-            id,
-            image_path,
-            sidecar_path,
-            meta,
-        })
-    }
-    pub fn list(&self) -> Vec<Entry> {
-        Vec::new()
-    }
-    pub fn get(&self, _id: &str) -> Option<Entry> {
-        None
-    }
-    pub fn set_favourite(&self, _id: &str, _fav: bool) -> Result<(), GalleryError> {
-        Ok(())
-    }
-    pub fn delete(&self, _id: &str) -> Result<(), GalleryError> {
-        Ok(())
-    }
-    pub fn undo_delete(&self, id: &str) -> Result<Entry, GalleryError> {
-        Err(GalleryError::Io {
-            path: id.into(),
-            source: std::io::Error::other("not implemented"),
-        })
-    }
+    /// The thumbnail of `entry`, cached in `<dir>/.thumbs/`; call it off the UI thread.
     pub fn thumbnail(
         &self,
         entry: &Entry,
-        _max_side: u32,
+        max_side: u32,
     ) -> Result<image::RgbaImage, GalleryError> {
-        Err(GalleryError::Io {
-            path: entry.image_path.clone(),
-            source: std::io::Error::other("not implemented"),
-        })
+        thumbs::thumbnail(self.dir(), entry, max_side)
     }
-}
-
-pub fn read_settings(path: &Path) -> Result<GenParams, GalleryError> {
-    Err(GalleryError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other("not implemented"),
-    })
 }

@@ -1,0 +1,560 @@
+//! Settings inside the image files, without re-encoding a pixel.
+//!
+//! - PNG: two text chunks are inserted before the first `IDAT`: `parameters` (AUTOMATIC1111's text,
+//!   `tEXt` when it is Latin-1, else `iTXt`, as A1111 itself does) and `fluxcn` (`iTXt`, UTF-8: the
+//!   exact request JSON, the `image` field replaced by the input's description). The image chunks
+//!   are copied byte for byte.
+//! - JPEG: a `COM` segment with the A1111 text, and a second one starting `fluxcn:` with the request
+//!   JSON, inserted after the leading `APP0`/`APP1` segments (right after SOI when there are none),
+//!   so a JFIF/EXIF header stays first as those standards want. The scan data is copied unchanged.
+//! - WebP: nothing is inserted (the sidecar `.json` is the only record): adding a RIFF chunk would
+//!   mean rewriting the container header, and tools do not agree on where to look for it.
+//!
+//! Reading ([`read_settings`]) accepts our chunks, an A1111 `parameters` chunk from any tool, our JPEG
+//! comments, an A1111 comment, the EXIF `UserComment` where A1111 puts its text in JPEG and WebP
+//! files, and the sidecar next to the file.
+
+use std::path::{Path, PathBuf};
+
+use png::text_metadata::{EncodableTextChunk, ITXtChunk, TEXtChunk};
+use serde::Deserialize;
+
+use crate::api::params::WireRequest;
+use crate::api::{GenParams, ImageFormat};
+
+use super::error::io;
+use super::exif;
+use super::{GalleryError, Sidecar, parse_a1111};
+
+/// The PNG keyword and JPEG comment prefix of our machine-readable record.
+pub const FLUXCN_KEY: &str = "fluxcn";
+/// A1111's PNG keyword.
+pub const A1111_KEY: &str = "parameters";
+/// The longest payload of one JPEG segment.
+const JPEG_SEGMENT_MAX: usize = 65_533;
+const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+
+/// The request as sent, as JSON: the params flat, `image` replaced by the input's description.
+pub fn request_json(params: &GenParams, input: &str) -> String {
+    serde_json::to_string(&WireRequest {
+        image: input,
+        params,
+    })
+    // A struct of strings, numbers and enums always serialises; the fallback is never used.
+    .unwrap_or_default()
+}
+
+/// The bytes to write for `format`: the received bytes with our metadata inserted, or the received
+/// bytes unchanged when the format takes none (WebP) or the file's structure is not what we expect
+/// (then the sidecar alone records the settings; an image is never lost over its metadata).
+pub fn embed(format: ImageFormat, bytes: &[u8], a1111: &str, request: &str) -> Vec<u8> {
+    let out = match format {
+        ImageFormat::Png => embed_png(bytes, a1111, request),
+        ImageFormat::Jpeg => embed_jpeg(bytes, a1111, request),
+        ImageFormat::Webp => None,
+    };
+    match out {
+        Some(v) => v,
+        None => {
+            if format != ImageFormat::Webp {
+                tracing::warn!(%format, "unexpected file structure: saved without embedded settings (the sidecar has them)");
+            }
+            bytes.to_vec()
+        }
+    }
+}
+
+/// One PNG chunk as found in a file: its type, its data, and where the whole chunk starts and ends.
+struct Chunk<'a> {
+    kind: [u8; 4],
+    data: &'a [u8],
+    start: usize,
+}
+
+/// The chunks of a PNG, in order; stops (without error) at the first malformed one.
+fn png_chunks(b: &[u8]) -> Vec<Chunk<'_>> {
+    let mut out = Vec::new();
+    if !b.starts_with(PNG_SIGNATURE) {
+        return out;
+    }
+    let mut at = PNG_SIGNATURE.len();
+    while let Some(head) = b.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = [head[4], head[5], head[6], head[7]];
+        let Some(data) = at.checked_add(8 + len).and_then(|end| b.get(at + 8..end)) else {
+            break;
+        };
+        out.push(Chunk {
+            kind,
+            data,
+            start: at,
+        });
+        at += 12 + len;
+        if &kind == b"IEND" {
+            break;
+        }
+    }
+    out
+}
+
+fn embed_png(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
+    let chunks = png_chunks(b);
+    if chunks.first().map(|c| &c.kind) != Some(b"IHDR") {
+        return None;
+    }
+    let idat = chunks.iter().find(|c| &c.kind == b"IDAT")?.start;
+    let mut text = Vec::new();
+    let latin1 = a1111.chars().all(|c| (c as u32) < 256);
+    let wrote = if latin1 {
+        TEXtChunk::new(A1111_KEY, a1111).encode(&mut text)
+    } else {
+        ITXtChunk::new(A1111_KEY, a1111).encode(&mut text)
+    };
+    wrote.ok()?;
+    ITXtChunk::new(FLUXCN_KEY, request).encode(&mut text).ok()?;
+    let mut out = Vec::with_capacity(b.len() + text.len());
+    out.extend_from_slice(&b[..idat]);
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&b[idat..]);
+    Some(out)
+}
+
+/// A JPEG segment (marker + length + payload).
+fn jpeg_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+    let mut s = Vec::with_capacity(payload.len() + 4);
+    s.extend_from_slice(&[0xFF, marker]);
+    s.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    s.extend_from_slice(payload);
+    s
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The segments before the scan: (marker, payload, start offset of the segment).
+fn jpeg_segments(b: &[u8]) -> Vec<(u8, &[u8], usize)> {
+    let mut out = Vec::new();
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return out;
+    }
+    let mut at = 2;
+    loop {
+        let start = at;
+        if b.get(at) != Some(&0xFF) {
+            break;
+        }
+        while b.get(at) == Some(&0xFF) {
+            at += 1;
+        }
+        let Some(&marker) = b.get(at) else { break };
+        at += 1;
+        if marker == 0xD9 || marker == 0xDA {
+            out.push((marker, &b[at..at], start));
+            break;
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            continue;
+        }
+        let Some(len) = b
+            .get(at..at + 2)
+            .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+        else {
+            break;
+        };
+        let Some(payload) = (len >= 2).then(|| b.get(at + 2..at + len)).flatten() else {
+            break;
+        };
+        out.push((marker, payload, start));
+        at += len;
+    }
+    out
+}
+
+fn embed_jpeg(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
+    if !b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return None;
+    }
+    let segments = jpeg_segments(b);
+    // After the leading APP0 (JFIF) / APP1 (EXIF) segments.
+    let insert_at = segments
+        .iter()
+        .find(|(m, _, _)| !matches!(m, 0xE0 | 0xE1))
+        .map(|(_, _, start)| *start)
+        .unwrap_or(2);
+    let mut com = jpeg_segment(0xFE, cut(a1111, JPEG_SEGMENT_MAX).as_bytes());
+    let ours = format!("{FLUXCN_KEY}:{request}");
+    if ours.len() <= JPEG_SEGMENT_MAX {
+        com.extend(jpeg_segment(0xFE, ours.as_bytes()));
+    }
+    let mut out = Vec::with_capacity(b.len() + com.len());
+    out.extend_from_slice(&b[..insert_at]);
+    out.extend_from_slice(&com);
+    out.extend_from_slice(&b[insert_at..]);
+    Some(out)
+}
+
+/// The text chunks of a PNG, as (keyword, text): read with the `png` crate (which handles the
+/// compressed kinds), plus any uncompressed ones after the image data found by walking the chunks.
+pub fn png_texts(bytes: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    if let Ok(reader) = decoder.read_info() {
+        let info = reader.info();
+        for t in &info.uncompressed_latin1_text {
+            out.push((t.keyword.clone(), t.text.clone()));
+        }
+        for t in &info.compressed_latin1_text {
+            if let Ok(s) = t.get_text() {
+                out.push((t.keyword.clone(), s));
+            }
+        }
+        for t in &info.utf8_text {
+            if let Ok(s) = t.get_text() {
+                out.push((t.keyword.clone(), s));
+            }
+        }
+    }
+    if out.is_empty() {
+        for c in png_chunks(bytes) {
+            if &c.kind == b"tEXt" {
+                if let Some(nul) = c.data.iter().position(|&x| x == 0) {
+                    let latin = |s: &[u8]| s.iter().map(|&x| x as char).collect::<String>();
+                    out.push((latin(&c.data[..nul]), latin(&c.data[nul + 1..])));
+                }
+            } else if &c.kind == b"iTXt" {
+                // keyword \0 flag method lang \0 translated \0 text (uncompressed only).
+                let mut parts = c.data.splitn(2, |&x| x == 0);
+                let key = parts.next().unwrap_or_default();
+                let rest = parts.next().unwrap_or_default();
+                if rest.first() == Some(&0) && rest.len() >= 2 {
+                    let mut tail = rest[2..].splitn(3, |&x| x == 0);
+                    let _lang = tail.next();
+                    let _translated = tail.next();
+                    if let Some(text) = tail.next() {
+                        out.push((
+                            String::from_utf8_lossy(key).into_owned(),
+                            String::from_utf8_lossy(text).into_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `COM` segments of a JPEG, as text.
+pub fn jpeg_comments(bytes: &[u8]) -> Vec<String> {
+    jpeg_segments(bytes)
+        .into_iter()
+        .filter(|(m, _, _)| *m == 0xFE)
+        .map(|(_, p, _)| String::from_utf8_lossy(p).into_owned())
+        .collect()
+}
+
+/// What an image file says about its settings, without the sidecar: the request JSON of our own
+/// record when present, else an A1111 text. `Ok(None)` when the file holds neither.
+pub fn embedded_settings(path: &Path, bytes: &[u8]) -> Result<Option<GenParams>, GalleryError> {
+    embedded_record(path, bytes).map(|r| r.map(|e| e.params))
+}
+
+/// The settings found inside an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    /// As sent (from our record), or as read from an A1111 text.
+    pub params: GenParams,
+    /// The input's description, when our own record carries it.
+    pub input: Option<String>,
+    /// The seed the A1111 text names (for our files: the seed used, where the record has the seed
+    /// sent, e.g. `-1`).
+    pub seed_used: Option<i64>,
+}
+
+/// Like [`embedded_settings`], with the input's description and the seed used when present.
+pub fn embedded_record(path: &Path, bytes: &[u8]) -> Result<Option<Embedded>, GalleryError> {
+    let (ours, a1111) = match ImageFormat::sniff(bytes) {
+        Some(ImageFormat::Png) => {
+            let texts = png_texts(bytes);
+            let find = |k: &str| texts.iter().find(|(kw, _)| kw == k).map(|(_, t)| t.clone());
+            (find(FLUXCN_KEY), find(A1111_KEY))
+        }
+        Some(ImageFormat::Jpeg) => {
+            let comments = jpeg_comments(bytes);
+            let prefix = format!("{FLUXCN_KEY}:");
+            let ours = comments
+                .iter()
+                .find_map(|c| c.strip_prefix(&prefix).map(str::to_owned));
+            let a1111 = comments
+                .iter()
+                .find(|c| !c.starts_with(&prefix) && c.contains("Steps:"))
+                .cloned()
+                .or_else(|| {
+                    exif::jpeg_exif(&jpeg_segments(bytes))
+                        .into_iter()
+                        .filter_map(exif::user_comment)
+                        .find(|c| c.contains("Steps:"))
+                });
+            (ours, a1111)
+        }
+        Some(ImageFormat::Webp) => (
+            None,
+            exif::webp_exif(bytes)
+                .and_then(exif::user_comment)
+                .filter(|c| c.contains("Steps:")),
+        ),
+        None => {
+            return Err(GalleryError::NotAnImage {
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    let from_a1111 = a1111.as_deref().map(parse_a1111);
+    let seed_used = match &from_a1111 {
+        Some(Ok(p)) => Some(p.seed),
+        _ => None,
+    };
+    if let Some(json) = ours {
+        match serde_json::from_str::<serde_json::Value>(&json)
+            .and_then(|v| GenParams::deserialize(&v).map(|p| (p, v)))
+        {
+            Ok((params, v)) => {
+                let input = v.get("image").and_then(|i| i.as_str()).map(str::to_owned);
+                return Ok(Some(Embedded {
+                    params,
+                    input,
+                    seed_used,
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "unreadable fluxcn record; trying the A1111 text")
+            }
+        }
+    }
+    match from_a1111 {
+        Some(Ok(params)) => Ok(Some(Embedded {
+            params,
+            input: None,
+            seed_used,
+        })),
+        Some(Err(e)) => Err(GalleryError::BadEmbedded {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// The sidecar path of an image: same folder, same stem, `.json`.
+pub fn sidecar_of(path: &Path) -> PathBuf {
+    path.with_extension("json")
+}
+
+/// Reads and parses a sidecar.
+pub fn read_sidecar(path: &Path) -> Result<Sidecar, GalleryError> {
+    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    serde_json::from_slice(&bytes).map_err(|e| GalleryError::BadSidecar {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// The settings of any saved image (ours or another tool's): our PNG chunk, an A1111 `parameters`
+/// chunk, our JPEG comment or an A1111 one, else the sidecar `.json` next to it. A `.json` path is
+/// read as a sidecar.
+pub fn read_settings(path: &Path) -> Result<GenParams, GalleryError> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return read_sidecar(path).map(|s| s.params);
+    }
+    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    let embedded = embedded_settings(path, &bytes);
+    if let Ok(Some(p)) = embedded {
+        return Ok(p);
+    }
+    let sidecar = sidecar_of(path);
+    if sidecar.exists() {
+        return read_sidecar(&sidecar).map(|s| s.params);
+    }
+    match embedded {
+        Err(e) => Err(e),
+        Ok(_) => Err(GalleryError::NoSettings {
+            path: path.to_path_buf(),
+            sidecar,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_bytes() -> Vec<u8> {
+        let img = image::RgbaImage::from_fn(5, 3, |x, y| {
+            image::Rgba([x as u8 * 40, y as u8 * 80, 7, 255])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgba8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn png_embed_keeps_image_chunks_and_reads_back() {
+        let b = png_bytes();
+        let out = embed(
+            ImageFormat::Png,
+            &b,
+            "a cat ☃\nSteps: 20",
+            "{\"prompt\":\"a cat ☃\"}",
+        );
+        let before: Vec<_> = png_chunks(&b)
+            .into_iter()
+            .filter(|c| &c.kind != b"tEXt")
+            .map(|c| (c.kind, c.data.to_vec()))
+            .collect();
+        let after: Vec<_> = png_chunks(&out)
+            .into_iter()
+            .filter(|c| &c.kind != b"tEXt" && &c.kind != b"iTXt")
+            .map(|c| (c.kind, c.data.to_vec()))
+            .collect();
+        assert_eq!(before, after);
+        let texts = png_texts(&out);
+        assert!(texts.contains(&("parameters".into(), "a cat ☃\nSteps: 20".into())));
+        assert!(texts.contains(&("fluxcn".into(), "{\"prompt\":\"a cat ☃\"}".into())));
+    }
+
+    #[test]
+    fn malformed_files_are_saved_unchanged_and_never_panic() {
+        for junk in [
+            &b""[..],
+            b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR",
+            b"\xFF\xD8\xFF",
+            b"\xFF\xD8\xFF\xE0\xFF\xFF",
+            b"RIFF1234WEBP",
+        ] {
+            let fmt = ImageFormat::sniff(junk).unwrap_or(ImageFormat::Png);
+            let out = embed(fmt, junk, "x", "{}");
+            if fmt != ImageFormat::Jpeg {
+                assert_eq!(out, junk);
+            }
+            let _ = png_texts(junk);
+            let _ = jpeg_comments(junk);
+        }
+    }
+
+    #[test]
+    fn jpeg_comment_cut_at_a_char_boundary() {
+        assert_eq!(cut("aé", 2), "a");
+        assert_eq!(cut("abc", 5), "abc");
+    }
+
+    #[test]
+    fn a1111_jpeg_with_exif_user_comment_is_read() {
+        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([9, 9, 9]));
+        let mut jpg = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let exif = super::exif::tests::exif_with_comment(
+            "a depth castle\nSteps: 25, Sampler: Euler a, CFG scale: 6, Seed: 77, Size: 512x512, ControlNet 0: \"Module: depth_midas, Weight: 0.6\"",
+            true,
+        );
+        let mut with = jpg[..2].to_vec();
+        with.extend(jpeg_segment(0xE1, &exif));
+        with.extend(&jpg[2..]);
+        let e = embedded_record(Path::new("a1111.jpg"), &with)
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.params.prompt, "a depth castle");
+        assert_eq!(
+            (e.params.steps, e.params.seed, e.params.cn_type),
+            (25, 77, crate::api::CnType::Depth)
+        );
+        assert_eq!(e.params.sampler, "euler_ancestral");
+        assert_eq!(e.input, None);
+    }
+
+    #[test]
+    fn random_and_mangled_input_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(42);
+        let png = png_bytes();
+        let prefixes: [&[u8]; 5] = [
+            b"",
+            PNG_SIGNATURE,
+            b"\xFF\xD8\xFF",
+            b"RIFF\x10\0\0\0WEBP",
+            &png,
+        ];
+        for round in 0..3000 {
+            let mut b = prefixes[round % prefixes.len()].to_vec();
+            let n = rng.usize(0..200);
+            b.extend((0..n).map(|_| rng.u8(..)));
+            // Mangle a copy of a real file too: flip bytes, cut it short.
+            let mut m = png.clone();
+            for _ in 0..3 {
+                let i = rng.usize(..m.len());
+                m[i] = rng.u8(..);
+            }
+            m.truncate(rng.usize(..=m.len()));
+            for bytes in [&b, &m] {
+                for fmt in ImageFormat::ALL {
+                    let _ = embed(*fmt, bytes, "p\nSteps: 1", "{}");
+                }
+                let _ = png_texts(bytes);
+                let _ = jpeg_comments(bytes);
+                let _ = embedded_record(Path::new("x"), bytes);
+                let _ = super::exif::user_comment(bytes);
+                let _ = super::exif::webp_exif(bytes);
+            }
+        }
+        let tokens = [
+            "Steps:",
+            "Seed:",
+            ",",
+            "\"",
+            "\\",
+            ":",
+            "\n",
+            "Size:",
+            "x",
+            "ControlNet 0:",
+            "Module:",
+            "Weight:",
+            "1e400",
+            "-5",
+            "NaN",
+            " ",
+            "é",
+            "Negative prompt:",
+            "starting/ending: (0,",
+            "CFG scale:",
+        ];
+        for _ in 0..5000 {
+            let text: String = (0..rng.usize(0..30))
+                .map(|_| tokens[rng.usize(..tokens.len())])
+                .collect();
+            if let Ok(p) = parse_a1111(&text) {
+                assert_eq!(
+                    p.clamped(),
+                    p,
+                    "whatever is parsed is within range: {text:?}"
+                );
+            }
+        }
+    }
+}
