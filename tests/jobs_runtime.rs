@@ -1,0 +1,319 @@
+//! The job runtime end to end against the in-process stand-in: v1 and v2 generations saved before
+//! they are reported, retries only where allowed, cancellation, and crash recovery from the journal
+//! (a v2 job is finished by polling with exactly one submit; a v1 job in flight is reported, never
+//! re-sent).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fluxcn::api::{ClientConfig, GenParams};
+use fluxcn::gallery::Store;
+use fluxcn::jobs::journal::Journal;
+use fluxcn::jobs::{
+    self, ApiVersion, Command, Event, InputSource, JobSpec, JobsHandle, RuntimeConfig, RuntimeDeps,
+    Stage,
+};
+use fluxcn::keystore::KeyStore;
+use fluxcn::sim::{self, Fault, SimConfig, SimServer};
+
+const KEY: &str = "SG_feedfacefeedface";
+
+struct Rig {
+    rt: tokio::runtime::Runtime,
+    sim: SimServer,
+    dir: tempfile::TempDir,
+}
+
+fn rig(cfg: SimConfig) -> Rig {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sim = rt.block_on(sim::start(cfg)).unwrap();
+    Rig {
+        rt,
+        sim,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Rig {
+    fn start(&self) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {
+        let (journal, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
+        let deps = RuntimeDeps {
+            store: Store::open(self.dir.path().join("gallery")).unwrap(),
+            keys: KeyStore::in_memory(),
+            journal: Some(Arc::new(journal)),
+            recovered: pending.clone(),
+            client_template: ClientConfig {
+                backoff_base: Duration::from_millis(10),
+                backoff_max: Duration::from_millis(50),
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            },
+        };
+        let cfg = RuntimeConfig {
+            api_base: self.sim.base_url(),
+            key: fluxcn::api::ApiKey::new(KEY),
+            concurrency: 4,
+            rate_per_minute: None,
+            max_input_side: 2048,
+        };
+        (
+            jobs::start(self.rt.handle(), deps, cfg, Arc::new(|| {})),
+            pending,
+        )
+    }
+}
+
+fn spec(api: ApiVersion) -> JobSpec {
+    JobSpec {
+        input: InputSource::Bytes {
+            name: "figure.png".into(),
+            data: Arc::new(sim::demo_input_png()),
+        },
+        params: GenParams {
+            prompt: "a robot".into(),
+            seed: 11,
+            ..Default::default()
+        },
+        api,
+        group: None,
+    }
+}
+
+/// Collects events until `until` says stop or the timeout passes.
+fn collect(h: &JobsHandle, timeout: Duration, mut until: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let end = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while Instant::now() < end {
+        if let Some(e) = h.recv_timeout(Duration::from_millis(50)) {
+            let stop = until(&e);
+            out.push(e);
+            if stop {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn ended(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Done { .. } | Event::Failed { .. } | Event::Cancelled { .. }
+    )
+}
+
+#[test]
+fn v1_and_v2_results_are_on_disk_when_reported() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    for api in [ApiVersion::V1, ApiVersion::V2] {
+        let id = jobs::next_job_id();
+        h.send(Command::Submit {
+            id,
+            spec: spec(api),
+        });
+        let evs = collect(&h, Duration::from_secs(20), ended);
+        let Some(Event::Done {
+            images, accounting, ..
+        }) = evs.last()
+        else {
+            panic!("{api:?}: {evs:?}")
+        };
+        assert_eq!(images.len(), 1);
+        assert!(images[0].path.exists() && images[0].sidecar.exists());
+        assert!(images[0].preview.is_some());
+        assert!(accounting.remaining_credits.is_some());
+        let stages: Vec<&Stage> = evs
+            .iter()
+            .filter_map(|e| {
+                if let Event::Stage { stage, .. } = e {
+                    Some(stage)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert!(stages.contains(&&Stage::Queued));
+        if api == ApiVersion::V2 {
+            assert!(
+                stages.iter().any(|s| matches!(s, Stage::Submitted { .. })),
+                "{stages:?}"
+            );
+        }
+    }
+    let s = r.sim.stats();
+    assert_eq!((s.v1_requests, s.v2_submits), (1, 1));
+}
+
+#[test]
+fn a_429_is_waited_out_and_a_reset_is_not_resent() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    r.sim.push_faults([Fault::Status429]);
+    h.send(Command::Submit {
+        id: 1,
+        spec: spec(ApiVersion::V1),
+    });
+    let evs = collect(&h, Duration::from_secs(20), ended);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            Event::Stage {
+                stage: Stage::Retrying { .. },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+    assert!(matches!(evs.last(), Some(Event::Done { .. })), "{evs:?}");
+    assert_eq!(r.sim.stats().v1_requests, 2);
+
+    r.sim.push_faults([Fault::Reset]);
+    h.send(Command::Submit {
+        id: 2,
+        spec: spec(ApiVersion::V1),
+    });
+    let evs = collect(&h, Duration::from_secs(20), ended);
+    let Some(Event::Failed { failure, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(failure.maybe_billed, "{failure:?}");
+    assert!(failure.message.contains("may have been billed"));
+    assert_eq!(
+        r.sim.stats().v1_requests,
+        3,
+        "the reset request was not re-sent"
+    );
+}
+
+#[test]
+fn cancel_while_waiting_for_the_server() {
+    let r = rig(SimConfig {
+        delay: Duration::from_secs(20),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    h.send(Command::Submit {
+        id: 5,
+        spec: spec(ApiVersion::V1),
+    });
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            Event::Stage {
+                stage: Stage::Waiting,
+                ..
+            }
+        )
+    });
+    let t = Instant::now();
+    h.send(Command::Cancel(5));
+    let evs = collect(&h, Duration::from_secs(10), ended);
+    assert!(
+        matches!(
+            evs.last(),
+            Some(Event::Cancelled {
+                id: 5,
+                maybe_billed: true
+            })
+        ),
+        "{evs:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn a_crash_mid_poll_is_finished_by_polling_with_one_submit() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    {
+        let (h, _) = r.start();
+        h.send(Command::Submit {
+            id: 77,
+            spec: spec(ApiVersion::V2),
+        });
+        collect(&h, Duration::from_secs(10), |e| {
+            matches!(
+                e,
+                Event::Stage {
+                    stage: Stage::Submitted { .. },
+                    ..
+                }
+            )
+        });
+        // The "crash": the handle and its runtime tasks go away with nothing written at exit.
+    }
+    // Let the first runtime's tasks see the dropped channel; they must not have finished the job.
+    let (h2, pending) = r.start();
+    assert_eq!(pending.len(), 1, "the journal kept the job in flight");
+    assert_eq!(pending[0].id, 77);
+    assert!(pending[0].request_id.is_some());
+    let evs = collect(&h2, Duration::from_secs(20), |e| {
+        matches!(e, Event::Done { id: 77, .. } | Event::Failed { id: 77, .. })
+    });
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::Recovered { id: 77, .. }))
+    );
+    assert!(
+        matches!(evs.last(), Some(Event::Done { id: 77, .. })),
+        "{evs:?}"
+    );
+    assert_eq!(r.sim.stats().v2_submits, 1, "never submitted twice");
+}
+
+#[test]
+fn a_v1_job_in_flight_at_a_crash_is_reported_not_resent() {
+    let r = rig(SimConfig {
+        delay: Duration::from_secs(30),
+        ..Default::default()
+    });
+    {
+        let (h, _) = r.start();
+        h.send(Command::Submit {
+            id: 9,
+            spec: spec(ApiVersion::V1),
+        });
+        collect(&h, Duration::from_secs(10), |e| {
+            matches!(
+                e,
+                Event::Stage {
+                    stage: Stage::Waiting,
+                    ..
+                }
+            )
+        });
+    }
+    let (h2, pending) = r.start();
+    assert_eq!(pending.len(), 1);
+    let evs = collect(&h2, Duration::from_secs(10), |e| {
+        matches!(e, Event::Failed { id: 9, .. })
+    });
+    let Some(Event::Failed { failure, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(failure.maybe_billed);
+    assert!(
+        failure.message.starts_with("interrupted"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(r.sim.stats().v1_requests, 1, "not re-sent");
+    // Reported once: the next start has nothing pending.
+    drop(h2);
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, pending) = r.start();
+    assert!(pending.is_empty());
+}
