@@ -426,6 +426,7 @@ fn finish(
         .remove(&id);
     match outcome {
         Ok((images, accounting)) => {
+            sh.pacer.on_success();
             sh.journal(|j| j.end(id, "saved"));
             sh.emit(Event::Done {
                 id,
