@@ -44,8 +44,13 @@ pub enum KeyStoreError {
          set the key again"
     )]
     Corrupt(String),
-    #[error("the system keyring failed to {action} the key ({detail}): try again, or set SEGMIND_API_KEY")]
-    Failed { action: &'static str, detail: String },
+    #[error(
+        "the system keyring failed to {action} the key ({detail}): try again, or set SEGMIND_API_KEY"
+    )]
+    Failed {
+        action: &'static str,
+        detail: String,
+    },
 }
 
 /// Where keys are kept.
@@ -155,14 +160,13 @@ impl KeyStore {
                 *lock(m) = None;
                 Ok(())
             }
-            _ => self
-                .with_entry(
-                    |e| match e.delete_credential() {
-                        Err(keyring_core::Error::NoEntry) => Ok(()),
-                        other => other,
-                    },
-                    "remove",
-                ),
+            _ => self.with_entry(
+                |e| match e.delete_credential() {
+                    Err(keyring_core::Error::NoEntry) => Ok(()),
+                    other => other,
+                },
+                "remove",
+            ),
         }
     }
 
@@ -220,9 +224,9 @@ impl KeyStore {
                         )))
                     }
                     // The helper thread ended without an answer: the store panicked.
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(
-                        KeyStoreError::Unavailable("it failed unexpectedly".into()),
-                    ),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        Err(KeyStoreError::Unavailable("it failed unexpectedly".into()))
+                    }
                 }
             }
             Backend::Memory(_) => Err(KeyStoreError::Unavailable(
@@ -233,7 +237,11 @@ impl KeyStore {
 }
 
 /// Builds the entry and runs `op`, mapping keyring errors to plain words.
-fn run_op<T, F>(store: &Arc<CredentialStore>, op: F, action: &'static str) -> Result<T, KeyStoreError>
+fn run_op<T, F>(
+    store: &Arc<CredentialStore>,
+    op: F,
+    action: &'static str,
+) -> Result<T, KeyStoreError>
 where
     F: FnOnce(&Entry) -> keyring_core::Result<T>,
 {
@@ -278,10 +286,9 @@ fn map_error(e: keyring_core::Error, action: &'static str) -> KeyStoreError {
         E::NotSupportedByStore(s) => KeyStoreError::Unavailable(one_line(&s)),
         E::BadEncoding(_) => KeyStoreError::Corrupt("it is not valid text".into()),
         E::BadDataFormat(..) => KeyStoreError::Corrupt("its data is malformed".into()),
-        E::Ambiguous(items) => KeyStoreError::Corrupt(format!(
-            "{} entries match {SERVICE}/{ACCOUNT}",
-            items.len()
-        )),
+        E::Ambiguous(items) => {
+            KeyStoreError::Corrupt(format!("{} entries match {SERVICE}/{ACCOUNT}", items.len()))
+        }
         E::NoEntry => KeyStoreError::Failed {
             action,
             detail: "no entry was found".into(),

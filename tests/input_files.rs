@@ -142,13 +142,21 @@ fn empty_file_is_empty() {
 fn text_html_and_pdf_are_not_images() {
     let dir = tempfile::tempdir().unwrap();
     for (name, body, says) in [
-        ("notes.jpg", &b"just some words\nand more\n"[..], "plain text"),
+        (
+            "notes.jpg",
+            &b"just some words\nand more\n"[..],
+            "plain text",
+        ),
         (
             "page.png",
             &b"<!DOCTYPE html>\n<html><body>hi</body></html>"[..],
             "HTML",
         ),
-        ("doc.jpg", &b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj"[..], "PDF"),
+        (
+            "doc.jpg",
+            &b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj"[..],
+            "PDF",
+        ),
     ] {
         let p = write(dir.path(), name, body);
         let e = prepare_file(&p, &opts()).unwrap_err();
@@ -217,7 +225,11 @@ fn png_bomb(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&h.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -313,7 +325,11 @@ fn exif_orientation_6_is_applied() {
     assert_eq!((out.width, out.height), (20, 40));
     assert_eq!((out.original_width, out.original_height), (20, 40));
     assert!(out.reencoded);
-    assert!(out.notes.iter().any(|n| n == "rotated per EXIF"), "{:?}", out.notes);
+    assert!(
+        out.notes.iter().any(|n| n == "rotated per EXIF"),
+        "{:?}",
+        out.notes
+    );
     let sent = decode_payload(&out).to_rgb8();
     assert_eq!(sent.dimensions(), (20, 40));
     let top = sent.get_pixel(10, 5).0;
@@ -347,7 +363,10 @@ fn downscale_keeps_aspect() {
     );
     let sent = decode_payload(&out);
     assert_eq!((sent.width(), sent.height()), (2048, 683));
-    assert!(payload_bytes(&out).starts_with(&[0xFF, 0xD8]), "sent as JPEG");
+    assert!(
+        payload_bytes(&out).starts_with(&[0xFF, 0xD8]),
+        "sent as JPEG"
+    );
 
     let tall = jpeg(&gradient(600, 900), 90);
     let small = PrepareOptions {
@@ -459,7 +478,11 @@ fn cmyk_jpeg_is_converted_to_rgb() {
         .unwrap();
     let out = prepare_bytes("print.jpg", &cmyk, &opts()).unwrap();
     assert!(out.reencoded, "a CMYK JPEG is never sent as-is");
-    assert!(out.notes.iter().any(|n| n == "CMYK converted to RGB"), "{:?}", out.notes);
+    assert!(
+        out.notes.iter().any(|n| n == "CMYK converted to RGB"),
+        "{:?}",
+        out.notes
+    );
     let sent = decode_payload(&out).to_rgb8();
     assert_eq!(sent.dimensions(), (32, 16));
     let px = sent.get_pixel(16, 8).0;
@@ -480,16 +503,27 @@ fn animated_gif_uses_the_first_frame() {
     }
     let out = prepare_bytes("loop.gif", &gif, &opts()).unwrap();
     assert!(out.reencoded);
-    assert!(out.notes.iter().any(|n| n == "first frame of an animation"), "{:?}", out.notes);
+    assert!(
+        out.notes.iter().any(|n| n == "first frame of an animation"),
+        "{:?}",
+        out.notes
+    );
     let sent = decode_payload(&out).to_rgb8();
     assert_eq!(sent.dimensions(), (24, 12));
     let px = sent.get_pixel(12, 6).0;
-    assert!(px[0] > 200 && px[2] < 60, "first (red) frame expected, got {px:?}");
+    assert!(
+        px[0] > 200 && px[2] < 60,
+        "first (red) frame expected, got {px:?}"
+    );
 
     // A single-frame GIF is not called an animation (but is converted: GIF is not sent as-is).
     let mut still = Vec::new();
     image::codecs::gif::GifEncoder::new(&mut still)
-        .encode_frame(image::Frame::new(RgbaImage::from_pixel(8, 8, Rgba([0, 255, 0, 255]))))
+        .encode_frame(image::Frame::new(RgbaImage::from_pixel(
+            8,
+            8,
+            Rgba([0, 255, 0, 255]),
+        )))
         .unwrap();
     let out = prepare_bytes("still.gif", &still, &opts()).unwrap();
     assert!(out.reencoded);
@@ -511,7 +545,11 @@ fn animated_png_uses_the_first_frame() {
     }
     let out = prepare_bytes("anim.png", &apng, &opts()).unwrap();
     assert!(out.reencoded);
-    assert!(out.notes.iter().any(|n| n == "first frame of an animation"), "{:?}", out.notes);
+    assert!(
+        out.notes.iter().any(|n| n == "first frame of an animation"),
+        "{:?}",
+        out.notes
+    );
     let px = decode_payload(&out).to_rgb8().get_pixel(5, 5).0;
     assert!(px[0] > 200 && px[2] < 60, "{px:?}");
 }
@@ -556,7 +594,11 @@ fn prepare_dispatches_on_the_source() {
     )
     .unwrap();
     assert_eq!(payload_bytes(&out), bytes);
-    let out = prepare(&InputSource::Url("https://example.com/x.png".into()), &opts()).unwrap();
+    let out = prepare(
+        &InputSource::Url("https://example.com/x.png".into()),
+        &opts(),
+    )
+    .unwrap();
     assert_eq!(out.payload, "https://example.com/x.png");
 }
 

@@ -83,7 +83,9 @@ pub enum InputError {
     NotAnImage { name: String, detail: String },
     #[error("{name} is a {format} image, which cannot be read here: convert it to JPEG or PNG")]
     UnsupportedFormat { name: String, format: String },
-    #[error("{name} is damaged or incomplete ({detail}): open it in an image viewer, or export it again")]
+    #[error(
+        "{name} is damaged or incomplete ({detail}): open it in an image viewer, or export it again"
+    )]
     Damaged { name: String, detail: String },
     #[error("{name} is too large: {detail}")]
     TooLarge { name: String, detail: String },
@@ -194,7 +196,11 @@ pub fn prepare_url(url: &str) -> Result<PreparedInput, InputError> {
     match parsed.scheme() {
         "http" | "https" => {}
         "file" => return Err(bad("a file:// address is local: pick the file instead")),
-        "data" => return Err(bad("a data: address is not accepted: paste or pick the image")),
+        "data" => {
+            return Err(bad(
+                "a data: address is not accepted: paste or pick the image",
+            ));
+        }
         other => {
             return Err(bad(&format!(
                 "the service fetches only http:// and https:// addresses, not {other}:"
@@ -498,7 +504,9 @@ fn encode_within(
         })?;
         if last.len() <= max_bytes {
             if i > 0 {
-                notes.push(format!("JPEG quality lowered to {q} to stay under the size limit"));
+                notes.push(format!(
+                    "JPEG quality lowered to {q} to stay under the size limit"
+                ));
             }
             return Ok(last);
         }

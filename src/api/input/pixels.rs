@@ -56,13 +56,27 @@ pub fn to_rgb_on_white(img: DynamicImage, transparent: bool) -> RgbImage {
 
 /// Downscales 8-bit RGB to `(w, h)` with a bilinear convolution (antialiased).
 pub fn resize_rgb(src: &RgbImage, w: u32, h: u32) -> Result<RgbImage, String> {
-    let raw = resize_raw(src.width(), src.height(), src.as_raw(), w, h, PixelType::U8x3)?;
+    let raw = resize_raw(
+        src.width(),
+        src.height(),
+        src.as_raw(),
+        w,
+        h,
+        PixelType::U8x3,
+    )?;
     RgbImage::from_raw(w, h, raw).ok_or_else(|| "the resized buffer has the wrong size".into())
 }
 
 /// Downscales 8-bit RGBA to `(w, h)` (alpha-aware).
 pub fn resize_rgba(src: &RgbaImage, w: u32, h: u32) -> Result<RgbaImage, String> {
-    let raw = resize_raw(src.width(), src.height(), src.as_raw(), w, h, PixelType::U8x4)?;
+    let raw = resize_raw(
+        src.width(),
+        src.height(),
+        src.as_raw(),
+        w,
+        h,
+        PixelType::U8x4,
+    )?;
     RgbaImage::from_raw(w, h, raw).ok_or_else(|| "the resized buffer has the wrong size".into())
 }
 
@@ -76,8 +90,7 @@ fn resize_raw(
 ) -> Result<Vec<u8>, String> {
     let src = ImageRef::new(sw, sh, buf, pixel).map_err(|e| e.to_string())?;
     let mut dst = Image::new(w, h, pixel);
-    let opts =
-        ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    let opts = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new()
         .resize(&src, &mut dst, &opts)
         .map_err(|e| e.to_string())?;
@@ -88,7 +101,9 @@ fn resize_raw(
 pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
     let (w, h) = img.dimensions();
     let (Ok(w16), Ok(h16)) = (u16::try_from(w), u16::try_from(h)) else {
-        return Err(format!("{w}×{h} is too large for a JPEG (65535 at most a side)"));
+        return Err(format!(
+            "{w}×{h} is too large for a JPEG (65535 at most a side)"
+        ));
     };
     let mut out = Vec::with_capacity(w as usize * h as usize / 4);
     jpeg_encoder::Encoder::new(&mut out, quality)

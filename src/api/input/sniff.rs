@@ -133,7 +133,10 @@ pub fn jpeg_facts(bytes: &[u8]) -> Option<JpegFacts> {
             return None;
         }
         let marker = *bytes.get(pos + 1)?;
-        let len = usize::from(u16::from_be_bytes([*bytes.get(pos + 2)?, *bytes.get(pos + 3)?]));
+        let len = usize::from(u16::from_be_bytes([
+            *bytes.get(pos + 2)?,
+            *bytes.get(pos + 3)?,
+        ]));
         if len < 2 {
             return None;
         }
@@ -247,14 +250,22 @@ mod tests {
             sniff(b"%PDF-1.7\n..."),
             Sniffed::NotImage("a PDF document".into())
         );
-        assert!(matches!(sniff(b"  <!DOCTYPE html><html>"), Sniffed::NotImage(s) if s.contains("HTML")));
+        assert!(
+            matches!(sniff(b"  <!DOCTYPE html><html>"), Sniffed::NotImage(s) if s.contains("HTML"))
+        );
         assert_eq!(
             sniff(b"hello there\n"),
             Sniffed::NotImage("plain text".into())
         );
-        assert!(matches!(sniff(b"\0\x01\x02\x03\x04\x05"), Sniffed::NotImage(s) if s.contains("unknown")));
-        assert!(matches!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0"), Sniffed::Unsupported(s) if s.contains("HEIC")));
-        assert!(matches!(sniff(b"qoif\0\0\0\x01\0\0\0\x01\x03\0"), Sniffed::Unsupported(s) if s == "QOI"));
+        assert!(
+            matches!(sniff(b"\0\x01\x02\x03\x04\x05"), Sniffed::NotImage(s) if s.contains("unknown"))
+        );
+        assert!(
+            matches!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0"), Sniffed::Unsupported(s) if s.contains("HEIC"))
+        );
+        assert!(
+            matches!(sniff(b"qoif\0\0\0\x01\0\0\0\x01\x03\0"), Sniffed::Unsupported(s) if s == "QOI")
+        );
     }
 
     #[test]
