@@ -375,19 +375,20 @@ fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, In
     };
     let mut notes = Vec::new();
     let mut altered = false;
-    if format == ImageFormat::Jpeg {
-        if let Some(facts) = sniff::jpeg_facts(bytes) {
-            if facts.truncated {
-                return Err(damaged(
-                    "the file ends before the image does; it was probably cut off while \
-                     copying or downloading"
-                        .into(),
-                ));
-            }
-            if facts.components == 4 {
-                notes.push("CMYK converted to RGB".into());
-                altered = true;
-            }
+    let jpeg = (format == ImageFormat::Jpeg)
+        .then(|| sniff::jpeg_facts(bytes))
+        .flatten();
+    if let Some(facts) = jpeg {
+        if facts.truncated {
+            return Err(damaged(
+                "the file ends before the image does; it was probably cut off while \
+                 copying or downloading"
+                    .into(),
+            ));
+        }
+        if facts.components == 4 {
+            notes.push("CMYK converted to RGB".into());
+            altered = true;
         }
     }
     if sniff::is_animated(format, bytes) {
