@@ -658,3 +658,86 @@ fn one_pixel_png_works() {
         .unwrap();
     assert!(prepare_bytes("one.png", &out, &opts()).is_ok());
 }
+
+/// A lossless single-frame WebP's `VP8L` chunk (header, size, data, padding).
+fn vp8l_chunk(color: Rgba<u8>, w: u32, h: u32) -> Vec<u8> {
+    let mut webp = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+        .write_image(
+            RgbaImage::from_pixel(w, h, color).as_raw(),
+            w,
+            h,
+            image::ExtendedColorType::Rgba8,
+        )
+        .unwrap();
+    assert_eq!(
+        &webp[12..16],
+        b"VP8L",
+        "the encoder wrote a simple lossless file"
+    );
+    webp[12..].to_vec()
+}
+
+fn riff_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut c = kind.to_vec();
+    c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    c.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        c.push(0);
+    }
+    c
+}
+
+fn u24(v: u32) -> [u8; 3] {
+    let b = v.to_le_bytes();
+    [b[0], b[1], b[2]]
+}
+
+#[test]
+fn animated_webp_uses_the_first_frame() {
+    let (w, h) = (12u32, 8u32);
+    let mut vp8x = vec![0x02 | 0x10, 0, 0, 0]; // animation + alpha flags
+    vp8x.extend_from_slice(&u24(w - 1));
+    vp8x.extend_from_slice(&u24(h - 1));
+    let mut body = b"WEBP".to_vec();
+    body.extend(riff_chunk(b"VP8X", &vp8x));
+    body.extend(riff_chunk(b"ANIM", &[255, 255, 255, 255, 0, 0]));
+    for color in [Rgba([250, 0, 0, 255]), Rgba([0, 0, 250, 255])] {
+        let mut anmf = Vec::new();
+        anmf.extend_from_slice(&u24(0));
+        anmf.extend_from_slice(&u24(0));
+        anmf.extend_from_slice(&u24(w - 1));
+        anmf.extend_from_slice(&u24(h - 1));
+        anmf.extend_from_slice(&u24(100));
+        anmf.push(0);
+        anmf.extend(vp8l_chunk(color, w, h));
+        body.extend(riff_chunk(b"ANMF", &anmf));
+    }
+    let webp = riff_chunk(b"RIFF", &body);
+    let out = prepare_bytes("sticker.webp", &webp, &opts()).unwrap();
+    assert!(out.reencoded);
+    assert!(
+        out.notes.iter().any(|n| n == "first frame of an animation"),
+        "{:?}",
+        out.notes
+    );
+    let px = decode_payload(&out).to_rgb8().get_pixel(6, 4).0;
+    assert!(
+        px[0] > 200 && px[2] < 60,
+        "first (red) frame expected, got {px:?}"
+    );
+
+    // A still WebP within the limits goes out as-is.
+    let mut still = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut still)
+        .write_image(
+            gradient(20, 10).as_raw(),
+            20,
+            10,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    let out = prepare_bytes("still.webp", &still, &opts()).unwrap();
+    assert!(!out.reencoded);
+    assert_eq!(payload_bytes(&out), still);
+}
