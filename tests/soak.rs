@@ -61,7 +61,7 @@ fn soak_with_twenty_percent_faults() {
         key: fluxcn::api::ApiKey::new("SG_50a450a450a450a4"),
         concurrency: 8,
         rate_per_minute: Some(100_000.0),
-        max_input_side: 512,
+        max_input_side: 2048,
     };
     let h = jobs::start(rt.handle(), deps, cfg, Arc::new(|| {}));
     let input = InputSource::Bytes {
