@@ -84,6 +84,13 @@ impl FluxApp {
                     self.strip(ui, strip_h);
                 }
             });
+        // The room the image gets below this toolbar row (the row itself is one widget high): the
+        // zoom label and the zoom buttons work from the same scale the image is drawn with.
+        let image_room = ui.available_size()
+            - vec2(
+                0.0,
+                ui.spacing().interact_size.y + ui.spacing().item_spacing.y,
+            );
         ui.horizontal(|ui| {
             let r = self.session.results.get(idx);
             let image = r
@@ -106,7 +113,7 @@ impl FluxApp {
                     pan: Vec2::ZERO,
                 };
             }
-            let room = ui.available_size();
+            let room = image_room;
             if let Some(image) = image {
                 if ui.button("Zoom −").on_hover_text("Zoom out").clicked() {
                     self.view.zoom_by(1.0 / 1.25, image, room);
