@@ -314,3 +314,83 @@ fn a_new_users_mistakes_each_give_one_clear_line() {
         "{line}"
     );
 }
+
+#[test]
+fn a_2x3_grid_sends_six_requests_and_exports_one_labelled_png_of_the_right_size() {
+    let rt = rt();
+    let server = sim_with(
+        &rt,
+        SimConfig {
+            delay: Duration::from_millis(100),
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let input = photo(tmp.path());
+    let grid = tmp.path().join("grid.png");
+    let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
+        .args(["compare", "--image"])
+        .arg(&input)
+        .args([
+            "--prompt",
+            "a fox",
+            "--x",
+            "cn_type=pose,depth,canny",
+            "--y",
+            "cn_strength=0.3:0.6:0.3",
+        ])
+        .args([
+            "--use-input-size",
+            "false",
+            "--width",
+            "256",
+            "--height",
+            "128",
+            "--grid",
+        ])
+        .arg(&grid)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 6);
+    assert_eq!(server.stats().v1_requests, 6);
+    let img = image::open(&grid).unwrap();
+    // Cells keep the results' 2:1 aspect at the export's cell width; a row-label column is added.
+    let cell_h = fluxcn::gallery::export::CELL_WIDTH / 2;
+    assert_eq!(
+        (img.width(), img.height()),
+        fluxcn::gallery::export::grid_size(2, 3, true, cell_h)
+    );
+    // The plan is embedded for people (A1111-style) and for us (JSON).
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&grid).unwrap()));
+    let reader = decoder.read_info().unwrap();
+    let texts: Vec<(String, String)> = reader
+        .info()
+        .utf8_text
+        .iter()
+        .map(|t| (t.keyword.clone(), t.get_text().unwrap()))
+        .collect();
+    let params = texts
+        .iter()
+        .find(|(k, _)| k == "parameters")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        params.starts_with("a fox\n")
+            && params.contains("X: cn_type (pose, depth, canny)")
+            && params.contains("Y: cn_strength (0.3, 0.6)"),
+        "{params}"
+    );
+    let json = texts
+        .iter()
+        .find(|(k, _)| k == "fluxcn-grid")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["cells"].as_array().unwrap().len(), 6);
+    assert!(!json.contains(KEY));
+}
