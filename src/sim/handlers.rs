@@ -164,8 +164,10 @@ async fn v1_generate(
         _ => shared.cfg.delay,
     };
     // The picture is drawn while the generation "runs": the answer comes after the longer of the two.
-    let seed = resolve_seed(&shared, req.seed);
-    let specs: Vec<RenderSpec> = (0..req.samples).map(|i| spec_for(&req, seed, i)).collect();
+    let seed = resolve_seed(&shared, req.params.seed);
+    let specs: Vec<RenderSpec> = (0..req.params.samples)
+        .map(|i| spec_for(&req, seed, i))
+        .collect();
     let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
     if let Some(a) = fault.and_then(late_fault_answer) {
         return a;
@@ -181,8 +183,8 @@ async fn v1_generate(
         Ok(i) => i,
         Err(m) => return error(StatusCode::INTERNAL_SERVER_ERROR, m),
     };
-    let mime = req.image_format.mime();
-    let (content_type, body): (&'static str, Vec<u8>) = if req.base64 {
+    let mime = req.params.image_format.mime();
+    let (content_type, body): (&'static str, Vec<u8>) = if req.params.base64 {
         let enc: Vec<String> = images
             .iter()
             .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
@@ -252,7 +254,7 @@ async fn v2_submit(
             .into_response();
     }
     // From here the job exists and runs (and is billed), whatever happens to this answer.
-    let seed = resolve_seed(&shared, req.seed);
+    let seed = resolve_seed(&shared, req.params.seed);
     let id = {
         let mut inner = shared.lock();
         let id = shared.new_id(&mut inner);

@@ -116,7 +116,7 @@ impl Shared {
     }
 
     pub(super) fn cost(&self, req: &GenRequest) -> f64 {
-        self.cfg.cost_per_image * f64::from(req.samples)
+        self.cfg.cost_per_image * f64::from(req.params.samples)
     }
 
     /// The state of a v2 job now. A job that has run its `delay` is completed (billed once, its
@@ -181,8 +181,8 @@ impl Shared {
 
 /// The output files of a job: one per sample.
 pub(super) fn output_files(id: &str, job: &Job) -> Vec<(String, RenderSpec)> {
-    let ext = job.req.image_format.extension();
-    let n = job.req.samples.max(1);
+    let ext = job.req.params.image_format.extension();
+    let n = job.req.params.samples.max(1);
     (0..n)
         .map(|i| {
             let name = if n == 1 {
@@ -200,11 +200,11 @@ pub(super) fn spec_for(req: &GenRequest, seed: i64, sample: u32) -> RenderSpec {
     RenderSpec {
         width,
         height,
-        cn_type: req.cn_type,
+        cn_type: req.params.cn_type,
         seed: seed.saturating_add(i64::from(sample)),
-        prompt: req.prompt.clone(),
-        format: req.image_format,
-        quality: req.quality,
+        prompt: req.params.prompt.clone(),
+        format: req.params.image_format,
+        quality: req.params.quality,
     }
 }
 

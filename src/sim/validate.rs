@@ -8,6 +8,8 @@ use std::io::Cursor;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::api::GenParams;
+
 use crate::api::params::{
     Bounds, CN_STOP, CN_STRENGTH, CnType, GUIDANCE, ImageFormat, MAX_SEED, QUALITY, RANDOM_SEED,
     SAMPLERS, SAMPLES, SIZE, STEPS, Scheduler,
@@ -26,35 +28,22 @@ pub enum InputImage {
     Inline { width: u32, height: u32 },
 }
 
-/// A generation request that passed validation, with every default filled in.
+/// A generation request that passed validation, with every default filled in: the input and the
+/// knobs in the project's own parameter type (the stand-in checks the raw JSON itself; what passes is
+/// the same value the client sends).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenRequest {
     pub input: InputImage,
-    pub prompt: String,
-    pub sampler: String,
-    pub scheduler: Scheduler,
-    /// As sent: `-1` asks for a random seed.
-    pub seed: i64,
-    pub base64: bool,
-    pub cn_stop: f64,
-    pub cn_strength: f64,
-    pub cn_type: CnType,
-    pub custom_width: u32,
-    pub custom_height: u32,
-    pub guidance: f64,
-    pub image_format: ImageFormat,
-    pub quality: u32,
-    pub samples: u32,
-    pub steps: u32,
-    pub use_input_img_dimension: bool,
+    /// As sent; `seed` `-1` asks for a random seed.
+    pub params: GenParams,
 }
 
 impl GenRequest {
     /// The size of the output images: the input's own size (clamped into the allowed range) when
     /// `use_input_img_dimension` is true, else `custom_width`×`custom_height`.
     pub fn output_size(&self) -> (u32, u32) {
-        if !self.use_input_img_dimension {
-            return (self.custom_width, self.custom_height);
+        if !self.params.use_input_img_dimension {
+            return (self.params.custom_width, self.params.custom_height);
         }
         match self.input {
             InputImage::Url(_) => URL_INPUT_SIZE,
@@ -267,34 +256,36 @@ pub fn parse_request(body: &[u8]) -> Result<GenRequest, String> {
 
     Ok(GenRequest {
         input,
-        prompt: prompt.to_owned(),
-        sampler: sampler.to_owned(),
-        scheduler,
-        seed,
-        base64: boolean(&obj, "base64", false)?,
-        cn_stop: num_in(&obj, "cn_stop", &CN_STOP)?,
-        cn_strength: num_in(&obj, "cn_strength", &CN_STRENGTH)?,
-        cn_type: one_of(
-            &obj,
-            "cn_type",
-            CnType::ALL,
-            CnType::as_str,
-            Some(CnType::default()),
-        )?,
-        custom_height: int_in(&obj, "custom_height", &SIZE)?,
-        custom_width: int_in(&obj, "custom_width", &SIZE)?,
-        guidance: num_in(&obj, "guidance", &GUIDANCE)?,
-        image_format: one_of(
-            &obj,
-            "image_format",
-            ImageFormat::ALL,
-            ImageFormat::as_str,
-            Some(ImageFormat::default()),
-        )?,
-        quality: int_in(&obj, "quality", &QUALITY)?,
-        samples: int_in(&obj, "samples", &SAMPLES)?,
-        steps: int_in(&obj, "steps", &STEPS)?,
-        use_input_img_dimension: boolean(&obj, "use_input_img_dimension", true)?,
+        params: GenParams {
+            prompt: prompt.to_owned(),
+            sampler: sampler.to_owned(),
+            scheduler,
+            seed,
+            base64: boolean(&obj, "base64", false)?,
+            cn_stop: num_in(&obj, "cn_stop", &CN_STOP)?,
+            cn_strength: num_in(&obj, "cn_strength", &CN_STRENGTH)?,
+            cn_type: one_of(
+                &obj,
+                "cn_type",
+                CnType::ALL,
+                CnType::as_str,
+                Some(CnType::default()),
+            )?,
+            custom_height: int_in(&obj, "custom_height", &SIZE)?,
+            custom_width: int_in(&obj, "custom_width", &SIZE)?,
+            guidance: num_in(&obj, "guidance", &GUIDANCE)?,
+            image_format: one_of(
+                &obj,
+                "image_format",
+                ImageFormat::ALL,
+                ImageFormat::as_str,
+                Some(ImageFormat::default()),
+            )?,
+            quality: int_in(&obj, "quality", &QUALITY)?,
+            samples: int_in(&obj, "samples", &SAMPLES)?,
+            steps: int_in(&obj, "steps", &STEPS)?,
+            use_input_img_dimension: boolean(&obj, "use_input_img_dimension", true)?,
+        },
     })
 }
 
@@ -328,8 +319,11 @@ mod tests {
                 height: 20
             }
         );
-        assert_eq!((r.steps, r.quality, r.samples), (20, 95, 1));
-        assert_eq!(r.cn_type, CnType::Pose);
+        assert_eq!(
+            (r.params.steps, r.params.quality, r.params.samples),
+            (20, 95, 1)
+        );
+        assert_eq!(r.params.cn_type, CnType::Pose);
         // Use the input's size, clamped into 64..=4096.
         assert_eq!(r.output_size(), (64, 64));
         let mut b = ok_body();
@@ -383,7 +377,13 @@ mod tests {
         let mut b = ok_body();
         b["steps"] = Value::Null;
         b["lora"] = json!("whatever");
-        assert_eq!(parse_request(b.to_string().as_bytes()).unwrap().steps, 20);
+        assert_eq!(
+            parse_request(b.to_string().as_bytes())
+                .unwrap()
+                .params
+                .steps,
+            20
+        );
         b["seed"] = Value::Null;
         assert!(err(&b).starts_with("seed is required"));
     }
