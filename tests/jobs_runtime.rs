@@ -317,3 +317,39 @@ fn a_v1_job_in_flight_at_a_crash_is_reported_not_resent() {
     let (_, pending) = r.start();
     assert!(pending.is_empty());
 }
+
+#[test]
+fn every_v2_failure_maps_to_its_message() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    let cases = [
+        (Fault::Fail, "the generation ran and failed (422)", false),
+        (Fault::Expire, "no longer has job", false),
+        (Fault::Status503, "", true),
+    ];
+    for (i, (fault, needle, succeeds)) in cases.into_iter().enumerate() {
+        r.sim.push_faults([fault]);
+        let id = 100 + i as u64;
+        h.send(Command::Submit {
+            id,
+            spec: spec(ApiVersion::V2),
+        });
+        let evs = collect(&h, Duration::from_secs(20), ended);
+        match evs.last() {
+            Some(Event::Done { .. }) if succeeds => {}
+            Some(Event::Failed { failure, .. }) if !succeeds => {
+                assert!(
+                    failure.message.contains(needle),
+                    "{fault:?}: {}",
+                    failure.message
+                );
+            }
+            other => panic!("{fault:?}: {other:?}"),
+        }
+    }
+    // The 503 on submit proves the job was not accepted: it was submitted again, once.
+    assert_eq!(r.sim.stats().v2_submits, 4);
+}
