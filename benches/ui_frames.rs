@@ -1,0 +1,183 @@
+//! UI frame cost with a large gallery: the whole app (`FluxApp`) driven headless by egui_kittest
+//! with a stand-in runtime that answers thumbnail requests at once, 4 jobs in flight, and the
+//! Gallery tab scrolling. Prints, per gallery size: per-frame CPU time (p50, p99, max) of a full
+//! frame (the app's UI code plus egui's layout and tessellation; an upper bound for the app's own
+//! code), time to the first frame with the gallery shown, and peak RSS of the process.
+//!
+//! Each size runs in a fresh child process so that peak RSS belongs to that size alone.
+//! Run: `cargo bench --bench ui_frames`. Targets: p99 ≤ 4 ms, first frame ≤ 1.5× the empty one,
+//! RSS ≤ 300 MB at 1 000 images.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use fluxcn::api::{Accounting, CnType, GenParams, ImageFormat};
+use fluxcn::gallery::{Entry, Sidecar};
+use fluxcn::jobs::{
+    ApiVersion, Command, Event, InputSource, JobSpec, JobsHandle, RuntimeConfig, Stage,
+};
+use fluxcn::ui::{FluxApp, LaunchOptions, State};
+
+fn entry(i: usize) -> Entry {
+    let id = format!("{}-pose-{i}", 1_700_000_000_000u64 - i as u64);
+    Entry {
+        image_path: PathBuf::from(format!("/gallery/{id}.jpg")),
+        sidecar_path: PathBuf::from(format!("/gallery/{id}.json")),
+        id,
+        meta: Sidecar {
+            version: 1,
+            app: "fluxcn bench".into(),
+            created: "2026-11-25T07:00:00.000Z".into(),
+            created_unix_ms: 1_700_000_000_000 - i as u64,
+            params: GenParams {
+                prompt: format!("prompt number {i}, a castle on a hill"),
+                cn_type: CnType::ALL[i % 4],
+                ..Default::default()
+            },
+            seed_used: i as i64,
+            input: "photo.jpg".into(),
+            api: ApiVersion::V1,
+            accounting: Accounting::default(),
+            format: ImageFormat::Jpeg,
+            width: 1024,
+            height: 1024,
+            bytes: 100_000,
+            group: None,
+            favourite: false,
+            model: "flux-controlnet".into(),
+        },
+    }
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// One size, in this process: prints a table row.
+fn run(n: usize) {
+    let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel::<Command>();
+    let (ev_tx, ev_rx) = std::sync::mpsc::channel::<Event>();
+    let jobs = JobsHandle::from_channels(cmd_tx, ev_rx);
+    let opts = LaunchOptions {
+        demo: true,
+        autogenerate: false,
+        initial: RuntimeConfig::default(),
+        demo_input: None,
+    };
+    // The listing as the runtime would send it (made before the clock starts: it is the store's work).
+    let entries = Arc::new((0..n).map(entry).collect::<Vec<_>>());
+    let started = Instant::now();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |_| FluxApp::with_state(State::default(), opts, jobs));
+    h.run_steps(1);
+    h.get_by_label("Gallery").click();
+    ev_tx.send(Event::Gallery(entries)).ok();
+    h.run_steps(1);
+    let first = started.elapsed();
+    // Four jobs in flight.
+    let spec = JobSpec {
+        input: InputSource::Url("https://example.com/a.png".into()),
+        params: GenParams {
+            prompt: "x".into(),
+            ..Default::default()
+        },
+        api: ApiVersion::V1,
+        group: None,
+    };
+    for id in 1..=4u64 {
+        ev_tx
+            .send(Event::Recovered {
+                id,
+                spec: spec.clone(),
+                request_id: None,
+            })
+            .ok();
+        ev_tx
+            .send(Event::Stage {
+                id,
+                stage: Stage::Waiting,
+            })
+            .ok();
+    }
+    let thumb = Arc::new(image::RgbaImage::from_pixel(
+        256,
+        256,
+        image::Rgba([90, 120, 200, 255]),
+    ));
+    let mut frames = Vec::new();
+    for f in 0..300 {
+        // Answer every thumbnail request at once, as a warm cache would.
+        while let Ok(c) = cmd_rx.try_recv() {
+            if let Command::GalleryThumb { id, .. } = c {
+                ev_tx
+                    .send(Event::Thumb {
+                        id,
+                        image: Ok(thumb.clone()),
+                    })
+                    .ok();
+            }
+        }
+        if f % 3 == 0 {
+            // Scroll down through the grid.
+            h.event(egui::Event::MouseWheel {
+                unit: egui::MouseWheelUnit::Point,
+                delta: egui::vec2(0.0, -120.0),
+                phase: egui::TouchPhase::Move,
+                source: egui::MouseWheelSource::Wheel,
+                modifiers: Default::default(),
+            });
+        }
+        let t = Instant::now();
+        h.step();
+        frames.push(t.elapsed());
+    }
+    frames.sort();
+    println!(
+        "| {n} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} ms | {:.0} MB |",
+        pct(&frames, 0.5).as_secs_f64() * 1e3,
+        pct(&frames, 0.99).as_secs_f64() * 1e3,
+        frames[frames.len() - 1].as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3,
+        peak_rss_mb()
+    );
+}
+
+fn main() {
+    if let Some(n) = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse::<usize>().ok())
+    {
+        run(n);
+        return;
+    }
+    println!("| gallery images | frame p50 | frame p99 | frame max | first frame | peak RSS |");
+    println!("|---|---|---|---|---|---|");
+    let exe = std::env::current_exe().expect("own path");
+    for n in [0usize, 1_000, 10_000] {
+        let out = std::process::Command::new(&exe)
+            .arg(n.to_string())
+            .output()
+            .expect("run one size");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
