@@ -76,7 +76,9 @@ fn a_killed_v2_generation_is_finished_by_resume_with_one_submit() {
         .unwrap()
         .env("SEGMIND_API_KEY", KEY)
         .env("FLUXCN_DATA_DIR", &data)
-        .args(["--api-base", &server.base_url(), "resume"])
+        // No --api-base: the journal remembers where the job was sent.
+        .env_remove("FLUXCN_API_BASE")
+        .args(["resume"])
         .timeout(Duration::from_secs(30))
         .output()
         .unwrap();

@@ -353,3 +353,49 @@ fn every_v2_failure_maps_to_its_message() {
     // The 503 on submit proves the job was not accepted: it was submitted again, once.
     assert_eq!(r.sim.stats().v2_submits, 4);
 }
+
+#[test]
+fn a_v2_job_whose_polling_loses_the_server_stays_in_the_journal() {
+    let r = rig(SimConfig {
+        delay: Duration::from_secs(30),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    h.send(Command::Submit {
+        id: 31,
+        spec: spec(ApiVersion::V2),
+    });
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            Event::Stage {
+                stage: Stage::Submitted { .. },
+                ..
+            }
+        )
+    });
+    // The service goes away while the job runs on it.
+    let Rig { rt, sim, dir } = r;
+    sim.shutdown();
+    let evs = collect(&h, Duration::from_secs(30), ended);
+    let Some(Event::Failed { failure, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(failure.maybe_billed);
+    assert!(
+        failure.message.contains("fluxcn resume"),
+        "{}",
+        failure.message
+    );
+    drop(h);
+    drop(rt);
+    let (_, pending) = Journal::open(dir.path().join("journal.jsonl")).unwrap();
+    assert_eq!(pending.len(), 1, "the paid job can still be fetched later");
+    assert!(pending[0].request_id.is_some());
+    assert!(
+        pending[0]
+            .api_base
+            .as_deref()
+            .is_some_and(|b| b.starts_with("http://127.0.0.1:"))
+    );
+}

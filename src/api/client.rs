@@ -407,7 +407,7 @@ impl Client {
         if e.is_connect() {
             ApiError::Connect {
                 url: origin_text(url),
-                detail,
+                detail: self.key.redact(&connect_detail(&e)),
             }
         } else if e.is_timeout() {
             ApiError::NoAnswer {
@@ -815,14 +815,14 @@ impl Client {
                         _ => true,
                     };
                     failures += 1;
-                    if !transient || failures > self.cfg.max_retries.max(3) * 3 {
+                    if !transient || failures > self.cfg.max_retries.max(3) * 2 {
                         return Err(e);
                     }
                     let delay = match &e {
                         ApiError::Status(s) => s
                             .retry_after
-                            .unwrap_or_else(|| self.backoff(failures.min(6))),
-                        _ => self.backoff(failures.min(6)),
+                            .unwrap_or_else(|| self.backoff(failures.min(3))),
+                        _ => self.backoff(failures.min(3)),
                     };
                     progress(Progress::Retrying {
                         attempt: failures + 1,
@@ -889,6 +889,33 @@ fn origin_text(u: &Url) -> String {
         (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
         (Some(h), None) => format!("{}://{h}", u.scheme()),
         _ => u.scheme().to_owned(),
+    }
+}
+
+/// The root cause of a connection failure in plain words (the full chain repeats the URL and the
+/// library's layers), with a hint where the cause is a known confusion.
+fn connect_detail(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut root = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        root = c.to_string();
+        cur = c.source();
+    }
+    let lower = root.to_ascii_lowercase();
+    if lower.contains("invalidcontenttype")
+        || lower.contains("corrupt message")
+        || lower.contains("wrong version number")
+    {
+        format!("{root} (the server does not speak TLS here: is it plain http://?)")
+    } else if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        format!(
+            "{root} (the host name could not be resolved: check the API base URL and the network)"
+        )
+    } else {
+        root
     }
 }
 

@@ -110,7 +110,7 @@ fn resolve_key() -> Result<ApiKey, CliError> {
         }
         Ok(None) => Err(ApiError::MissingKey.into()),
         Err(e) => Err(CliError::Other(format!(
-            "{e}; no key in SEGMIND_API_KEY either"
+            "no API key: SEGMIND_API_KEY is not set, and {e}"
         ))),
     }
 }
@@ -205,43 +205,64 @@ fn input_source(image: &str) -> InputSource {
     if t.starts_with("http://") || t.starts_with("https://") {
         InputSource::Url(t.to_owned())
     } else {
-        InputSource::File(PathBuf::from(t))
+        // Absolute, so that the sidecar and the journal name the file from anywhere.
+        let p = PathBuf::from(t);
+        InputSource::File(std::path::absolute(&p).unwrap_or(p))
     }
 }
 
-/// Submits `specs`, prints progress on stderr and saved paths on stdout, and waits for all of them.
-fn run_jobs(
-    handle: &JobsHandle,
-    specs: Vec<(String, JobSpec)>,
-    quiet: bool,
-) -> Result<Vec<(String, Vec<SavedImage>)>, CliError> {
+/// What a batch of jobs gave: the saved results (label, images) in the order they were given, and
+/// the error that sums up the failures, if any. Saved results are reported even when others failed.
+struct Batch {
+    done: Vec<(String, Vec<SavedImage>)>,
+    error: Option<CliError>,
+}
+
+impl Batch {
+    fn into_result(self) -> Result<(), CliError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Submits `specs`, prints progress on stderr and saved paths on stdout (as they land when `live`,
+/// else in the order of `specs` once all ended), and waits for all of them.
+fn run_jobs(handle: &JobsHandle, specs: Vec<(String, JobSpec)>, quiet: bool, live: bool) -> Batch {
     let mut labels = std::collections::HashMap::new();
+    let mut order = Vec::new();
     for (label, spec) in specs {
         let id = jobs::next_job_id();
         labels.insert(id, label);
+        order.push(id);
         if !handle.send(jobs::Command::Submit { id, spec }) {
-            return Err(CliError::Other(
-                "the job runtime stopped unexpectedly".into(),
-            ));
+            return Batch {
+                done: Vec::new(),
+                error: Some(CliError::Other(
+                    "the job runtime stopped unexpectedly".into(),
+                )),
+            };
         }
     }
-    wait_all(handle, labels, quiet)
+    wait_all(handle, labels, order, quiet, live)
 }
 
 fn wait_all(
     handle: &JobsHandle,
     mut labels: std::collections::HashMap<JobId, String>,
+    order: Vec<JobId>,
     quiet: bool,
-) -> Result<Vec<(String, Vec<SavedImage>)>, CliError> {
+    live: bool,
+) -> Batch {
     let total = labels.len();
-    let mut done = Vec::new();
+    let mut done: Vec<(JobId, String, Vec<SavedImage>)> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     let stdout = std::io::stdout();
     while !labels.is_empty() {
         let Some(ev) = handle.recv_blocking() else {
-            return Err(CliError::Other(
-                "the job runtime stopped unexpectedly".into(),
-            ));
+            failures.push("the job runtime stopped unexpectedly".into());
+            break;
         };
         match ev {
             Event::Stage { id, stage } => {
@@ -257,12 +278,9 @@ fn wait_all(
                 let Some(l) = labels.remove(&id) else {
                     continue;
                 };
-                let mut out = stdout.lock();
-                for img in &images {
-                    // A closed stdout (e.g. `| head`) must not lose the result: it is on disk already.
-                    let _ = writeln!(out, "{}", img.path.display());
+                if live {
+                    print_paths(&stdout, &images);
                 }
-                let _ = out.flush();
                 if !quiet {
                     let credits = accounting
                         .remaining_credits
@@ -274,7 +292,7 @@ fn wait_all(
                         images.first().map(|i| i.seed).unwrap_or_default()
                     );
                 }
-                done.push((l, images));
+                done.push((id, l, images));
             }
             Event::Failed { id, failure } => {
                 let Some(l) = labels.remove(&id) else {
@@ -306,19 +324,55 @@ fn wait_all(
             _ => {}
         }
     }
-    match failures.len() {
-        0 => Ok(done),
-        1 if total == 1 => Err(CliError::Failed(failures.remove(0))),
-        n => Err(CliError::Failed(format!(
+    done.sort_by_key(|(id, _, _)| order.iter().position(|o| o == id).unwrap_or(usize::MAX));
+    if !live {
+        for (_, _, images) in &done {
+            print_paths(&stdout, images);
+        }
+    }
+    let error = match failures.len() {
+        0 => None,
+        1 if total == 1 => Some(CliError::Failed(failures.remove(0))),
+        n => Some(CliError::Failed(format!(
             "{n} of {total} generations failed; first: {}",
             failures[0]
         ))),
+    };
+    Batch {
+        done: done.into_iter().map(|(_, l, i)| (l, i)).collect(),
+        error,
     }
+}
+
+/// Saved paths on stdout, one a line.
+fn print_paths(stdout: &std::io::Stdout, images: &[SavedImage]) {
+    let mut out = stdout.lock();
+    for img in images {
+        // A closed stdout (e.g. `| head`) must not lose the result: it is on disk already.
+        let _ = writeln!(out, "{}", img.path.display());
+    }
+    let _ = out.flush();
+}
+
+/// A parameter error with the flag that sets the field.
+fn flag_error(e: crate::api::ParamError) -> CliError {
+    let flag = match e.field {
+        "custom_width" => "width",
+        "custom_height" => "height",
+        "image_format" => "format",
+        "use_input_img_dimension" => "use-input-size",
+        f => f,
+    }
+    .replace('_', "-");
+    CliError::Other(format!(
+        "--{flag}: {} = {} is not allowed: {}",
+        e.field, e.value, e.allowed
+    ))
 }
 
 fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
     let params = g.params();
-    params.validate().map_err(ApiError::from)?;
+    params.validate().map_err(flag_error)?;
     let input = input_source(&g.image);
     let specs = sample_specs(&params, &input, g);
     let rt = runtime()?;
@@ -345,7 +399,7 @@ fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
             )
         })
         .collect();
-    run_jobs(&handle, labelled, cli.quiet).map(|_| ())
+    run_jobs(&handle, labelled, cli.quiet, true).into_result()
 }
 
 fn compare(
@@ -357,7 +411,7 @@ fn compare(
     grid_png: Option<&std::path::Path>,
 ) -> Result<(), CliError> {
     let params = g.params();
-    params.validate().map_err(ApiError::from)?;
+    params.validate().map_err(flag_error)?;
     let input = input_source(&g.image);
     let group = jobs::next_job_id();
     let plan = match x {
@@ -406,19 +460,16 @@ fn compare(
             plan.seed
         );
     }
-    let results = run_jobs(&handle, specs, cli.quiet);
+    // Paths in the plan's order (row by row), so a script can tell which file is which cell.
+    let results = run_jobs(&handle, specs, cli.quiet, false);
     if let Some(out) = grid_png {
         // Export whatever arrived, failed cells shown as such, even when some failed.
-        let cells = match &results {
-            Ok(done) => done.clone(),
-            Err(_) => Vec::new(),
-        };
-        export_grid(&plan, &cells, out)?;
+        export_grid(&plan, &results.done, out)?;
         if !cli.quiet {
             eprintln!("fluxcn: wrote the grid to {}", out.display());
         }
     }
-    results.map(|_| ())
+    results.into_result()
 }
 
 fn resume(cli: &Cli, out: Option<PathBuf>) -> Result<(), CliError> {
@@ -430,11 +481,12 @@ fn resume(cli: &Cli, out: Option<PathBuf>) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let labels = pending
+    let order = pending.clone();
+    let labels: std::collections::HashMap<JobId, String> = pending
         .into_iter()
         .map(|id| (id, format!("job {id}")))
         .collect();
-    wait_all(&handle, labels, cli.quiet).map(|_| ())
+    wait_all(&handle, labels, order, cli.quiet, true).into_result()
 }
 
 fn credits(cli: &Cli) -> Result<(), CliError> {

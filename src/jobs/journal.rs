@@ -34,6 +34,10 @@ pub struct JournalJob {
     pub request_id: Option<String>,
     /// v2: when the submit answered, in ms since the epoch.
     pub submitted_ms: Option<u64>,
+    /// The API base the job was sent to: a resume polls the same service (a job submitted to a
+    /// proxy or the stand-in is unknown to any other).
+    #[serde(default)]
+    pub api_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -236,6 +240,7 @@ mod tests {
             started_ms: now_ms(),
             request_id: None,
             submitted_ms: None,
+            api_base: None,
         }
     }
 

@@ -363,6 +363,31 @@ fn reveal(path: &std::path::Path) -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// Whether a v2 job that failed this way is still on the server (and paid for), so that its journal
+/// entry must stay open for a later resume: the network or the service failed us, not the job.
+fn still_on_server(e: &ApiError) -> bool {
+    use crate::api::HttpClass;
+    match e {
+        ApiError::Connect { .. } | ApiError::NoAnswer { .. } | ApiError::Decode(_) => true,
+        ApiError::Status(s) => !matches!(
+            s.class,
+            HttpClass::Unprocessable | HttpClass::NotFound | HttpClass::Gone
+        ),
+        _ => false,
+    }
+}
+
+/// The failure of a v2 job that is still on the server: says how to fetch it later.
+fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
+    JobEnd::Failed(JobFailure {
+        message: format!(
+            "{e}. Job {request_id} is still on the server (and billed): `fluxcn resume` or the next start of the app fetches it, within an hour of its submission"
+        ),
+        kind: e.kind(),
+        maybe_billed: true,
+    })
+}
+
 /// How a job ended without images.
 enum JobEnd {
     Failed(JobFailure),
@@ -384,7 +409,7 @@ impl From<ApiError> for JobEnd {
     }
 }
 
-fn journal_job(id: JobId, spec: &JobSpec) -> JournalJob {
+fn journal_job(id: JobId, spec: &JobSpec, api_base: &str) -> JournalJob {
     JournalJob {
         id,
         input: match &spec.input {
@@ -398,6 +423,7 @@ fn journal_job(id: JobId, spec: &JobSpec) -> JournalJob {
         started_ms: now_ms(),
         request_id: None,
         submitted_ms: None,
+        api_base: Some(api_base.to_owned()),
     }
 }
 
@@ -538,7 +564,7 @@ async fn job_body(
         }
     }
     // Written down before anything is sent.
-    sh.journal(|j| j.start(&journal_job(id, spec)));
+    sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
     let progress = progress_sink(sh, id);
     let generation = match spec.api {
         ApiVersion::V1 => {
@@ -555,7 +581,12 @@ async fn job_body(
                 progress(Progress::Submitted {
                     request_id: sub.request_id.clone(),
                 });
-                client.wait_for(&sub.request_id, cancel, &progress).await
+                match client.wait_for(&sub.request_id, cancel, &progress).await {
+                    Err(e) if still_on_server(&e) => {
+                        return Err((unfinished_v2(e, &sub.request_id), false));
+                    }
+                    other => other,
+                }
             }
             Err(e) => Err(e),
         },
@@ -700,16 +731,21 @@ async fn resume_job(
             if age > V2_RECORD_LIFETIME {
                 fail(format!("job {request_id} expired: the server keeps a record for one hour after submission, and it was submitted {} minutes ago", age.as_secs() / 60), "expired", true)
             } else {
+                let cfg = RuntimeConfig {
+                    api_base: job.api_base.clone().unwrap_or_else(|| cfg.api_base.clone()),
+                    ..cfg.clone()
+                };
                 match sh.client(&cfg).await {
                     Err(e) => Err((e.into(), false)),
                     Ok(client) => {
-                        sh.stage(id, Stage::Submitted { request_id: request_id.clone() });
+                        sh.stage(id, Stage::Remote { state: "checking".into() });
                         let progress = progress_sink(&sh, id);
                         match client.wait_for(request_id, &cancel, &progress).await {
                             Ok(g) => save(&sh, id, &spec, g).await.map_err(|e| (e, true)),
                             // Cancelling a resumed job stops our polling; the journal keeps it so a
                             // later start can still fetch it.
                             Err(ApiError::Cancelled { .. }) => Err((JobEnd::Cancelled { maybe_billed: true }, false)),
+                            Err(e) if still_on_server(&e) => Err((unfinished_v2(e, request_id), false)),
                             Err(e) => Err((e.into(), true)),
                         }
                     }

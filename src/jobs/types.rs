@@ -391,15 +391,21 @@ impl JobsHandle {
     }
 }
 
-/// A fresh job id, unique in this process and increasing.
+/// A fresh job id: increasing within a process, and unique across processes (the app and the CLI
+/// share one journal). The base is the process's first call in milliseconds (`<< 20`) with 8 bits
+/// of its process id (`<< 12`); a counter is added to it. Two processes collide only if they start in
+/// the same millisecond with the same low pid bits.
 pub fn next_job_id() -> JobId {
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
+    static BASE: OnceLock<u64> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    // Start above the journal's ids: time-based high bits keep ids unique across restarts.
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        << 20;
-    base + NEXT.fetch_add(1, Ordering::Relaxed)
+    let base = *BASE.get_or_init(|| {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        ((ms & ((1 << 43) - 1)) << 20) | ((u64::from(std::process::id()) & 0xFF) << 12)
+    });
+    base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
