@@ -92,7 +92,7 @@ pub enum KeyAction {
     Set,
     /// Remove the stored key.
     Clear,
-    /// Say where the key comes from (never prints it).
+    /// Say where the key comes from (shows a masked hint such as `SG_…ef`, never the key).
     Status,
 }
 
