@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/window-check.png}"
-cargo build --locked --bin fluxcn
+# Build the binary the way the tests do (same feature set as `cargo test`, so nothing is rebuilt
+# after the test run): the integration tests depend on it.
+cargo test --locked --no-run --test cli >/dev/null 2>&1 || cargo build --locked --bin fluxcn
 export XDG_RUNTIME_DIR="$(mktemp -d)"; chmod 700 "$XDG_RUNTIME_DIR"
 export FLUXCN_DATA_DIR="$(mktemp -d)"
 export HOME_TMP="$(mktemp -d)"
