@@ -1,6 +1,8 @@
 //! Soak: many jobs through the real job runtime against the stand-in with about 20 % injected faults
-//! (429, 500, 502, 504, reset, truncated body, slow past the timeout). Checks: no panic, every job ends,
-//! every complete `200` is saved exactly once, failures carry their class. Prints the tally.
+//! (429 with Retry-After, 500, 502, 504, 403, reset, truncated body, slow past the timeout). Checks: no
+//! panic, every job ends, every complete `200` is saved exactly once, nothing is re-sent after a
+//! non-retryable status or an ambiguous failure (proved from the stand-in's own request log), and
+//! every failure carries the class of the answer that ended it. Prints the tally.
 //!
 //! Short by default (CI); `FLUXCN_SOAK_JOBS=2000 cargo test --release --test soak -- --nocapture` for
 //! the long run.
@@ -28,7 +30,7 @@ fn soak_with_twenty_percent_faults() {
         .enable_all()
         .build()
         .unwrap();
-    let faults = "429:0.04,500:0.03,502:0.03,504:0.03,reset:0.03,truncate:0.02,slow:0.02"
+    let faults = "429:0.03,500:0.03,502:0.03,504:0.03,403:0.02,reset:0.02,truncate:0.02,slow:0.02"
         .parse()
         .unwrap();
     let server = rt
@@ -91,6 +93,7 @@ fn soak_with_twenty_percent_faults() {
     let mut ended = 0;
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     let mut saved = 0u64;
+    let mut outcome: BTreeMap<u64, String> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(30 + n as u64 / 5);
     while ended < n {
         assert!(
@@ -101,14 +104,16 @@ fn soak_with_twenty_percent_faults() {
             continue;
         };
         match ev {
-            Event::Done { images, .. } => {
+            Event::Done { id, images, .. } => {
                 ended += 1;
+                outcome.insert(id, "saved".into());
                 saved += images.len() as u64;
                 *tally.entry("saved".into()).or_default() += 1;
             }
-            Event::Failed { failure, .. } => {
+            Event::Failed { id, failure } => {
                 ended += 1;
                 assert!(!failure.message.is_empty());
+                outcome.insert(id, failure.kind.to_string());
                 *tally
                     .entry(format!("failed: {}", failure.kind))
                     .or_default() += 1;
@@ -145,6 +150,7 @@ fn soak_with_twenty_percent_faults() {
                 "failed: 500",
                 "failed: 502",
                 "failed: 504",
+                "failed: 403",
                 "failed: no answer",
                 "failed: decode"
             ]
@@ -163,4 +169,44 @@ fn soak_with_twenty_percent_faults() {
         "ambiguous failures: {tally:?} vs faults {:?}",
         stats.faults_injected
     );
+
+    // From the stand-in's own log: per job, every request but the last drew a retryable status
+    // (429, 500, 502, 503, 504), so nothing was re-sent after a 403 or an ambiguous failure; and the
+    // job's reported class is the class of its last answer.
+    let mut per_job: BTreeMap<String, Vec<Option<&str>>> = BTreeMap::new();
+    for (prompt, fault) in &stats.v1_log {
+        per_job.entry(prompt.clone()).or_default().push(*fault);
+    }
+    assert_eq!(per_job.len(), n, "every job reached the server");
+    let mut resent = 0;
+    for (prompt, seq) in &per_job {
+        let (last, before) = seq.split_last().expect("at least one request per job");
+        for f in before {
+            assert!(
+                matches!(f, Some("429" | "500" | "502" | "503" | "504")),
+                "{prompt}: re-sent after {f:?} (sequence {seq:?})"
+            );
+        }
+        resent += before.len();
+        assert!(
+            before.iter().filter(|f| **f == Some("500")).count() <= 1,
+            "{prompt}: a 500 is retried once only ({seq:?})"
+        );
+        let i: u64 = prompt
+            .strip_prefix("soak ")
+            .and_then(|s| s.parse().ok())
+            .expect("soak prompt");
+        let got = outcome.get(&(i + 1)).map(String::as_str);
+        let want: &[&str] = match last {
+            None => &["saved"],
+            Some("reset" | "slow") => &["no answer"],
+            Some("truncate") => &["no answer", "decode"],
+            Some(status) => &[status],
+        };
+        assert!(
+            got.is_some_and(|g| want.contains(&g)),
+            "{prompt}: ended as {got:?} after {seq:?}, expected one of {want:?}"
+        );
+    }
+    println!("  retried (retryable statuses only): {resent}");
 }

@@ -154,6 +154,11 @@ async fn v1_generate(
         Err(answer) => return *answer,
     };
     let fault = draw_fault(&shared, false);
+    shared
+        .lock()
+        .stats
+        .v1_log
+        .push((req.params.prompt.clone(), fault.map(Fault::name)));
     if let Some(a) = fault.and_then(|f| early_fault_answer(&shared.cfg, f)) {
         return a;
     }

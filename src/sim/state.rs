@@ -49,6 +49,9 @@ pub struct SimStats {
     pub user_agents: Vec<String>,
     /// Faults injected, by name (`"429"`, `"reset"`, …).
     pub faults_injected: BTreeMap<String, u64>,
+    /// Every admitted v1 request in arrival order: its prompt and the fault it drew (`None` for a
+    /// normal answer). Lets a test prove what was re-sent after what.
+    pub v1_log: Vec<(String, Option<&'static str>)>,
 }
 
 /// A v2 job.
