@@ -440,3 +440,15 @@ fn the_key_never_goes_over_plain_http_to_another_host() {
     assert!(e.to_string().contains("plain HTTP"), "{e}");
     assert!(!e.to_string().contains(KEY));
 }
+
+#[test]
+fn a_key_that_cannot_be_a_header_is_refused_without_showing_it() {
+    for raw in ["SG_0123456789ab\u{7}cdef", "SG_0123456789abcdé"] {
+        let key = ApiKey::new(raw).unwrap();
+        let e = Client::new(ClientConfig::default(), key).unwrap_err();
+        assert!(matches!(e, ApiError::BadKey), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("paste it again"), "{msg}");
+        assert!(!msg.contains("0123456789"), "the key is in {msg}");
+    }
+}

@@ -600,11 +600,15 @@ fn a1111_png_from_another_tool_is_read() {
     assert_eq!((p.steps, p.guidance, p.seed), (30, 5.0, 12345));
     assert_eq!((p.cn_type, p.cn_strength), (CnType::Canny, 0.9));
 
-    // A gallery folder holding that foreign image lists it (with a sidecar made for it).
+    // A gallery folder holding that foreign image lists it, and writes nothing beside it.
     let store = Store::open(d.path()).unwrap();
     let e = store.get("00001-12345").unwrap();
     assert_eq!(e.meta.params, p);
     assert_eq!((e.meta.width, e.meta.height), (4, 4));
+    assert!(
+        !d.path().join("00001-12345.json").exists(),
+        "no sidecar beside another tool's picture"
+    );
 
     let junk = d.path().join("notes.txt");
     std::fs::write(&junk, "hello").unwrap();

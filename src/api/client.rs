@@ -206,6 +206,7 @@ pub struct Client {
     base: Url,
     root: Url,
     key: ApiKey,
+    key_header: reqwest::header::HeaderValue,
 }
 
 impl std::fmt::Debug for Client {
@@ -228,6 +229,14 @@ impl Client {
     pub fn new(cfg: ClientConfig, key: ApiKey) -> Result<Client, ApiError> {
         let base = parse_base(&cfg.api_base)?;
         let root = root_of(&base);
+        // Marked sensitive so no debug print or trace of the request can show it.
+        // A key is visible ASCII; anything else is a bad paste that would only earn a 401.
+        if !key.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::BadKey);
+        }
+        let mut key_header =
+            reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| ApiError::BadKey)?;
+        key_header.set_sensitive(true);
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             let same = attempt
                 .previous()
@@ -257,6 +266,7 @@ impl Client {
             base,
             root,
             key,
+            key_header,
         })
     }
 
@@ -414,7 +424,9 @@ impl Client {
                 detail: format!("no answer within {} s", timeout.as_secs()),
             }
         } else {
-            ApiError::NoAnswer { detail }
+            ApiError::NoAnswer {
+                detail: no_answer_detail(&e).unwrap_or(detail),
+            }
         }
     }
 
@@ -455,9 +467,12 @@ impl Client {
                 Some(Err(e)) => {
                     return Err(ApiError::NoAnswer {
                         detail: format!(
-                            "the answer was cut off after {} bytes: {}",
+                            "the answer was cut off after {} bytes{}",
                             out.len(),
-                            self.key.redact(&error_chain(&e))
+                            no_answer_detail(&e).map_or_else(
+                                || format!(": {}", self.key.redact(&error_chain(&e))),
+                                |d| format!(": {d}")
+                            )
                         ),
                     });
                 }
@@ -492,7 +507,7 @@ impl Client {
     }
 
     fn keyed(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        rb.header("x-api-key", self.key.expose())
+        rb.header("x-api-key", self.key_header.clone())
     }
 
     /// One v1 attempt.
@@ -560,13 +575,17 @@ impl Client {
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Generation, ApiError> {
-        params.validate()?;
-        let body = Bytes::from(encode_body(image, params)?);
-        let url = self.v1_url();
-        self.with_retries(cancel, progress, true, |attempt| {
-            self.v1_once(&url, body.clone(), cancel, progress, attempt)
-        })
-        .await
+        let result: Result<Generation, ApiError> = async {
+            params.validate()?;
+            let body = Bytes::from(encode_body(image, params)?);
+            let url = self.v1_url();
+            self.with_retries(cancel, progress, true, |attempt| {
+                self.v1_once(&url, body.clone(), cancel, progress, attempt)
+            })
+            .await
+        }
+        .await;
+        result.map_err(|e| e.redacted(&self.key))
     }
 
     /// A small JSON call (v2 submit, status, result, credits): returns the status and body.
@@ -601,37 +620,41 @@ impl Client {
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Submitted, ApiError> {
-        params.validate()?;
-        let body = Bytes::from(encode_body(image, params)?);
-        let url = self.v2_submit_url();
-        self.with_retries(cancel, progress, false, |attempt| {
-            let body = body.clone();
-            let url = &url;
-            async move {
-                progress(Progress::Sending { attempt });
-                let rb = self
-                    .http
-                    .post(url.clone())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body);
-                match self.json_call(rb, url, cancel).await {
-                    Ok((_, body, _)) => match serde_json::from_slice::<Submitted>(&body) {
-                        Ok(s) => match safe_id(&s.request_id) {
-                            Ok(_) => Attempt::Done(s),
-                            Err(e) => Attempt::Failed(e),
+        let result: Result<Submitted, ApiError> = async {
+            params.validate()?;
+            let body = Bytes::from(encode_body(image, params)?);
+            let url = self.v2_submit_url();
+            self.with_retries(cancel, progress, false, |attempt| {
+                let body = body.clone();
+                let url = &url;
+                async move {
+                    progress(Progress::Sending { attempt });
+                    let rb = self
+                        .http
+                        .post(url.clone())
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body);
+                    match self.json_call(rb, url, cancel).await {
+                        Ok((_, body, _)) => match serde_json::from_slice::<Submitted>(&body) {
+                            Ok(s) => match safe_id(&s.request_id) {
+                                Ok(_) => Attempt::Done(s),
+                                Err(e) => Attempt::Failed(e),
+                            },
+                            Err(e) => {
+                                Attempt::Failed(ApiError::Decode(DecodeError::Unexpected(format!(
+                                    "the submit answer has no request id ({e}): {}",
+                                    super::error::shorten(&String::from_utf8_lossy(&body), 120)
+                                ))))
+                            }
                         },
-                        Err(e) => {
-                            Attempt::Failed(ApiError::Decode(DecodeError::Unexpected(format!(
-                                "the submit answer has no request id ({e}): {}",
-                                super::error::shorten(&String::from_utf8_lossy(&body), 120)
-                            ))))
-                        }
-                    },
-                    Err(e) => Attempt::Failed(e),
+                        Err(e) => Attempt::Failed(e),
+                    }
                 }
-            }
-        })
-        .await
+            })
+            .await
+        }
+        .await;
+        result.map_err(|e| e.redacted(&self.key))
     }
 
     /// v2 step 2: the job's state. Safe to retry: polling never re-runs anything.
@@ -640,14 +663,18 @@ impl Client {
         request_id: &str,
         cancel: &CancellationToken,
     ) -> Result<(JobState, Accounting), ApiError> {
-        let url = self.v2_status_url(request_id)?;
-        let (_, body, _) = self
-            .json_call(self.http.get(url.clone()), &url, cancel)
-            .await?;
-        let (state, metrics) = response::decode_status(&body)?;
-        let mut acc = Accounting::default();
-        acc.merge_metrics(&metrics);
-        Ok((state, acc))
+        let result: Result<(JobState, Accounting), ApiError> = async {
+            let url = self.v2_status_url(request_id)?;
+            let (_, body, _) = self
+                .json_call(self.http.get(url.clone()), &url, cancel)
+                .await?;
+            let (state, metrics) = response::decode_status(&body)?;
+            let mut acc = Accounting::default();
+            acc.merge_metrics(&metrics);
+            Ok((state, acc))
+        }
+        .await;
+        result.map_err(|e| e.redacted(&self.key))
     }
 
     /// v2 step 3: the finished job's output, downloaded (without the key) where it is a URL.
@@ -657,49 +684,53 @@ impl Client {
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Generation, ApiError> {
-        let url = self.v2_result_url(request_id)?;
-        let (status, body, _) = self
-            .json_call(self.http.get(url.clone()), &url, cancel)
-            .await?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| DecodeError::BadJson(e.to_string()))?;
-        let mut accounting = Accounting {
-            request_id: Some(request_id.to_owned()),
-            ..Default::default()
-        };
-        if let Some(m) = v.get("metrics") {
-            accounting.merge_metrics(m);
-        }
-        if status == 422
-            || v.get("status")
-                .and_then(|s| s.as_str())
-                .is_some_and(|s| s.eq_ignore_ascii_case("FAILED"))
-        {
-            let msg = v
-                .get("error")
-                .and_then(|e| e.as_str())
-                .unwrap_or("the generation failed");
-            return Err(ApiError::Status(StatusError {
-                status: 422,
-                class: HttpClass::Unprocessable,
-                message: self.key.redact(&super::error::shorten(msg, 300)),
-                retry_after: None,
-            }));
-        }
-        if let Some(seed) = v.get("seed").and_then(|s| s.as_i64()) {
-            accounting.seed = Some(seed);
-        }
-        let mut images = Vec::new();
-        for r in response::image_refs(&v)? {
-            match r {
-                OutputRef::Inline(s) => images.push(response::decode_base64_image(&s)?),
-                OutputRef::Url(u) => {
-                    progress(Progress::Downloading);
-                    images.push(self.download(&u, cancel).await?);
+        let result: Result<Generation, ApiError> = async {
+            let url = self.v2_result_url(request_id)?;
+            let (status, body, _) = self
+                .json_call(self.http.get(url.clone()), &url, cancel)
+                .await?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| DecodeError::BadJson(e.to_string()))?;
+            let mut accounting = Accounting {
+                request_id: Some(request_id.to_owned()),
+                ..Default::default()
+            };
+            if let Some(m) = v.get("metrics") {
+                accounting.merge_metrics(m);
+            }
+            if status == 422
+                || v.get("status")
+                    .and_then(|s| s.as_str())
+                    .is_some_and(|s| s.eq_ignore_ascii_case("FAILED"))
+            {
+                let msg = v
+                    .get("error")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("the generation failed");
+                return Err(ApiError::Status(StatusError {
+                    status: 422,
+                    class: HttpClass::Unprocessable,
+                    message: self.key.redact(&super::error::shorten(msg, 300)),
+                    retry_after: None,
+                }));
+            }
+            if let Some(seed) = v.get("seed").and_then(|s| s.as_i64()) {
+                accounting.seed = Some(seed);
+            }
+            let mut images = Vec::new();
+            for r in response::image_refs(&v)? {
+                match r {
+                    OutputRef::Inline(s) => images.push(response::decode_base64_image(&s)?),
+                    OutputRef::Url(u) => {
+                        progress(Progress::Downloading);
+                        images.push(self.download(&u, cancel).await?);
+                    }
                 }
             }
+            Ok(Generation { images, accounting })
         }
-        Ok(Generation { images, accounting })
+        .await;
+        result.map_err(|e| e.redacted(&self.key))
     }
 
     /// Downloads an output file. The key is never sent here: outputs live on a storage host.
@@ -751,126 +782,136 @@ impl Client {
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Generation, ApiError> {
-        let started = tokio::time::Instant::now();
-        let mut failures = 0u32;
-        let mut last_state = String::new();
-        loop {
-            if started.elapsed() > self.cfg.v2_deadline {
-                return Err(ApiError::Job(format!(
-                    "job {request_id} did not finish within {} minutes",
-                    self.cfg.v2_deadline.as_secs() / 60
-                )));
-            }
-            match self.status(request_id, cancel).await {
-                Ok((JobState::Completed, _)) => {
-                    return self.fetch_result(request_id, cancel, progress).await;
-                }
-                Ok((JobState::Failed(msg), _)) => {
-                    return Err(ApiError::Status(StatusError {
-                        status: 422,
-                        class: HttpClass::Unprocessable,
-                        message: self.key.redact(&super::error::shorten(&msg, 300)),
-                        retry_after: None,
-                    }));
-                }
-                Ok((state, _)) => {
-                    failures = 0;
-                    let name = match &state {
-                        JobState::Queued => "queued".to_owned(),
-                        JobState::Processing => "processing".to_owned(),
-                        JobState::Other(s) => s.to_ascii_lowercase(),
-                        _ => String::new(),
-                    };
-                    if name != last_state {
-                        progress(Progress::Remote {
-                            state: name.clone(),
-                        });
-                        last_state = name;
-                    }
-                }
-                Err(ApiError::Status(s)) if s.status == 404 => {
+        let result: Result<Generation, ApiError> = async {
+
+            let started = tokio::time::Instant::now();
+            let mut failures = 0u32;
+            let mut last_state = String::new();
+            loop {
+                if started.elapsed() > self.cfg.v2_deadline {
                     return Err(ApiError::Job(format!(
-                        "the server no longer has job {request_id}: records expire one hour after submission{}",
-                        if s.message.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({})", s.message)
-                        }
+                        "job {request_id} did not finish within {} minutes",
+                        self.cfg.v2_deadline.as_secs() / 60
                     )));
                 }
-                Err(e @ ApiError::Cancelled { .. }) => return Err(e),
-                Err(
-                    e
-                    @ (ApiError::Connect { .. } | ApiError::NoAnswer { .. } | ApiError::Decode(_)),
-                )
-                | Err(e @ ApiError::Status(_)) => {
-                    let transient = match &e {
-                        ApiError::Status(s) => matches!(
-                            s.class,
-                            HttpClass::RateLimited
-                                | HttpClass::Unavailable
-                                | HttpClass::GatewayTimeout
-                                | HttpClass::ServerError
-                        ),
-                        _ => true,
-                    };
-                    failures += 1;
-                    if !transient || failures > self.cfg.max_retries.max(3) * 2 {
-                        return Err(e);
+                match self.status(request_id, cancel).await {
+                    Ok((JobState::Completed, _)) => {
+                        return self.fetch_result(request_id, cancel, progress).await;
                     }
-                    let delay = match &e {
-                        ApiError::Status(s) => s
-                            .retry_after
-                            .unwrap_or_else(|| self.backoff(failures.min(3))),
-                        _ => self.backoff(failures.min(3)),
-                    };
-                    progress(Progress::Retrying {
-                        attempt: failures + 1,
-                        delay,
-                        reason: format!("polling: {e}"),
-                        rate_limited: e.class() == Some(HttpClass::RateLimited),
-                    });
-                    tokio::select! {
-                        _ = cancel.cancelled() => return Err(ApiError::Cancelled { after_send: true }),
-                        _ = tokio::time::sleep(delay) => {}
+                    Ok((JobState::Failed(msg), _)) => {
+                        return Err(ApiError::Status(StatusError {
+                            status: 422,
+                            class: HttpClass::Unprocessable,
+                            message: self.key.redact(&super::error::shorten(&msg, 300)),
+                            retry_after: None,
+                        }));
                     }
-                    continue;
+                    Ok((state, _)) => {
+                        failures = 0;
+                        let name = match &state {
+                            JobState::Queued => "queued".to_owned(),
+                            JobState::Processing => "processing".to_owned(),
+                            JobState::Other(s) => s.to_ascii_lowercase(),
+                            _ => String::new(),
+                        };
+                        if name != last_state {
+                            progress(Progress::Remote {
+                                state: name.clone(),
+                            });
+                            last_state = name;
+                        }
+                    }
+                    Err(ApiError::Status(s)) if s.status == 404 => {
+                        return Err(ApiError::Job(format!(
+                            "the server no longer has job {request_id}: records expire one hour after submission{}",
+                            if s.message.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", s.message)
+                            }
+                        )));
+                    }
+                    Err(e @ ApiError::Cancelled { .. }) => return Err(e),
+                    Err(
+                        e
+                        @ (ApiError::Connect { .. } | ApiError::NoAnswer { .. } | ApiError::Decode(_)),
+                    )
+                    | Err(e @ ApiError::Status(_)) => {
+                        let transient = match &e {
+                            ApiError::Status(s) => matches!(
+                                s.class,
+                                HttpClass::RateLimited
+                                    | HttpClass::Unavailable
+                                    | HttpClass::GatewayTimeout
+                                    | HttpClass::ServerError
+                            ),
+                            _ => true,
+                        };
+                        failures += 1;
+                        if !transient || failures > self.cfg.max_retries.max(3) * 2 {
+                            return Err(e);
+                        }
+                        let delay = match &e {
+                            ApiError::Status(s) => s
+                                .retry_after
+                                .unwrap_or_else(|| self.backoff(failures.min(3))),
+                            _ => self.backoff(failures.min(3)),
+                        };
+                        progress(Progress::Retrying {
+                            attempt: failures + 1,
+                            delay,
+                            reason: format!("polling: {e}"),
+                            rate_limited: e.class() == Some(HttpClass::RateLimited),
+                        });
+                        tokio::select! {
+                            _ = cancel.cancelled() => return Err(ApiError::Cancelled { after_send: true }),
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(ApiError::Cancelled { after_send: true }),
+                    _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                }
             }
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(ApiError::Cancelled { after_send: true }),
-                _ = tokio::time::sleep(self.cfg.poll_interval) => {}
-            }
+
         }
+        .await;
+        result.map_err(|e| e.redacted(&self.key))
     }
 
     /// The account's credit balance: free, and a way to check a key before spending anything.
     pub async fn credits(&self, cancel: &CancellationToken) -> Result<Credits, ApiError> {
-        let url = self.root_join("v1/get-user-credits");
-        let (_, body, _) = self
-            .json_call(self.http.get(url.clone()), &url, cancel)
-            .await?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| DecodeError::BadJson(e.to_string()))?;
-        let num = |k: &str| {
-            v.get(k).and_then(|x| {
-                x.as_f64()
-                    .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
-            })
-        };
-        let c = Credits {
-            credits: num("credits"),
-            free_credits: num("free-credits").or_else(|| num("free_credits")),
-        };
-        if c.credits.is_none() && c.free_credits.is_none() {
-            return Err(DecodeError::Unexpected(format!(
-                "the credits answer has no balance: {}",
-                super::error::shorten(&String::from_utf8_lossy(&body), 120)
-            ))
-            .into());
+        let result: Result<Credits, ApiError> = async {
+            let url = self.root_join("v1/get-user-credits");
+            let (_, body, _) = self
+                .json_call(self.http.get(url.clone()), &url, cancel)
+                .await?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| DecodeError::BadJson(e.to_string()))?;
+            let num = |k: &str| {
+                v.get(k).and_then(|x| {
+                    x.as_f64()
+                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                })
+            };
+            let c = Credits {
+                credits: num("credits"),
+                free_credits: num("free-credits").or_else(|| num("free_credits")),
+            };
+            if c.credits.is_none() && c.free_credits.is_none() {
+                return Err(DecodeError::Unexpected(format!(
+                    "the credits answer has no balance: {}",
+                    super::error::shorten(&String::from_utf8_lossy(&body), 120)
+                ))
+                .into());
+            }
+            Ok(c)
         }
-        Ok(c)
+        .await;
+        result.map_err(|e| e.redacted(&self.key))
     }
 }
 
@@ -916,6 +957,22 @@ fn connect_detail(e: &(dyn std::error::Error + 'static)) -> String {
         )
     } else {
         root
+    }
+}
+
+/// A plain sentence for the transport failures a user meets after sending (the raw chain of
+/// hyper's errors names internals); `None` for the rest, which keep their chain.
+fn no_answer_detail(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let chain = error_chain(e).to_ascii_lowercase();
+    let says = |s: &str| chain.contains(s);
+    if says("connection closed before message completed") || says("connection reset") {
+        Some("the connection was closed before an answer came".into())
+    } else if says("end of file before message length reached") || says("incomplete") {
+        Some("the connection closed before the whole answer arrived".into())
+    } else if says("invalid http") && says("parsed") {
+        Some("the answer was not HTTP: check the API base URL (host and port)".into())
+    } else {
+        None
     }
 }
 

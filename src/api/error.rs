@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::key::ApiKey;
 use super::params::ParamError;
 
 /// The classes of HTTP answer in the contract's error table.
@@ -136,10 +137,7 @@ impl StatusError {
             HttpClass::Forbidden => {
                 format!("this key or team may not use the flux-controlnet model ({s}){said}")
             }
-            HttpClass::NotFound => format!(
-                "not found ({s}){said}. Check the API base URL; a v2 request record expires one \
-                 hour after it was submitted"
-            ),
+            HttpClass::NotFound => format!("not found ({s}){said}. Check the API base URL"),
             HttpClass::MethodNotAllowed => format!(
                 "the server does not accept this method ({s}): a bug in fluxcn, please report it{said}"
             ),
@@ -158,9 +156,14 @@ impl StatusError {
                     "the generation ran and failed ({s}){said}. It was not billed; you may re-run it"
                 )
             }
-            HttpClass::RateLimited => {
-                format!("rate limited ({s}){said}: waiting before trying again")
-            }
+            // Shown when we gave up: retries were spent, or the wait asked for was too long.
+            HttpClass::RateLimited => match self.retry_after {
+                Some(d) if d >= Duration::from_secs(60) => format!(
+                    "rate limited ({s}){said}. The server asks to wait {}; try again then",
+                    humantime::format_duration(Duration::from_secs(d.as_secs()))
+                ),
+                _ => format!("rate limited ({s}){said}. Try again in a minute"),
+            },
             HttpClass::ServerError => format!("the service failed ({s}){said}"),
             HttpClass::Unavailable => format!("the service is unavailable for now ({s}){said}"),
             HttpClass::GatewayTimeout => {
@@ -180,12 +183,15 @@ impl StatusError {
 pub enum DecodeError {
     #[error("the server answered 200 with an empty body")]
     Empty,
-    #[error("the answer is not an image (it starts with {start:?}, content type {content_type:?})")]
+    #[error("the answer is not an image (it starts with {start:?}; sent as {content_type})")]
     NotAnImage { start: String, content_type: String },
     #[error("the image is damaged: {0}")]
     DamagedImage(String),
     #[error("the JSON answer has no image data (fields received: {fields})")]
     NoImageInJson { fields: String },
+    /// A `200` whose JSON carries an error message and no image.
+    #[error("the server answered 200 with an error and no image: {0}")]
+    ErrorIn200(String),
     #[error("the answer is not valid JSON: {0}")]
     BadJson(String),
     #[error("the base64 image data is not valid base64: {0}")]
@@ -232,6 +238,14 @@ pub enum ApiError {
     )]
     MissingKey,
 
+    /// The key holds characters an HTTP header cannot carry (a stray control character or a
+    /// non-ASCII letter from a bad paste). The message never shows the key.
+    #[error(
+        "the API key holds characters a key cannot have (spaces, control characters or letters \
+         outside ASCII): paste it again"
+    )]
+    BadKey,
+
     /// The base URL is unusable or would send the key in clear text.
     #[error("{0}")]
     BadBaseUrl(String),
@@ -241,7 +255,57 @@ pub enum ApiError {
     Job(String),
 }
 
+impl DecodeError {
+    /// The same error with every occurrence of `key` scrubbed from its texts (an answer may echo
+    /// the request's headers back).
+    pub fn redacted(self, key: &ApiKey) -> DecodeError {
+        use DecodeError::*;
+        let r = |t: String| key.redact(&t);
+        match self {
+            Empty => Empty,
+            NotAnImage {
+                start,
+                content_type,
+            } => NotAnImage {
+                start: r(start),
+                content_type: r(content_type),
+            },
+            DamagedImage(t) => DamagedImage(r(t)),
+            NoImageInJson { fields } => NoImageInJson { fields: r(fields) },
+            ErrorIn200(t) => ErrorIn200(r(t)),
+            BadJson(t) => BadJson(r(t)),
+            BadBase64(t) => BadBase64(r(t)),
+            TooLarge { limit_mb } => TooLarge { limit_mb },
+            Unexpected(t) => Unexpected(r(t)),
+        }
+    }
+}
+
 impl ApiError {
+    /// The same error with every occurrence of `key` scrubbed from its texts: the last line of
+    /// defence, applied to everything the client returns.
+    pub fn redacted(self, key: &ApiKey) -> ApiError {
+        let r = |t: String| key.redact(&t);
+        match self {
+            ApiError::Status(mut s) => {
+                s.message = r(s.message);
+                ApiError::Status(s)
+            }
+            ApiError::Connect { url, detail } => ApiError::Connect {
+                url: r(url),
+                detail: r(detail),
+            },
+            ApiError::NoAnswer { detail } => ApiError::NoAnswer { detail: r(detail) },
+            ApiError::Decode(d) => ApiError::Decode(d.redacted(key)),
+            ApiError::BadBaseUrl(t) => ApiError::BadBaseUrl(r(t)),
+            ApiError::Job(t) => ApiError::Job(r(t)),
+            other @ (ApiError::InvalidParams(_)
+            | ApiError::Cancelled { .. }
+            | ApiError::MissingKey
+            | ApiError::BadKey) => other,
+        }
+    }
+
     /// The HTTP status, when the server answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -275,7 +339,7 @@ impl ApiError {
             ApiError::NoAnswer { .. } => "no answer".into(),
             ApiError::Decode(_) => "decode".into(),
             ApiError::Cancelled { .. } => "cancelled".into(),
-            ApiError::MissingKey => "no key".into(),
+            ApiError::MissingKey | ApiError::BadKey => "no key".into(),
             ApiError::BadBaseUrl(_) => "base url".into(),
             ApiError::Job(_) => "job".into(),
         }

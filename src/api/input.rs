@@ -81,7 +81,7 @@ pub enum InputError {
     Empty { name: String },
     #[error("{name} is not an image: it looks like {detail}. Pick a JPEG, PNG or WebP file")]
     NotAnImage { name: String, detail: String },
-    #[error("{name} is a {format} image, which cannot be read here: convert it to JPEG or PNG")]
+    #[error("{name} cannot be read here: its format is {format}. Convert it to JPEG or PNG")]
     UnsupportedFormat { name: String, format: String },
     #[error(
         "{name} is damaged or incomplete ({detail}): open it in an image viewer, or export it again"
@@ -465,6 +465,13 @@ fn image_error(name: &str, format: ImageFormat, e: ImageError) -> InputError {
             format: format!("{what} variant ({})", trim_detail(&u.to_string())),
         },
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            InputError::Damaged {
+                name: name.to_owned(),
+                detail: format!("the {what} data ends early; the file was probably cut off"),
+            }
+        }
+        // zune-jpeg reports a short read as a format error.
+        ImageError::Decoding(d) if d.to_string().contains("Not enough bytes") => {
             InputError::Damaged {
                 name: name.to_owned(),
                 detail: format!("the {what} data ends early; the file was probably cut off"),

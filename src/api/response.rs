@@ -111,7 +111,11 @@ pub fn check_image(bytes: Vec<u8>, content_type: &str) -> Result<ReceivedImage, 
             .collect();
         return Err(DecodeError::NotAnImage {
             start,
-            content_type: content_type.to_owned(),
+            content_type: if content_type.trim().is_empty() {
+                "no content type".to_owned()
+            } else {
+                content_type.to_owned()
+            },
         });
     };
     let (width, height) = image::ImageReader::with_format(
@@ -181,7 +185,7 @@ pub fn decode_base64_image(s: &str) -> Result<ReceivedImage, DecodeError> {
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(cleaned.as_bytes()))
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(cleaned.as_bytes()))
         .map_err(|e| DecodeError::BadBase64(e.to_string()))?;
-    check_image(bytes, "base64")
+    check_image(bytes, "base64 data in JSON")
 }
 
 /// Where an output is: inline data or a URL to download.
@@ -244,6 +248,16 @@ pub fn image_refs(v: &serde_json::Value) -> Result<Vec<OutputRef>, DecodeError> 
             if !refs.is_empty() {
                 return Ok(refs);
             }
+        }
+    }
+    for key in ["error", "message", "detail"] {
+        if let Some(text) = v.get(key).and_then(|m| m.as_str())
+            && !text.trim().is_empty()
+        {
+            return Err(DecodeError::ErrorIn200(super::error::shorten(
+                text.trim(),
+                300,
+            )));
         }
     }
     Err(DecodeError::NoImageInJson {

@@ -2,7 +2,7 @@
 //! requests paced and retried, results saved with their sidecars, and the journal kept, in one place.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -202,7 +202,18 @@ fn concrete_seed(seed: i64) -> i64 {
 
 fn input_source(image: &str) -> InputSource {
     let t = image.trim();
-    if t.starts_with("http://") || t.starts_with("https://") {
+    // `ftp://…`, `file://…` and the like are addresses too (refused with a reason when prepared),
+    // unless a file of that odd name exists.
+    let scheme = t.split_once("://").map(|(s, _)| s).filter(|s| {
+        s.len() > 1
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    });
+    if t.starts_with("http://")
+        || t.starts_with("https://")
+        || (scheme.is_some() && !Path::new(t).exists())
+    {
         InputSource::Url(t.to_owned())
     } else {
         // Absolute, so that the sidecar and the journal name the file from anywhere.

@@ -277,6 +277,8 @@ pub struct Embedded {
     /// The seed the A1111 text names (for our files: the seed used, where the record has the seed
     /// sent, e.g. `-1`).
     pub seed_used: Option<i64>,
+    /// Whether the settings came from our own record (a picture fluxcn made), not another tool's.
+    pub ours: bool,
 }
 
 /// Like [`embedded_settings`], with the input's description and the seed used when present.
@@ -332,6 +334,7 @@ pub fn embedded_record(path: &Path, bytes: &[u8]) -> Result<Option<Embedded>, Ga
                     params,
                     input,
                     seed_used,
+                    ours: true,
                 }));
             }
             Err(e) => {
@@ -343,6 +346,7 @@ pub fn embedded_record(path: &Path, bytes: &[u8]) -> Result<Option<Embedded>, Ga
         Some(Ok(params)) => Ok(Some(Embedded {
             params,
             input: None,
+            ours: false,
             seed_used,
         })),
         Some(Err(e)) => Err(GalleryError::BadEmbedded {

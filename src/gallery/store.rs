@@ -589,14 +589,16 @@ impl Store {
             }
         }
         let image_path = dir.join(file);
-        let meta = match sidecar_from_image(&image_path) {
+        let (meta, ours) = match sidecar_from_image(&image_path) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "skipping a file that is not a readable image");
                 return None;
             }
         };
-        if let Err(e) = write_atomic(&sidecar_path, &sidecar_json(&meta)) {
+        // A picture of ours whose sidecar was lost gets it back. Another program's picture in the
+        // folder is only listed: we write nothing next to files we did not make.
+        if ours && let Err(e) = write_atomic(&sidecar_path, &sidecar_json(&meta)) {
             tracing::warn!(error = %e, "could not write the rebuilt sidecar; listing the picture anyway");
         }
         Some(meta)
@@ -612,8 +614,9 @@ pub fn sidecar_json(meta: &Sidecar) -> Vec<u8> {
 }
 
 /// A sidecar made from an image alone: its settings from inside it when there are any (else the
-/// defaults, with an empty prompt), its date from the file's time.
-fn sidecar_from_image(path: &Path) -> Result<Sidecar, GalleryError> {
+/// defaults, with an empty prompt), its date from the file's time; and whether the settings were
+/// inside it (a picture that we made).
+fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), GalleryError> {
     let bytes = std::fs::read(path).map_err(io("read", path))?;
     let format = ImageFormat::sniff(&bytes).ok_or_else(|| GalleryError::NotAnImage {
         path: path.to_path_buf(),
@@ -623,22 +626,22 @@ fn sidecar_from_image(path: &Path) -> Result<Sidecar, GalleryError> {
         .ok()
         .and_then(|r| r.into_dimensions().ok())
         .unwrap_or((0, 0));
-    let (params, input, seed_used) = match embedded_record(path, &bytes) {
+    let (params, input, seed_used, ours) = match embedded_record(path, &bytes) {
         Ok(Some(e)) => {
             let seed = e.seed_used.unwrap_or(e.params.seed);
-            (e.params, e.input.unwrap_or_default(), seed)
+            (e.params, e.input.unwrap_or_default(), seed, e.ours)
         }
         Ok(None) => {
-            tracing::warn!(file = %path.display(), "no settings inside this image; listing it with default settings and an empty prompt");
+            tracing::info!(file = %path.display(), "no settings inside this image; listing it with default settings and an empty prompt");
             let p = GenParams::default();
             let seed = p.seed;
-            (p, String::new(), seed)
+            (p, String::new(), seed, false)
         }
         Err(e) => {
             tracing::warn!(error = %e, "listing the image with default settings");
             let p = GenParams::default();
             let seed = p.seed;
-            (p, String::new(), seed)
+            (p, String::new(), seed, false)
         }
     };
     let modified = std::fs::metadata(path)
@@ -648,7 +651,7 @@ fn sidecar_from_image(path: &Path) -> Result<Sidecar, GalleryError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Ok(Sidecar {
+    let sidecar = Sidecar {
         version: SIDECAR_VERSION,
         app: format!("{} (rebuilt from the image)", app_name()),
         created: humantime::format_rfc3339_millis(modified).to_string(),
@@ -665,7 +668,8 @@ fn sidecar_from_image(path: &Path) -> Result<Sidecar, GalleryError> {
         group: None,
         favourite: false,
         model: MODEL.to_owned(),
-    })
+    };
+    Ok((sidecar, ours))
 }
 
 #[cfg(test)]
