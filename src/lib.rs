@@ -10,4 +10,5 @@ pub mod gallery;
 pub mod jobs;
 pub mod keystore;
 pub mod sim;
+#[cfg(feature = "app")]
 pub mod ui;

@@ -605,20 +605,32 @@ fn open_app(cli: &Cli) -> Result<(), CliError> {
         recovered,
         client_template: client_template(cli),
     };
-    let opts = crate::ui::LaunchOptions {
-        demo: cli.demo,
-        autogenerate,
-        initial: initial.clone(),
-        demo_input,
-    };
-    let handle = rt.handle().clone();
-    let result = crate::ui::run(
-        opts,
-        Box::new(move |notify| jobs::start(&handle, deps, initial, notify)),
-    );
-    // The demo server lives until the window is closed.
-    let _ = &sim;
-    result.map_err(|e| CliError::Other(format!("the window could not be opened: {e}")))
+    #[cfg(feature = "app")]
+    {
+        let opts = crate::ui::LaunchOptions {
+            demo: cli.demo,
+            autogenerate,
+            initial: initial.clone(),
+            demo_input,
+        };
+        let handle = rt.handle().clone();
+        let result = crate::ui::run(
+            opts,
+            Box::new(move |notify| jobs::start(&handle, deps, initial, notify)),
+        );
+        // The demo server lives until the window is closed.
+        let _ = &sim;
+        result.map_err(|e| CliError::Other(format!("the window could not be opened: {e}")))
+    }
+    #[cfg(not(feature = "app"))]
+    {
+        let _ = (sim, demo_input, deps, autogenerate, rt, initial);
+        Err(CliError::Other(
+            "this fluxcn was built without the window (the `app` feature): use its commands, \
+             e.g. `fluxcn generate --help`"
+                .into(),
+        ))
+    }
 }
 
 /// Writes the grid's results as one labelled PNG.
