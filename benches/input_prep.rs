@@ -3,9 +3,9 @@
 //! other load on the machine distorts it as little as possible).
 //! Target: 24 MP (6000×4000) in ≤ 400 ms and ≤ 3 MB.
 //!
-//! Measured (release, this 2-core machine while others were compiling, load average ≈ 4):
-//! 24 MP 489 ms → 0.85 MB payload; 12 MP 278 ms → 0.93 MB; 2 MP 31 ms (sent as-is).
-//! JPEG decoding (zune-jpeg, via `image`) is about 60 % of the 24 MP time.
+//! Measured 2026-11-25 (release, 2-core CI machine, load ≈ 1.5): 24 MP 308–314 ms → 0.60 MB
+//! payload; 12 MP 235 ms → 0.67 MB; 2 MP 27 ms (sent as-is). Before the reduced-size decode and
+//! 4:2:0 encode, 24 MP took 501 ms (see docs/benchmarks.md for the profile).
 
 use std::time::{Duration, Instant};
 

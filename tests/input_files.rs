@@ -741,3 +741,40 @@ fn animated_webp_uses_the_first_frame() {
     assert!(!out.reencoded);
     assert_eq!(payload_bytes(&out), still);
 }
+
+#[test]
+fn a_big_jpeg_is_decoded_at_reduced_size_and_matches_the_picture() {
+    // 4400×3000 → 2048 on the long side: decoded at 1/2 in the IDCT, then resized. The result must
+    // be the same picture: the right size, and the gradient's values where they belong.
+    let src = gradient(4400, 3000);
+    let bytes = jpeg(&src, 92);
+    let out = prepare_bytes("big.jpg", &bytes, &opts()).unwrap();
+    assert!(out.reencoded);
+    assert_eq!((out.width, out.height), (2048, 1396));
+    assert_eq!((out.original_width, out.original_height), (4400, 3000));
+    let sent = decode_payload(&out).to_rgb8();
+    assert_eq!(sent.dimensions(), (2048, 1396));
+    for (fx, fy) in [(0.1, 0.1), (0.5, 0.5), (0.9, 0.8), (0.25, 0.75)] {
+        let (sx, sy) = ((fx * 4400.0) as u32, (fy * 3000.0) as u32);
+        let (dx, dy) = ((fx * 2048.0) as u32, (fy * 1396.0) as u32);
+        let want = src.get_pixel(sx, sy).0;
+        let got = sent.get_pixel(dx, dy).0;
+        for c in 0..3 {
+            assert!(
+                (i32::from(want[c]) - i32::from(got[c])).abs() <= 6,
+                "at {fx},{fy}: sent {got:?}, picture {want:?}"
+            );
+        }
+    }
+    // The preview (512 px) takes the same path at 1/8 and reports the original size.
+    let p = preview(
+        &InputSource::Bytes {
+            name: "big.jpg".into(),
+            data: Arc::new(bytes),
+        },
+        512,
+    )
+    .unwrap();
+    assert_eq!((p.width, p.height), (4400, 3000));
+    assert_eq!(p.image.dimensions(), (512, 349));
+}

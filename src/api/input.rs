@@ -149,11 +149,15 @@ pub fn prepare_bytes(
         notes.push("transparency flattened onto white".into());
     }
     let Decoded {
-        image, orientation, ..
+        image,
+        orientation,
+        width,
+        height,
+        ..
     } = decoded;
     let (dw, dh) = (image.width(), image.height());
     let mut rgb = pixels::to_rgb_on_white(image, transparent);
-    let (tw, th) = pixels::fit_within(dw, dh, opts.max_side);
+    let (tw, th) = pixels::fit_within(width, height, opts.max_side);
     if (tw, th) != (dw, dh) {
         rgb = pixels::resize_rgb(&rgb, tw, th).map_err(|detail| InputError::Encode {
             name: name.to_owned(),
@@ -234,11 +238,12 @@ pub fn preview(source: &InputSource, max_side: u32) -> Result<InputPreview, Inpu
         InputSource::Bytes { name, data } => (name.clone(), data.clone()),
         InputSource::Url(u) => return Err(InputError::NoPreview { url: u.clone() }),
     };
+    let opts = PrepareOptions { max_side, ..opts };
     let decoded = decode(&name, &bytes, &opts)?;
     let (ow, oh) = decoded.oriented_size();
     let orientation = decoded.orientation;
+    let (tw, th) = pixels::fit_within(decoded.width, decoded.height, max_side);
     let rgba = decoded.image.into_rgba8();
-    let (tw, th) = pixels::fit_within(rgba.width(), rgba.height(), max_side);
     let rgba = if (tw, th) != rgba.dimensions() {
         pixels::resize_rgba(&rgba, tw, th).map_err(|detail| InputError::Encode {
             name: name.clone(),
@@ -261,7 +266,12 @@ pub fn preview(source: &InputSource, max_side: u32) -> Result<InputPreview, Inpu
 /// A decoded image, before orientation is applied.
 struct Decoded {
     format: ImageFormat,
+    /// The pixels: the whole image, or (a big JPEG) a reduced-size decode of it that is still at
+    /// least as large as what was asked for.
     image: DynamicImage,
+    /// The size the file declares, before orientation.
+    width: u32,
+    height: u32,
     orientation: Orientation,
     /// Sending the original bytes would not be faithful (animated, CMYK, 16-bit, …).
     altered: bool,
@@ -270,7 +280,7 @@ struct Decoded {
 
 impl Decoded {
     fn oriented_size(&self) -> (u32, u32) {
-        oriented(self.orientation, self.image.width(), self.image.height())
+        oriented(self.orientation, self.width, self.height)
     }
 }
 
@@ -441,9 +451,31 @@ fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, In
         }
         _ => {}
     }
+    // A JPEG much larger than needed is decoded at 1/2, 1/4 or 1/8 of its size (the IDCT does the
+    // reduction): far less pixel work. Any failure falls back to the full decode below, which
+    // names what is wrong with the file.
+    if format == image::ImageFormat::Jpeg
+        && matches!(color, ColorType::Rgb8 | ColorType::L8)
+        && w.max(h) > opts.max_side
+    {
+        let (tw, th) = pixels::fit_within(w, h, opts.max_side);
+        if let Some(image) = pixels::decode_jpeg_reduced(bytes, tw, th) {
+            return Ok(Decoded {
+                format,
+                image,
+                width: w,
+                height: h,
+                orientation,
+                altered,
+                notes,
+            });
+        }
+    }
     let image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(name, format, e))?;
     Ok(Decoded {
         format,
+        width: w,
+        height: h,
         image,
         orientation,
         altered,

@@ -97,7 +97,33 @@ fn resize_raw(
     Ok(dst.into_vec())
 }
 
-/// Encodes 8-bit RGB as a baseline JPEG at `quality` (1–100).
+/// Decodes a JPEG at the smallest of 1/8, 1/4 and 1/2 of its size that is still at least `w`×`h`
+/// (`jpeg-decoder` scales in the IDCT). `None` when no reduction is possible (the full decode is
+/// then faster elsewhere), the pixel format is not 8-bit gray or RGB, or the file does not decode.
+pub fn decode_jpeg_reduced(bytes: &[u8], w: u32, h: u32) -> Option<DynamicImage> {
+    let mut d = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
+    d.read_info().ok()?;
+    let info = d.info()?;
+    let (req_w, req_h) = (u16::try_from(w).ok()?, u16::try_from(h).ok()?);
+    let (sw, sh) = d.scale(req_w, req_h).ok()?;
+    if (sw, sh) == (info.width, info.height) {
+        return None;
+    }
+    let pixels = d.decode().ok()?;
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => {
+            RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8)
+        }
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
+        }
+        _ => None,
+    }
+}
+
+/// Encodes 8-bit RGB as a baseline JPEG at `quality` (1–100), with 4:2:0 chroma: a control image
+/// needs no full-resolution colour, and this halves both the time and the size.
 pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
     let (w, h) = img.dimensions();
     let (Ok(w16), Ok(h16)) = (u16::try_from(w), u16::try_from(h)) else {
@@ -106,8 +132,9 @@ pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
         ));
     };
     let mut out = Vec::with_capacity(w as usize * h as usize / 4);
-    jpeg_encoder::Encoder::new(&mut out, quality)
-        .encode(img.as_raw(), w16, h16, jpeg_encoder::ColorType::Rgb)
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    enc.encode(img.as_raw(), w16, h16, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| e.to_string())?;
     Ok(out)
 }

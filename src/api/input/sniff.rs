@@ -147,7 +147,8 @@ pub fn jpeg_facts(bytes: &[u8]) -> Option<JpegFacts> {
         if marker == 0xDA {
             let scan_start = pos + 2 + len;
             let rest = bytes.get(scan_start..).unwrap_or(&[]);
-            let truncated = !rest.windows(2).any(|w| w == [0xFF, 0xD9]);
+            // From the end: the EOI marker is normally in the last bytes, so this is quick.
+            let truncated = !rest.windows(2).rev().any(|w| w == [0xFF, 0xD9]);
             return Some(JpegFacts {
                 components: components?,
                 truncated,
