@@ -39,6 +39,24 @@ fn rig(cfg: SimConfig) -> Rig {
 }
 
 impl Rig {
+    /// After a simulated crash (the first runtime's handle dropped, its tasks winding down on the
+    /// same threads): waits until that runtime lets its journal go, as a real crash would at once.
+    fn wait_for_the_crashed_runtime(&self) {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (j, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
+            drop(j);
+            if !pending.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "the journal was never let go"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn start(&self) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {
         let (journal, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
         let deps = RuntimeDeps {
@@ -256,6 +274,7 @@ fn a_crash_mid_poll_is_finished_by_polling_with_one_submit() {
         // The "crash": the handle and its runtime tasks go away with nothing written at exit.
     }
     // Let the first runtime's tasks see the dropped channel; they must not have finished the job.
+    r.wait_for_the_crashed_runtime();
     let (h2, pending) = r.start();
     assert_eq!(pending.len(), 1, "the journal kept the job in flight");
     assert_eq!(pending[0].id, 77);
@@ -296,6 +315,7 @@ fn a_v1_job_in_flight_at_a_crash_is_reported_not_resent() {
             )
         });
     }
+    r.wait_for_the_crashed_runtime();
     let (h2, pending) = r.start();
     assert_eq!(pending.len(), 1);
     let evs = collect(&h2, Duration::from_secs(10), |e| {

@@ -201,7 +201,7 @@ fn safe_id(id: &str) -> Result<&str, ApiError> {
 pub struct Client {
     http: reqwest::Client,
     /// For output downloads: no key, redirects followed (outputs live on a CDN).
-    download: reqwest::Client,
+    download: Arc<std::sync::OnceLock<reqwest::Client>>,
     cfg: Arc<ClientConfig>,
     base: Url,
     root: Url,
@@ -248,20 +248,22 @@ impl Client {
                 attempt.follow()
             }
         });
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(user_agent())
             .connect_timeout(cfg.connect_timeout)
-            .redirect(policy)
-            .build()
-            .map_err(|e| ApiError::BadBaseUrl(format!("could not set up the HTTP client: {e}")))?;
-        let download = reqwest::Client::builder()
-            .user_agent(user_agent())
-            .connect_timeout(cfg.connect_timeout)
+            .redirect(policy);
+        if base.scheme() == "http" {
+            // Plain HTTP is allowed only to loopback and redirects stay on the same origin, so
+            // this client never speaks TLS: skip loading the system's certificate store (about
+            // 10 ms at every start).
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
+        let http = builder
             .build()
             .map_err(|e| ApiError::BadBaseUrl(format!("could not set up the HTTP client: {e}")))?;
         Ok(Client {
             http,
-            download,
+            download: Arc::new(std::sync::OnceLock::new()),
             cfg: Arc::new(cfg),
             base,
             root,
@@ -733,6 +735,20 @@ impl Client {
         result.map_err(|e| e.redacted(&self.key))
     }
 
+    /// The client for output downloads, made on first use (only v2 results given as URLs need it).
+    fn download_client(&self) -> Result<reqwest::Client, ApiError> {
+        if let Some(c) = self.download.get() {
+            return Ok(c.clone());
+        }
+        let c = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .connect_timeout(self.cfg.connect_timeout)
+            .build()
+            .map_err(|e| ApiError::BadBaseUrl(format!("could not set up the HTTP client: {e}")))?;
+        // Another task may have set it first; either client is as good.
+        Ok(self.download.get_or_init(|| c).clone())
+    }
+
     /// Downloads an output file. The key is never sent here: outputs live on a storage host.
     async fn download(
         &self,
@@ -743,10 +759,11 @@ impl Client {
             DecodeError::Unexpected(format!("an output URL that does not parse ({e})"))
         })?;
         let timeout = self.cfg.generation_timeout;
+        let download = self.download_client()?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let send = self.download.get(u.clone()).timeout(timeout).send();
+            let send = download.get(u.clone()).timeout(timeout).send();
             let resp = tokio::select! {
                 _ = cancel.cancelled() => return Err(ApiError::Cancelled { after_send: true }),
                 r = send => r,

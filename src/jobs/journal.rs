@@ -4,10 +4,18 @@
 //! start-up the unfinished jobs are read back: v2 ones are finished by polling (never by submitting
 //! again), v1 ones are reported as "interrupted: may have been billed".
 //!
-//! A torn last record (power cut mid-append) is skipped on reading. The file is compacted (rewritten
-//! atomically with only the unfinished jobs) when it is opened.
+//! A torn last record (power cut mid-append) is skipped on reading.
+//!
+//! Several processes may run at once (the app and a `fluxcn generate` in a terminal). Each holds an
+//! advisory lock on the file it appends to: the first takes `journal.jsonl`, the others a file of
+//! their own beside it (`journal-<pid>-<n>.jsonl`). At opening, a process adopts the unfinished jobs
+//! of every journal file whose lock it can take (its writer is gone: a crash, a kill), copying them
+//! into its own file before deleting the other; a file still locked belongs to a live process and
+//! is left alone. Nothing is fsynced at opening unless jobs were adopted: a clean exit empties the
+//! file (`journal.jsonl` is truncated, another is deleted), and a file that grew past 256 KB with
+//! jobs still open is rewritten with only those.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -69,12 +77,25 @@ pub enum JournalError {
     },
 }
 
-/// The journal file.
+/// The journal file this process appends to (locked for its lifetime).
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    /// Whether `path` is the main `journal.jsonl` (truncated when done) or a file of this process
+    /// alone (deleted when done).
+    main: bool,
+    inner: Mutex<Inner>,
 }
+
+#[derive(Debug)]
+struct Inner {
+    file: File,
+    /// The jobs started and not yet ended: when none are left at the end, the file is emptied.
+    open: BTreeSet<JobId>,
+}
+
+/// A file past this size is rewritten at opening with only its unfinished jobs.
+const COMPACT_ABOVE: u64 = 256 * 1024;
 
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -84,50 +105,110 @@ pub fn now_ms() -> u64 {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` and returns the jobs that had not finished.
+    /// Opens the journal whose main file is `path` (e.g. `data/journal.jsonl`): takes the main
+    /// file, or a file of its own beside it when another live process holds the main one. Returns
+    /// the jobs that had not finished, from its own file and from every file whose writer is gone.
     pub fn open(path: impl Into<PathBuf>) -> Result<(Journal, Vec<JournalJob>), JournalError> {
-        let path = path.into();
-        let err = |source| JournalError::Io {
-            path: path.clone(),
-            source,
+        let main_path = path.into();
+        let err = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| JournalError::Io { path: p, source }
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let pending = read_pending(&path);
-        // Compact: rewrite with only the unfinished jobs, atomically.
-        let tmp = path.with_extension("jsonl.tmp");
-        {
-            let mut f = File::create(&tmp).map_err(err)?;
-            for job in &pending {
-                let mut recs = vec![Record::Start {
-                    job: Box::new(JournalJob {
-                        request_id: None,
-                        submitted_ms: None,
-                        ..job.clone()
-                    }),
-                }];
-                if let (Some(r), Some(at)) = (&job.request_id, job.submitted_ms) {
-                    recs.push(Record::Submitted {
-                        id: job.id,
-                        request_id: r.clone(),
-                        at_ms: at,
-                    });
-                }
-                for r in recs {
-                    let line = serde_json::to_string(&r).unwrap_or_default();
-                    writeln!(f, "{line}").map_err(err)?;
+        let dir = main_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir).map_err(err(&dir))?;
+        let stem = main_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "journal".into());
+
+        // Our own file: the main one if free, else `<stem>-<pid>-<n>.jsonl`.
+        let (path, mut file, main) = {
+            let f = open_append(&main_path).map_err(err(&main_path))?;
+            if take_lock(&f) {
+                (main_path.clone(), f, true)
+            } else {
+                let mut n = 0u32;
+                loop {
+                    let p = dir.join(format!("{stem}-{}-{n}.jsonl", std::process::id()));
+                    let f = open_append(&p).map_err(err(&p))?;
+                    if take_lock(&f) {
+                        break (p, f, false);
+                    }
+                    n += 1;
                 }
             }
-            f.sync_all().map_err(err)?;
+        };
+        let mut pending = read_pending(&path);
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if pending.is_empty() && size > 0 {
+            // Only finished jobs: forget them. Not fsynced: if this is lost, they are read again
+            // next time and are still finished.
+            file.set_len(0).map_err(err(&path))?;
+        } else if size > COMPACT_ABOVE {
+            file = rewrite(&path, &pending).map_err(err(&path))?;
+            if !take_lock(&file) {
+                tracing::warn!(path = %path.display(), "the rewritten journal could not be locked");
+            }
         }
-        std::fs::rename(&tmp, &path).map_err(err)?;
-        sync_dir(&path);
-        let file = OpenOptions::new().append(true).open(&path).map_err(err)?;
+
+        // Adopt the jobs of journals whose writers are gone.
+        let mut adopted = Vec::new();
+        let mut adopted_files = Vec::new();
+        let others = std::fs::read_dir(&dir).into_iter().flatten().flatten();
+        for e in others {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = name == format!("{stem}.jsonl")
+                || (name.starts_with(&format!("{stem}-")) && name.ends_with(".jsonl"));
+            if !ours || p == path {
+                continue;
+            }
+            let Ok(f) = OpenOptions::new().read(true).write(true).open(&p) else {
+                continue;
+            };
+            if !take_lock(&f) {
+                continue; // a live process's journal
+            }
+            let jobs = read_pending(&p);
+            adopted.extend(
+                jobs.iter()
+                    .filter(|j| !pending.iter().any(|k| k.id == j.id))
+                    .cloned(),
+            );
+            adopted_files.push((p, f));
+        }
+        if !adopted.is_empty() {
+            let mut buf = String::new();
+            for job in &adopted {
+                for r in records_of(job) {
+                    buf.push_str(&serde_json::to_string(&r).unwrap_or_default());
+                    buf.push('\n');
+                }
+            }
+            file.write_all(buf.as_bytes()).map_err(err(&path))?;
+            file.sync_data().map_err(err(&path))?;
+            if size == 0 {
+                sync_dir(&path);
+            }
+            pending.extend(adopted);
+        }
+        // Their jobs are now in our file (durably): the others can go. The main file, if adopted,
+        // is emptied rather than deleted (it is where the next process starts).
+        for (p, f) in adopted_files {
+            if p == main_path || std::fs::remove_file(&p).is_err() {
+                let _ = f.set_len(0);
+            }
+        }
+        pending.sort_by_key(|j| j.id);
+        let open = pending.iter().map(|j| j.id).collect();
         Ok((
             Journal {
                 path,
-                file: Mutex::new(file),
+                main,
+                inner: Mutex::new(Inner { file, open }),
             },
             pending,
         ))
@@ -145,9 +226,19 @@ impl Journal {
         let mut line = serde_json::to_string(r).map_err(|e| err(std::io::Error::other(e)))?;
         line.push('\n');
         // A poisoned lock means a writer panicked mid-append; the file handle itself is still fine.
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(line.as_bytes()).map_err(err)?;
-        f.sync_data().map_err(err)
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.file.write_all(line.as_bytes()).map_err(err)?;
+        inner.file.sync_data().map_err(err)?;
+        match r {
+            Record::Start { job } => {
+                inner.open.insert(job.id);
+            }
+            Record::End { id, .. } => {
+                inner.open.remove(id);
+            }
+            Record::Submitted { .. } => {}
+        }
+        Ok(())
     }
 
     /// Writes a job down before anything is sent.
@@ -173,6 +264,77 @@ impl Journal {
             how: how.to_owned(),
         })
     }
+}
+
+impl Drop for Journal {
+    /// With no job left open, the file is emptied: the next start reads nothing and syncs nothing.
+    /// Jobs left open (a v2 job still on the server, a shutdown mid-request) keep the file.
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        if inner.open.is_empty() && (self.main || std::fs::remove_file(&self.path).is_err()) {
+            let _ = inner.file.set_len(0);
+        }
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+}
+
+/// Takes the advisory lock on `f` without waiting. A file system without locks counts as taken
+/// (the single-process behaviour of before).
+fn take_lock(f: &File) -> bool {
+    match f.try_lock() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::debug!(error = %e, "file locks unsupported here; going on without");
+            true
+        }
+    }
+}
+
+/// The records that re-create an unfinished job.
+fn records_of(job: &JournalJob) -> Vec<Record> {
+    let mut recs = vec![Record::Start {
+        job: Box::new(JournalJob {
+            request_id: None,
+            submitted_ms: None,
+            ..job.clone()
+        }),
+    }];
+    if let (Some(r), Some(at)) = (&job.request_id, job.submitted_ms) {
+        recs.push(Record::Submitted {
+            id: job.id,
+            request_id: r.clone(),
+            at_ms: at,
+        });
+    }
+    recs
+}
+
+/// Rewrites `path` atomically with only `pending`, and returns it open for appending.
+fn rewrite(path: &Path, pending: &[JournalJob]) -> std::io::Result<File> {
+    let tmp = path.with_extension("jsonl.tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        let mut buf = String::new();
+        for job in pending {
+            for r in records_of(job) {
+                buf.push_str(&serde_json::to_string(&r).unwrap_or_default());
+                buf.push('\n');
+            }
+        }
+        f.write_all(buf.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    sync_dir(path);
+    open_append(path)
 }
 
 /// Reads the unfinished jobs; unreadable lines (a torn tail) are skipped.
@@ -273,5 +435,97 @@ mod tests {
         assert!(pending.is_empty());
         // Compacted: the finished jobs are gone from the file.
         assert!(std::fs::read_to_string(&path).unwrap().trim().is_empty());
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_second_process_never_takes_the_jobs_of_a_live_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        // The app is running with job 1 in flight.
+        let (app, pending) = Journal::open(&path).unwrap();
+        assert!(pending.is_empty());
+        app.start(&job(1, ApiVersion::V2)).unwrap();
+        app.submitted(1, "req-1").unwrap();
+        // A CLI run starts meanwhile: it must not see job 1 as unfinished, and writes elsewhere.
+        let (cli, pending) = Journal::open(&path).unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
+        assert_ne!(cli.path(), app.path());
+        cli.start(&job(2, ApiVersion::V1)).unwrap();
+        cli.end(2, "saved").unwrap();
+        drop(cli);
+        assert_eq!(
+            files(dir.path()),
+            ["journal.jsonl"],
+            "the CLI's file is gone"
+        );
+        // The app's record is intact.
+        assert!(std::fs::read_to_string(&path).unwrap().contains("req-1"));
+        app.end(1, "saved").unwrap();
+        drop(app);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            0,
+            "emptied at a clean exit"
+        );
+        let (_, pending) = Journal::open(&path).unwrap();
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn jobs_of_a_dead_writer_are_adopted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let (app, _) = Journal::open(&path).unwrap();
+        app.start(&job(1, ApiVersion::V2)).unwrap();
+        // A CLI run dies with job 2 submitted (its file stays, unlocked once it is gone).
+        let (cli, _) = Journal::open(&path).unwrap();
+        cli.start(&job(2, ApiVersion::V2)).unwrap();
+        cli.submitted(2, "req-2").unwrap();
+        let cli_file = cli.path().to_path_buf();
+        drop(cli);
+        assert!(cli_file.exists(), "a job still open keeps its file");
+        // The next CLI run adopts job 2 (not the live app's job 1) and takes over its file.
+        let (next, pending) = Journal::open(&path).unwrap();
+        assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(pending[0].request_id.as_deref(), Some("req-2"));
+        assert!(!cli_file.exists() || next.path() == cli_file);
+        // A third opener finds nothing left to adopt.
+        let (third, pending) = Journal::open(&path).unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
+        drop(third);
+        next.end(2, "saved").unwrap();
+        drop(next);
+        drop(app);
+        // The app's job 1 was never ended: it is what the next start finds.
+        let (_, pending) = Journal::open(&path).unwrap();
+        assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn a_big_journal_is_compacted_at_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        {
+            let (j, _) = Journal::open(&path).unwrap();
+            j.start(&job(0, ApiVersion::V2)).unwrap();
+            for id in 1..700 {
+                j.start(&job(id, ApiVersion::V1)).unwrap();
+                j.end(id, "saved").unwrap();
+            }
+        }
+        assert!(std::fs::metadata(&path).unwrap().len() > COMPACT_ABOVE);
+        let (_, pending) = Journal::open(&path).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert!(std::fs::metadata(&path).unwrap().len() < 4096);
     }
 }
