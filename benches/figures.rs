@@ -121,7 +121,7 @@ fn main() {
     );
     match m_py {
         Some(p) => println!(
-            "| 1. generate, whole process (median of {runs}) | {:.0} ms | python requests {:.0} ms | {:.2}× | ≤ 0.15× |",
+            "| 1. generate, whole process (median of {runs}) | {:.0} ms | python requests {:.0} ms | {:.3}× | ≤ 0.15× |",
             m_ours.as_secs_f64() * 1e3,
             p.as_secs_f64() * 1e3,
             m_ours.as_secs_f64() / p.as_secs_f64()

@@ -1,7 +1,9 @@
 //! Pacing: a token bucket shared by all jobs so that a batch stays inside the account's rate limit
 //! (about 5 requests a minute on the free tier, 50 on Pro). The user may set a rate; a 429 halves
 //! the current rate (from the rate actually observed when none was set), and each success raises it
-//! again by one request a minute up to the user's rate (additive increase, multiplicative decrease).
+//! again up to the user's rate (additive increase, multiplicative decrease): by one request a
+//! minute, or by 1 % of the user's rate when that is more, so that coming back from a halving takes
+//! about fifty successes whatever the rate.
 //! The UI shows "pacing" rather than a failure while a job waits for its slot.
 
 use std::collections::VecDeque;
@@ -68,11 +70,13 @@ impl Pacer {
         b.rate = Some((base / 2.0).max(MIN_RATE_PER_MINUTE));
     }
 
-    /// A request went through: raise the rate by one a minute, up to the ceiling.
+    /// A request went through: raise the rate by one a minute (or 1 % of the ceiling when that
+    /// is more), up to the ceiling.
     pub fn on_success(&self) {
         let mut b = self.lock();
         let Some(r) = b.rate else { return };
-        let raised = r + 1.0;
+        let step = b.ceiling.map_or(1.0, |c| (c / 100.0).max(1.0));
+        let raised = r + step;
         b.rate = match b.ceiling {
             Some(c) => Some(raised.min(c)),
             None if raised >= UNPACED_AGAIN_AT => None,
@@ -137,6 +141,12 @@ mod tests {
             p.on_success();
         }
         assert_eq!(p.rate(), Some(60.0), "never above the user's rate");
+        // A high ceiling comes back in steps of 1 % of it.
+        let p = Pacer::new(Some(1000.0));
+        p.on_rate_limited();
+        assert_eq!(p.rate(), Some(500.0));
+        p.on_success();
+        assert_eq!(p.rate(), Some(510.0));
         assert_eq!(Pacer::new(Some(f64::NAN)).rate(), None);
     }
 
