@@ -111,6 +111,35 @@ fn main() {
             }
         }
     }
+    // The floor: the same request with curl (a minimal C client), i.e. the stand-in's own time.
+    let body = dir.path().join("body.json");
+    {
+        use base64::Engine as _;
+        let img = base64::engine::general_purpose::STANDARD.encode(sim::demo_input_png());
+        let json = format!(
+            "{{\"image\":\"{img}\",\"prompt\":\"a knight\",\"sampler\":\"euler\",\"scheduler\":\"simple\",\"seed\":652889,\"cn_type\":\"pose\",\"steps\":20,\"guidance\":3.5,\"cn_strength\":0.45,\"cn_stop\":0.5}}"
+        );
+        std::fs::write(&body, json).expect("write body");
+    }
+    let has_curl = Command::new("curl")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let m_curl = has_curl.then(|| {
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let mut c = Command::new("curl");
+            c.args(["-sf", "-o"])
+                .arg(dir.path().join("curl.jpg"))
+                .args(["-H", &format!("x-api-key: {KEY}")])
+                .args(["-H", "content-type: application/json", "--data-binary"])
+                .arg(format!("@{}", body.display()))
+                .arg(format!("{base}/flux-controlnet"));
+            v.push(time(c));
+        }
+        median(v)
+    });
     let (m_ours, m_py) = (
         median(ours),
         if theirs.is_empty() {
@@ -130,6 +159,14 @@ fn main() {
             "| 1. generate, whole process | {:.0} ms | python requests not installed | – | ≤ 0.15× |",
             m_ours.as_secs_f64() * 1e3
         ),
+    }
+
+    if let Some(c) = m_curl {
+        println!(
+            "| 1a. the same request with curl (the stand-in's own time + a minimal client) | {:.0} ms | – | fluxcn − curl = {:.0} ms of client work | – |",
+            c.as_secs_f64() * 1e3,
+            (m_ours.as_secs_f64() - c.as_secs_f64()) * 1e3
+        );
     }
 
     // 2. Compare of four types with a 2 s delay.

@@ -16,6 +16,14 @@ pub const TMP_GRACE: Duration = Duration::from_secs(60);
 
 /// Writes `bytes` to `path` atomically (see the module doc).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GalleryError> {
+    write_atomic_unsynced_dir(path, bytes)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")));
+    Ok(())
+}
+
+/// Like [`write_atomic`] without the folder sync: for a write followed by another in the same
+/// folder whose [`write_atomic`] makes both renames durable at once (one folder sync, not two).
+pub fn write_atomic_unsynced_dir(path: &Path, bytes: &[u8]) -> Result<(), GalleryError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -37,7 +45,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GalleryError> {
         let _ = std::fs::remove_file(&tmp);
         return Err(io("write", path)(e));
     }
-    sync_dir(dir);
     Ok(())
 }
 

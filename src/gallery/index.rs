@@ -232,7 +232,8 @@ fn line(op: &Op) -> Vec<u8> {
     v
 }
 
-/// Appends records and syncs them.
+/// Appends records. Not synced: the index is a cache of the sidecars, and a record lost in a crash
+/// only makes the next open pick the picture up from its sidecar.
 pub fn append(path: &Path, ops: &[Op]) -> Result<(), GalleryError> {
     let mut bytes = Vec::new();
     for op in ops {
@@ -242,9 +243,7 @@ pub fn append(path: &Path, ops: &[Op]) -> Result<(), GalleryError> {
         .append(true)
         .open(path)
         .map_err(io("append to", path))?;
-    f.write_all(&bytes)
-        .and_then(|_| f.sync_data())
-        .map_err(io("append to", path))
+    f.write_all(&bytes).map_err(io("append to", path))
 }
 
 /// Rewrites the index atomically: a header and one `put` per picture (in id order, so the file

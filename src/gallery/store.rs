@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::api::{GenParams, ImageFormat, MODEL};
 use crate::jobs::ApiVersion;
 
-use super::atomic::{clean_tmp, sync_dir, write_atomic};
+use super::atomic::{clean_tmp, sync_dir, write_atomic, write_atomic_unsynced_dir};
 use super::error::io;
 use super::index::{self, INDEX_FILE, Indexed, Map, Op, Unusable};
 use super::meta::{embed, embedded_record, read_sidecar, request_json};
@@ -262,13 +262,18 @@ impl Store {
         let request = request_json(new.params, new.input);
         let bytes = embed(new.image.format, &new.image.bytes, &a1111, &request);
         // The image first: once it is on disk the paid result is safe, even if the sidecar is
-        // not written (the next open rebuilds it from the settings inside the image).
-        if let Err(e) = write_atomic(&image_path, &bytes) {
+        // not written (the next open rebuilds it from the settings inside the image). The
+        // sidecar's folder sync makes both renames durable; the save is reported only after it.
+        if let Err(e) = write_atomic_unsynced_dir(&image_path, &bytes) {
             // Nothing was saved: give the name back.
             let _ = std::fs::remove_file(&sidecar_path);
             return Err(e);
         }
-        write_atomic(&sidecar_path, &sidecar_json(&meta))?;
+        if let Err(e) = write_atomic(&sidecar_path, &sidecar_json(&meta)) {
+            // The image is there: make sure it stays, and report the sidecar's failure.
+            sync_dir(dir);
+            return Err(e);
+        }
         let indexed = Indexed { file, meta };
         let entry = self.entry(&id, &indexed);
         let mut st = self.lock();
