@@ -2,6 +2,8 @@
 //! stand-in: a comparison of four control types arrives as four labelled cells, and a v2 job left
 //! unfinished by a crash shows in the queue as recovered and is finished by polling.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -196,22 +198,7 @@ fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
             }
         }
     }
-    // A real crash ends the first process and frees its journal at once; here the first runtime
-    // winds down on its own threads. Wait until it lets its journal go (until then, a second
-    // process rightly leaves a live writer's jobs alone).
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (j, pending) = Journal::open(r.dir.path().join("journal.jsonl")).unwrap();
-        drop(j);
-        if pending.iter().any(|p| p.id == 4242) {
-            break;
-        }
-        assert!(
-            Instant::now() < end,
-            "the first runtime never let go of its journal"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for_the_crashed_runtime(&r.dir.path().join("journal.jsonl"));
     let mut h = r.app(State::default());
     step_until(
         &mut h,

@@ -14,6 +14,8 @@
 //! exactly the bytes of each case. `cargo test --test bad_inputs -- --nocapture` prints the table
 //! that `docs/bad-inputs.md` holds.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,90 +25,13 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use base64::Engine as _;
+use common::{gradient, png_bomb, png_of, with_exif_orientation};
 use fluxcn::sim::{self, SimConfig};
 use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
 
 const KEY: &str = "SG_0badc0de0badf00d";
 
 // ---- what the files and answers are made of ---------------------------------------------------
-
-fn gradient(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 90])
-    })
-}
-
-fn jpeg(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode_image(img)
-        .expect("encode jpeg");
-    out
-}
-
-fn png(img: &DynamicImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .expect("encode png");
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A PNG whose header declares `w`×`h` but carries almost no data.
-fn png_header_only(w: u32, h: u32) -> Vec<u8> {
-    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]| {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut c = kind.to_vec();
-        c.extend_from_slice(data);
-        out.extend_from_slice(&c);
-        out.extend_from_slice(&crc32(&c).to_be_bytes());
-    };
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = w.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(
-        &mut out,
-        b"IDAT",
-        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-    );
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-/// A JPEG with an EXIF APP1 segment carrying `orientation`.
-fn exif_rotated(jpeg: &[u8], orientation: u16) -> Vec<u8> {
-    let mut tiff = b"MM\x00\x2A\x00\x00\x00\x08".to_vec();
-    tiff.extend_from_slice(&1u16.to_be_bytes());
-    tiff.extend_from_slice(&0x0112u16.to_be_bytes());
-    tiff.extend_from_slice(&3u16.to_be_bytes());
-    tiff.extend_from_slice(&1u32.to_be_bytes());
-    tiff.extend_from_slice(&orientation.to_be_bytes());
-    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-    let mut app1 = b"Exif\x00\x00".to_vec();
-    app1.extend_from_slice(&tiff);
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xE1]);
-    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(&app1);
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
 
 fn animated_gif() -> Vec<u8> {
     let mut gif = Vec::new();
@@ -136,16 +61,20 @@ fn png16() -> Vec<u8> {
     let img = image::ImageBuffer::<Rgb<u16>, _>::from_fn(96, 64, |x, y| {
         Rgb([(x * 600) as u16, (y * 900) as u16, 30_000])
     });
-    png(&DynamicImage::ImageRgb16(img))
+    png_of(&DynamicImage::ImageRgb16(img))
 }
 
 fn gray_alpha_png() -> Vec<u8> {
     let img = image::GrayAlphaImage::from_fn(96, 64, |x, _| image::LumaA([(x * 2) as u8, 100]));
-    png(&DynamicImage::ImageLumaA8(img))
+    png_of(&DynamicImage::ImageLumaA8(img))
 }
 
 fn photo() -> Vec<u8> {
     jpeg(&gradient(160, 96))
+}
+
+fn jpeg(img: &RgbImage) -> Vec<u8> {
+    common::jpeg(img, 90)
 }
 
 // ---- a server that answers exactly the given bytes ---------------------------------------------
@@ -481,7 +410,7 @@ fn every_bad_file_and_bad_answer_gets_a_clear_error_and_loses_nothing() {
 
     // ---- files --------------------------------------------------------------------------------
     let good = jpeg(&gradient(160, 96));
-    let cut_png = png(&DynamicImage::ImageRgb8(gradient(160, 96)));
+    let cut_png = png_of(&DynamicImage::ImageRgb8(gradient(160, 96)));
     let mut mangled = good[..40].to_vec();
     mangled.extend(std::iter::repeat_n(0x55u8, 200));
     let huge = files.join("huge.jpg");
@@ -558,12 +487,12 @@ fn every_bad_file_and_bad_answer_gets_a_clear_error_and_loses_nothing() {
         ),
         (
             "header claims 100000×100000 (decompression bomb)",
-            put("bomb.png", &png_header_only(100_000, 100_000)),
+            put("bomb.png", &png_bomb(100_000, 100_000)),
             Expect::Error(&["bomb.png", "100000×100000"]),
         ),
         (
             "header claims 0×64",
-            put("zero.png", &png_header_only(0, 64)),
+            put("zero.png", &png_bomb(0, 64)),
             Expect::Error(&["zero.png"]),
         ),
         (
@@ -608,7 +537,7 @@ fn every_bad_file_and_bad_answer_gets_a_clear_error_and_loses_nothing() {
         ),
         (
             "EXIF-rotated JPEG (orientation 6)",
-            put("portrait.jpg", &exif_rotated(&good, 6)),
+            put("portrait.jpg", &with_exif_orientation(&good, 6)),
             // Stored 160×96 sideways; upright it is 96×160, and so is the output.
             Expect::Saved {
                 dims: Some((96, 160)),

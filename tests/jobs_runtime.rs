@@ -3,6 +3,8 @@
 //! (a v2 job is finished by polling with exactly one submit; a v1 job in flight is reported, never
 //! re-sent).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,22 +41,8 @@ fn rig(cfg: SimConfig) -> Rig {
 }
 
 impl Rig {
-    /// After a simulated crash (the first runtime's handle dropped, its tasks winding down on the
-    /// same threads): waits until that runtime lets its journal go, as a real crash would at once.
     fn wait_for_the_crashed_runtime(&self) {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let (j, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
-            drop(j);
-            if !pending.is_empty() {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "the journal was never let go"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_for_the_crashed_runtime(&self.dir.path().join("journal.jsonl"));
     }
 
     fn start(&self) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {

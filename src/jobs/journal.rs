@@ -181,14 +181,8 @@ impl Journal {
             adopted_files.push((p, f));
         }
         if !adopted.is_empty() {
-            let mut buf = String::new();
-            for job in &adopted {
-                for r in records_of(job) {
-                    buf.push_str(&serde_json::to_string(&r).unwrap_or_default());
-                    buf.push('\n');
-                }
-            }
-            file.write_all(buf.as_bytes()).map_err(err(&path))?;
+            file.write_all(lines_of(&adopted).as_bytes())
+                .map_err(err(&path))?;
             file.sync_data().map_err(err(&path))?;
             if size == 0 {
                 sync_dir(&path);
@@ -317,19 +311,23 @@ fn records_of(job: &JournalJob) -> Vec<Record> {
     recs
 }
 
+/// The journal lines that re-create `jobs`.
+fn lines_of(jobs: &[JournalJob]) -> String {
+    let mut buf = String::new();
+    for r in jobs.iter().flat_map(records_of) {
+        // Plain data: serialising cannot fail.
+        buf.push_str(&serde_json::to_string(&r).unwrap_or_default());
+        buf.push('\n');
+    }
+    buf
+}
+
 /// Rewrites `path` atomically with only `pending`, and returns it open for appending.
 fn rewrite(path: &Path, pending: &[JournalJob]) -> std::io::Result<File> {
     let tmp = path.with_extension("jsonl.tmp");
     {
         let mut f = File::create(&tmp)?;
-        let mut buf = String::new();
-        for job in pending {
-            for r in records_of(job) {
-                buf.push_str(&serde_json::to_string(&r).unwrap_or_default());
-                buf.push('\n');
-            }
-        }
-        f.write_all(buf.as_bytes())?;
+        f.write_all(lines_of(pending).as_bytes())?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
