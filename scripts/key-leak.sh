@@ -65,7 +65,7 @@ run bad-setting "$bin" "${gen[@]}" generate --image "$input" --prompt x --steps 
 run bad-file "$bin" "${gen[@]}" generate --image "$scratch/logs/sim.err" --prompt x
 run dead-server "$bin" --api-base "http://127.0.0.1:1/v1" --retries 0 generate --image "$input" --prompt x
 run plain-http-remote "$bin" --api-base "http://example.invalid/v1" generate --image "$input" --prompt x
-run demo-cli "$bin" --demo generate --image "$input" --prompt "leak demo"
+run demo-with-command "$bin" --demo generate --image "$input" --prompt "leak demo"
 
 # The app in a real window: the demo (which generates once by itself) and the app against the
 # stand-in with the key (it reads the credits with it).

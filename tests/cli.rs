@@ -394,3 +394,27 @@ fn a_2x3_grid_sends_six_requests_and_exports_one_labelled_png_of_the_right_size(
     assert_eq!(v["cells"].as_array().unwrap().len(), 6);
     assert!(!json.contains(KEY));
 }
+
+#[test]
+fn demo_with_a_command_says_how_to_try_commands_instead_of_calling_the_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::cargo_bin("fluxcn")
+        .unwrap()
+        .env_remove("SEGMIND_API_KEY")
+        .env("FLUXCN_DATA_DIR", tmp.path())
+        .args([
+            "--demo", "generate", "--image", "x.png", "--prompt", "a knight",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("error: --demo opens the window"),
+        "{err}"
+    );
+    assert!(lines[0].contains("fluxcn sim"), "{err}");
+}

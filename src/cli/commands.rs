@@ -38,6 +38,15 @@ pub enum CliError {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    if cli.demo && cli.cmd.is_some() {
+        // Said plainly rather than ignored: a command would otherwise go to the real service.
+        return Err(CliError::Other(
+            "--demo opens the window with its own stand-in server; for a command, start one with \
+             `fluxcn sim` and add `--api-base http://127.0.0.1:8787/v1` (any key in \
+             SEGMIND_API_KEY works there)"
+                .into(),
+        ));
+    }
     match &cli.cmd {
         None => open_app(&cli),
         Some(Cmd::Generate(g)) => generate(&cli, g),
