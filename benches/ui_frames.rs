@@ -1,6 +1,6 @@
 //! UI frame cost with a large gallery: the whole app (`FluxApp`) driven headless by egui_kittest
-//! with a stand-in runtime that answers thumbnail requests at once, 4 jobs in flight, and the
-//! Gallery tab scrolling. Prints, per gallery size: per-frame CPU time (p50, p99, max) of a full
+//! with a stand-in runtime and stand-in services (`Services::manual()`) that answer the gallery
+//! listing and thumbnail requests at once, 4 jobs in flight, and the Gallery tab scrolling. Prints, per gallery size: per-frame CPU time (p50, p99, max) of a full
 //! frame (the app's UI code plus egui's layout and tessellation; an upper bound for the app's own
 //! code), time to the first frame with the gallery shown, and peak RSS of the process.
 //!
@@ -16,8 +16,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use fluxcn::api::{Accounting, CnType, GenParams, ImageFormat};
 use fluxcn::gallery::{Entry, Sidecar};
+use fluxcn::jobs::services::{Listing, Request};
 use fluxcn::jobs::{
-    ApiVersion, Command, Event, InputSource, JobSpec, JobsHandle, RuntimeConfig, Stage,
+    ApiVersion, Command, Event, InputSource, JobSpec, JobsHandle, RuntimeConfig, Services, Stage,
 };
 use fluxcn::ui::{FluxApp, LaunchOptions, State};
 
@@ -65,6 +66,24 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// Answers the gallery's requests waiting in `inbox` at once, as a warm cache would: the listing with
+/// `entries`, every thumbnail with `thumb`. Other requests are kept unanswered in `held` (the app
+/// sees them as waiting, as with the old stand-in runtime that ignored them).
+fn answer(
+    inbox: &std::sync::mpsc::Receiver<Request>,
+    entries: &Listing,
+    thumb: &Arc<image::RgbaImage>,
+    held: &mut Vec<Request>,
+) {
+    for r in inbox.try_iter() {
+        match r {
+            Request::GalleryList { reply } => drop(reply.send(Ok(entries.clone()))),
+            Request::Thumbnail { reply, .. } => drop(reply.send(Ok(thumb.clone()))),
+            other => held.push(other),
+        }
+    }
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -73,22 +92,33 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 fn run(n: usize) {
     let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel::<Command>();
     let (ev_tx, ev_rx) = std::sync::mpsc::channel::<Event>();
-    let jobs = JobsHandle::from_channels(cmd_tx, ev_rx);
+    let (services, inbox) = Services::manual();
+    let jobs = JobsHandle::from_channels(cmd_tx, ev_rx, services);
     let opts = LaunchOptions {
         demo: true,
         autogenerate: false,
         initial: RuntimeConfig::default(),
         demo_input: None,
     };
-    // The listing as the runtime would send it (made before the clock starts: it is the store's work).
-    let entries = Arc::new((0..n).map(entry).collect::<Vec<_>>());
+    // The listing as the services would answer it (made before the clock starts: it is the store's
+    // work), and the thumbnail every request gets.
+    let entries: Listing = Arc::new((0..n).map(entry).collect::<Vec<_>>());
+    let thumb = Arc::new(image::RgbaImage::from_pixel(
+        256,
+        256,
+        image::Rgba([90, 120, 200, 255]),
+    ));
+    let mut held = Vec::new();
     let started = Instant::now();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_eframe(move |_| FluxApp::with_state(State::default(), opts, jobs));
     h.run_steps(1);
     h.get_by_label("Gallery").click();
-    ev_tx.send(Event::Gallery(entries)).ok();
+    // The frame with the click asks for the listing; it is answered at once, and the next frame
+    // shows the gallery.
+    h.run_steps(1);
+    answer(&inbox, &entries, &thumb, &mut held);
     h.run_steps(1);
     let first = started.elapsed();
     // Four jobs in flight.
@@ -116,24 +146,12 @@ fn run(n: usize) {
             })
             .ok();
     }
-    let thumb = Arc::new(image::RgbaImage::from_pixel(
-        256,
-        256,
-        image::Rgba([90, 120, 200, 255]),
-    ));
     let mut frames = Vec::new();
     for f in 0..300 {
-        // Answer every thumbnail request at once, as a warm cache would.
-        while let Ok(c) = cmd_rx.try_recv() {
-            if let Command::GalleryThumb { id, .. } = c {
-                ev_tx
-                    .send(Event::Thumb {
-                        id,
-                        image: Ok(thumb.clone()),
-                    })
-                    .ok();
-            }
-        }
+        // Answer every thumbnail request at once, as a warm cache would (job commands are
+        // drained and ignored, as before).
+        while cmd_rx.try_recv().is_ok() {}
+        answer(&inbox, &entries, &thumb, &mut held);
         if f % 3 == 0 {
             // Scroll down through the grid.
             h.event(egui::Event::MouseWheel {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use keyring_core::{CredentialStore, Entry};
 
 use crate::api::ApiKey;
-use crate::jobs::KeyState;
+use crate::types::KeyState;
 
 pub const SERVICE: &str = "fluxcn";
 pub const ACCOUNT: &str = "segmind-api-key";

@@ -10,5 +10,6 @@ pub mod gallery;
 pub mod jobs;
 pub mod keystore;
 pub mod sim;
+pub mod types;
 #[cfg(feature = "app")]
 pub mod ui;

@@ -360,10 +360,10 @@ fn a_2x3_grid_sends_six_requests_and_exports_one_labelled_png_of_the_right_size(
     assert_eq!(server.stats().v1_requests, 6);
     let img = image::open(&grid).unwrap();
     // Cells keep the results' 2:1 aspect at the export's cell width; a row-label column is added.
-    let cell_h = fluxcn::gallery::export::CELL_WIDTH / 2;
+    let cell_h = fluxcn::jobs::export::CELL_WIDTH / 2;
     assert_eq!(
         (img.width(), img.height()),
-        fluxcn::gallery::export::grid_size(2, 3, true, cell_h)
+        fluxcn::jobs::export::grid_size(2, 3, true, cell_h)
     );
     // The plan is embedded for people (A1111-style) and for us (JSON).
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&grid).unwrap()));
@@ -417,4 +417,53 @@ fn demo_with_a_command_says_how_to_try_commands_instead_of_calling_the_service()
         "{err}"
     );
     assert!(lines[0].contains("fluxcn sim"), "{err}");
+}
+
+#[test]
+fn every_log_line_of_a_job_names_its_job() {
+    // Two jobs at once, each retried after a 503, logging at debug: every line the job runtime or
+    // the client writes for a job is inside that job's span, so two jobs' lines can be told apart.
+    let rt = rt();
+    let server = sim_with(
+        &rt,
+        SimConfig {
+            delay: Duration::from_millis(50),
+            faults: "503:0.5".parse().unwrap(),
+            seed: 7,
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let input = photo(tmp.path());
+    let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
+        .env("FLUXCN_LOG", "fluxcn=debug")
+        .args(["compare", "--types", "pose,depth,canny,tile", "--image"])
+        .arg(&input)
+        .args(["--prompt", "a dancer", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let retries: Vec<&str> = stderr.lines().filter(|l| l.contains("retrying")).collect();
+    assert!(
+        !retries.is_empty(),
+        "the faults made no retry line to check: {stderr}"
+    );
+    let mut ids = std::collections::HashSet::new();
+    for l in &retries {
+        let at = l
+            .find("job{id=")
+            .unwrap_or_else(|| panic!("a job's log line without its job id: {l}"));
+        let id: String = l[at + 7..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        assert!(!id.is_empty(), "{l}");
+        ids.insert(id);
+    }
+    assert_no_key(tmp.path(), &[&o.stdout, &o.stderr]);
+    // Lines name the job they belong to: with four jobs retrying, more than one id appears.
+    assert!(server.stats().v1_requests > 4);
+    assert!(ids.len() > 1 || retries.len() == 1, "{retries:?}");
 }

@@ -1,5 +1,6 @@
 //! Drives the real desktop app (`FluxApp`) headless with egui_kittest: the test stands in for the
-//! job runtime, reading the commands the window sends and feeding events back.
+//! job runtime, reading the commands the window sends and feeding events back, and for the services,
+//! taking the one-off requests from `Services::manual()`'s inbox and answering them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,10 +8,12 @@ use std::sync::Arc;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use fluxcn::api::{Accounting, ApiKey, CnType, Credits, GenParams};
+use fluxcn::api::input::InputError;
+use fluxcn::api::{Accounting, ApiError, ApiKey, CnType, Credits, GenParams};
+use fluxcn::jobs::services::Request;
 use fluxcn::jobs::{
     Command, Event, InputPreview, InputSource, JobFailure, JobsHandle, KeyState, RuntimeConfig,
-    SavedImage, Stage,
+    SavedImage, ServiceError, Services, Stage,
 };
 use fluxcn::ui::{FilePicker, FluxApp, LaunchOptions, Picked, State};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -21,6 +24,11 @@ const KEY: &str = "SG_0123456789abcdef";
 struct FakeRuntime {
     commands: UnboundedReceiver<Command>,
     events: std::sync::mpsc::Sender<Event>,
+    /// The services' inbox: the window's one-off requests.
+    requests: std::sync::mpsc::Receiver<Request>,
+    /// The requests that arrived and are not answered yet, oldest first. Each keeps its reply
+    /// alive, so the window sees it as waiting (a dropped reply would read as a stopped worker).
+    asked: Vec<Request>,
 }
 
 impl FakeRuntime {
@@ -33,6 +41,52 @@ impl FakeRuntime {
     }
     fn feed(&self, e: Event) {
         self.events.send(e).unwrap();
+    }
+    /// Every request not answered yet (including those that arrived since the last look).
+    fn asked(&mut self) -> &[Request] {
+        self.asked.extend(self.requests.try_iter());
+        &self.asked
+    }
+    /// Takes the oldest unanswered request that `pick` accepts, to answer it.
+    fn take(&mut self, what: &str, pick: impl Fn(&Request) -> bool) -> Request {
+        self.asked.extend(self.requests.try_iter());
+        let i = self
+            .asked
+            .iter()
+            .position(pick)
+            .unwrap_or_else(|| panic!("no {what} request in {:?}", self.asked));
+        self.asked.remove(i)
+    }
+    /// Answers the request for the preview of `source`.
+    fn answer_input(
+        &mut self,
+        source: &InputSource,
+        result: Result<InputPreview, ServiceError>,
+    ) {
+        match self.take("LoadInput", |r| {
+            matches!(r, Request::LoadInput { source: s, .. } if s == source)
+        }) {
+            Request::LoadInput { reply, .. } => reply.send(result).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+    /// Answers the oldest request for the credit balance.
+    fn answer_credits(&mut self, result: Result<Credits, ServiceError>) {
+        match self.take("Credits", |r| matches!(r, Request::Credits { .. })) {
+            Request::Credits { reply, .. } => reply.send(result).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+    /// Answers the oldest request whose answer is the key's state (`KeyState` or `SaveKey`).
+    fn answer_key(&mut self, state: KeyState) {
+        match self.take("KeyState or SaveKey", |r| {
+            matches!(r, Request::KeyState { .. } | Request::SaveKey { .. })
+        }) {
+            Request::KeyState { reply } | Request::SaveKey { reply, .. } => {
+                reply.send(state).unwrap()
+            }
+            _ => unreachable!(),
+        }
     }
 }
 
@@ -57,7 +111,8 @@ fn opts() -> LaunchOptions {
 fn start_with(state: State, opts: LaunchOptions) -> (Harness<'static, FluxApp>, FakeRuntime) {
     let (ctx_tx, ctx_rx) = tokio::sync::mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = std::sync::mpsc::channel();
-    let handle = JobsHandle::from_channels(ctx_tx, ev_rx);
+    let (services, requests) = Services::manual();
+    let handle = JobsHandle::from_channels(ctx_tx, ev_rx, services);
     let app = FluxApp::with_state(state, opts, handle)
         .with_picker(Box::new(FakePicker(PathBuf::from("/pics/pose.png"))));
     let mut h = Harness::builder()
@@ -69,6 +124,8 @@ fn start_with(state: State, opts: LaunchOptions) -> (Harness<'static, FluxApp>, 
         FakeRuntime {
             commands: ctx_rx,
             events: ev_tx,
+            requests,
+            asked: Vec::new(),
         },
     )
 }
@@ -103,16 +160,14 @@ fn load_url_input(h: &mut Harness<'static, FluxApp>, rt: &mut FakeRuntime) -> In
     h.get_by_label("Use").click();
     h.run_steps(4);
     let src = InputSource::Url(url.into());
-    let sent = rt.sent();
+    let asked = rt.asked();
     assert!(
-        sent.iter()
-            .any(|c| matches!(c, Command::LoadInput(s) if *s == src)),
-        "{sent:?}"
+        asked
+            .iter()
+            .any(|r| matches!(r, Request::LoadInput { source, .. } if *source == src)),
+        "{asked:?}"
     );
-    rt.feed(Event::InputLoaded {
-        source: src.clone(),
-        result: Ok(preview(src.clone())),
-    });
+    rt.answer_input(&src, Ok(preview(src.clone())));
     h.run_steps(4);
     src
 }
@@ -155,8 +210,16 @@ fn start_sends_configure_and_check_key_and_credits_with_a_session_key() {
         }
         other => panic!("first command: {other:?}"),
     }
-    assert!(matches!(sent[1], Command::CheckKey));
-    assert!(sent.iter().any(|c| matches!(c, Command::RefreshCredits)));
+    // The key's state is the first thing asked of the services; the balance is asked with the
+    // session's key and base URL.
+    let asked = rt.asked();
+    assert!(matches!(asked[0], Request::KeyState { .. }), "{asked:?}");
+    assert!(
+        asked.iter().any(|r| matches!(r, Request::Credits { cfg, .. }
+            if cfg.api_base == "http://127.0.0.1:9/v1"
+                && cfg.key.as_ref().map(|k| k.expose()) == Some(KEY))),
+        "{asked:?}"
+    );
     h.get_by_label_contains("Demo mode");
     // The demo's base is not stored as the user's own.
     assert_eq!(
@@ -329,15 +392,25 @@ fn ctrl_enter_generates() {
 
 #[test]
 fn credits_event_shows_the_balance() {
-    let (mut h, rt) = start();
+    let (mut h, mut rt) = start();
     h.get_by_label("Credits: —");
-    rt.feed(Event::Credits(Ok(Credits {
+    // No key yet: nothing asked the balance; the top bar's Refresh does.
+    assert!(
+        !rt.asked()
+            .iter()
+            .any(|r| matches!(r, Request::Credits { .. }))
+    );
+    h.get_by_role_and_label(Role::Button, "Refresh").click();
+    h.run_steps(4);
+    rt.answer_credits(Ok(Credits {
         credits: Some(12.0),
         free_credits: Some(0.5),
-    })));
+    }));
     h.run_steps(4);
     h.get_by_label("Credits: 12.50");
-    rt.feed(Event::Credits(Err("the key was refused".into())));
+    h.get_by_role_and_label(Role::Button, "Refresh").click();
+    h.run_steps(4);
+    rt.answer_credits(Err(ServiceError::Api(ApiError::BadKey)));
     h.run_steps(4);
     h.get_by_label("Credits: unknown");
 }
@@ -356,7 +429,7 @@ fn failure_is_shown_with_billing_warning_and_rerun_resubmits() {
         id,
         failure: JobFailure {
             message: msg.into(),
-            kind: "401".into(),
+            kind: fluxcn::jobs::FailureKind::Http(401),
             maybe_billed: true,
         },
     });
@@ -403,7 +476,8 @@ fn key_is_masked_and_save_sends_save_key() {
     h.get_by_label("Settings").click();
     h.run_steps(4);
     rt.sent();
-    rt.feed(Event::Key(KeyState::Missing));
+    // The answer to the key state the app asked for at start.
+    rt.answer_key(KeyState::Missing);
     h.run_steps(4);
     h.get_by_label_contains("No key yet");
     h.get_by_role_and_label(Role::PasswordInput, "New key")
@@ -422,11 +496,11 @@ fn key_is_masked_and_save_sends_save_key() {
     }
     h.get_by_role_and_label(Role::Button, "Save").click();
     h.run_steps(4);
-    let sent = rt.sent();
-    let saved: Vec<_> = sent
+    let saved: Vec<_> = rt
+        .asked()
         .iter()
-        .filter_map(|c| match c {
-            Command::SaveKey(k) => Some(k.clone()),
+        .filter_map(|r| match r {
+            Request::SaveKey { key, .. } => Some(key.clone()),
             _ => None,
         })
         .collect();
@@ -436,22 +510,28 @@ fn key_is_masked_and_save_sends_save_key() {
     let ron = serde_json::to_string(h.state().state()).unwrap();
     assert!(!ron.contains("0123456789abcdef"));
     // A stored key asks for the balance and shows only the masked form.
-    rt.feed(Event::Key(KeyState::Stored {
+    assert!(
+        !rt.asked()
+            .iter()
+            .any(|r| matches!(r, Request::Credits { .. }))
+    );
+    // The answer to Save: the key's state after.
+    rt.answer_key(KeyState::Stored {
         masked: "SG_…ef".into(),
-    }));
+    });
     h.run_steps(4);
     assert!(
-        rt.sent()
+        rt.asked()
             .iter()
-            .any(|c| matches!(c, Command::RefreshCredits))
+            .any(|r| matches!(r, Request::Credits { .. }))
     );
     h.get_by_label_contains("SG_…ef stored");
     h.get_by_role_and_label(Role::Button, "Clear").click();
     h.run_steps(4);
     assert!(
-        rt.sent()
+        rt.asked()
             .iter()
-            .any(|c| matches!(c, Command::SaveKey(None)))
+            .any(|r| matches!(r, Request::SaveKey { key: None, .. }))
     );
 }
 
@@ -482,17 +562,18 @@ fn input_errors_are_shown_and_open_uses_the_picker() {
     h.run_steps(4);
     let src = InputSource::File(PathBuf::from("/pics/pose.png"));
     assert!(
-        rt.sent()
+        rt.asked()
             .iter()
-            .any(|c| matches!(c, Command::LoadInput(s) if *s == src))
+            .any(|r| matches!(r, Request::LoadInput { source, .. } if *source == src))
     );
-    let err = "/pics/pose.png is not an image this app can read (PNG, JPEG, WebP…)";
-    rt.feed(Event::InputLoaded {
-        source: src,
-        result: Err(err.into()),
+    let err = ServiceError::Input(InputError::NotAnImage {
+        name: "/pics/pose.png".into(),
+        detail: "a text file".into(),
     });
+    let msg = err.to_string();
+    rt.answer_input(&src, Err(err));
     h.run_steps(4);
-    h.get_by_label(err);
+    h.get_by_label(&msg);
     type_prompt(&mut h, "x");
     assert!(!generate_enabled(&h));
     // A bad URL is refused in words, and nothing is sent.
@@ -503,7 +584,11 @@ fn input_errors_are_shown_and_open_uses_the_picker() {
     h.get_by_label("Use").click();
     h.run_steps(4);
     h.get_by_label_contains("is not an http(s) URL");
-    assert!(!rt.sent().iter().any(|c| matches!(c, Command::LoadInput(_))));
+    assert!(
+        !rt.asked()
+            .iter()
+            .any(|r| matches!(r, Request::LoadInput { .. }))
+    );
 }
 
 #[test]

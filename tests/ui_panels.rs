@@ -1,5 +1,6 @@
 //! The gallery panel and the comparison view, hosted headless in egui_kittest with a fake command
-//! sink: what the user sees and clicks, and exactly which commands go to the job runtime.
+//! sink (and, for the gallery, `Services::manual()`'s inbox, answered by the tests): what the user
+//! sees and clicks, and exactly which commands and requests go to the job runtime.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -18,6 +19,10 @@ use fluxcn::ui::compare_view::{CompareMode, CompareView};
 use fluxcn::ui::gallery_panel::{
     GalleryPanel, MAX_THUMB_REQUESTS_PER_FRAME, MAX_THUMB_TEXTURES, PanelAction, THUMB_PIXELS,
 };
+// The gallery's one-off requests.
+use fluxcn::gallery::GalleryError;
+use fluxcn::jobs::services::Request;
+use fluxcn::jobs::{ServiceError, Services};
 
 // ---------------------------------------------------------------- gallery
 
@@ -63,15 +68,39 @@ fn three() -> Vec<Entry> {
     ]
 }
 
-#[derive(Default)]
 struct G {
     panel: GalleryPanel,
+    /// Job events for the panel, handed over at the start of the next frame.
     inbox: Vec<Event>,
-    sent: Vec<Command>,
+    services: Services,
+    /// `services`' inbox: what the panel asked for.
+    requests: std::sync::mpsc::Receiver<Request>,
+    /// Every request the panel made, in order, that the test has not answered yet (each still
+    /// holds its reply, so the panel sees it as waiting, not lost).
+    asked: Vec<Request>,
     actions: Vec<PanelAction>,
 }
 
+impl G {
+    /// Moves what arrived in the services' inbox to `asked`.
+    fn collect(&mut self) {
+        self.asked.extend(self.requests.try_iter());
+    }
+
+    /// Takes the first unanswered request that `pick` accepts (the test then answers it).
+    fn take(&mut self, what: &str, pick: impl Fn(&Request) -> bool) -> Request {
+        self.collect();
+        let i = self
+            .asked
+            .iter()
+            .position(pick)
+            .unwrap_or_else(|| panic!("no {what} request in {:?}", self.asked));
+        self.asked.remove(i)
+    }
+}
+
 fn gallery() -> Harness<'static, G> {
+    let (services, requests) = Services::manual();
     Harness::builder()
         .with_size(egui::vec2(900.0, 700.0))
         .build_ui_state(
@@ -79,12 +108,19 @@ fn gallery() -> Harness<'static, G> {
                 for ev in std::mem::take(&mut s.inbox) {
                     s.panel.handle_event(&ev, ui.ctx());
                 }
-                let sent = &mut s.sent;
-                if let Some(a) = s.panel.ui(ui, &mut |c| sent.push(c)) {
+                if let Some(a) = s.panel.ui(ui, &s.services) {
                     s.actions.push(a);
                 }
+                s.collect();
             },
-            G::default(),
+            G {
+                panel: GalleryPanel::default(),
+                inbox: Vec::new(),
+                services,
+                requests,
+                asked: Vec::new(),
+                actions: Vec::new(),
+            },
         )
 }
 
@@ -93,14 +129,55 @@ fn feed<S>(h: &mut Harness<'_, S>, inbox: impl Fn(&mut S) -> &mut Vec<Event>, ev
     h.run();
 }
 
-fn feed_g(h: &mut Harness<'_, G>, ev: Event) {
-    feed(h, |s| &mut s.inbox, ev);
+/// Answers the panel's (oldest unanswered) listing request with `list`, without running a frame.
+fn answer_list(h: &mut Harness<'_, G>, list: Vec<Entry>) {
+    match h.state_mut().take("GalleryList", |r| {
+        matches!(r, Request::GalleryList { .. })
+    }) {
+        Request::GalleryList { reply } => reply.send(Ok(Arc::new(list))).unwrap(),
+        _ => unreachable!(),
+    }
 }
 
-fn thumb_requests(sent: &[Command]) -> Vec<String> {
-    sent.iter()
-        .filter_map(|c| match c {
-            Command::GalleryThumb { id, max_side } => {
+/// Answers the listing request with `list`, then runs the frames that show it.
+fn list_g(h: &mut Harness<'_, G>, list: Vec<Entry>) {
+    answer_list(h, list);
+    h.run();
+}
+
+/// Answers the thumbnail request for `id` (without running a frame).
+fn answer_thumb(
+    h: &mut Harness<'_, G>,
+    id: &str,
+    image: Result<Arc<image::RgbaImage>, ServiceError>,
+) {
+    match h.state_mut().take("Thumbnail", |r| {
+        matches!(r, Request::Thumbnail { id: i, .. } if i == id)
+    }) {
+        Request::Thumbnail { reply, .. } => reply.send(image).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+/// Answers the request to read the settings in `path` (without running a frame).
+fn answer_settings(
+    h: &mut Harness<'_, G>,
+    path: &PathBuf,
+    result: Result<GenParams, ServiceError>,
+) {
+    match h.state_mut().take("ReadSettings", |r| {
+        matches!(r, Request::ReadSettings { path: p, .. } if p == path)
+    }) {
+        Request::ReadSettings { reply, .. } => reply.send(result).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+fn thumb_requests(asked: &[Request]) -> Vec<String> {
+    asked
+        .iter()
+        .filter_map(|r| match r {
+            Request::Thumbnail { id, max_side, .. } => {
                 assert_eq!(*max_side, THUMB_PIXELS);
                 Some(id.clone())
             }
@@ -109,9 +186,10 @@ fn thumb_requests(sent: &[Command]) -> Vec<String> {
         .collect()
 }
 
-fn count_lists(sent: &[Command]) -> usize {
-    sent.iter()
-        .filter(|c| matches!(c, Command::GalleryList))
+fn count_lists(asked: &[Request]) -> usize {
+    asked
+        .iter()
+        .filter(|r| matches!(r, Request::GalleryList { .. }))
         .count()
 }
 
@@ -119,38 +197,38 @@ fn count_lists(sent: &[Command]) -> usize {
 fn gallery_lists_on_first_show_then_shows_every_entry_and_asks_for_their_thumbnails() {
     let mut h = gallery();
     h.run();
-    assert_eq!(count_lists(&h.state().sent), 1, "{:?}", h.state().sent);
+    assert_eq!(count_lists(&h.state().asked), 1, "{:?}", h.state().asked);
     assert!(h.query_by_label_contains("No images yet").is_some());
 
     let list = three();
-    feed_g(&mut h, Event::Gallery(Arc::new(list.clone())));
+    list_g(&mut h, list.clone());
     for e in &list {
         let label = format!("thumbnail: {}", e.meta.params.prompt);
         assert!(h.query_by_label(&label).is_some(), "no slot for {label}");
     }
     assert!(h.query_by_label("3 of 3 images").is_some());
-    let asked: HashSet<String> = thumb_requests(&h.state().sent).into_iter().collect();
+    let asked: HashSet<String> = thumb_requests(&h.state().asked).into_iter().collect();
     let ids: HashSet<String> = list.iter().map(|e| e.id.clone()).collect();
     assert_eq!(asked, ids);
     // Nothing is asked twice however many frames run.
     h.run_steps(5);
-    assert_eq!(thumb_requests(&h.state().sent).len(), 3);
+    assert_eq!(thumb_requests(&h.state().asked).len(), 3);
 
     // A thumbnail that arrives becomes a texture; an error stays an error.
-    feed_g(
+    answer_thumb(
         &mut h,
-        Event::Thumb {
-            id: list[0].id.clone(),
-            image: Ok(Arc::new(image::RgbaImage::new(16, 12))),
-        },
+        &list[0].id,
+        Ok(Arc::new(image::RgbaImage::new(16, 12))),
     );
-    feed_g(
+    h.run();
+    answer_thumb(
         &mut h,
-        Event::Thumb {
+        &list[1].id,
+        Err(ServiceError::NotInGallery {
             id: list[1].id.clone(),
-            image: Err("the file is gone".into()),
-        },
+        }),
     );
+    h.run();
     assert_eq!(h.state().panel.texture_count(), 1);
 }
 
@@ -158,7 +236,7 @@ fn gallery_lists_on_first_show_then_shows_every_entry_and_asks_for_their_thumbna
 fn gallery_filter_text_type_and_favourites_narrow_the_grid() {
     let mut h = gallery();
     h.run();
-    feed_g(&mut h, Event::Gallery(Arc::new(three())));
+    list_g(&mut h, three());
 
     h.get_by_label("Filter by prompt").focus();
     h.run();
@@ -186,7 +264,7 @@ fn gallery_details_favourite_delete_undo_and_use_these_settings() {
     let mut h = gallery();
     h.run();
     let list = three();
-    feed_g(&mut h, Event::Gallery(Arc::new(list.clone())));
+    list_g(&mut h, list.clone());
     h.get_by_label("thumbnail: a blue car at night").click();
     h.run();
     assert_eq!(h.state().panel.selected(), Some(list[1].id.as_str()));
@@ -200,8 +278,8 @@ fn gallery_details_favourite_delete_undo_and_use_these_settings() {
 
     h.get_by_label("Add to favourites").click();
     h.run();
-    assert!(h.state().sent.iter().any(|c| matches!(c,
-        Command::GalleryFavourite { id, favourite: true } if *id == list[1].id)));
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::SetFavourite { id, favourite: true, .. } if *id == list[1].id)));
     assert!(h.query_by_label("Remove from favourites").is_some());
 
     h.get_by_label("Use these settings").click();
@@ -214,18 +292,18 @@ fn gallery_details_favourite_delete_undo_and_use_these_settings() {
 
     h.get_by_label("Open folder").click();
     h.run();
-    assert!(h.state().sent.iter().any(|c| matches!(c,
-        Command::Reveal(p) if *p == list[1].image_path)));
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::Reveal { path, .. } if *path == list[1].image_path)));
 
     h.get_by_label("Delete").click();
     h.run();
-    assert!(h.state().sent.iter().any(|c| matches!(c,
-        Command::GalleryDelete { id } if *id == list[1].id)));
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::Delete { id, .. } if *id == list[1].id)));
     assert!(h.query_by_label("thumbnail: a blue car at night").is_none());
     h.get_by_label("Undo").click();
     h.run();
-    assert!(h.state().sent.iter().any(|c| matches!(c,
-        Command::GalleryUndoDelete { id } if *id == list[1].id)));
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::UndoDelete { id, .. } if *id == list[1].id)));
     assert!(h.query_by_label("thumbnail: a blue car at night").is_some());
     assert!(h.query_by_label("Undo").is_none());
 }
@@ -237,20 +315,18 @@ fn gallery_with_ten_thousand_entries_requests_a_bounded_number_of_thumbnails() {
     let list: Vec<Entry> = (0..10_000)
         .map(|i| entry(i, &format!("prompt number {i}"), CnType::Tile))
         .collect();
-    h.state_mut()
-        .inbox
-        .push(Event::Gallery(Arc::new(list.clone())));
+    answer_list(&mut h, list.clone());
     let mut per_frame = Vec::new();
     for _ in 0..10 {
-        let before = thumb_requests(&h.state().sent).len();
+        let before = thumb_requests(&h.state().asked).len();
         h.step();
-        per_frame.push(thumb_requests(&h.state().sent).len() - before);
+        per_frame.push(thumb_requests(&h.state().asked).len() - before);
     }
     assert!(
         per_frame.iter().all(|n| *n <= MAX_THUMB_REQUESTS_PER_FRAME),
         "{per_frame:?}"
     );
-    let asked = thumb_requests(&h.state().sent);
+    let asked = thumb_requests(&h.state().asked);
     // Only the rows on screen (the newest images) are asked for: a window's worth, not 10 000.
     assert!(!asked.is_empty() && asked.len() <= 120, "{}", asked.len());
     let newest: HashSet<&str> = list[..asked.len() + 16]
@@ -266,16 +342,11 @@ fn gallery_with_ten_thousand_entries_requests_a_bounded_number_of_thumbnails() {
 
     // Answer every request while scrolling far down: textures stay bounded.
     for _ in 0..40 {
-        let answered: Vec<String> = thumb_requests(&h.state().sent);
+        let answered: Vec<String> = thumb_requests(&h.state().asked);
         for id in answered {
-            h.state_mut().inbox.push(Event::Thumb {
-                id,
-                image: Ok(Arc::new(image::RgbaImage::new(4, 4))),
-            });
+            answer_thumb(&mut h, &id, Ok(Arc::new(image::RgbaImage::new(4, 4))));
         }
-        h.state_mut()
-            .sent
-            .retain(|c| !matches!(c, Command::GalleryThumb { .. }));
+        assert!(thumb_requests(&h.state().asked).is_empty());
         h.event(egui::Event::PointerMoved(egui::pos2(400.0, 500.0)));
         h.event(egui::Event::MouseWheel {
             unit: egui::MouseWheelUnit::Point,
@@ -300,30 +371,33 @@ fn gallery_reads_settings_from_dropped_files_and_refreshes_after_a_result() {
     let good = PathBuf::from("/tmp/ours.png");
     {
         let s = h.state_mut();
-        let sent = &mut s.sent;
         s.panel
-            .files_dropped([bad.clone(), good.clone()], &mut |c| sent.push(c));
+            .files_dropped([bad.clone(), good.clone()], &s.services);
+        s.collect();
     }
     let reads: Vec<&PathBuf> = h
         .state()
-        .sent
+        .asked
         .iter()
-        .filter_map(|c| match c {
-            Command::ReadSettings(p) => Some(p),
+        .filter_map(|r| match r {
+            Request::ReadSettings { path, .. } => Some(path),
             _ => None,
         })
         .collect();
     assert_eq!(reads, vec![&bad, &good]);
 
-    feed_g(
+    answer_settings(
         &mut h,
-        Event::SettingsRead {
+        &bad,
+        Err(GalleryError::NoSettings {
             path: bad.clone(),
-            result: Err("holiday.png carries no generation settings".into()),
-        },
+            sidecar: bad.with_extension("json"),
+        }
+        .into()),
     );
+    h.run();
     assert!(
-        h.query_by_label_contains("holiday.png carries no generation settings")
+        h.query_by_label_contains("holiday.png holds no generation settings")
             .is_some()
     );
     assert!(h.state().actions.is_empty());
@@ -332,32 +406,27 @@ fn gallery_reads_settings_from_dropped_files_and_refreshes_after_a_result() {
         seed: 77,
         ..Default::default()
     };
-    feed_g(
-        &mut h,
-        Event::SettingsRead {
-            path: good,
-            result: Ok(params.clone()),
-        },
-    );
+    answer_settings(&mut h, &good, Ok(params.clone()));
+    h.run();
     assert_eq!(h.state().actions, vec![PanelAction::UseSettings(params)]);
 
     // A burst of results (a grid finishing) is covered by one new listing.
     h.run_steps(8);
-    let lists = count_lists(&h.state().sent);
+    let lists = count_lists(&h.state().asked);
     h.state_mut().inbox.push(done_event(42, "/gallery/new.jpg"));
     h.step();
-    assert_eq!(count_lists(&h.state().sent), lists + 1);
+    assert_eq!(count_lists(&h.state().asked), lists + 1);
     for id in 43..46 {
         h.state_mut()
             .inbox
             .push(done_event(id, "/gallery/more.jpg"));
         h.step();
     }
-    assert_eq!(count_lists(&h.state().sent), lists + 1);
+    assert_eq!(count_lists(&h.state().asked), lists + 1);
     h.run_steps(8);
-    assert_eq!(count_lists(&h.state().sent), lists + 2);
+    assert_eq!(count_lists(&h.state().asked), lists + 2);
     h.run_steps(8);
-    assert_eq!(count_lists(&h.state().sent), lists + 2);
+    assert_eq!(count_lists(&h.state().asked), lists + 2);
 }
 
 // ---------------------------------------------------------------- compare
@@ -499,7 +568,7 @@ fn results_fill_the_cells_and_retry_resends_only_the_failed_cell() {
             id: subs[2].0,
             failure: JobFailure {
                 message: "The service failed (500): cn_type rejected".into(),
-                kind: "500".into(),
+                kind: fluxcn::jobs::FailureKind::Http(500),
                 maybe_billed: false,
             },
         },
@@ -775,7 +844,7 @@ fn dragging_the_swipe_divider_moves_it() {
 fn copy_prompt_puts_the_prompt_on_the_clipboard() {
     let mut h = gallery();
     h.run();
-    feed_g(&mut h, Event::Gallery(Arc::new(three())));
+    list_g(&mut h, three());
     h.get_by_label("thumbnail: a red fox in the snow").click();
     h.run();
     h.get_by_label("Copy prompt").click();

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::fields;
 use super::key::ApiKey;
 use super::params::ParamError;
 
@@ -81,32 +82,13 @@ pub struct StatusError {
 }
 
 impl StatusError {
-    /// The field a 400 names, when its message names one of the request's fields.
+    /// The field a 400 names, when its message names one of the request's fields (the longest name
+    /// found: see [`fields::field_named_in`]).
     pub fn field(&self) -> Option<&'static str> {
         if self.class != HttpClass::BadRequest {
             return None;
         }
-        let m = self.message.to_ascii_lowercase();
-        const FIELDS: [&str; 17] = [
-            "use_input_img_dimension",
-            "custom_height",
-            "custom_width",
-            "image_format",
-            "cn_strength",
-            "cn_stop",
-            "cn_type",
-            "scheduler",
-            "sampler",
-            "guidance",
-            "quality",
-            "samples",
-            "steps",
-            "prompt",
-            "base64",
-            "image",
-            "seed",
-        ];
-        FIELDS.into_iter().find(|f| m.contains(f))
+        fields::field_named_in(&self.message)
     }
 
     fn server_says(&self) -> String {

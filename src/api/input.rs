@@ -19,7 +19,7 @@ use base64::Engine as _;
 use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, ImageDecoder as _, ImageError, ImageFormat};
 
-use crate::jobs::{InputPreview, InputSource};
+use crate::types::{InputPreview, InputSource};
 use sniff::Sniffed;
 
 /// JPEG quality for re-encoded inputs; lowered step by step only if the result is still too big.
@@ -347,8 +347,12 @@ fn io_error(path: &Path, e: &std::io::Error) -> InputError {
     }
 }
 
-/// Sniffs, checks and decodes, recording what the decode changed.
-fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, InputError> {
+/// Checks the size and sniffs the format of an input's bytes.
+fn checked_format(
+    name: &str,
+    bytes: &[u8],
+    opts: &PrepareOptions,
+) -> Result<ImageFormat, InputError> {
     if bytes.is_empty() {
         return Err(InputError::Empty {
             name: name.to_owned(),
@@ -364,21 +368,22 @@ fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, In
             ),
         });
     }
-    let format = match sniff::sniff(bytes) {
-        Sniffed::Image(f) => f,
-        Sniffed::Unsupported(format) => {
-            return Err(InputError::UnsupportedFormat {
-                name: name.to_owned(),
-                format,
-            });
-        }
-        Sniffed::NotImage(detail) => {
-            return Err(InputError::NotAnImage {
-                name: name.to_owned(),
-                detail,
-            });
-        }
-    };
+    match sniff::sniff(bytes) {
+        Sniffed::Image(f) => Ok(f),
+        Sniffed::Unsupported(format) => Err(InputError::UnsupportedFormat {
+            name: name.to_owned(),
+            format,
+        }),
+        Sniffed::NotImage(detail) => Err(InputError::NotAnImage {
+            name: name.to_owned(),
+            detail,
+        }),
+    }
+}
+
+/// Sniffs, checks and decodes, recording what the decode changed.
+fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, InputError> {
+    let format = checked_format(name, bytes, opts)?;
     let damaged = |detail: String| InputError::Damaged {
         name: name.to_owned(),
         detail,

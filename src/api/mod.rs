@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod error;
+pub mod fields;
 pub mod input;
 pub mod key;
 pub mod params;

@@ -2,12 +2,19 @@
 //! its documented default, range and enum, and the validation that runs before anything is sent.
 //!
 //! Ranges and lists are data in one place ([`STEPS`], [`SAMPLERS`], …) so that the UI sliders, the CLI,
-//! the stand-in server and the validation all read the same numbers.
+//! the stand-in server and the validation all read the same numbers; which field uses which, and how
+//! each is named, shown and written, is the table in [`super::fields`].
+//!
+//! Validation happens once, at one boundary: [`GenParams::validate_into`] gives a [`ValidParams`],
+//! the only thing a request body ([`WireBody`]) is built from.
 
 use std::fmt;
+use std::ops::Deref;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use super::fields::{self, Field};
 
 /// An inclusive numeric range with the contract's default.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,10 +138,15 @@ impl ParamError {
             allowed: allowed.into(),
         }
     }
+
+    /// The field named, when it is one of the table's (not for `request` and the like).
+    pub fn field_id(&self) -> Option<Field> {
+        Field::from_wire(self.field)
+    }
 }
 
 macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident, $field:literal, default $def:ident, { $($var:ident => $s:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident, $field:expr, default $def:ident, { $($var:ident => $s:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
@@ -144,8 +156,12 @@ macro_rules! wire_enum {
         impl $name {
             /// Every value, in the contract's order.
             pub const ALL: &'static [$name] = &[$($name::$var),+];
+            /// Every wire name, in the contract's order.
+            pub const NAMES: &'static [&'static str] = &[$($s),+];
+            /// The default's wire name.
+            pub const DEFAULT_NAME: &'static str = $name::$def.as_str();
             /// The wire name.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$var => $s),+ }
             }
         }
@@ -166,11 +182,7 @@ macro_rules! wire_enum {
                     .iter()
                     .copied()
                     .find(|v| v.as_str().eq_ignore_ascii_case(t))
-                    .ok_or_else(|| ParamError::new(
-                        $field,
-                        format!("{s:?}"),
-                        format!("one of {}", $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")),
-                    ))
+                    .ok_or_else(|| ParamError::new($field.wire(), format!("{s:?}"), $field.allowed_text()))
             }
         }
     };
@@ -178,7 +190,7 @@ macro_rules! wire_enum {
 
 wire_enum!(
     /// Which preprocessor and ControlNet the server applies to the input image.
-    CnType, "cn_type", default Pose, {
+    CnType, Field::CnType, default Pose, {
         Depth => "depth",
         Canny => "canny",
         Pose => "pose",
@@ -188,7 +200,7 @@ wire_enum!(
 
 wire_enum!(
     /// The noise schedule.
-    Scheduler, "scheduler", default Simple, {
+    Scheduler, Field::Scheduler, default Simple, {
         Normal => "normal",
         Karras => "karras",
         Exponential => "exponential",
@@ -201,7 +213,7 @@ wire_enum!(
 
 wire_enum!(
     /// The encoding of the generated image.
-    ImageFormat, "image_format", default Jpeg, {
+    ImageFormat, Field::ImageFormat, default Jpeg, {
         Jpeg => "jpeg",
         Png => "png",
         Webp => "webp",
@@ -287,22 +299,6 @@ impl Default for GenParams {
     }
 }
 
-fn range_text<T: fmt::Display>(b: &Bounds<T>) -> String {
-    format!("{} to {}", b.min, b.max)
-}
-
-fn check<T: PartialOrd + Copy + fmt::Display>(
-    field: &'static str,
-    v: T,
-    b: &Bounds<T>,
-) -> Result<(), ParamError> {
-    if b.contains(v) {
-        Ok(())
-    } else {
-        Err(ParamError::new(field, v, range_text(b)))
-    }
-}
-
 /// Whether `name` is one of [`SAMPLERS`].
 pub fn is_known_sampler(name: &str) -> bool {
     SAMPLERS.contains(&name)
@@ -311,36 +307,10 @@ pub fn is_known_sampler(name: &str) -> bool {
 impl GenParams {
     /// Every problem the API would refuse, in wire order; empty when the parameters can be sent.
     pub fn problems(&self) -> Vec<ParamError> {
-        let mut out = Vec::new();
-        if self.prompt.trim().is_empty() {
-            out.push(ParamError::new("prompt", "\"\"", "a non-empty text"));
-        }
-        if !is_known_sampler(&self.sampler) {
-            out.push(ParamError::new(
-                "sampler",
-                format!("{:?}", self.sampler),
-                format!("one of {}", SAMPLERS.join(", ")),
-            ));
-        }
-        if !(self.seed == RANDOM_SEED || (0..=MAX_SEED).contains(&self.seed)) {
-            out.push(ParamError::new(
-                "seed",
-                self.seed,
-                format!("0 to {MAX_SEED}, or -1 for a random seed"),
-            ));
-        }
-        let checks = [
-            check("cn_stop", self.cn_stop, &CN_STOP),
-            check("cn_strength", self.cn_strength, &CN_STRENGTH),
-            check("custom_height", self.custom_height, &SIZE),
-            check("custom_width", self.custom_width, &SIZE),
-            check("guidance", self.guidance, &GUIDANCE),
-            check("quality", self.quality, &QUALITY),
-            check("samples", self.samples, &SAMPLES),
-            check("steps", self.steps, &STEPS),
-        ];
-        out.extend(checks.into_iter().filter_map(Result::err));
-        out
+        fields::values(self)
+            .into_iter()
+            .filter_map(|(f, v)| f.check(&v).err())
+            .collect()
     }
 
     /// `Ok` when the API would accept these parameters, else the first problem.
@@ -351,27 +321,97 @@ impl GenParams {
         }
     }
 
+    /// The one boundary of validation: these parameters as a [`ValidParams`], or the first problem.
+    pub fn validate_into(self) -> Result<ValidParams, ParamError> {
+        self.validate()?;
+        Ok(ValidParams(self))
+    }
+
     /// A copy with every number clamped into its range and an unknown sampler replaced by the
     /// default: what a slider UI shows for any loaded state.
     pub fn clamped(&self) -> GenParams {
         let mut p = self.clone();
-        p.cn_stop = CN_STOP.clamp(p.cn_stop);
-        p.cn_strength = CN_STRENGTH.clamp(p.cn_strength);
-        p.custom_height = SIZE.clamp(p.custom_height);
-        p.custom_width = SIZE.clamp(p.custom_width);
-        p.guidance = GUIDANCE.clamp(p.guidance);
-        p.quality = QUALITY.clamp(p.quality);
-        p.samples = SAMPLES.clamp(p.samples);
-        p.steps = STEPS.clamp(p.steps);
-        p.seed = p.seed.clamp(RANDOM_SEED, MAX_SEED);
-        if !is_known_sampler(&p.sampler) {
-            p.sampler = DEFAULT_SAMPLER.to_owned();
+        for (f, v) in fields::values(self) {
+            // A clamped value keeps its field's type and fits a `u32` field: `set` cannot refuse it.
+            let _ = fields::set(&mut p, f, f.clamp(v));
         }
         p
     }
 }
 
-/// The JSON body of a generation request: the input image (URL or plain base64) and the knobs.
+/// Parameters that passed validation: only [`GenParams::validate_into`] (or deserialising, which
+/// validates too) makes one, and a request body is built only from one ([`WireBody::new`]).
+/// Read the fields through `Deref`; to change one, take the [`GenParams`] back
+/// ([`ValidParams::into_inner`]) and validate again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "GenParams", try_from = "GenParams")]
+pub struct ValidParams(GenParams);
+
+impl ValidParams {
+    /// The parameters, to edit (and validate again).
+    pub fn into_inner(self) -> GenParams {
+        self.0
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &GenParams {
+        &self.0
+    }
+}
+
+impl Deref for ValidParams {
+    type Target = GenParams;
+    fn deref(&self) -> &GenParams {
+        &self.0
+    }
+}
+
+impl TryFrom<GenParams> for ValidParams {
+    type Error = ParamError;
+    fn try_from(p: GenParams) -> Result<Self, ParamError> {
+        p.validate_into()
+    }
+}
+
+impl From<ValidParams> for GenParams {
+    fn from(v: ValidParams) -> GenParams {
+        v.0
+    }
+}
+
+/// The JSON body of a generation request: the input image (URL or plain base64) and validated
+/// knobs, flat. Its fields are private: the only way to build one is [`WireBody::new`], from a
+/// [`ValidParams`].
+///
+/// ```compile_fail
+/// use fluxcn::api::params::{GenParams, WireBody};
+/// let p = GenParams::default();
+/// let body = WireBody::new("https://x/y.png", &p); // a GenParams is not a ValidParams
+/// ```
+#[derive(Debug, Serialize)]
+pub struct WireBody<'a> {
+    image: &'a str,
+    #[serde(flatten)]
+    params: &'a GenParams,
+}
+
+impl<'a> WireBody<'a> {
+    pub fn new(image: &'a str, params: &'a ValidParams) -> Self {
+        WireBody {
+            image,
+            params: &params.0,
+        }
+    }
+
+    /// The body's JSON bytes.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}
+
+/// The same JSON as [`WireBody`], from parameters that may not have been validated. Kept while its
+/// last users move to [`WireBody`] (`api::client`'s `encode_body` and `gallery::meta`'s
+/// `request_json`); then removed.
 #[derive(Serialize)]
 pub struct WireRequest<'a> {
     pub image: &'a str,
@@ -557,6 +597,34 @@ mod tests {
         assert_eq!(obj.len(), 17);
         assert_eq!(obj["scheduler"], "simple");
         assert_eq!(obj["cn_type"], "pose");
+    }
+
+    #[test]
+    fn only_validation_makes_valid_params_and_the_body_is_built_from_them() {
+        let bad = GenParams::default();
+        assert_eq!(bad.clone().validate_into().unwrap_err().field, "prompt");
+        let ok = GenParams {
+            prompt: "a cat".into(),
+            ..Default::default()
+        };
+        let v = ok.clone().validate_into().unwrap();
+        assert_eq!(v.params(), &ok);
+        assert_eq!(v.steps, ok.steps);
+        let body = WireBody::new("https://x/y.png", &v).to_json().unwrap();
+        let old = serde_json::to_vec(&WireRequest {
+            image: "https://x/y.png",
+            params: &ok,
+        })
+        .unwrap();
+        assert_eq!(body, old);
+        // Serialised as the plain parameters; deserialising validates again.
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, serde_json::to_string(&ok).unwrap());
+        assert_eq!(serde_json::from_str::<ValidParams>(&json).unwrap(), v);
+        let e = serde_json::from_str::<ValidParams>(r#"{"prompt":"x","steps":500}"#).unwrap_err();
+        assert!(e.to_string().contains("steps = 500"), "{e}");
+        assert_eq!(GenParams::from(v.clone()), ok);
+        assert_eq!(v.into_inner(), ok);
     }
 
     #[test]

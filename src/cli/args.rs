@@ -1,12 +1,16 @@
 //! The command-line grammar (clap derive). Every knob of the contract is a flag whose help names its
-//! range and default, read from the same constants the validation uses.
+//! range or allowed values and its default, read from the field table ([`crate::api::fields`]) the
+//! validation uses; a flag's value errors name the field as the table does.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::api::params::{self, CnType, GenParams, ImageFormat, Scheduler};
-use crate::jobs::ApiVersion;
+use crate::api::fields::{Allowed, Field, Value};
+use crate::api::params::{
+    self, CnType, GenParams, ImageFormat, ParamError, Scheduler, ValidParams,
+};
+use crate::types::ApiVersion;
 
 /// Flux ControlNet Studio: generate images with Segmind's Flux.1 ControlNet API.
 ///
@@ -105,23 +109,65 @@ pub enum SamplesMode {
     Single,
 }
 
+/// The flag that sets `field` (most are the wire name with `-` for `_`).
+pub fn flag_of(field: Field) -> String {
+    match field {
+        Field::CustomWidth => "width".to_owned(),
+        Field::CustomHeight => "height".to_owned(),
+        Field::ImageFormat => "format".to_owned(),
+        Field::UseInputImgDimension => "use-input-size".to_owned(),
+        f => f.wire().replace('_', "-"),
+    }
+}
+
+/// A parameter error as a flag error: `--steps: steps = 80 is not allowed: 15 to 75`.
+pub fn flag_error_text(e: &ParamError) -> String {
+    let flag = match e.field_id() {
+        Some(f) => flag_of(f),
+        None => e.field.replace('_', "-"),
+    };
+    format!("--{flag}: {e}")
+}
+
+/// A flag's value read as the table reads `field`'s.
+fn parse_value(field: Field, s: &str) -> Result<Value, String> {
+    field.parse(s).map_err(|e| e.to_string())
+}
 fn parse_cn_type(s: &str) -> Result<CnType, String> {
-    s.parse().map_err(|e: params::ParamError| e.to_string())
+    match parse_value(Field::CnType, s)? {
+        Value::CnType(t) => Ok(t),
+        other => Err(format!("not a control type: {other}")),
+    }
 }
 fn parse_scheduler(s: &str) -> Result<Scheduler, String> {
-    s.parse().map_err(|e: params::ParamError| e.to_string())
+    match parse_value(Field::Scheduler, s)? {
+        Value::Scheduler(v) => Ok(v),
+        other => Err(format!("not a scheduler: {other}")),
+    }
 }
 fn parse_format(s: &str) -> Result<ImageFormat, String> {
-    s.parse().map_err(|e: params::ParamError| e.to_string())
+    match parse_value(Field::ImageFormat, s)? {
+        Value::ImageFormat(v) => Ok(v),
+        other => Err(format!("not an image format: {other}")),
+    }
 }
 fn parse_sampler(s: &str) -> Result<String, String> {
-    if params::is_known_sampler(s) {
-        Ok(s.to_owned())
-    } else {
-        Err(format!(
-            "unknown sampler {s:?}: one of {}",
-            params::SAMPLERS.join(", ")
-        ))
+    parse_value(Field::Sampler, s).map(|v| v.to_string())
+}
+
+/// A flag's help: `what`, then the field's range (`15–75`) or its names (`depth, canny, pose or
+/// tile`), from the table.
+fn help(what: &str, field: Field) -> String {
+    match field.info().allowed {
+        Allowed::Int(b) => format!("{what}, {}–{}", b.min, b.max),
+        Allowed::Num(b) => format!("{what}, {}–{}", b.min, b.max),
+        Allowed::OneOf { names, .. } => match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("{what}: {} or {last}", rest.join(", "))
+            }
+            _ => format!("{what}: {}", names.join(", ")),
+        },
+        Allowed::Text | Allowed::Seed { .. } | Allowed::Bool { .. } => what.to_owned(),
     }
 }
 
@@ -134,47 +180,47 @@ pub struct GenArgs {
     /// What to generate.
     #[arg(long)]
     pub prompt: String,
-    /// Control type: depth, canny, pose or tile.
-    #[arg(long, default_value = "pose", value_parser = parse_cn_type)]
+    // Control type.
+    #[arg(long, help = help("Control type", Field::CnType), default_value_t = CnType::default(), value_parser = parse_cn_type)]
     pub cn_type: CnType,
     /// Sampler (26 names, e.g. euler, dpmpp_2m).
     #[arg(long, default_value = params::DEFAULT_SAMPLER, value_parser = parse_sampler)]
     pub sampler: String,
-    /// Scheduler: normal, karras, exponential, sgm_uniform, simple, ddim_uniform, beta.
-    #[arg(long, default_value = "simple", value_parser = parse_scheduler)]
+    // Scheduler.
+    #[arg(long, help = help("Scheduler", Field::Scheduler), default_value_t = Scheduler::default(), value_parser = parse_scheduler)]
     pub scheduler: Scheduler,
     /// Seed; -1 lets the server pick one (the seed used is recorded).
     #[arg(long, default_value_t = params::DEFAULT_SEED, allow_negative_numbers = true)]
     pub seed: i64,
-    /// Inference steps, 15–75.
-    #[arg(long, default_value_t = params::STEPS.default)]
+    // Inference steps.
+    #[arg(long, help = help("Inference steps", Field::Steps), default_value_t = params::STEPS.default)]
     pub steps: u32,
-    /// Guidance scale, 1–15.
-    #[arg(long, default_value_t = params::GUIDANCE.default)]
+    // Guidance scale.
+    #[arg(long, help = help("Guidance scale", Field::Guidance), default_value_t = params::GUIDANCE.default)]
     pub guidance: f64,
-    /// ControlNet strength, 0–2.
-    #[arg(long, default_value_t = params::CN_STRENGTH.default)]
+    // ControlNet strength.
+    #[arg(long, help = help("ControlNet strength", Field::CnStrength), default_value_t = params::CN_STRENGTH.default)]
     pub cn_strength: f64,
-    /// Fraction of the steps after which the control stops acting, 0–1.
-    #[arg(long, default_value_t = params::CN_STOP.default)]
+    // Fraction of the steps after which the control stops acting.
+    #[arg(long, help = help("Fraction of the steps after which the control stops acting", Field::CnStop), default_value_t = params::CN_STOP.default)]
     pub cn_stop: f64,
-    /// Output width, 64–4096 (used with --use-input-size false).
-    #[arg(long, default_value_t = params::SIZE.default)]
+    // Output width (used with --use-input-size false).
+    #[arg(long, help = help("Output width", Field::CustomWidth) + " (used with --use-input-size false)", default_value_t = params::SIZE.default)]
     pub width: u32,
-    /// Output height, 64–4096 (used with --use-input-size false).
-    #[arg(long, default_value_t = params::SIZE.default)]
+    // Output height (used with --use-input-size false).
+    #[arg(long, help = help("Output height", Field::CustomHeight) + " (used with --use-input-size false)", default_value_t = params::SIZE.default)]
     pub height: u32,
     /// Take the output size from the input image (then --width/--height are ignored).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
     pub use_input_size: bool,
-    /// Output format: jpeg, png or webp.
-    #[arg(long, default_value = "jpeg", value_parser = parse_format)]
+    // Output format.
+    #[arg(long, help = help("Output format", Field::ImageFormat), default_value_t = ImageFormat::default(), value_parser = parse_format)]
     pub format: ImageFormat,
-    /// Output quality, 10–100.
-    #[arg(long, default_value_t = params::QUALITY.default)]
+    // Output quality.
+    #[arg(long, help = help("Output quality", Field::Quality), default_value_t = params::QUALITY.default)]
     pub quality: u32,
-    /// Images for these settings, 1–4.
-    #[arg(long, default_value_t = params::SAMPLES.default)]
+    // Images for these settings.
+    #[arg(long, help = help("Images for these settings", Field::Samples), default_value_t = params::SAMPLES.default)]
     pub samples: u32,
     /// How several samples are requested.
     #[arg(long, value_enum, default_value_t = SamplesMode::Split)]
@@ -206,6 +252,14 @@ impl From<ApiArg> for ApiVersion {
 }
 
 impl GenArgs {
+    /// The parameters these flags describe, validated: the command line's one validation
+    /// boundary. The error names the flag, the field, the value and what is allowed.
+    pub fn valid_params(&self) -> Result<ValidParams, String> {
+        self.params()
+            .validate_into()
+            .map_err(|e| flag_error_text(&e))
+    }
+
     /// The parameters these flags describe (not yet validated).
     pub fn params(&self) -> GenParams {
         GenParams {
@@ -226,5 +280,81 @@ impl GenArgs {
             steps: self.steps,
             use_input_img_dimension: self.use_input_size,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_read_help_defaults_and_errors_from_the_table() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["fluxcn", "generate", "--image", "a.png", "--prompt", "x"])
+            .unwrap();
+        let Some(Cmd::Generate(g)) = cli.cmd else {
+            panic!("not generate");
+        };
+        let want = GenParams {
+            prompt: "x".into(),
+            ..Default::default()
+        };
+        assert_eq!(g.params(), want);
+        let e = Cli::try_parse_from([
+            "fluxcn",
+            "generate",
+            "--image",
+            "a",
+            "--prompt",
+            "x",
+            "--cn-type",
+            "posee",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("depth, canny, pose, tile"), "{e}");
+        let e = Cli::try_parse_from([
+            "fluxcn",
+            "generate",
+            "--image",
+            "a",
+            "--prompt",
+            "x",
+            "--sampler",
+            "nope",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("sampler = \"nope\"") && e.contains("dpmpp_2m"),
+            "{e}"
+        );
+
+        assert_eq!(
+            help("Inference steps", Field::Steps),
+            "Inference steps, 15–75"
+        );
+        assert_eq!(
+            help("Control type", Field::CnType),
+            "Control type: depth, canny, pose or tile"
+        );
+        let mut cmd = Cli::command();
+        let gen_help = cmd
+            .find_subcommand_mut("generate")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(gen_help.contains("Guidance scale, 1–15"), "{gen_help}");
+        assert!(
+            gen_help.contains("Output width, 64–4096 (used with"),
+            "{gen_help}"
+        );
+
+        assert_eq!(g.valid_params().unwrap().params(), &want);
+        let e = GenArgs { width: 5000, ..g }.valid_params().unwrap_err();
+        assert_eq!(e, "--width: custom_width = 5000 is not allowed: 64 to 4096");
+        assert_eq!(flag_of(Field::CnStrength), "cn-strength");
+        assert_eq!(flag_of(Field::UseInputImgDimension), "use-input-size");
     }
 }

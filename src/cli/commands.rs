@@ -341,7 +341,6 @@ fn wait_all(
                 }
             }
             Event::Notice(n) => eprintln!("fluxcn: {n}"),
-            _ => {}
         }
     }
     done.sort_by_key(|(id, _, _)| order.iter().position(|o| o == id).unwrap_or(usize::MAX));
@@ -648,7 +647,7 @@ fn export_grid(
     done: &[(String, Vec<SavedImage>)],
     out: &std::path::Path,
 ) -> Result<(), CliError> {
-    let cells: Vec<crate::gallery::export::GridCell> = plan
+    let cells: Vec<crate::jobs::export::GridCell> = plan
         .cells
         .iter()
         .map(|c| {
@@ -662,13 +661,13 @@ fn export_grid(
                 .find(|(l, _)| *l == label)
                 .and_then(|(_, imgs)| imgs.first())
                 .map(|i| i.path.clone());
-            crate::gallery::export::GridCell {
+            crate::jobs::export::GridCell {
                 row: c.group.as_ref().map_or(0, |t| t.row),
                 col: c.group.as_ref().map_or(0, |t| t.col),
                 image,
             }
         })
         .collect();
-    crate::gallery::export::write_grid_png(plan, &cells, out)
+    crate::jobs::export::write_grid_png(plan, &cells, out)
         .map_err(|e| CliError::Other(e.to_string()))
 }

@@ -5,32 +5,26 @@
 //! of `Key: value` pairs separated by commas, values optionally double-quoted (A1111 quotes values
 //! that contain commas, e.g. its ControlNet units).
 
-use crate::api::params::{
-    CN_STOP, CN_STRENGTH, GUIDANCE, MAX_SEED, RANDOM_SEED, SAMPLERS, SIZE, STEPS, is_known_sampler,
-};
-use crate::api::{CnType, GenParams, MODEL, Scheduler};
+use crate::api::fields::{self, A1111_SIZE_KEY, Allowed, Field};
+use crate::api::params::{SAMPLERS, is_known_sampler};
+use crate::api::{CnType, GenParams, Scheduler};
 
 use super::GalleryError;
 
-/// The A1111 text for one image: prompt, then
+/// The A1111 text for one image: prompt, then the settings line the field table lays out
+/// ([`fields::A1111_LINE`]), e.g.
 /// `Steps: 20, Sampler: euler, Schedule type: simple, CFG scale: 3.5, Seed: 652889, Size: 1024x1024,
 /// Model: flux-controlnet, ControlNet: pose, ControlNet strength: 0.45, ControlNet stop: 0.5`.
 pub fn format_a1111(params: &GenParams, seed_used: i64, width: u32, height: u32) -> String {
-    format!(
-        "{}\nSteps: {}, Sampler: {}, Schedule type: {}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {}, ControlNet: {}, ControlNet strength: {}, ControlNet stop: {}",
-        params.prompt.trim_end(),
-        params.steps,
-        quote(&params.sampler),
-        params.scheduler,
-        params.guidance,
-        seed_used,
-        width,
-        height,
-        MODEL,
-        params.cn_type,
-        params.cn_strength,
-        params.cn_stop,
-    )
+    let used = GenParams {
+        seed: seed_used,
+        ..params.clone()
+    };
+    let line: Vec<String> = fields::a1111_pairs(&used, (width, height))
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {}", quote(&v)))
+        .collect();
+    format!("{}\n{}", params.prompt.trim_end(), line.join(", "))
 }
 
 /// Quotes a value the way A1111 does when it holds a separator.
@@ -72,54 +66,69 @@ pub fn parse_a1111(text: &str) -> Result<GenParams, GalleryError> {
     };
     let settings = lines[steps_at..].join(", ");
     let pairs = split_pairs(&settings);
-    let mut distilled_cfg = false;
+    // Fields set from a preferred key (Forge's `Distilled CFG Scale`), which other keys then leave.
+    let mut preferred_seen: Vec<Field> = Vec::new();
     let mut unit_seen = false;
     for (key, value) in &pairs {
         let k = key.to_ascii_lowercase();
-        match k.as_str() {
-            "steps" => p.steps = int(key, value)?.clamp(STEPS.min as i64, STEPS.max as i64) as u32,
-            "sampler" => apply_sampler(&mut p, value),
-            "schedule type" | "scheduler" => {
-                if let Some(s) = map_scheduler(value) {
-                    p.scheduler = s;
+        if k == A1111_SIZE_KEY.to_ascii_lowercase() {
+            let (w, h) = size(key, value)?;
+            p.custom_width = w;
+            p.custom_height = h;
+            p.use_input_img_dimension = false;
+        } else if let Some((field, preferred)) = fields::a1111_field(&k) {
+            if field == Field::CnType && value.contains(':') {
+                // `ControlNet: "Module: openpose, …"`: a unit, not a type name.
+                if !unit_seen {
+                    apply_unit(&mut p, value)?;
+                    unit_seen = true;
                 }
+            } else if preferred {
+                read_field(&mut p, field, key, value)?;
+                preferred_seen.push(field);
+            } else if !preferred_seen.contains(&field) {
+                read_field(&mut p, field, key, value)?;
             }
-            "distilled cfg scale" => {
-                p.guidance = GUIDANCE.clamp(float(key, value)?);
-                distilled_cfg = true;
-            }
-            "cfg scale" | "guidance" if !distilled_cfg => {
-                p.guidance = GUIDANCE.clamp(float(key, value)?)
-            }
-            "seed" => p.seed = int(key, value)?.clamp(RANDOM_SEED, MAX_SEED),
-            "size" => {
-                let (w, h) = size(key, value)?;
-                p.custom_width = w;
-                p.custom_height = h;
-                p.use_input_img_dimension = false;
-            }
-            "controlnet" | "controlnet type" => {
-                if value.contains(':') {
-                    if !unit_seen {
-                        apply_unit(&mut p, value)?;
-                        unit_seen = true;
-                    }
-                } else if let Some(t) = map_cn(value) {
-                    p.cn_type = t;
-                }
-            }
-            "controlnet strength" | "controlnet weight" => {
-                p.cn_strength = CN_STRENGTH.clamp(float(key, value)?)
-            }
-            "controlnet stop" | "controlnet end" => p.cn_stop = CN_STOP.clamp(float(key, value)?),
-            _ if is_unit_key(&k) && !unit_seen => {
-                apply_unit(&mut p, value)?;
-                unit_seen = true;
-            }
-            _ => {}
+        } else if is_unit_key(&k) && !unit_seen {
+            apply_unit(&mut p, value)?;
+            unit_seen = true;
         }
     }
     Ok(p)
+}
+
+/// Sets `field` from an A1111 value: names mapped from A1111's (an unknown one leaves the value),
+/// numbers read by the field table and clamped into range.
+fn read_field(p: &mut GenParams, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
+    match field {
+        Field::Sampler => apply_sampler(p, value),
+        Field::Scheduler => {
+            if let Some(s) = map_scheduler(value) {
+                p.scheduler = s;
+            }
+        }
+        Field::CnType => {
+            if let Some(t) = map_cn(value) {
+                p.cn_type = t;
+            }
+        }
+        _ => set_number(p, field, key, value)?,
+    }
+    Ok(())
+}
+
+/// Reads a number for `field` (whole numbers may be written `20.0`), clamped into its range.
+fn set_number(p: &mut GenParams, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
+    let bad = || GalleryError::A1111Value {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected: match field.info().allowed {
+            Allowed::Num(_) => "a number",
+            _ => "a whole number",
+        },
+    };
+    let v = field.parse(value).map_err(|_| bad())?;
+    fields::set(p, field, field.clamp(v)).map_err(|_| bad())
 }
 
 /// `ControlNet 0`, `ControlNet 1`, …: A1111's ControlNet units.
@@ -145,10 +154,10 @@ fn apply_unit(p: &mut GenParams, unit: &str) -> Result<(), GalleryError> {
         p.cn_type = t;
     }
     if let Some(w) = get("Weight") {
-        p.cn_strength = CN_STRENGTH.clamp(float("Weight", w)?);
+        set_number(p, Field::CnStrength, "Weight", w)?;
     }
     if let Some(end) = get("Guidance End") {
-        p.cn_stop = CN_STOP.clamp(float("Guidance End", end)?);
+        set_number(p, Field::CnStop, "Guidance End", end)?;
     } else if let Some(se) = get("starting/ending") {
         // Older A1111 ControlNet: `starting/ending: (0, 1)`.
         let end = se
@@ -156,7 +165,7 @@ fn apply_unit(p: &mut GenParams, unit: &str) -> Result<(), GalleryError> {
             .split(',')
             .nth(1)
             .unwrap_or("");
-        p.cn_stop = CN_STOP.clamp(float("starting/ending", end)?);
+        set_number(p, Field::CnStop, "starting/ending", end)?;
     }
     Ok(())
 }
@@ -241,33 +250,6 @@ fn apply_sampler(p: &mut GenParams, v: &str) {
     }
 }
 
-fn int(key: &str, v: &str) -> Result<i64, GalleryError> {
-    let t = v.trim();
-    t.parse::<i64>()
-        .ok()
-        .or_else(|| {
-            t.parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(|f| f.round() as i64)
-        })
-        .ok_or_else(|| GalleryError::A1111Value {
-            key: key.to_owned(),
-            value: v.to_owned(),
-            expected: "a whole number",
-        })
-}
-
-fn float(key: &str, v: &str) -> Result<f64, GalleryError> {
-    v.trim()
-        .parse::<f64>()
-        .map_err(|_| GalleryError::A1111Value {
-            key: key.to_owned(),
-            value: v.to_owned(),
-            expected: "a number",
-        })
-}
-
 fn size(key: &str, v: &str) -> Result<(u32, u32), GalleryError> {
     let bad = || GalleryError::A1111Value {
         key: key.to_owned(),
@@ -275,13 +257,18 @@ fn size(key: &str, v: &str) -> Result<(u32, u32), GalleryError> {
         expected: "WIDTHxHEIGHT, e.g. 1024x1024",
     };
     let (w, h) = v.trim().split_once(['x', 'X', '×']).ok_or_else(bad)?;
-    let side = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .ok()
-            .map(|n| n.clamp(SIZE.min as u64, SIZE.max as u64) as u32)
+    let side = |s: &str, field: Field| {
+        let n = s.trim().parse::<u64>().ok()?;
+        let clamped = field.clamp(fields::Value::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+        match clamped {
+            fields::Value::Int(i) => u32::try_from(i).ok(),
+            _ => None,
+        }
     };
-    Ok((side(w).ok_or_else(bad)?, side(h).ok_or_else(bad)?))
+    Ok((
+        side(w, Field::CustomWidth).ok_or_else(bad)?,
+        side(h, Field::CustomHeight).ok_or_else(bad)?,
+    ))
 }
 
 /// Splits `Key: value, Key: "quoted, value", …` into pairs. Segments without a colon are skipped.
@@ -424,6 +411,75 @@ mod tests {
         let e = parse_a1111("just a prompt").unwrap_err();
         assert!(e.to_string().contains("Steps:"), "{e}");
         assert!(parse_a1111("").is_err());
+    }
+
+    #[test]
+    fn every_written_field_round_trips_at_its_bounds() {
+        use crate::api::fields::A1111;
+        use crate::api::params::{CN_STOP, CN_STRENGTH, GUIDANCE, MAX_SEED, SIZE, STEPS};
+        let base = GenParams {
+            prompt: "x".into(),
+            use_input_img_dimension: false,
+            ..Default::default()
+        };
+        let mut cases: Vec<GenParams> = Vec::new();
+        for (steps, guidance, cn_strength, cn_stop, seed, side) in [
+            (
+                STEPS.min,
+                GUIDANCE.min,
+                CN_STRENGTH.min,
+                CN_STOP.min,
+                -1,
+                SIZE.min,
+            ),
+            (
+                STEPS.max,
+                GUIDANCE.max,
+                CN_STRENGTH.max,
+                CN_STOP.max,
+                0,
+                SIZE.max,
+            ),
+            (
+                STEPS.default,
+                2.0 / 3.0,
+                0.1 + 0.2,
+                1.0 / 3.0,
+                MAX_SEED,
+                777,
+            ),
+        ] {
+            cases.push(GenParams {
+                steps,
+                guidance,
+                cn_strength,
+                cn_stop,
+                seed,
+                custom_width: side,
+                custom_height: SIZE.max + SIZE.min - side,
+                ..base.clone()
+            });
+        }
+        for (i, t) in CnType::ALL.iter().enumerate() {
+            let scheduler = Scheduler::ALL[i % Scheduler::ALL.len()];
+            cases.push(GenParams {
+                cn_type: *t,
+                scheduler,
+                sampler: SAMPLERS[SAMPLERS.len() - 1 - i].to_owned(),
+                ..base.clone()
+            });
+        }
+        for p in cases {
+            let text = format_a1111(&p, p.seed, p.custom_width, p.custom_height);
+            let back = parse_a1111(&text).unwrap();
+            for f in Field::ALL {
+                let want = match f.info().a1111 {
+                    A1111::None => f.default_value(),
+                    _ => fields::get(&p, f),
+                };
+                assert_eq!(fields::get(&back, f), want, "{f} in {text}");
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,6 @@ mod a1111;
 mod atomic;
 mod error;
 mod exif;
-pub mod export;
 mod index;
 pub mod meta;
 mod store;
@@ -21,7 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Accounting, GenParams, ImageFormat, ReceivedImage};
-use crate::jobs::{ApiVersion, GroupTag};
+use crate::types::{ApiVersion, GroupTag};
 
 pub use a1111::{format_a1111, parse_a1111};
 pub use atomic::TMP_GRACE;

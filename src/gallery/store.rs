@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::api::{GenParams, ImageFormat, MODEL};
-use crate::jobs::ApiVersion;
+use crate::types::ApiVersion;
 
 use super::atomic::{clean_tmp, sync_dir, write_atomic, write_atomic_unsynced_dir};
 use super::error::io;

@@ -5,11 +5,15 @@
 //! Commands go in over [`JobsHandle::send`]; [`Event`]s come out over a channel that the UI drains
 //! each frame (the runtime calls the `notify` hook, e.g. `ctx.request_repaint()`, after each event).
 
+pub mod clients;
+pub mod export;
 pub mod grid;
 pub mod journal;
 pub mod pacer;
 pub mod runtime;
+pub mod services;
 pub mod types;
 
 pub use runtime::{Notify, RuntimeDeps, decode_preview, start};
+pub use services::{Pending, Poll, ServiceError, Services};
 pub use types::*;

@@ -10,13 +10,19 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::clients::Clients;
 use super::journal::{Journal, JournalJob, now_ms};
 use super::pacer::Pacer;
-use super::types::*;
+use super::services::Services;
+use super::types::{
+    ApiVersion, Command, Event, FailureKind, InputSource, JobFailure, JobId, JobSpec, JobsHandle,
+    RuntimeConfig, SavedImage, Stage,
+};
 use crate::api::input::{self, PrepareOptions};
-use crate::api::{ApiError, ApiKey, Client, ClientConfig, Generation, Progress};
+use crate::api::{ApiError, Client, ClientConfig, Generation, Progress};
 use crate::gallery::{NewResult, Store};
 use crate::keystore::KeyStore;
+use tracing::Instrument as _;
 
 /// Called after every event (the UI passes `ctx.request_repaint()`).
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
@@ -24,7 +30,7 @@ pub type Notify = Arc<dyn Fn() + Send + Sync>;
 /// How long the server keeps a v2 record.
 const V2_RECORD_LIFETIME: Duration = Duration::from_secs(3600);
 /// The long side of the previews sent with results and inputs.
-const PREVIEW_SIDE: u32 = 2048;
+pub(crate) const PREVIEW_SIDE: u32 = 2048;
 
 /// What the runtime works with besides its settings.
 pub struct RuntimeDeps {
@@ -54,12 +60,9 @@ struct Shared {
     events: std::sync::mpsc::Sender<Event>,
     notify: Notify,
     store: Store,
-    keys: KeyStore,
     journal: Option<Arc<Journal>>,
     pacer: Pacer,
-    template: ClientConfig,
-    /// The client for the current base URL and key, built on first use.
-    client: Mutex<Option<(String, ApiKey, Client)>>,
+    clients: Arc<Clients>,
     cancels: Mutex<HashMap<JobId, CancellationToken>>,
     /// Set when the UI or CLI went away: jobs stop, and their journal entries stay open so that the
     /// next start finishes (v2) or reports (v1) them.
@@ -88,36 +91,8 @@ impl Shared {
         }
     }
 
-    /// The key: the one in the settings, else the key store (env or keyring).
-    async fn key(self: &Arc<Self>, cfg: &RuntimeConfig) -> Option<ApiKey> {
-        if let Some(k) = &cfg.key {
-            return Some(k.clone());
-        }
-        let keys = self.keys.clone();
-        tokio::task::spawn_blocking(move || keys.resolve().ok().flatten())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    async fn client(self: &Arc<Self>, cfg: &RuntimeConfig) -> Result<Client, ApiError> {
-        let key = self.key(cfg).await.ok_or(ApiError::MissingKey)?;
-        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((base, k, c)) = slot.as_ref()
-            && *base == cfg.api_base
-            && *k == key
-        {
-            return Ok(c.clone());
-        }
-        let client = Client::new(
-            ClientConfig {
-                api_base: cfg.api_base.clone(),
-                ..self.template.clone()
-            },
-            key.clone(),
-        )?;
-        *slot = Some((cfg.api_base.clone(), key, client.clone()));
-        Ok(client)
+    async fn client(&self, cfg: &RuntimeConfig) -> Result<Client, ApiError> {
+        self.clients.client(cfg).await
     }
 }
 
@@ -130,21 +105,27 @@ pub fn start(
 ) -> JobsHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = std::sync::mpsc::channel();
+    let clients = Clients::new(deps.keys.clone(), deps.client_template);
+    let services = Services::new(
+        rt.clone(),
+        deps.store.clone(),
+        deps.keys,
+        clients.clone(),
+        notify.clone(),
+    );
     let shared = Arc::new(Shared {
         events: ev_tx,
         notify,
-        store: deps.store,
-        keys: deps.keys,
+        store: deps.store.clone(),
         journal: deps.journal,
         pacer: Pacer::new(cfg.rate_per_minute),
-        template: deps.client_template,
-        client: Mutex::new(None),
+        clients: clients.clone(),
         cancels: Mutex::new(HashMap::new()),
         shutting_down: std::sync::atomic::AtomicBool::new(false),
     });
     let recovered = deps.recovered;
     rt.spawn(dispatcher(shared, cfg, cmd_rx, recovered));
-    JobsHandle::from_channels(cmd_tx, ev_rx)
+    JobsHandle::from_channels(cmd_tx, ev_rx, services)
 }
 
 async fn dispatcher(
@@ -160,7 +141,8 @@ async fn dispatcher(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(job.id, token.clone());
-        tokio::spawn(resume_job(sh.clone(), job, cfg.clone(), token));
+        let span = tracing::info_span!("job", id = job.id);
+        tokio::spawn(resume_job(sh.clone(), job, cfg.clone(), token).instrument(span));
     }
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -171,14 +153,11 @@ async fn dispatcher(
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(id, token.clone());
                 sh.stage(id, Stage::Queued);
-                tokio::spawn(run_job(
-                    sh.clone(),
-                    id,
-                    spec,
-                    cfg.clone(),
-                    permits.clone(),
-                    token,
-                ));
+                // Every log line of the job (the client's retries included) carries its id.
+                tokio::spawn(
+                    run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token)
+                        .instrument(tracing::info_span!("job", id)),
+                );
             }
             Command::Cancel(id) => {
                 if let Some(t) = sh
@@ -200,120 +179,6 @@ async fn dispatcher(
                 }
                 cfg = new;
             }
-            Command::RefreshCredits => {
-                let sh = sh.clone();
-                let cfg = cfg.clone();
-                tokio::spawn(async move {
-                    let r = match sh.client(&cfg).await {
-                        Ok(c) => c
-                            .credits(&CancellationToken::new())
-                            .await
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    sh.emit(Event::Credits(r));
-                });
-            }
-            Command::LoadInput(source) => {
-                let sh = sh.clone();
-                tokio::spawn(async move {
-                    let s2 = source.clone();
-                    let r = tokio::task::spawn_blocking(move || input::preview(&s2, PREVIEW_SIDE))
-                        .await
-                        .map_err(|e| format!("the preview task failed: {e}"))
-                        .and_then(|r| r.map_err(|e| e.to_string()));
-                    sh.emit(Event::InputLoaded { source, result: r });
-                });
-            }
-            Command::SaveKey(key) => {
-                let sh = sh.clone();
-                tokio::spawn(async move {
-                    let keys = sh.keys.clone();
-                    let r = tokio::task::spawn_blocking(move || {
-                        let r = match &key {
-                            Some(k) => keys.set(k),
-                            None => keys.clear(),
-                        };
-                        (r, keys.state())
-                    })
-                    .await;
-                    match r {
-                        Ok((Ok(()), state)) => sh.emit(Event::Key(state)),
-                        Ok((Err(e), _)) => {
-                            sh.emit(Event::Key(KeyState::Unavailable(e.to_string())))
-                        }
-                        Err(e) => sh.emit(Event::Notice(format!("the key store task failed: {e}"))),
-                    }
-                    // A new key invalidates the cached client.
-                    *sh.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                });
-            }
-            Command::GalleryList => blocking(&sh, |sh| Event::Gallery(Arc::new(sh.store.list()))),
-            Command::GalleryThumb { id, max_side } => blocking(&sh, move |sh| {
-                let image = match sh.store.get(&id) {
-                    Some(e) => sh
-                        .store
-                        .thumbnail(&e, max_side)
-                        .map(Arc::new)
-                        .map_err(|e| e.to_string()),
-                    None => Err(format!("{id} is no longer in the gallery")),
-                };
-                Event::Thumb { id, image }
-            }),
-            Command::GalleryOpen { id } => blocking(&sh, move |sh| {
-                let image = match sh.store.get(&id) {
-                    Some(e) => std::fs::read(&e.image_path)
-                        .map_err(|err| format!("could not read {}: {err}", e.image_path.display()))
-                        .and_then(|b| {
-                            decode_preview(&b).map(Arc::new).ok_or_else(|| {
-                                format!("{} is not a readable image", e.image_path.display())
-                            })
-                        }),
-                    None => Err(format!("{id} is no longer in the gallery")),
-                };
-                Event::GalleryImage { id, image }
-            }),
-            Command::GalleryFavourite { id, favourite } => blocking(&sh, move |sh| {
-                match sh.store.set_favourite(&id, favourite) {
-                    Ok(()) => Event::Gallery(Arc::new(sh.store.list())),
-                    Err(e) => Event::Notice(e.to_string()),
-                }
-            }),
-            Command::GalleryDelete { id } => blocking(&sh, move |sh| match sh.store.delete(&id) {
-                Ok(()) => Event::Gallery(Arc::new(sh.store.list())),
-                Err(e) => Event::Notice(e.to_string()),
-            }),
-            Command::GalleryUndoDelete { id } => {
-                blocking(&sh, move |sh| match sh.store.undo_delete(&id) {
-                    Ok(_) => Event::Gallery(Arc::new(sh.store.list())),
-                    Err(e) => Event::Notice(e.to_string()),
-                })
-            }
-            Command::ReadSettings(path) => blocking(&sh, move |_| {
-                let result = crate::gallery::read_settings(&path).map_err(|e| e.to_string());
-                Event::SettingsRead { path, result }
-            }),
-            Command::ExportGrid { plan, cells, out } => blocking(&sh, move |_| {
-                Event::Exported(
-                    crate::gallery::export::write_grid_png(&plan, &cells, &out)
-                        .map(|()| out)
-                        .map_err(|e| e.to_string()),
-                )
-            }),
-            Command::Reveal(path) => blocking(&sh, move |_| match reveal(&path) {
-                Ok(()) => Event::Notice(String::new()),
-                Err(e) => Event::Notice(format!("could not open {}: {e}", path.display())),
-            }),
-            Command::CheckKey => {
-                let sh = sh.clone();
-                tokio::spawn(async move {
-                    let keys = sh.keys.clone();
-                    match tokio::task::spawn_blocking(move || keys.state()).await {
-                        Ok(state) => sh.emit(Event::Key(state)),
-                        Err(e) => sh.emit(Event::Notice(format!("the key store task failed: {e}"))),
-                    }
-                });
-            }
         }
     }
     // The other end is gone (the window closed, the CLI finished): stop every job, leaving its
@@ -330,37 +195,9 @@ async fn dispatcher(
     }
 }
 
-/// Runs `f` off the async threads and emits its event.
-fn blocking(sh: &Arc<Shared>, f: impl FnOnce(&Shared) -> Event + Send + 'static) {
-    let sh = sh.clone();
-    tokio::spawn(async move {
-        let s2 = sh.clone();
-        match tokio::task::spawn_blocking(move || f(&s2)).await {
-            Ok(Event::Notice(n)) if n.is_empty() => {}
-            Ok(ev) => sh.emit(ev),
-            Err(e) => sh.emit(Event::Notice(format!("a background task failed: {e}"))),
-        }
-    });
-}
-
-/// Opens `path` (a folder, or the folder of a file) in the system's file manager.
-fn reveal(path: &std::path::Path) -> std::io::Result<()> {
-    let dir = if path.is_dir() {
-        path
-    } else {
-        path.parent().unwrap_or(path)
-    };
-    let program = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    std::process::Command::new(program)
-        .arg(dir)
-        .spawn()
-        .map(|_| ())
+/// Whether two API base URLs name the same service (a trailing slash aside).
+fn same_base(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// Whether a v2 job that failed this way is still on the server (and paid for), so that its journal
@@ -383,7 +220,7 @@ fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
         message: format!(
             "{e}. Job {request_id} is still on the server (and billed): `fluxcn resume` or the next start of the app fetches it, within an hour of its submission"
         ),
-        kind: e.kind(),
+        kind: FailureKind::of(&e),
         maybe_billed: true,
     })
 }
@@ -402,7 +239,7 @@ impl From<ApiError> for JobEnd {
             },
             e => JobEnd::Failed(JobFailure {
                 message: e.to_string(),
-                kind: e.kind(),
+                kind: FailureKind::of(&e),
                 maybe_billed: e.maybe_billed(),
             }),
         }
@@ -435,8 +272,6 @@ async fn run_job(
     permits: Arc<Semaphore>,
     cancel: CancellationToken,
 ) {
-    let _span = tracing::info_span!("job", id).entered();
-    drop(_span);
     let outcome = job_body(&sh, id, &spec, &cfg, permits, &cancel).await;
     finish(&sh, id, outcome);
 }
@@ -522,7 +357,7 @@ async fn job_body(
         _ = cancel.cancelled() => return not_sent(JobEnd::Cancelled { maybe_billed: false }),
         p = permits.acquire_owned() => match p {
             Ok(p) => p,
-            Err(_) => return not_sent(JobEnd::Failed(JobFailure { message: "the job runtime is shutting down".into(), kind: "runtime".into(), maybe_billed: false })),
+            Err(_) => return not_sent(JobEnd::Failed(JobFailure { message: "the job runtime is shutting down".into(), kind: FailureKind::Runtime, maybe_billed: false })),
         },
     };
     if let Err(e) = spec.params.validate() {
@@ -539,14 +374,14 @@ async fn job_body(
         Ok(Err(e)) => {
             return not_sent(JobEnd::Failed(JobFailure {
                 message: e.to_string(),
-                kind: "input".into(),
+                kind: FailureKind::Input,
                 maybe_billed: false,
             }));
         }
         Err(e) => {
             return not_sent(JobEnd::Failed(JobFailure {
                 message: format!("preparing the input failed: {e}"),
-                kind: "input".into(),
+                kind: FailureKind::Input,
                 maybe_billed: false,
             }));
         }
@@ -655,12 +490,12 @@ async fn save(
         Ok(Ok(saved)) => Ok((saved, accounting)),
         Ok(Err(msg)) => Err(JobEnd::Failed(JobFailure {
             message: msg,
-            kind: "save".into(),
+            kind: FailureKind::Save,
             maybe_billed: true,
         })),
         Err(e) => Err(JobEnd::Failed(JobFailure {
             message: format!("the save task failed: {e}"),
-            kind: "save".into(),
+            kind: FailureKind::Save,
             maybe_billed: true,
         })),
     }
@@ -705,11 +540,11 @@ async fn resume_job(
         spec: spec.clone(),
         request_id: job.request_id.clone(),
     });
-    let fail = |message: String, kind: &str, maybe_billed: bool| {
+    let fail = |message: String, kind: FailureKind, maybe_billed: bool| {
         Err((
             JobEnd::Failed(JobFailure {
                 message,
-                kind: kind.into(),
+                kind,
                 maybe_billed,
             }),
             true,
@@ -718,23 +553,36 @@ async fn resume_job(
     let outcome: Outcome = match (job.api, &job.request_id) {
         (ApiVersion::V1, _) => fail(
             "interrupted: the app stopped while this v1 request was in flight, so it may have been billed. It was not re-sent; use Re-run to send it again".into(),
-            "interrupted",
+            FailureKind::Interrupted,
             true,
         ),
         (ApiVersion::V2, None) => fail(
             "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into(),
-            "interrupted",
+            FailureKind::Interrupted,
             true,
         ),
+        // The key goes only to the service configured now, never to a base named in a file.
+        (ApiVersion::V2, Some(request_id))
+            if job.api_base.as_deref().is_some_and(|b| !same_base(b, &cfg.api_base)) =>
+        {
+            let base = job.api_base.clone().unwrap_or_default();
+            Err((
+                JobEnd::Failed(JobFailure {
+                    message: format!(
+                        "job {request_id} was submitted to {base}, not to the service configured now ({}). The key is sent only to the configured service, so the job was left in the journal: to fetch it, run `fluxcn --api-base {base} resume`",
+                        cfg.api_base
+                    ),
+                    kind: FailureKind::OtherService,
+                    maybe_billed: true,
+                }),
+                false,
+            ))
+        }
         (ApiVersion::V2, Some(request_id)) => {
             let age = Duration::from_millis(now_ms().saturating_sub(job.submitted_ms.unwrap_or(job.started_ms)));
             if age > V2_RECORD_LIFETIME {
-                fail(format!("job {request_id} expired: the server keeps a record for one hour after submission, and it was submitted {} minutes ago", age.as_secs() / 60), "expired", true)
+                fail(format!("job {request_id} expired: the server keeps a record for one hour after submission, and it was submitted {} minutes ago", age.as_secs() / 60), FailureKind::Expired, true)
             } else {
-                let cfg = RuntimeConfig {
-                    api_base: job.api_base.clone().unwrap_or_else(|| cfg.api_base.clone()),
-                    ..cfg.clone()
-                };
                 match sh.client(&cfg).await {
                     Err(e) => Err((e.into(), false)),
                     Ok(client) => {

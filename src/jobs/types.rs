@@ -4,67 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::api::{Accounting, Credits, GenParams};
-
-/// A job's number, unique within one process (and in the journal).
-pub type JobId = u64;
-
-/// Which API a job uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApiVersion {
-    /// Synchronous: one request holds the connection for the whole generation.
-    #[default]
-    V1,
-    /// Asynchronous: submit, poll, fetch; resumable after a crash.
-    V2,
-}
-
-/// Where the input image comes from.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub enum InputSource {
-    /// A local file, read and prepared in the background.
-    File(PathBuf),
-    /// An `http(s)` URL, passed through to the service.
-    Url(String),
-    /// Image bytes already in memory (pasted from the clipboard): encoded PNG/JPEG/WebP.
-    #[serde(skip)]
-    Bytes { name: String, data: Arc<Vec<u8>> },
-}
-
-impl std::fmt::Debug for InputSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InputSource::File(p) => write!(f, "File({})", p.display()),
-            InputSource::Url(u) => write!(f, "Url({u})"),
-            InputSource::Bytes { name, data } => write!(f, "Bytes({name}, {} bytes)", data.len()),
-        }
-    }
-}
-
-impl InputSource {
-    /// A short description for the queue, the sidecar and the gallery.
-    pub fn describe(&self) -> String {
-        match self {
-            InputSource::File(p) => p.display().to_string(),
-            InputSource::Url(u) => u.clone(),
-            InputSource::Bytes { name, .. } => name.clone(),
-        }
-    }
-}
-
-/// Where a job sits in a comparison or an X/Y grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupTag {
-    /// The comparison or grid this job belongs to.
-    pub group: u64,
-    pub row: usize,
-    pub col: usize,
-    /// The cell's label, e.g. `cn_type: depth`.
-    pub label: String,
-}
+use crate::api::{Accounting, GenParams};
+pub use crate::types::{ApiVersion, GroupTag, InputPreview, InputSource, JobId, KeyState};
 
 /// One generation to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,99 +53,16 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// What the UI or CLI asks of the runtime.
+/// Job control: what the UI or CLI asks of the runtime (one-off requests are
+/// [`super::services::Services`] calls instead).
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Queue a generation under `id` (the caller picks ids with [`super::next_job_id`]).
-    Submit {
-        id: JobId,
-        spec: JobSpec,
-    },
+    Submit { id: JobId, spec: JobSpec },
     /// Stop a job: dropped from the queue, or its request abandoned.
     Cancel(JobId),
     /// New settings for jobs queued from now on.
     Configure(RuntimeConfig),
-    /// Ask for the credit balance (answered by [`Event::Credits`]).
-    RefreshCredits,
-    /// Read and decode an input image for the preview (answered by [`Event::InputLoaded`]).
-    LoadInput(InputSource),
-    /// Store a new key in the OS keyring (`None` clears it); answered by [`Event::Key`].
-    SaveKey(Option<crate::api::ApiKey>),
-    /// Report where the key comes from (answered by [`Event::Key`]).
-    CheckKey,
-    /// List the gallery, newest first (answered by [`Event::Gallery`]).
-    GalleryList,
-    /// A thumbnail of a saved image, made and cached off the UI thread ([`Event::Thumb`]).
-    GalleryThumb {
-        id: String,
-        max_side: u32,
-    },
-    /// A saved image, decoded for the large view ([`Event::GalleryImage`]).
-    GalleryOpen {
-        id: String,
-    },
-    GalleryFavourite {
-        id: String,
-        favourite: bool,
-    },
-    /// Moves an image to the gallery's trash ([`Event::Gallery`] follows; undo with
-    /// [`Command::GalleryUndoDelete`]).
-    GalleryDelete {
-        id: String,
-    },
-    GalleryUndoDelete {
-        id: String,
-    },
-    /// Reads the settings stored in an image file (ours, or an A1111-style PNG) for "use these
-    /// settings" ([`Event::SettingsRead`]).
-    ReadSettings(PathBuf),
-    /// Writes a comparison or grid as one labelled PNG ([`Event::Exported`]).
-    ExportGrid {
-        plan: Box<super::grid::GridPlan>,
-        cells: Vec<crate::gallery::export::GridCell>,
-        out: PathBuf,
-    },
-    /// Opens a folder (or the folder of a file) in the system's file manager.
-    Reveal(PathBuf),
-}
-
-/// Where the API key comes from, as the settings panel shows it (never the key itself).
-#[derive(Debug, Clone, PartialEq)]
-pub enum KeyState {
-    /// `SEGMIND_API_KEY` is set; it overrides the keyring.
-    FromEnv {
-        masked: String,
-    },
-    /// Stored in the OS keyring.
-    Stored {
-        masked: String,
-    },
-    Missing,
-    /// The keyring cannot be used here (e.g. no secret service); the message says what to do.
-    Unavailable(String),
-}
-
-/// A decoded input image, ready for a texture.
-#[derive(Clone)]
-pub struct InputPreview {
-    pub source: InputSource,
-    /// The image as it will be sent (EXIF orientation applied), downscaled for the screen.
-    pub image: Arc<image::RgbaImage>,
-    /// The size of the original image (after orientation).
-    pub width: u32,
-    pub height: u32,
-    /// File size in bytes (0 for a URL).
-    pub bytes: u64,
-}
-
-impl std::fmt::Debug for InputPreview {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "InputPreview({:?}, {}x{})",
-            self.source, self.width, self.height
-        )
-    }
 }
 
 /// Where a job is.
@@ -288,13 +146,91 @@ impl std::fmt::Debug for SavedImage {
     }
 }
 
+/// The kind of a failed job: the UI and CLI decide on it (colour, "Set key", retry offers) without
+/// reading message text. `Display` gives the short tally label (`429`, `no answer`, `decode`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The settings were refused before sending.
+    Invalid,
+    /// The service answered with this HTTP status.
+    Http(u16),
+    /// No connection could be made (nothing was sent).
+    Connect,
+    /// The request went out and no complete answer came back (it may have been billed).
+    NoAnswer,
+    /// The answer could not be read as an image or a known JSON shape.
+    Decode,
+    /// No API key, or the service refused it.
+    NoKey,
+    /// The configured API base URL is not allowed.
+    BaseUrl,
+    /// A v2 job the service reports as failed or expired.
+    Job,
+    /// A journaled v2 job whose record the server no longer keeps (over an hour old).
+    Expired,
+    /// The input image could not be used.
+    Input,
+    /// The result could not be written to disk.
+    Save,
+    /// The app stopped while the request was in flight (found in the journal).
+    Interrupted,
+    /// A journaled job for another API base than the configured one (left alone: the key goes
+    /// only to the configured service).
+    OtherService,
+    /// The job runtime itself failed (shutting down, a task panicked).
+    Runtime,
+    /// Cancelled by the user.
+    Cancelled,
+}
+
+impl FailureKind {
+    /// The kind of an API failure.
+    pub fn of(e: &crate::api::ApiError) -> FailureKind {
+        use crate::api::ApiError as E;
+        match e {
+            E::InvalidParams(_) => FailureKind::Invalid,
+            E::Status(s) => FailureKind::Http(s.status),
+            E::Connect { .. } => FailureKind::Connect,
+            E::NoAnswer { .. } => FailureKind::NoAnswer,
+            E::Decode(_) => FailureKind::Decode,
+            E::Cancelled { .. } => FailureKind::Cancelled,
+            E::MissingKey | E::BadKey => FailureKind::NoKey,
+            E::BadBaseUrl(_) => FailureKind::BaseUrl,
+            E::Job(_) => FailureKind::Job,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            FailureKind::Http(code) => return write!(f, "{code}"),
+            FailureKind::Invalid => "invalid",
+            FailureKind::Connect => "connect",
+            FailureKind::NoAnswer => "no answer",
+            FailureKind::Decode => "decode",
+            FailureKind::NoKey => "no key",
+            FailureKind::BaseUrl => "base url",
+            FailureKind::Job => "job",
+            FailureKind::Expired => "expired",
+            FailureKind::Input => "input",
+            FailureKind::Save => "save",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::OtherService => "other service",
+            FailureKind::Runtime => "runtime",
+            FailureKind::Cancelled => "cancelled",
+        };
+        f.write_str(s)
+    }
+}
+
 /// A failure as the user sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobFailure {
     /// The plain-words message.
     pub message: String,
-    /// A short class for queues and tallies: `400`, `429`, `no answer`, `decode`, …
-    pub kind: String,
+    /// What kind of failure it was (shown short in queues and tallies: `429`, `no answer`, …).
+    pub kind: FailureKind,
     /// The server may have run and billed it.
     pub maybe_billed: bool,
 }
@@ -321,36 +257,12 @@ pub enum Event {
         id: JobId,
         maybe_billed: bool,
     },
-    /// The credit balance, or why it could not be read.
-    Credits(Result<Credits, String>),
     /// A job found in the journal at start-up (v2: being finished by polling; v1: interrupted).
     Recovered {
         id: JobId,
         spec: JobSpec,
         request_id: Option<String>,
     },
-    /// The answer to [`Command::LoadInput`]: a preview, or why the file cannot be used.
-    InputLoaded {
-        source: InputSource,
-        result: Result<InputPreview, String>,
-    },
-    /// The answer to [`Command::SaveKey`] and [`Command::CheckKey`].
-    Key(KeyState),
-    /// The gallery, newest first.
-    Gallery(Arc<Vec<crate::gallery::Entry>>),
-    Thumb {
-        id: String,
-        image: Result<Arc<image::RgbaImage>, String>,
-    },
-    GalleryImage {
-        id: String,
-        image: Result<Arc<image::RgbaImage>, String>,
-    },
-    SettingsRead {
-        path: PathBuf,
-        result: Result<GenParams, String>,
-    },
-    Exported(Result<PathBuf, String>),
     /// Something the user should know that belongs to no job (e.g. the gallery folder is not writable).
     Notice(String),
 }
@@ -359,6 +271,7 @@ pub enum Event {
 pub struct JobsHandle {
     tx: tokio::sync::mpsc::UnboundedSender<Command>,
     rx: std::sync::mpsc::Receiver<Event>,
+    services: super::services::Services,
 }
 
 impl JobsHandle {
@@ -366,8 +279,14 @@ impl JobsHandle {
     pub fn from_channels(
         tx: tokio::sync::mpsc::UnboundedSender<Command>,
         rx: std::sync::mpsc::Receiver<Event>,
+        services: super::services::Services,
     ) -> JobsHandle {
-        JobsHandle { tx, rx }
+        JobsHandle { tx, rx, services }
+    }
+
+    /// The one-off requests (gallery, key, input preview, export, …), each answering its caller.
+    pub fn services(&self) -> &super::services::Services {
+        &self.services
     }
 
     /// Sends a command; `false` when the runtime has stopped.

@@ -11,6 +11,8 @@ const UNKNOWN: Glyph = [
 ];
 
 /// The glyph of `c` (lower case maps to upper case; anything else unknown to `?`).
+// A lookup table written as a match, one arm per character: its length is the font's, not logic.
+#[allow(clippy::too_many_lines)]
 fn glyph(c: char) -> Glyph {
     let c = c.to_ascii_uppercase();
     match c {

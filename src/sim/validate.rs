@@ -1,7 +1,8 @@
 //! Request validation of the stand-in, as the real gateway does it: the JSON body of a generation
 //! request checked field by field against the contract (required fields, types, ranges, enums),
-//! each refusal a message naming the field, the value and what is allowed. The ranges and lists are
-//! read from [`crate::api::params`], the one place they are kept.
+//! each refusal a message naming the field, the value and what is allowed. Which fields there are,
+//! which are required, their ranges, lists and defaults are read from the field table
+//! ([`crate::api::fields`]), the one place they are kept.
 
 use std::io::Cursor;
 
@@ -9,11 +10,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::api::GenParams;
-
-use crate::api::params::{
-    Bounds, CN_STOP, CN_STRENGTH, CnType, GUIDANCE, ImageFormat, MAX_SEED, QUALITY, RANDOM_SEED,
-    SAMPLERS, SAMPLES, SIZE, STEPS, Scheduler,
-};
+use crate::api::fields::{self, Allowed, Field, Value as FieldValue};
+use crate::api::params::SIZE;
 
 /// The output size when the input is a URL and `use_input_img_dimension` is true (the stand-in
 /// does not download anything).
@@ -103,62 +101,47 @@ fn as_int(v: &Value) -> Option<i64> {
     (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
 }
 
-fn int_in(obj: &Map<String, Value>, field: &str, b: &Bounds<u32>) -> Result<u32, String> {
-    let Some(v) = get(obj, field) else {
-        return Ok(b.default);
+/// One field of the body, checked against the table: `None` when it is absent and not required
+/// (the default applies), else its value. The message of a refusal names the field, the value and
+/// what is allowed.
+fn field_value(obj: &Map<String, Value>, field: Field) -> Result<Option<FieldValue>, String> {
+    let name = field.wire();
+    let allowed = field.allowed_text();
+    let want = match field.info().allowed {
+        Allowed::Int(_) | Allowed::Seed { .. } => format!("an integer from {allowed}"),
+        Allowed::Num(_) => format!("a number from {allowed}"),
+        Allowed::Text | Allowed::Bool { .. } => allowed,
+        Allowed::OneOf { .. } => format!("a string, {allowed}"),
     };
-    let allowed = format!("an integer from {} to {}", b.min, b.max);
-    let i = as_int(v).ok_or_else(|| wrong_type(field, v, &allowed))?;
-    u32::try_from(i)
-        .ok()
-        .filter(|u| b.contains(*u))
-        .ok_or_else(|| out_of_range(field, v, &allowed))
-}
-
-fn num_in(obj: &Map<String, Value>, field: &str, b: &Bounds<f64>) -> Result<f64, String> {
-    let Some(v) = get(obj, field) else {
-        return Ok(b.default);
+    let Some(v) = get(obj, name) else {
+        return if field.info().required {
+            let what = match field.info().allowed {
+                Allowed::OneOf { .. } => field.allowed_text(),
+                _ => want,
+            };
+            Err(format!("{name} is required: {what}"))
+        } else {
+            Ok(None)
+        };
     };
-    let allowed = format!("a number from {} to {}", b.min, b.max);
-    let f = v.as_f64().ok_or_else(|| wrong_type(field, v, &allowed))?;
-    if b.contains(f) {
-        Ok(f)
-    } else {
-        Err(out_of_range(field, v, &allowed))
+    let typed = match field.info().allowed {
+        Allowed::Text => v.as_str().map(|t| FieldValue::Text(t.to_owned())),
+        Allowed::OneOf { names, .. } => match v.as_str() {
+            // Exact names only (the table's parse is lenient about case; the gateway is not).
+            Some(t) if names.contains(&t) => field.parse(t).ok(),
+            Some(_) => return Err(out_of_range(name, v, &field.allowed_text())),
+            None => None,
+        },
+        Allowed::Int(_) | Allowed::Seed { .. } => as_int(v).map(FieldValue::Int),
+        Allowed::Num(_) => v.as_f64().map(FieldValue::Num),
+        Allowed::Bool { .. } => v.as_bool().map(FieldValue::Bool),
+    };
+    let typed = typed.ok_or_else(|| wrong_type(name, v, &want))?;
+    match field.check(&typed) {
+        Ok(()) => Ok(Some(typed)),
+        Err(_) if field == Field::Prompt => Err("prompt must not be empty".to_owned()),
+        Err(_) => Err(out_of_range(name, v, &want)),
     }
-}
-
-fn boolean(obj: &Map<String, Value>, field: &str, default: bool) -> Result<bool, String> {
-    match get(obj, field) {
-        None => Ok(default),
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| wrong_type(field, v, "true or false")),
-    }
-}
-
-/// One of a list of wire names (exact match).
-fn one_of<T: Copy>(
-    obj: &Map<String, Value>,
-    field: &str,
-    all: &[T],
-    name: impl Fn(T) -> &'static str,
-    default: Option<T>,
-) -> Result<T, String> {
-    let names: Vec<&str> = all.iter().map(|t| name(*t)).collect();
-    let allowed = format!("one of {}", names.join(", "));
-    let v = match (get(obj, field), default) {
-        (Some(v), _) => v,
-        (None, Some(d)) => return Ok(d),
-        (None, None) => return Err(format!("{field} is required: {allowed}")),
-    };
-    let s = v
-        .as_str()
-        .ok_or_else(|| wrong_type(field, v, &format!("a string, {allowed}")))?;
-    all.iter()
-        .copied()
-        .find(|t| name(*t) == s)
-        .ok_or_else(|| out_of_range(field, v, &allowed))
 }
 
 /// Checks the `image` field: an `http(s)://` URL, or plain base64 of an image file.
@@ -227,71 +210,19 @@ pub fn parse_request(body: &[u8]) -> Result<GenRequest, String> {
         ));
     };
     let input = input_image(&obj)?;
-
-    let pv = required(&obj, "prompt", "a non-empty text")?;
-    let prompt = pv
-        .as_str()
-        .ok_or_else(|| wrong_type("prompt", pv, "a non-empty text"))?;
-    if prompt.trim().is_empty() {
-        return Err("prompt must not be empty".to_owned());
+    let mut params = GenParams::default();
+    for field in Field::ALL {
+        if let Some(v) = field_value(&obj, field)? {
+            fields::set(&mut params, field, v).map_err(|e| e.to_string())?;
+        }
     }
-
-    let samplers = format!("one of {}", SAMPLERS.join(", "));
-    let sv = required(&obj, "sampler", &samplers)?;
-    let sampler = sv
-        .as_str()
-        .ok_or_else(|| wrong_type("sampler", sv, &samplers))?;
-    if !SAMPLERS.contains(&sampler) {
-        return Err(out_of_range("sampler", sv, &samplers));
-    }
-
-    let scheduler = one_of(&obj, "scheduler", Scheduler::ALL, Scheduler::as_str, None)?;
-
-    let seed_allowed = format!("an integer from 0 to {MAX_SEED}, or -1 for a random seed");
-    let seed_v = required(&obj, "seed", &seed_allowed)?;
-    let seed = as_int(seed_v).ok_or_else(|| wrong_type("seed", seed_v, &seed_allowed))?;
-    if !(seed == RANDOM_SEED || (0..=MAX_SEED).contains(&seed)) {
-        return Err(out_of_range("seed", seed_v, &seed_allowed));
-    }
-
-    Ok(GenRequest {
-        input,
-        params: GenParams {
-            prompt: prompt.to_owned(),
-            sampler: sampler.to_owned(),
-            scheduler,
-            seed,
-            base64: boolean(&obj, "base64", false)?,
-            cn_stop: num_in(&obj, "cn_stop", &CN_STOP)?,
-            cn_strength: num_in(&obj, "cn_strength", &CN_STRENGTH)?,
-            cn_type: one_of(
-                &obj,
-                "cn_type",
-                CnType::ALL,
-                CnType::as_str,
-                Some(CnType::default()),
-            )?,
-            custom_height: int_in(&obj, "custom_height", &SIZE)?,
-            custom_width: int_in(&obj, "custom_width", &SIZE)?,
-            guidance: num_in(&obj, "guidance", &GUIDANCE)?,
-            image_format: one_of(
-                &obj,
-                "image_format",
-                ImageFormat::ALL,
-                ImageFormat::as_str,
-                Some(ImageFormat::default()),
-            )?,
-            quality: int_in(&obj, "quality", &QUALITY)?,
-            samples: int_in(&obj, "samples", &SAMPLES)?,
-            steps: int_in(&obj, "steps", &STEPS)?,
-            use_input_img_dimension: boolean(&obj, "use_input_img_dimension", true)?,
-        },
-    })
+    Ok(GenRequest { input, params })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::CnType;
     use serde_json::json;
 
     fn png_b64(w: u32, h: u32) -> String {

@@ -4,8 +4,10 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::api::{ApiKey, Credits};
-use crate::jobs::{self, Command, Event, InputPreview, InputSource, JobSpec, JobsHandle, KeyState};
+use crate::api::{ApiKey, Credits, GenParams};
+use crate::jobs::{
+    self, Command, InputPreview, InputSource, JobSpec, JobsHandle, KeyState, Pending, ServiceError,
+};
 
 use super::picker::{FilePicker, NativePicker, Picked};
 use super::session::{JobEntry, Session};
@@ -23,8 +25,8 @@ pub(crate) struct InputView {
     pub preview: Option<InputPreview>,
     /// Why the input cannot be used (shown in red).
     pub error: Option<String>,
-    /// A `LoadInput` is out and not answered yet.
-    pub loading: bool,
+    /// The preview asked of the services, until it answers.
+    pub pending: Option<Pending<Result<InputPreview, ServiceError>>>,
 }
 
 /// The credit balance as last heard.
@@ -58,7 +60,8 @@ pub struct FluxApp {
     /// The base URL being edited (applied when the field loses focus and it is valid).
     pub(crate) base_entry: Option<String>,
     pub(crate) base_error: Option<String>,
-    pub(crate) view: super::result_view::ViewState,
+    /// The zoom/pan of the Result tab's large image.
+    pub(crate) view: super::zoom::ZoomPan,
     pub(crate) picker: Box<dyn FilePicker>,
     pub(crate) picked_tx: mpsc::Sender<Picked>,
     pub(crate) picked_rx: mpsc::Receiver<Picked>,
@@ -72,7 +75,11 @@ pub struct FluxApp {
     pub(crate) compare: super::compare_view::CompareView,
     /// Files dropped on the window whose settings are being read: with settings inside they restore
     /// them, without they become the input image.
-    pub(crate) pending_drops: Vec<std::path::PathBuf>,
+    pub(crate) pending_drops: Vec<(std::path::PathBuf, Pending<Result<GenParams, ServiceError>>)>,
+    /// The credit balance asked for and not answered yet.
+    pub(crate) pending_credits: Option<Pending<Result<Credits, ServiceError>>>,
+    /// The key's state asked for (at start, or after Save/Clear) and not answered yet.
+    pub(crate) pending_key: Option<Pending<KeyState>>,
 }
 
 /// The views of the central panel.
@@ -134,11 +141,13 @@ impl FluxApp {
             gallery: Default::default(),
             compare: Default::default(),
             pending_drops: Vec::new(),
+            pending_credits: None,
+            pending_key: None,
         };
         app.send_configure();
-        app.send(Command::CheckKey);
+        app.pending_key = Some(app.jobs.services().key_state());
         if app.session_key.is_some() {
-            app.send(Command::RefreshCredits);
+            app.refresh_credits();
         }
         if let Some(input) = app.state.input.clone() {
             app.set_input(input);
@@ -181,6 +190,14 @@ impl FluxApp {
         }
     }
 
+    /// Asks the services for the credit balance (free); the answer lands in the top bar.
+    pub(crate) fn refresh_credits(&mut self) {
+        let cfg = self
+            .state
+            .runtime_config(self.base_override.as_deref(), self.session_key.clone());
+        self.pending_credits = Some(self.jobs.services().credits(&cfg));
+    }
+
     /// Sends the runtime the configuration the settings ask for.
     pub(crate) fn send_configure(&mut self) {
         let cfg = self
@@ -203,9 +220,8 @@ impl FluxApp {
             texture: None,
             preview: None,
             error: None,
-            loading: true,
+            pending: Some(self.jobs.services().load_input(source)),
         });
-        self.send(Command::LoadInput(source));
     }
 
     /// Why Generate cannot run now, in plain words; `None` when it can.
@@ -259,151 +275,6 @@ impl FluxApp {
         self.send(Command::Submit { id, spec });
     }
 
-    /// Drains every waiting event.
-    fn drain_events(&mut self, ctx: &egui::Context) {
-        while let Some(ev) = self.jobs.try_recv() {
-            self.apply_event(ctx, ev);
-        }
-        while let Ok(p) = self.picked_rx.try_recv() {
-            match p {
-                Picked::File(path) => self.set_input(InputSource::File(path)),
-                Picked::Pasted { name, png } => self.set_input(InputSource::Bytes {
-                    name,
-                    data: std::sync::Arc::new(png),
-                }),
-                Picked::Problem(msg) => self.notices.push(msg),
-            }
-        }
-    }
-
-    /// Applies one runtime event to the window's state.
-    fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
-        if let Event::SettingsRead { path, result } = &ev
-            && let Some(i) = self.pending_drops.iter().position(|p| p == path)
-        {
-            self.pending_drops.remove(i);
-            match result {
-                Ok(params) => self.use_settings(
-                    params.clone(),
-                    &format!("Settings restored from {}", path.display()),
-                ),
-                Err(_) => self.set_input(InputSource::File(path.clone())),
-            }
-            return;
-        }
-        // The comparison view takes its own jobs' events too, and the queue still lists them.
-        let for_compare = self.compare.handle_event(&ev, ctx);
-        let for_gallery = self.gallery.handle_event(&ev, ctx);
-        if (for_compare || for_gallery)
-            && matches!(
-                ev,
-                Event::Gallery(_)
-                    | Event::Thumb { .. }
-                    | Event::GalleryImage { .. }
-                    | Event::SettingsRead { .. }
-                    | Event::Exported(_)
-            )
-        {
-            return;
-        }
-        match ev {
-            Event::Stage { id, stage } => self.session.on_stage(id, stage),
-            Event::Done {
-                id,
-                images,
-                accounting,
-            } => {
-                if let Some(c) = accounting.remaining_credits.filter(|c| c.is_finite()) {
-                    self.credits = Some(CreditsView::Known(c));
-                }
-                let new = self.session.on_done(id, images, accounting);
-                for i in new {
-                    if let Some(r) = self.session.results.get_mut(i) {
-                        match r.saved.preview.clone() {
-                            Some(img) => {
-                                r.texture = Some(texture(ctx, &format!("result-{id}-{i}"), &img))
-                            }
-                            None => {
-                                r.preview_problem = Some(format!(
-                                    "No preview could be made; the image is saved at {}",
-                                    r.saved.path.display()
-                                ))
-                            }
-                        }
-                    }
-                }
-                self.view.reset();
-            }
-            Event::Failed { id, failure } => self.session.on_failed(id, failure),
-            Event::Cancelled { id, maybe_billed } => self.session.on_cancelled(id, maybe_billed),
-            Event::Credits(r) => {
-                self.credits = Some(match r {
-                    Ok(c) => match credits_total(&c) {
-                        Some(t) => CreditsView::Known(t),
-                        None => CreditsView::Unavailable(
-                            "the service answered without a balance".into(),
-                        ),
-                    },
-                    Err(msg) => CreditsView::Unavailable(msg),
-                })
-            }
-            Event::Recovered {
-                id,
-                spec,
-                request_id,
-            } => {
-                let mut entry = JobEntry::new(id, spec);
-                entry.recovered = true;
-                entry.request_id = request_id;
-                self.session.add_job(entry);
-            }
-            Event::InputLoaded { source, result } => {
-                let Some(view) = self.input.as_mut().filter(|v| v.source == source) else {
-                    return; // an answer for an input the user has since replaced
-                };
-                view.loading = false;
-                match result {
-                    Ok(preview) => {
-                        view.texture = Some(texture(ctx, "input-preview", &preview.image));
-                        view.preview = Some(preview);
-                        view.error = None;
-                    }
-                    Err(msg) => {
-                        view.texture = None;
-                        view.preview = None;
-                        view.error = Some(msg);
-                    }
-                }
-            }
-            Event::Key(k) => {
-                let had_key = matches!(
-                    self.key_state,
-                    Some(KeyState::Stored { .. } | KeyState::FromEnv { .. })
-                );
-                let has_key = matches!(k, KeyState::Stored { .. } | KeyState::FromEnv { .. });
-                if has_key && (!had_key || self.key_state.as_ref() != Some(&k)) {
-                    self.send(Command::RefreshCredits);
-                }
-                if !has_key && self.session_key.is_none() {
-                    self.credits = None;
-                }
-                self.key_state = Some(k);
-            }
-            Event::Notice(msg) => {
-                self.notices.push(msg);
-                if self.notices.len() > 5 {
-                    self.notices.remove(0);
-                }
-            }
-            // Answers for the gallery and comparison panels.
-            Event::Gallery(_)
-            | Event::Thumb { .. }
-            | Event::GalleryImage { .. }
-            | Event::SettingsRead { .. }
-            | Event::Exported(_) => {}
-        }
-    }
-
     /// Keyboard shortcuts, dropped files and pasted text/images.
     fn handle_input(&mut self, ctx: &egui::Context) {
         let generate = ctx.input_mut(|i| {
@@ -419,13 +290,11 @@ impl FluxApp {
         let paths: Vec<std::path::PathBuf> =
             dropped.iter().map(|f| f.path().to_path_buf()).collect();
         if self.tab == Tab::Gallery && !paths.is_empty() {
-            let mut out = Vec::new();
-            self.gallery.files_dropped(paths, &mut |c| out.push(c));
-            out.into_iter().for_each(|c| self.send(c));
+            self.gallery.files_dropped(paths, self.jobs.services());
         } else if let Some(p) = paths.into_iter().next() {
             // A saved image restores its settings; any other image becomes the input.
-            self.pending_drops.push(p.clone());
-            self.send(Command::ReadSettings(p));
+            let reading = self.jobs.services().read_settings(p.clone());
+            self.pending_drops.push((p, reading));
         }
         // A paste into a text field is that field's; otherwise it is an input image.
         let typing = ctx.memory(|m| m.focused().is_some());
@@ -499,7 +368,7 @@ impl FluxApp {
                         .on_hover_text("Ask the service for the balance (free)")
                         .clicked()
                     {
-                        self.send(Command::RefreshCredits);
+                        self.refresh_credits();
                     }
                 });
             });
@@ -537,6 +406,7 @@ impl eframe::App for FluxApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.drain_events(&ctx);
+        self.poll_services(&ctx);
         if std::mem::take(&mut self.pending_autogenerate) {
             self.generate();
         }
@@ -623,7 +493,7 @@ impl FluxApp {
                         out.push(c)
                     })
             }
-            Tab::Gallery => self.gallery.ui(ui, &mut |c| out.push(c)),
+            Tab::Gallery => self.gallery.ui(ui, self.jobs.services()),
         };
         for c in out {
             if let Command::Submit { id, spec } = &c {
@@ -639,7 +509,7 @@ impl FluxApp {
 }
 
 /// Paid plus free credits.
-fn credits_total(c: &Credits) -> Option<f64> {
+pub(crate) fn credits_total(c: &Credits) -> Option<f64> {
     c.total().filter(|t| t.is_finite())
 }
 

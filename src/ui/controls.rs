@@ -24,63 +24,30 @@ impl FluxApp {
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
+        control_knobs(ui, &mut self.state.params);
+        sampling_knobs(ui, &mut self.state.params);
+        self.output_knobs(ui);
+        self.seed_controls(ui);
 
-        widgets::heading(ui, "ControlNet");
+        ui.add_space(6.0);
+        if ui
+            .button("Reset to defaults")
+            .on_hover_text("Every knob back to the service's defaults (the prompt stays)")
+            .clicked()
+        {
+            let prompt = std::mem::take(&mut self.state.params.prompt);
+            self.state.params = GenParams {
+                prompt,
+                ..GenParams::default()
+            };
+            self.state.settings.seed_mode = SeedMode::Locked;
+            self.state.fine_size_steps = false;
+        }
+    }
+
+    /// Output: size (or the input's), format, quality, samples.
+    fn output_knobs(&mut self, ui: &mut Ui) {
         let p = &mut self.state.params;
-        enum_combo(
-            ui,
-            "Control type",
-            &mut p.cn_type,
-            CnType::ALL,
-            "Which structure of the input guides the image: pose skeleton, depth map, canny edges or tile",
-        );
-        widgets::slider_f64(
-            ui,
-            "Strength",
-            &mut p.cn_strength,
-            CN_STRENGTH.min,
-            CN_STRENGTH.max,
-            0.01,
-            "How strongly the control image steers the result (0 = ignored, 2 = strict)",
-        );
-        widgets::slider_f64(
-            ui,
-            "Stop at",
-            &mut p.cn_stop,
-            CN_STOP.min,
-            CN_STOP.max,
-            0.01,
-            "The fraction of the steps after which the control stops acting",
-        );
-
-        widgets::heading(ui, "Sampling");
-        widgets::slider_u32(
-            ui,
-            "Steps",
-            &mut p.steps,
-            STEPS.min,
-            STEPS.max,
-            1,
-            "Denoising steps: more is slower and often finer",
-        );
-        widgets::slider_f64(
-            ui,
-            "Guidance",
-            &mut p.guidance,
-            GUIDANCE.min,
-            GUIDANCE.max,
-            0.1,
-            "How closely the image follows the prompt",
-        );
-        sampler_combo(ui, p);
-        enum_combo(
-            ui,
-            "Scheduler",
-            &mut p.scheduler,
-            Scheduler::ALL,
-            "How the noise level falls from step to step",
-        );
-
         widgets::heading(ui, "Output");
         ui.checkbox(&mut p.use_input_img_dimension, "Use input image size")
             .on_hover_text("The result takes the input image's size; width and height are ignored");
@@ -137,23 +104,6 @@ impl FluxApp {
             1,
             "Images per request (each one is billed)",
         );
-
-        self.seed_controls(ui);
-
-        ui.add_space(6.0);
-        if ui
-            .button("Reset to defaults")
-            .on_hover_text("Every knob back to the service's defaults (the prompt stays)")
-            .clicked()
-        {
-            let prompt = std::mem::take(&mut self.state.params.prompt);
-            self.state.params = GenParams {
-                prompt,
-                ..GenParams::default()
-            };
-            self.state.settings.seed_mode = SeedMode::Locked;
-            self.state.fine_size_steps = false;
-        }
     }
 
     /// Seed: the number, its mode, and "reuse from result".
@@ -240,6 +190,69 @@ impl FluxApp {
 }
 
 /// A dropdown over a wire enum.
+
+/// ControlNet: type, strength, stop.
+fn control_knobs(ui: &mut Ui, p: &mut GenParams) {
+    widgets::heading(ui, "ControlNet");
+
+    enum_combo(
+        ui,
+        "Control type",
+        &mut p.cn_type,
+        CnType::ALL,
+        "Which structure of the input guides the image: pose skeleton, depth map, canny edges or tile",
+    );
+    widgets::slider_f64(
+        ui,
+        "Strength",
+        &mut p.cn_strength,
+        CN_STRENGTH.min,
+        CN_STRENGTH.max,
+        0.01,
+        "How strongly the control image steers the result (0 = ignored, 2 = strict)",
+    );
+    widgets::slider_f64(
+        ui,
+        "Stop at",
+        &mut p.cn_stop,
+        CN_STOP.min,
+        CN_STOP.max,
+        0.01,
+        "The fraction of the steps after which the control stops acting",
+    );
+}
+
+/// Sampling: steps, guidance, sampler, scheduler.
+fn sampling_knobs(ui: &mut Ui, p: &mut GenParams) {
+    widgets::heading(ui, "Sampling");
+    widgets::slider_u32(
+        ui,
+        "Steps",
+        &mut p.steps,
+        STEPS.min,
+        STEPS.max,
+        1,
+        "Denoising steps: more is slower and often finer",
+    );
+    widgets::slider_f64(
+        ui,
+        "Guidance",
+        &mut p.guidance,
+        GUIDANCE.min,
+        GUIDANCE.max,
+        0.1,
+        "How closely the image follows the prompt",
+    );
+    sampler_combo(ui, p);
+    enum_combo(
+        ui,
+        "Scheduler",
+        &mut p.scheduler,
+        Scheduler::ALL,
+        "How the noise level falls from step to step",
+    );
+}
+
 fn enum_combo<T: Copy + PartialEq + std::fmt::Display>(
     ui: &mut Ui,
     label: &str,

@@ -3,8 +3,9 @@
 //! delete with undo, reveal, copy prompt, "use these settings"), and reading settings from image
 //! files dropped on the window.
 //!
-//! The panel does no I/O: it sends [`Command`]s and is fed [`Event`]s by the app. Only thumbnails of
-//! rows on screen are requested, a few per frame, and at most [`MAX_THUMB_TEXTURES`] textures are
+//! The panel does no I/O: it calls [`Services`] and keeps each [`Pending`] reply until it arrives
+//! (polled each frame); job events only tell it to re-list. Only thumbnails of rows on screen are
+//! requested, a few per frame, and at most [`MAX_THUMB_TEXTURES`] textures are
 //! kept (least recently seen dropped first), so a gallery of 10 000 images stays light.
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +19,8 @@ use egui::{
 
 use crate::api::{CnType, GenParams};
 use crate::gallery::Entry;
-use crate::jobs::{Command, Event};
+use crate::jobs::services::{Listing, Pending, Poll};
+use crate::jobs::{Event, ServiceError, Services};
 
 /// The longest side of a requested thumbnail, in pixels.
 pub const THUMB_PIXELS: u32 = 256;
@@ -84,7 +86,7 @@ pub(crate) fn fit_in(rect: Rect, size: Vec2) -> Rect {
 }
 
 enum Thumb {
-    Requested,
+    Requested(Pending<Result<Arc<image::RgbaImage>, ServiceError>>),
     Ready(TextureHandle),
     Failed(String),
 }
@@ -136,7 +138,11 @@ pub struct GalleryPanel {
     /// When (UI time, seconds) the gallery was last listed.
     last_list_at: Option<f64>,
     /// Dropped files whose settings were asked for.
-    reading: HashSet<PathBuf>,
+    reading: Vec<(PathBuf, Pending<Result<GenParams, ServiceError>>)>,
+    /// Listings asked for (a refresh, or the answer to a favourite, delete or undo), oldest first.
+    listings: Vec<Pending<Result<Listing, ServiceError>>>,
+    /// "Open folder" requests not answered yet.
+    reveals: Vec<Pending<Result<(), ServiceError>>>,
     pending_action: Option<PanelAction>,
     error: Option<String>,
     info: Option<String>,
@@ -174,70 +180,99 @@ impl GalleryPanel {
     /// Asks for the settings stored in image files dropped on the window (the app forwards
     /// `ctx.input(|i| i.raw.dropped_files)` paths); the answer becomes
     /// [`PanelAction::UseSettings`] or an error line in the panel.
-    pub fn files_dropped(
-        &mut self,
-        paths: impl IntoIterator<Item = PathBuf>,
-        send: &mut dyn FnMut(Command),
-    ) {
+    pub fn files_dropped(&mut self, paths: impl IntoIterator<Item = PathBuf>, services: &Services) {
         for p in paths {
-            if self.reading.insert(p.clone()) {
-                send(Command::ReadSettings(p));
+            if !self.reading.iter().any(|(q, _)| *q == p) {
+                let pending = services.read_settings(p.clone());
+                self.reading.push((p, pending));
             }
         }
     }
 
-    /// Takes in an event; `true` when it was meant for this panel alone. A `Done` event is noted
-    /// (the list is refreshed) but not consumed: other panels want it too.
-    pub fn handle_event(&mut self, ev: &Event, ctx: &egui::Context) -> bool {
-        match ev {
-            Event::Gallery(list) => {
-                self.set_entries(list.clone());
-                true
-            }
-            Event::Thumb { id, image } => {
-                let Some(slot) = self.thumbs.get_mut(id) else {
-                    return false;
-                };
-                if !matches!(slot.thumb, Thumb::Requested) {
-                    return false;
-                }
-                self.in_flight = self.in_flight.saturating_sub(1);
-                slot.thumb = match image {
-                    Ok(img) => match texture_from_rgba(ctx, format!("thumb-{id}"), img) {
-                        Some(t) => Thumb::Ready(t),
-                        None => Thumb::Failed("the thumbnail is empty".into()),
-                    },
-                    Err(e) => Thumb::Failed(e.clone()),
-                };
-                ctx.request_repaint();
-                true
-            }
-            Event::SettingsRead { path, result } => {
-                if !self.reading.remove(path) {
-                    return false;
-                }
-                match result {
-                    Ok(params) => {
-                        self.error = None;
-                        self.info = Some(format!("Settings read from {}", path.display()));
-                        self.pending_action = Some(PanelAction::UseSettings(params.clone()));
-                    }
-                    Err(e) => {
-                        self.error = Some(format!(
-                            "Could not read settings from {}: {e}",
-                            path.display()
-                        ));
+    /// Takes in a job event: a new result means the listing is stale.
+    pub fn handle_event(&mut self, ev: &Event, ctx: &egui::Context) {
+        if let Event::Done { .. } = ev {
+            self.refresh_wanted = true;
+            ctx.request_repaint();
+        }
+    }
+
+    /// Takes the replies that have arrived: listings, thumbnails, settings read, reveals.
+    fn poll(&mut self, ctx: &egui::Context) {
+        let mut i = 0;
+        while i < self.listings.len() {
+            match self.listings[i].poll() {
+                Poll::Waiting => i += 1,
+                Poll::Ready(r) => {
+                    self.listings.remove(i);
+                    match r {
+                        Ok(list) => self.set_entries(list),
+                        Err(e) => self.error = Some(e.to_string()),
                     }
                 }
-                ctx.request_repaint();
-                true
+                Poll::Lost => {
+                    self.listings.remove(i);
+                }
             }
-            Event::Done { .. } => {
-                self.refresh_wanted = true;
-                ctx.request_repaint();
+        }
+        self.poll_thumbs(ctx);
+        self.poll_reading();
+        self.reveals.retain_mut(|p| match p.poll() {
+            Poll::Waiting => true,
+            Poll::Ready(Err(e)) => {
+                self.error = Some(e.to_string());
                 false
             }
-            _ => false,
+            Poll::Ready(Ok(())) | Poll::Lost => false,
+        });
+    }
+
+    fn poll_thumbs(&mut self, ctx: &egui::Context) {
+        for (id, slot) in self.thumbs.iter_mut() {
+            let Thumb::Requested(p) = &mut slot.thumb else {
+                continue;
+            };
+            let answer = match p.poll() {
+                Poll::Waiting => continue,
+                Poll::Ready(r) => r.map_err(|e| e.to_string()),
+                Poll::Lost => Err("the background worker has stopped".into()),
+            };
+            self.in_flight = self.in_flight.saturating_sub(1);
+            slot.thumb = match answer {
+                Ok(img) => match texture_from_rgba(ctx, format!("thumb-{id}"), &img) {
+                    Some(t) => Thumb::Ready(t),
+                    None => Thumb::Failed("the thumbnail is empty".into()),
+                },
+                Err(e) => Thumb::Failed(e),
+            };
+        }
+    }
+
+    fn poll_reading(&mut self) {
+        let mut i = 0;
+        while i < self.reading.len() {
+            let answer = match self.reading[i].1.poll() {
+                Poll::Waiting => {
+                    i += 1;
+                    continue;
+                }
+                Poll::Ready(r) => r.map_err(|e| e.to_string()),
+                Poll::Lost => Err("the background worker has stopped".into()),
+            };
+            let (path, _) = self.reading.remove(i);
+            match answer {
+                Ok(params) => {
+                    self.error = None;
+                    self.info = Some(format!("Settings read from {}", path.display()));
+                    self.pending_action = Some(PanelAction::UseSettings(params));
+                }
+                Err(e) => {
+                    self.error = Some(format!(
+                        "Could not read settings from {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
         }
     }
 
@@ -304,15 +339,16 @@ impl GalleryPanel {
     }
 
     /// Draws the panel. Returns what the user asked for, if anything, this frame.
-    pub fn ui(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, services: &Services) -> Option<PanelAction> {
         self.frame += 1;
+        self.poll(ui.ctx());
         let now = ui.input(|i| i.time);
         if !self.listed {
-            self.list(now, send);
+            self.list(now, services);
         } else if self.refresh_wanted {
             let since = self.last_list_at.map_or(f64::INFINITY, |t| now - t);
             if since >= LIST_MIN_INTERVAL {
-                self.list(now, send);
+                self.list(now, services);
             } else {
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_secs_f64(
@@ -323,25 +359,25 @@ impl GalleryPanel {
         let mut action = self.pending_action.take();
 
         self.refilter();
-        self.toolbar(ui, send);
-        self.messages(ui, send);
-        if let Some(a) = self.details(ui, send) {
+        self.toolbar(ui, services);
+        self.messages(ui, services);
+        if let Some(a) = self.details(ui, services) {
             action = Some(a);
         }
         ui.separator();
         self.refilter();
-        self.grid(ui, send);
+        self.grid(ui, services);
         action
     }
 
-    fn list(&mut self, now: f64, send: &mut dyn FnMut(Command)) {
+    fn list(&mut self, now: f64, services: &Services) {
         self.listed = true;
         self.refresh_wanted = false;
         self.last_list_at = Some(now);
-        send(Command::GalleryList);
+        self.listings.push(services.gallery_list());
     }
 
-    fn toolbar(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) {
+    fn toolbar(&mut self, ui: &mut egui::Ui, services: &Services) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.filter_text)
@@ -362,7 +398,7 @@ impl GalleryPanel {
             ui.toggle_value(&mut self.favourites_only, "Favourites only");
             if ui.button("Refresh").clicked() {
                 let now = ui.input(|i| i.time);
-                self.list(now, send);
+                self.list(now, services);
             }
         });
         ui.label(format!(
@@ -372,7 +408,7 @@ impl GalleryPanel {
         ));
     }
 
-    fn messages(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) {
+    fn messages(&mut self, ui: &mut egui::Ui, services: &Services) {
         if let Some(e) = &self.error {
             let mut dismiss = false;
             ui.horizontal(|ui| {
@@ -401,7 +437,7 @@ impl GalleryPanel {
                 ui.horizontal(|ui| {
                     ui.label("Image moved to the gallery's trash.");
                     if ui.button("Undo").clicked() {
-                        send(Command::GalleryUndoDelete { id: id.clone() });
+                        self.listings.push(services.undo_delete(id.clone()));
                         self.hidden.remove(&id);
                         self.generation += 1;
                         self.undo = None;
@@ -413,7 +449,7 @@ impl GalleryPanel {
         }
     }
 
-    fn details(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
+    fn details(&mut self, ui: &mut egui::Ui, services: &Services) -> Option<PanelAction> {
         let id = self.selected.clone()?;
         let Some(entry) = self.by_id.get(&id).and_then(|i| self.entries.get(*i)) else {
             self.selected = None;
@@ -433,48 +469,25 @@ impl GalleryPanel {
                 .num_columns(4)
                 .spacing([12.0, 2.0])
                 .show(ui, |ui| {
-                    let row = |ui: &mut egui::Ui, a: &str, av: String, b: &str, bv: String| {
-                        ui.weak(a);
-                        ui.label(av);
-                        ui.weak(b);
-                        ui.label(bv);
-                        ui.end_row();
+                    // The knobs as the field table shows them (the Result tab shows the same
+                    // rows), with the seed this image was made with; then this image's own.
+                    let used = GenParams {
+                        seed: m.seed_used,
+                        ..p.clone()
                     };
-                    row(
-                        ui,
-                        "type",
-                        p.cn_type.to_string(),
-                        "seed",
-                        m.seed_used.to_string(),
-                    );
-                    row(
-                        ui,
-                        "steps",
-                        p.steps.to_string(),
-                        "guidance",
-                        p.guidance.to_string(),
-                    );
-                    row(
-                        ui,
-                        "strength",
-                        p.cn_strength.to_string(),
-                        "stop",
-                        p.cn_stop.to_string(),
-                    );
-                    row(
-                        ui,
-                        "sampler",
-                        p.sampler.clone(),
-                        "scheduler",
-                        p.scheduler.to_string(),
-                    );
-                    row(
-                        ui,
-                        "size",
-                        format!("{} × {}", m.width, m.height),
-                        "created",
-                        m.created.clone(),
-                    );
+                    let mut rows: Vec<(&str, String)> = crate::api::fields::details(&used)
+                        .into_iter()
+                        .map(|(f, v)| (f.label(), v))
+                        .collect();
+                    rows.push(("size", format!("{} × {}", m.width, m.height)));
+                    rows.push(("created", m.created.clone()));
+                    for pair in rows.chunks(2) {
+                        for (k, v) in pair {
+                            ui.weak(*k);
+                            ui.label(v.as_str());
+                        }
+                        ui.end_row();
+                    }
                 });
             ui.horizontal(|ui| {
                 ui.weak("file");
@@ -491,10 +504,8 @@ impl GalleryPanel {
                     .on_hover_text("Mark or unmark as a favourite")
                     .clicked()
                 {
-                    send(Command::GalleryFavourite {
-                        id: id.clone(),
-                        favourite: !favourite,
-                    });
+                    self.listings
+                        .push(services.set_favourite(id.clone(), !favourite));
                     self.favourite_override.insert(id.clone(), !favourite);
                     self.generation += 1;
                 }
@@ -503,7 +514,7 @@ impl GalleryPanel {
                     .on_hover_text("Move to the gallery's trash (can be undone)")
                     .clicked()
                 {
-                    send(Command::GalleryDelete { id: id.clone() });
+                    self.listings.push(services.delete(id.clone()));
                     self.hidden.insert(id.clone());
                     self.generation += 1;
                     self.selected = None;
@@ -511,7 +522,7 @@ impl GalleryPanel {
                     self.undo = Some((id.clone(), now + UNDO_SECONDS));
                 }
                 if ui.button("Open folder").clicked() {
-                    send(Command::Reveal(entry.image_path.clone()));
+                    self.reveals.push(services.reveal(entry.image_path.clone()));
                 }
                 if ui.button("Copy prompt").clicked() {
                     ui.ctx().copy_text(p.prompt.clone());
@@ -531,7 +542,7 @@ impl GalleryPanel {
         action
     }
 
-    fn grid(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) {
+    fn grid(&mut self, ui: &mut egui::Ui, services: &Services) {
         if self.entries.is_empty() {
             ui.weak("No images yet. Results appear here as soon as they are saved.");
             return;
@@ -569,7 +580,7 @@ impl GalleryPanel {
         if let Some(id) = clicked {
             self.selected = Some(id);
         }
-        self.request_thumbs(&seen, send);
+        self.request_thumbs(&seen, services);
         self.evict();
     }
 
@@ -641,7 +652,7 @@ impl GalleryPanel {
 
     /// Marks the thumbnails on screen as seen and asks for those not requested yet, a bounded
     /// number per frame.
-    fn request_thumbs(&mut self, seen: &[usize], send: &mut dyn FnMut(Command)) {
+    fn request_thumbs(&mut self, seen: &[usize], services: &Services) {
         let mut sent = 0;
         for &i in seen {
             let Some(e) = self.entries.get(i) else {
@@ -654,16 +665,13 @@ impl GalleryPanel {
             if sent >= MAX_THUMB_REQUESTS_PER_FRAME || self.in_flight >= MAX_THUMBS_IN_FLIGHT {
                 continue;
             }
-            send(Command::GalleryThumb {
-                id: e.id.clone(),
-                max_side: THUMB_PIXELS,
-            });
+            let pending = services.thumbnail(e.id.clone(), THUMB_PIXELS);
             sent += 1;
             self.in_flight += 1;
             self.thumbs.insert(
                 e.id.clone(),
                 ThumbSlot {
-                    thumb: Thumb::Requested,
+                    thumb: Thumb::Requested(pending),
                     last_seen: self.frame,
                 },
             );
@@ -679,7 +687,7 @@ impl GalleryPanel {
         let mut old: Vec<(u64, String)> = self
             .thumbs
             .iter()
-            .filter(|(_, s)| s.last_seen < self.frame && !matches!(s.thumb, Thumb::Requested))
+            .filter(|(_, s)| s.last_seen < self.frame && !matches!(s.thumb, Thumb::Requested(_)))
             .map(|(id, s)| (s.last_seen, id.clone()))
             .collect();
         old.sort_unstable();

@@ -50,7 +50,7 @@ impl FluxApp {
         };
         ui.add(egui::Label::new(super::app::shorten(&view.source.describe(), 60)).truncate())
             .on_hover_text(view.source.describe());
-        if view.loading {
+        if view.pending.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("loading preview…");

@@ -10,6 +10,7 @@ mod controls;
 mod input_panel;
 mod picker;
 mod queue;
+mod replies;
 mod result_view;
 pub mod session;
 mod settings;
@@ -68,6 +69,7 @@ pub fn run(
     )
 }
 
-pub mod compare_view;
+pub mod compare;
+pub use compare as compare_view;
 pub mod gallery_panel;
 pub mod zoom;

@@ -1,56 +1,12 @@
 //! The result view: the selected result large (fit, 1:1, zoom with the wheel or buttons, pan by
 //! dragging), its parameters and accounting, and a strip of this session's results.
 
-use egui::{Rect, RichText, Sense, Ui, Vec2, vec2};
+use egui::{RichText, Sense, Ui, vec2};
 
 use super::app::FluxApp;
 use super::session::ResultEntry;
 use super::widgets;
-
-/// Zoom limits (1.0 = one image pixel per screen point).
-const MIN_ZOOM: f32 = 0.05;
-const MAX_ZOOM: f32 = 16.0;
-
-/// How the large image is shown.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ViewState {
-    /// `None`: fit to the panel; else the scale.
-    pub zoom: Option<f32>,
-    /// Offset of the image's centre from the panel's centre, in points.
-    pub pan: Vec2,
-}
-
-impl ViewState {
-    /// Back to "fit".
-    pub fn reset(&mut self) {
-        *self = ViewState::default();
-    }
-
-    /// The scale to draw with, given the image size and the room.
-    pub fn scale(&self, image: Vec2, room: Vec2) -> f32 {
-        match self.zoom {
-            Some(z) => z,
-            None => fit_scale(image, room),
-        }
-    }
-
-    /// Multiplies the current scale by `factor`, within limits.
-    pub fn zoom_by(&mut self, factor: f32, image: Vec2, room: Vec2) {
-        let z = (self.scale(image, room) * factor).clamp(MIN_ZOOM, MAX_ZOOM);
-        self.pan *= z / self.scale(image, room).max(MIN_ZOOM);
-        self.zoom = Some(z);
-    }
-}
-
-/// The scale at which `image` fits in `room` (never above 1:1... unless it is tiny: up to 4×).
-pub fn fit_scale(image: Vec2, room: Vec2) -> f32 {
-    if image.x <= 0.0 || image.y <= 0.0 || room.x <= 0.0 || room.y <= 0.0 {
-        return 1.0;
-    }
-    (room.x / image.x)
-        .min(room.y / image.y)
-        .clamp(MIN_ZOOM, 4.0)
-}
+use super::zoom::{Frame, ZOOM_STEP, fit_scale};
 
 impl FluxApp {
     /// The central panel.
@@ -91,43 +47,7 @@ impl FluxApp {
                 0.0,
                 ui.spacing().interact_size.y + ui.spacing().item_spacing.y,
             );
-        ui.horizontal(|ui| {
-            let r = self.session.results.get(idx);
-            let image = r
-                .and_then(|r| r.texture.as_ref())
-                .map(|t| vec2(t.size()[0] as f32, t.size()[1] as f32));
-            if ui
-                .button("Fit")
-                .on_hover_text("Fit the image to the panel")
-                .clicked()
-            {
-                self.view.reset();
-            }
-            if ui
-                .button("1:1")
-                .on_hover_text("One image pixel per screen pixel")
-                .clicked()
-            {
-                self.view = ViewState {
-                    zoom: Some(1.0 / ui.ctx().pixels_per_point()),
-                    pan: Vec2::ZERO,
-                };
-            }
-            let room = image_room;
-            if let Some(image) = image {
-                if ui.button("Zoom −").on_hover_text("Zoom out").clicked() {
-                    self.view.zoom_by(1.0 / 1.25, image, room);
-                }
-                if ui.button("Zoom +").on_hover_text("Zoom in").clicked() {
-                    self.view.zoom_by(1.25, image, room);
-                }
-                let pct = self.view.scale(image, room) * ui.ctx().pixels_per_point() * 100.0;
-                ui.label(RichText::new(format!("{pct:.0} %")).weak());
-            }
-            if let Some(r) = r {
-                ui.label(RichText::new(format!("{} × {}", r.saved.width, r.saved.height)).weak());
-            }
-        });
+        self.zoom_bar(ui, idx, image_room);
         let Some(r) = self.session.results.get(idx) else {
             return;
         };
@@ -139,33 +59,60 @@ impl FluxApp {
         };
         let room = ui.available_rect_before_wrap();
         let resp = ui.allocate_rect(room, Sense::click_and_drag());
-        let image = vec2(tex.size()[0] as f32, tex.size()[1] as f32);
-        if resp.hovered() {
-            let scroll = ui.input(|i| i.smooth_scroll_delta.y);
-            if scroll != 0.0 {
-                self.view
-                    .zoom_by((scroll / 200.0).exp(), image, room.size());
-            }
-        }
-        if resp.dragged() {
-            self.view.pan += resp.drag_delta();
-            if self.view.zoom.is_none() {
-                self.view.zoom = Some(fit_scale(image, room.size()));
-            }
-        }
+        let image = tex.size_vec2();
+        let frame = Frame::centred(room, image * fit_scale(image, room.size()));
+        self.view.interact(ui, &resp, &frame, true);
         if resp.double_clicked() {
-            self.view.reset();
+            self.view.fit();
         }
-        let scale = self.view.scale(image, room.size());
-        let rect = Rect::from_center_size(room.center() + self.view.pan, image * scale);
-        let painter = ui.painter_at(room);
-        painter.image(
-            tex.id(),
-            rect,
-            Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-            egui::Color32::WHITE,
-        );
+        let (rect, uv) = self.view.placement(&frame);
+        ui.painter_at(room)
+            .image(tex.id(), rect, uv, egui::Color32::WHITE);
         resp.on_hover_text("Scroll to zoom, drag to pan, double-click to fit");
+    }
+
+    /// The row above the large image: Fit, 1:1, zoom out/in, the zoom as a percentage of the
+    /// image's own size, and the image's size. `image_room` is the room the image will get.
+    fn zoom_bar(&mut self, ui: &mut Ui, idx: usize, image_room: egui::Vec2) {
+        let r = self.session.results.get(idx);
+        let image = r.and_then(|r| r.texture.as_ref()).map(|t| t.size_vec2());
+        let ppp = ui.ctx().pixels_per_point();
+        ui.horizontal(|ui| {
+            if ui
+                .button("Fit")
+                .on_hover_text("Fit the image to the panel")
+                .clicked()
+            {
+                self.view.fit();
+            }
+            let fitted = image.map(|image| {
+                let fit = fit_scale(image, image_room);
+                let room = egui::Rect::from_min_size(egui::Pos2::ZERO, image_room);
+                (image, fit, Frame::centred(room, image * fit))
+            });
+            if ui
+                .button("1:1")
+                .on_hover_text("One image pixel per screen pixel")
+                .clicked()
+                && let Some((_, fit, frame)) = &fitted
+            {
+                self.view.fit();
+                self.view.set_zoom(1.0 / (ppp * fit), frame);
+            }
+            if let Some((_, fit, frame)) = &fitted {
+                if ui.button("Zoom −").on_hover_text("Zoom out").clicked() {
+                    self.view.zoom_centred(1.0 / ZOOM_STEP, frame);
+                }
+                if ui.button("Zoom +").on_hover_text("Zoom in").clicked() {
+                    self.view.zoom_centred(ZOOM_STEP, frame);
+                }
+                let pct = self.view.scale(*fit) * ppp * 100.0;
+                ui.label(RichText::new(format!("{pct:.0} %")).weak());
+            }
+            if let Some(r) = r {
+                ui.label(RichText::new(format!("{} × {}", r.saved.width, r.saved.height)).weak());
+            }
+        });
     }
 
     /// Thumbnails of this session's results; a click shows one large.
@@ -205,7 +152,7 @@ impl FluxApp {
         });
         if let Some(i) = pick {
             self.session.selected = Some(i);
-            self.view.reset();
+            self.view.fit();
         }
     }
 }
@@ -215,26 +162,21 @@ fn details(ui: &mut Ui, r: &ResultEntry) {
     let p = &r.params;
     ui.add_space(4.0);
     ui.add(egui::Label::new(RichText::new(&p.prompt).strong()).wrap());
-    let mut rows: Vec<(&str, String)> = vec![
-        ("cn_type", p.cn_type.to_string()),
-        ("seed", p.seed.to_string()),
-        ("steps", p.steps.to_string()),
-        ("guidance", format!("{}", p.guidance)),
-        ("cn_strength", format!("{}", p.cn_strength)),
-        ("cn_stop", format!("{}", p.cn_stop)),
-        ("sampler", p.sampler.clone()),
-        ("scheduler", p.scheduler.to_string()),
-        (
-            "size",
-            if p.use_input_img_dimension {
-                format!("input size ({} × {})", r.saved.width, r.saved.height)
-            } else {
-                format!("{} × {}", p.custom_width, p.custom_height)
-            },
-        ),
-        ("format", format!("{} q{}", p.image_format, p.quality)),
-        ("input", r.input.clone()),
-    ];
+    // The knobs as the field table shows them (the gallery's details show the same rows), then
+    // what belongs to this result.
+    let mut rows: Vec<(&str, String)> = crate::api::fields::details(p)
+        .into_iter()
+        .map(|(f, v)| (f.label(), v))
+        .collect();
+    rows.push((
+        "size",
+        if p.use_input_img_dimension {
+            format!("input size ({} × {})", r.saved.width, r.saved.height)
+        } else {
+            format!("{} × {}", p.custom_width, p.custom_height)
+        },
+    ));
+    rows.push(("input", r.input.clone()));
     let a = &r.accounting;
     if let Some(c) = a.cost {
         rows.push(("cost", format!("{c:.4}")));
@@ -258,25 +200,4 @@ fn details(ui: &mut Ui, r: &ResultEntry) {
                 }
             }
         });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fit_and_zoom() {
-        let img = vec2(1000.0, 500.0);
-        let room = vec2(500.0, 500.0);
-        assert_eq!(fit_scale(img, room), 0.5);
-        assert_eq!(fit_scale(vec2(0.0, 1.0), room), 1.0);
-        let mut v = ViewState::default();
-        assert_eq!(v.scale(img, room), 0.5);
-        v.zoom_by(2.0, img, room);
-        assert_eq!(v.zoom, Some(1.0));
-        v.zoom_by(1000.0, img, room);
-        assert_eq!(v.zoom, Some(MAX_ZOOM));
-        v.reset();
-        assert_eq!(v.zoom, None);
-    }
 }

@@ -5,7 +5,7 @@
 use egui::{RichText, Ui};
 
 use crate::api::ApiKey;
-use crate::jobs::{ApiVersion, Command, KeyState};
+use crate::jobs::{ApiVersion, KeyState};
 
 use super::app::FluxApp;
 use super::state::{CONCURRENCY_RANGE, MAX_INPUT_SIDE_RANGE, RATE_RANGE};
@@ -85,7 +85,7 @@ impl FluxApp {
             {
                 if let Some(k) = ApiKey::new(&self.key_entry) {
                     self.key_warning = k.shape_warning();
-                    self.send(Command::SaveKey(Some(k)));
+                    self.pending_key = Some(self.jobs.services().save_key(Some(k)));
                 }
                 self.key_entry.clear();
             }
@@ -96,7 +96,7 @@ impl FluxApp {
             {
                 self.key_entry.clear();
                 self.key_warning = None;
-                self.send(Command::SaveKey(None));
+                self.pending_key = Some(self.jobs.services().save_key(None));
             }
         });
         if let Some(w) = &self.key_warning {

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
-use crate::jobs::grid::GridPlan;
-use crate::sim::draw_text;
+mod text;
+
+use super::grid::GridPlan;
+use text::{draw_text, fit};
 
 /// The width of one cell in the exported grid, in pixels.
 pub const CELL_WIDTH: u32 = 384;
@@ -17,7 +19,8 @@ const GAP: u32 = 8;
 const TITLE_H: u32 = 36;
 const COL_LABEL_H: u32 = 28;
 const ROW_LABEL_W: u32 = 220;
-const TEXT_SCALE: u32 = 2;
+/// Label text height in pixels.
+const TEXT_PX: f32 = 18.0;
 const BACKGROUND: Rgb<u8> = Rgb([24, 24, 28]);
 const INK: Rgb<u8> = Rgb([235, 235, 240]);
 
@@ -55,12 +58,6 @@ fn load(path: &Path) -> Option<image::DynamicImage> {
     r.decode().ok()
 }
 
-/// The longest label that fits in `width` pixels.
-fn fit(text: &str, width: u32) -> String {
-    let max = (width / (6 * TEXT_SCALE)).max(1) as usize;
-    crate::api::error::shorten(text, max.saturating_sub(1))
-}
-
 /// Draws the grid and writes it as a PNG with the plan embedded.
 pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result<(), ExportError> {
     let images: Vec<(usize, usize, Option<image::DynamicImage>)> = cells
@@ -77,6 +74,17 @@ pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result
                 .clamp(64.0, 1024.0) as u32
         })
         .unwrap_or(CELL_WIDTH);
+    let canvas = draw_grid(plan, &images, cell_h);
+    write_png(&canvas, out, &embedded_texts(plan, cells))
+}
+
+/// The grid's pixels: the title, the column and row labels, and each cell's image (or a grey
+/// "no result" tile).
+fn draw_grid(
+    plan: &GridPlan,
+    images: &[(usize, usize, Option<image::DynamicImage>)],
+    cell_h: u32,
+) -> RgbImage {
     let has_rows = plan.y.is_some();
     let (w, h) = grid_size(plan.rows, plan.cols, has_rows, cell_h);
     let mut canvas = RgbImage::from_pixel(w, h, BACKGROUND);
@@ -92,21 +100,21 @@ pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result
     );
     draw_text(
         &mut canvas,
-        GAP as i32,
-        10,
-        TEXT_SCALE,
+        GAP as f32,
+        8.0,
+        TEXT_PX,
         INK,
-        &fit(&title, w - 2 * GAP),
+        &fit(&title, (w - 2 * GAP) as f32, TEXT_PX),
     );
     for col in 0..plan.cols {
         let x = left + GAP + col as u32 * (CELL_WIDTH + GAP);
         draw_text(
             &mut canvas,
-            x as i32,
-            (TITLE_H + 6) as i32,
-            TEXT_SCALE,
+            x as f32,
+            (TITLE_H + 4) as f32,
+            TEXT_PX,
             INK,
-            &fit(&plan.col_label(col), CELL_WIDTH),
+            &fit(&plan.col_label(col), CELL_WIDTH as f32, TEXT_PX),
         );
     }
     for row in 0..plan.rows {
@@ -114,11 +122,15 @@ pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result
         if has_rows {
             draw_text(
                 &mut canvas,
-                GAP as i32,
-                (y + cell_h / 2) as i32 - 7,
-                TEXT_SCALE,
+                GAP as f32,
+                (y + cell_h / 2) as f32 - TEXT_PX / 2.0,
+                TEXT_PX,
                 INK,
-                &fit(&plan.row_label(row), ROW_LABEL_W - 2 * GAP),
+                &fit(
+                    &plan.row_label(row),
+                    (ROW_LABEL_W - 2 * GAP) as f32,
+                    TEXT_PX,
+                ),
             );
         }
         for col in 0..plan.cols {
@@ -139,9 +151,9 @@ pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result
                     image::imageops::replace(&mut canvas, &tile, x as i64, y as i64);
                     draw_text(
                         &mut canvas,
-                        (x + 12) as i32,
-                        (y + cell_h / 2) as i32 - 7,
-                        TEXT_SCALE,
+                        (x + 12) as f32,
+                        (y + cell_h / 2) as f32 - TEXT_PX / 2.0,
+                        TEXT_PX,
                         INK,
                         "no result",
                     );
@@ -149,6 +161,17 @@ pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result
             }
         }
     }
+    canvas
+}
+
+/// The text chunks embedded in the PNG: A1111-style `parameters` for people and other tools,
+/// `fluxcn-grid` (the plan and each cell's file) as JSON for us.
+fn embedded_texts(plan: &GridPlan, cells: &[GridCell]) -> Vec<(&'static str, String)> {
+    let base = plan
+        .cells
+        .first()
+        .map(|c| c.params.clone())
+        .unwrap_or_default();
     let parameters = format!(
         "{}\nSteps: {}, Sampler: {}, Schedule type: {}, CFG scale: {}, Seed: {}, Model: flux-controlnet, ControlNet: {}, ControlNet strength: {}, ControlNet stop: {}, X: {} ({}), Y: {}",
         base.prompt,
@@ -186,14 +209,10 @@ pub fn write_grid_png(plan: &GridPlan, cells: &[GridCell], out: &Path) -> Result
             "row": c.row, "col": c.col, "params": spec.params, "file": c.image.as_ref().map(|p| p.display().to_string()),
         })).collect::<Vec<_>>(),
     });
-    write_png(
-        &canvas,
-        out,
-        &[
-            ("parameters", parameters),
-            ("fluxcn-grid", json.to_string()),
-        ],
-    )
+    vec![
+        ("parameters", parameters),
+        ("fluxcn-grid", json.to_string()),
+    ]
 }
 
 fn write_png(img: &RgbImage, out: &Path, texts: &[(&str, String)]) -> Result<(), ExportError> {

@@ -1,0 +1,233 @@
+//! One-off requests from the UI (and the CLI): each call runs off the UI thread and answers its
+//! caller alone through the [`Pending`] it returns. Job control (submit, cancel, configure) is not
+//! here: it stays a command stream answered by events (see [`super::JobsHandle`]).
+//!
+//! Each call becomes a [`Request`] that carries its own reply. In the app, the CLI and most tests
+//! the requests are served at once by [`serve`] on the tokio runtime; a panel test can instead take
+//! them from [`Services::manual`]'s inbox and answer them itself.
+//!
+//! To add a service: a variant in [`Request`], a method on [`Services`] that sends it, and its arm in
+//! `serve.rs`.
+
+mod pending;
+mod request;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use pending::{Pending, Poll, take};
+pub use request::{Listing, Reply, Request};
+
+use super::clients::Clients;
+use super::export::{ExportError, GridCell};
+use super::grid::GridPlan;
+use super::runtime::Notify;
+use super::types::RuntimeConfig;
+use crate::api::input::InputError;
+use crate::api::{ApiError, ApiKey, Credits, GenParams};
+use crate::gallery::{GalleryError, Store};
+use crate::keystore::KeyStore;
+use crate::types::{InputPreview, InputSource, KeyState};
+
+/// Why a service call failed. `Display` is the message the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Gallery(#[from] GalleryError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("{id} is no longer in the gallery")]
+    NotInGallery { id: String },
+    #[error("could not read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a readable image")]
+    NotAnImage { path: PathBuf },
+    #[error("could not open {path}: {source}")]
+    Reveal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The work itself panicked or was cut short (a bug or a shutdown); nothing else is known.
+    #[error("a background task failed: {0}")]
+    Task(String),
+}
+
+/// The services' end: cheap to clone; every call returns at once with a [`Pending`] reply.
+#[derive(Clone)]
+pub struct Services {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// Served on the runtime by [`serve`].
+    Real(Arc<serve::Server>),
+    /// Handed to whoever holds the inbox (panel tests).
+    Manual(std::sync::mpsc::Sender<Request>),
+}
+
+impl Services {
+    /// Services on `rt` over this store and key store; `notify` is called after each answer
+    /// (the UI passes `ctx.request_repaint()`).
+    pub fn new(
+        rt: tokio::runtime::Handle,
+        store: Store,
+        keys: KeyStore,
+        clients: Arc<Clients>,
+        notify: Notify,
+    ) -> Services {
+        Services {
+            backend: Backend::Real(Arc::new(serve::Server {
+                rt,
+                store,
+                keys,
+                clients,
+                notify,
+            })),
+        }
+    }
+
+    /// Services whose requests go to the returned inbox, unanswered until the holder answers them
+    /// (panel tests stand in for the I/O this way).
+    pub fn manual() -> (Services, std::sync::mpsc::Receiver<Request>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (
+            Services {
+                backend: Backend::Manual(tx),
+            },
+            rx,
+        )
+    }
+
+    fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Pending<T> {
+        let (reply, pending) = Pending::channel();
+        let request = make(reply);
+        match &self.backend {
+            Backend::Real(server) => serve::serve(server, request),
+            // A closed inbox drops the request and its reply: the caller sees `Poll::Lost`.
+            Backend::Manual(tx) => drop(tx.send(request)),
+        }
+        pending
+    }
+
+    /// The credit balance for the configured base URL and key.
+    pub fn credits(&self, cfg: &RuntimeConfig) -> Pending<Result<Credits, ServiceError>> {
+        let cfg = cfg.clone();
+        self.ask(|reply| Request::Credits { cfg, reply })
+    }
+
+    /// Reads and decodes an input image for the preview (downscaled for the screen).
+    pub fn load_input(&self, source: InputSource) -> Pending<Result<InputPreview, ServiceError>> {
+        self.ask(|reply| Request::LoadInput { source, reply })
+    }
+
+    /// Where the key comes from now (never the key itself).
+    pub fn key_state(&self) -> Pending<KeyState> {
+        self.ask(|reply| Request::KeyState { reply })
+    }
+
+    /// Stores a new key in the OS keyring (`None` clears it); answers with the key's state after.
+    pub fn save_key(&self, key: Option<ApiKey>) -> Pending<KeyState> {
+        self.ask(|reply| Request::SaveKey { key, reply })
+    }
+
+    /// The gallery, newest first.
+    pub fn gallery_list(&self) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::GalleryList { reply })
+    }
+
+    /// A thumbnail of a saved image, made (and cached on disk) off the UI thread.
+    pub fn thumbnail(
+        &self,
+        id: String,
+        max_side: u32,
+    ) -> Pending<Result<Arc<image::RgbaImage>, ServiceError>> {
+        self.ask(|reply| Request::Thumbnail {
+            id,
+            max_side,
+            reply,
+        })
+    }
+
+    /// A saved image, decoded for the large view.
+    pub fn open_image(&self, id: String) -> Pending<Result<Arc<image::RgbaImage>, ServiceError>> {
+        self.ask(|reply| Request::OpenImage { id, reply })
+    }
+
+    /// Marks or unmarks a favourite; answers with the new listing.
+    pub fn set_favourite(
+        &self,
+        id: String,
+        favourite: bool,
+    ) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::SetFavourite {
+            id,
+            favourite,
+            reply,
+        })
+    }
+
+    /// Moves an image to the gallery's trash (undo with [`Services::undo_delete`]); answers with
+    /// the new listing.
+    pub fn delete(&self, id: String) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::Delete { id, reply })
+    }
+
+    /// Brings a deleted image back from the trash; answers with the new listing.
+    pub fn undo_delete(&self, id: String) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::UndoDelete { id, reply })
+    }
+
+    /// The settings stored in an image file (ours, or an A1111-style PNG).
+    pub fn read_settings(&self, path: PathBuf) -> Pending<Result<GenParams, ServiceError>> {
+        self.ask(|reply| Request::ReadSettings { path, reply })
+    }
+
+    /// Writes a comparison or grid as one labelled PNG at `out`; answers with `out`.
+    pub fn export_grid(
+        &self,
+        plan: GridPlan,
+        cells: Vec<GridCell>,
+        out: PathBuf,
+    ) -> Pending<Result<PathBuf, ServiceError>> {
+        self.ask(|reply| Request::ExportGrid {
+            plan: Box::new(plan),
+            cells,
+            out,
+            reply,
+        })
+    }
+
+    /// Opens a folder (or the folder of a file) in the system's file manager.
+    pub fn reveal(&self, path: PathBuf) -> Pending<Result<(), ServiceError>> {
+        self.ask(|reply| Request::Reveal { path, reply })
+    }
+}
+
+/// Opens `path` (a folder, or the folder of a file) in the system's file manager.
+pub(super) fn reveal(path: &Path) -> std::io::Result<()> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(dir)
+        .spawn()
+        .map(|_| ())
+}

@@ -1,0 +1,159 @@
+//! Serving the one-off requests for real: each runs on the tokio runtime (file and CPU work on its
+//! blocking pool), answers its own reply, then calls `notify` so that the window repaints and polls.
+
+use std::sync::Arc;
+
+use super::request::{Reply, Request};
+use super::{ServiceError, reveal};
+use crate::api::input;
+use crate::gallery::{Entry, Store};
+use crate::jobs::clients::Clients;
+use crate::jobs::export::write_grid_png;
+use crate::jobs::runtime::{Notify, PREVIEW_SIDE, decode_preview};
+use crate::keystore::KeyStore;
+use crate::types::KeyState;
+
+/// What serving needs.
+pub(super) struct Server {
+    pub rt: tokio::runtime::Handle,
+    pub store: Store,
+    pub keys: KeyStore,
+    pub clients: Arc<Clients>,
+    pub notify: Notify,
+}
+
+/// Starts serving `request`; returns at once.
+pub(super) fn serve(server: &Arc<Server>, request: Request) {
+    let s = server.clone();
+    match request {
+        Request::Credits { cfg, reply } => {
+            let clients = s.clients.clone();
+            spawn(&s, reply, async move {
+                let client = clients.client(&cfg).await?;
+                Ok(client
+                    .credits(&tokio_util::sync::CancellationToken::new())
+                    .await?)
+            })
+        }
+        Request::LoadInput { source, reply } => blocking(s, reply, move |_| {
+            Ok(input::preview(&source, PREVIEW_SIDE)?)
+        }),
+        Request::KeyState { reply } => key_task(s, reply, |keys| keys.state()),
+        Request::SaveKey { key, reply } => key_task(s, reply, move |keys| {
+            let r = match &key {
+                Some(k) => keys.set(k),
+                None => keys.clear(),
+            };
+            match r {
+                Ok(()) => keys.state(),
+                Err(e) => KeyState::Unavailable(e.to_string()),
+            }
+        }),
+        Request::GalleryList { reply } => blocking(s, reply, |s| Ok(Arc::new(s.store.list()))),
+        Request::Thumbnail {
+            id,
+            max_side,
+            reply,
+        } => blocking(s, reply, move |s| {
+            let e = entry(&s.store, &id)?;
+            Ok(Arc::new(s.store.thumbnail(&e, max_side)?))
+        }),
+        Request::OpenImage { id, reply } => blocking(s, reply, move |s| {
+            let e = entry(&s.store, &id)?;
+            let bytes = std::fs::read(&e.image_path).map_err(|source| ServiceError::Read {
+                path: e.image_path.clone(),
+                source,
+            })?;
+            decode_preview(&bytes)
+                .map(Arc::new)
+                .ok_or(ServiceError::NotAnImage { path: e.image_path })
+        }),
+        Request::SetFavourite {
+            id,
+            favourite,
+            reply,
+        } => blocking(s, reply, move |s| {
+            s.store.set_favourite(&id, favourite)?;
+            Ok(Arc::new(s.store.list()))
+        }),
+        Request::Delete { id, reply } => blocking(s, reply, move |s| {
+            s.store.delete(&id)?;
+            Ok(Arc::new(s.store.list()))
+        }),
+        Request::UndoDelete { id, reply } => blocking(s, reply, move |s| {
+            s.store.undo_delete(&id)?;
+            Ok(Arc::new(s.store.list()))
+        }),
+        Request::ReadSettings { path, reply } => {
+            blocking(s, reply, move |_| Ok(crate::gallery::read_settings(&path)?))
+        }
+        Request::ExportGrid {
+            plan,
+            cells,
+            out,
+            reply,
+        } => blocking(s, reply, move |_| {
+            write_grid_png(&plan, &cells, &out)?;
+            Ok(out)
+        }),
+        Request::Reveal { path, reply } => blocking(s, reply, move |_| {
+            reveal(&path).map_err(|source| ServiceError::Reveal { path, source })
+        }),
+    }
+}
+
+fn entry(store: &Store, id: &str) -> Result<Entry, ServiceError> {
+    store
+        .get(id)
+        .ok_or_else(|| ServiceError::NotInGallery { id: id.to_owned() })
+}
+
+/// Runs blocking work (files, decoding) on the blocking pool and answers with its result.
+fn blocking<T: Send + 'static>(
+    s: Arc<Server>,
+    reply: Reply<Result<T, ServiceError>>,
+    f: impl FnOnce(&Server) -> Result<T, ServiceError> + Send + 'static,
+) {
+    let rt = s.rt.clone();
+    rt.spawn(async move {
+        let s2 = s.clone();
+        let r = tokio::task::spawn_blocking(move || f(&s2))
+            .await
+            .unwrap_or_else(|e| Err(ServiceError::Task(e.to_string())));
+        // The caller may have stopped waiting; then nobody needs the answer.
+        let _ = reply.send(r);
+        (s.notify)();
+    });
+}
+
+/// Runs async work and answers with its result.
+fn spawn<T: Send + 'static>(
+    s: &Server,
+    reply: Reply<Result<T, ServiceError>>,
+    fut: impl Future<Output = Result<T, ServiceError>> + Send + 'static,
+) {
+    let notify = s.notify.clone();
+    s.rt.spawn(async move {
+        let _ = reply.send(fut.await);
+        notify();
+    });
+}
+
+/// Runs a key-store call (the OS keyring may block on D-Bus) and answers with the key's state.
+fn key_task(
+    s: Arc<Server>,
+    reply: Reply<KeyState>,
+    f: impl FnOnce(&KeyStore) -> KeyState + Send + 'static,
+) {
+    let rt = s.rt.clone();
+    rt.spawn(async move {
+        let keys = s.keys.clone();
+        let state = tokio::task::spawn_blocking(move || f(&keys))
+            .await
+            .unwrap_or_else(|e| KeyState::Unavailable(format!("the key store task failed: {e}")));
+        // A changed key invalidates the cached client.
+        s.clients.forget();
+        let _ = reply.send(state);
+        (s.notify)();
+    });
+}

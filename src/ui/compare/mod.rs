@@ -1,0 +1,211 @@
+//! The comparison view: compare control types (one cell per ticked type, one seed) or an X/Y grid
+//! of any two knobs; shows the cost before anything is sent, then fills the cells as results
+//! arrive (status, image, or the error with a "Retry" that re-sends that one cell alone). All cells
+//! share one zoom/pan ("look closely"); two cells can be compared with an A/B swipe; the grid can
+//! be exported as one labelled PNG.
+//!
+//! The view does no I/O: it sends job [`Command`]s and is fed job [`Event`]s by the app; its
+//! one-off requests (export, reveal) are [`Services`] calls, all kept in `export.rs`.
+//! [`plan`] and [`state`] hold the plain data and its rules; `setup.rs`, `cells.rs`, `swipe.rs` and
+//! `export.rs` draw.
+
+mod cells;
+mod export;
+pub mod plan;
+mod setup;
+pub mod state;
+mod swipe;
+
+use std::path::PathBuf;
+
+use egui::TextureHandle;
+
+use super::gallery_panel::{PanelAction, texture_from_rgba};
+use super::zoom::ZoomPan;
+use crate::api::GenParams;
+use crate::jobs::grid::GridPlan;
+use crate::jobs::{ApiVersion, Command, Event, InputSource, JobId, Services};
+use cells::CellEvent;
+use state::{CellChange, CompareState};
+pub use state::{CompareMode, cost_label};
+use swipe::Swipe;
+
+/// The comparison view's state. Create once with [`CompareView::default`]; each frame feed it the
+/// events ([`CompareView::handle_event`]) and draw it ([`CompareView::ui`]).
+#[derive(Default)]
+pub struct CompareView {
+    state: CompareState,
+    /// One texture per cell of the comparison on screen (row-major): its result's, once in.
+    textures: Vec<Option<TextureHandle>>,
+    zoom: ZoomPan,
+    swipe: Swipe,
+    export: export::Export,
+}
+
+impl CompareView {
+    /// The folder exported grids go to (`<folder>/grid-<group>.png`); the app sets it.
+    pub fn set_export_dir(&mut self, dir: Option<PathBuf>) {
+        self.export.dir = dir;
+    }
+
+    /// Where the view's one-off requests (export, reveal) go; the app sets it once. Without it
+    /// the grid cannot be exported.
+    pub fn set_services(&mut self, services: Services) {
+        self.export.set_services(services);
+    }
+
+    /// Switches between comparing control types and an X/Y grid.
+    pub fn set_mode(&mut self, mode: CompareMode) {
+        self.state.planner.setup.mode = mode;
+    }
+
+    pub fn mode(&self) -> CompareMode {
+        self.state.planner.setup.mode
+    }
+
+    /// What one image is assumed to cost: the last cost the service reported, else the default.
+    pub fn cost_per_image(&self) -> f64 {
+        self.state.cost_per_image()
+    }
+
+    /// The zoom/pan every cell is drawn with.
+    pub fn zoom(&self) -> ZoomPan {
+        self.zoom
+    }
+
+    /// Where the A/B swipe's divider is, as a fraction of the image's width (A left of it).
+    pub fn swipe_split(&self) -> f32 {
+        self.swipe.split
+    }
+
+    /// The job ids of the comparison on screen, row-major.
+    pub fn job_ids(&self) -> Vec<JobId> {
+        self.state.job_ids()
+    }
+
+    /// Takes in a job event; `true` when it concerned a job of the comparison on screen. Job
+    /// events should still be offered to the other panels (the queue lists every job).
+    pub fn handle_event(&mut self, ev: &Event, ctx: &egui::Context) -> bool {
+        let Some(change) = self.state.apply(ev) else {
+            return false;
+        };
+        if let CellChange::Image { cell, preview } = change
+            && let Some(slot) = self.textures.get_mut(cell)
+        {
+            *slot = preview.and_then(|p| texture_from_rgba(ctx, format!("cell-{cell}"), p));
+        }
+        ctx.request_repaint();
+        true
+    }
+
+    /// Draws the view. `base`, `input` and `api` are the app's current settings; every cell is
+    /// `base` with the cell's values applied. Returns what the user asked for, if anything.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        base: &GenParams,
+        input: Option<&InputSource>,
+        api: ApiVersion,
+        send: &mut dyn FnMut(Command),
+    ) -> Option<PanelAction> {
+        self.export.poll();
+        if let Some(plan) = setup::ui(ui, &mut self.state, base, input, api) {
+            self.start(plan, send);
+        }
+        ui.separator();
+        self.results(ui, send)
+    }
+
+    /// Sends one `Submit` per cell of a plan made elsewhere (e.g. "run this grid again" from a
+    /// saved grid) and shows the comparison in place of the current one.
+    pub fn send_plan(&mut self, plan: GridPlan, send: &mut dyn FnMut(Command)) {
+        self.start(plan, send);
+    }
+
+    /// Sends one `Submit` per cell and shows the new comparison.
+    fn start(&mut self, plan: GridPlan, send: &mut dyn FnMut(Command)) {
+        for c in self.state.start(plan) {
+            send(c);
+        }
+        self.textures = vec![None; self.state.job_ids().len()];
+        self.swipe = Swipe::default();
+        self.export.reset();
+    }
+
+    /// The comparison on screen: a toolbar, the export's status, then the cells or the swipe.
+    fn results(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
+        self.toolbar(ui, send);
+        self.export.status(ui);
+        let run = self.state.run()?;
+        if self.swipe.on
+            && let Some(pair) = self.swipe.pair(&self.textures)
+        {
+            let labels = (
+                self.swipe.a.map(|i| run.label(i)).unwrap_or_default(),
+                self.swipe.b.map(|i| run.label(i)).unwrap_or_default(),
+            );
+            self.swipe
+                .ui(ui, pair, (&labels.0, &labels.1), &mut self.zoom);
+            return None;
+        }
+        match cells::grid(ui, run, &self.textures, &mut self.zoom, &self.swipe)? {
+            CellEvent::Retry(i) => {
+                if let Some(c) = self.state.retry(i) {
+                    send(c);
+                    if let Some(slot) = self.textures.get_mut(i) {
+                        *slot = None;
+                    }
+                }
+                None
+            }
+            CellEvent::Pick(i, is_a) => {
+                self.swipe.pick(i, is_a);
+                None
+            }
+            CellEvent::Use(i) => run.settings_of(i).map(PanelAction::UseSettings),
+        }
+    }
+
+    /// Progress, "Cancel remaining", Fit and the zoom, the swipe toggle and "Export grid".
+    fn toolbar(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) {
+        let Some(run) = self.state.run() else {
+            return;
+        };
+        let progress = run.progress();
+        let swipe_ready = self.swipe.pair(&self.textures).is_some();
+        ui.horizontal_wrapped(|ui| {
+            let failed = if progress.failed > 0 {
+                format!(", {} failed", progress.failed)
+            } else {
+                String::new()
+            };
+            ui.label(format!(
+                "{} of {} done{failed}",
+                progress.done, progress.total
+            ));
+            if !run.waiting().is_empty()
+                && ui
+                    .button("Cancel remaining")
+                    .on_hover_text("Stop the cells not finished yet (a request already out may still be billed)")
+                    .clicked()
+            {
+                for c in self.state.cancel_remaining() {
+                    send(c);
+                }
+            }
+            if ui
+                .add_enabled(!self.zoom.is_fit(), egui::Button::new("Fit"))
+                .on_hover_text("Show whole images (scroll over a cell to zoom, drag to pan)")
+                .clicked()
+            {
+                self.zoom.fit();
+            }
+            ui.weak(format!("{:.0}%", self.zoom.zoom() * 100.0));
+            ui.add_enabled_ui(swipe_ready, |ui| {
+                ui.toggle_value(&mut self.swipe.on, "A/B swipe")
+                    .on_hover_text("Pick A and B under two results, then drag the divider");
+            });
+            self.export.button(ui, run, progress.done > 0);
+        });
+    }
+}

@@ -1,0 +1,169 @@
+//! The window's message loop, run once per frame: job events from the runtime (stages, results,
+//! failures, recovered jobs, notices) and the replies to the app's own service calls (the input
+//! preview, settings read from a dropped file, the credit balance, the key's state). Panels poll
+//! their own replies; nothing here routes another panel's answer.
+
+use super::app::{CreditsView, FluxApp, credits_total, texture};
+use super::picker::Picked;
+use super::session::JobEntry;
+use crate::jobs::{Event, InputSource, KeyState, Poll, services};
+
+impl FluxApp {
+    /// Drains every waiting job event and picked file.
+    pub(crate) fn drain_events(&mut self, ctx: &egui::Context) {
+        while let Some(ev) = self.jobs.try_recv() {
+            self.apply_event(ctx, ev);
+        }
+        while let Ok(p) = self.picked_rx.try_recv() {
+            match p {
+                Picked::File(path) => self.set_input(InputSource::File(path)),
+                Picked::Pasted { name, png } => self.set_input(InputSource::Bytes {
+                    name,
+                    data: std::sync::Arc::new(png),
+                }),
+                Picked::Problem(msg) => self.push_notice(msg),
+            }
+        }
+    }
+
+    /// A notice that belongs to no job (the last five are kept).
+    pub(crate) fn push_notice(&mut self, msg: String) {
+        self.notices.push(msg);
+        if self.notices.len() > 5 {
+            self.notices.remove(0);
+        }
+    }
+
+    /// Applies one job event to the window's state. The comparison and the gallery see every job
+    /// event too (their cells are jobs; a new result refreshes the gallery); the queue lists all.
+    fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
+        self.compare.handle_event(&ev, ctx);
+        self.gallery.handle_event(&ev, ctx);
+        match ev {
+            Event::Stage { id, stage } => self.session.on_stage(id, stage),
+            Event::Done {
+                id,
+                images,
+                accounting,
+            } => {
+                if let Some(c) = accounting.remaining_credits.filter(|c| c.is_finite()) {
+                    self.credits = Some(CreditsView::Known(c));
+                }
+                let new = self.session.on_done(id, images, accounting);
+                for i in new {
+                    if let Some(r) = self.session.results.get_mut(i) {
+                        match r.saved.preview.clone() {
+                            Some(img) => {
+                                r.texture = Some(texture(ctx, &format!("result-{id}-{i}"), &img))
+                            }
+                            None => {
+                                r.preview_problem = Some(format!(
+                                    "No preview could be made; the image is saved at {}",
+                                    r.saved.path.display()
+                                ))
+                            }
+                        }
+                    }
+                }
+                self.view.reset();
+            }
+            Event::Failed { id, failure } => self.session.on_failed(id, failure),
+            Event::Cancelled { id, maybe_billed } => self.session.on_cancelled(id, maybe_billed),
+            Event::Recovered {
+                id,
+                spec,
+                request_id,
+            } => {
+                let mut entry = JobEntry::new(id, spec);
+                entry.recovered = true;
+                entry.request_id = request_id;
+                self.session.add_job(entry);
+            }
+            Event::Notice(msg) => self.push_notice(msg),
+        }
+    }
+
+    /// Takes the answers to the app's own service calls that have arrived.
+    pub(crate) fn poll_services(&mut self, ctx: &egui::Context) {
+        self.poll_input(ctx);
+        self.poll_drops();
+        if let Some(answer) = services::take(&mut self.pending_credits) {
+            self.credits = Some(match answer {
+                Some(Ok(c)) => match credits_total(&c) {
+                    Some(t) => CreditsView::Known(t),
+                    None => {
+                        CreditsView::Unavailable("the service answered without a balance".into())
+                    }
+                },
+                Some(Err(e)) => CreditsView::Unavailable(e.to_string()),
+                None => CreditsView::Unavailable("the background worker has stopped".into()),
+            });
+        }
+        if let Some(Some(k)) = services::take(&mut self.pending_key) {
+            self.key_changed(k);
+        }
+    }
+
+    fn poll_input(&mut self, ctx: &egui::Context) {
+        let Some(view) = self.input.as_mut() else {
+            return;
+        };
+        let Some(answer) = services::take(&mut view.pending) else {
+            return;
+        };
+        match answer {
+            Some(Ok(preview)) => {
+                view.texture = Some(texture(ctx, "input-preview", &preview.image));
+                view.preview = Some(preview);
+                view.error = None;
+            }
+            Some(Err(e)) => {
+                view.texture = None;
+                view.preview = None;
+                view.error = Some(e.to_string());
+            }
+            None => {
+                view.error = Some("the background worker stopped before the preview".into());
+            }
+        }
+    }
+
+    /// A dropped file with settings inside restores them; any other file becomes the input.
+    fn poll_drops(&mut self) {
+        let mut i = 0;
+        while i < self.pending_drops.len() {
+            let answer = match self.pending_drops[i].1.poll() {
+                Poll::Waiting => {
+                    i += 1;
+                    continue;
+                }
+                Poll::Ready(r) => r.ok(),
+                Poll::Lost => None,
+            };
+            let (path, _) = self.pending_drops.remove(i);
+            match answer {
+                Some(params) => self.use_settings(
+                    params,
+                    &format!("Settings restored from {}", path.display()),
+                ),
+                None => self.set_input(InputSource::File(path)),
+            }
+        }
+    }
+
+    /// The key's state as the key store reports it: a new key refreshes the balance.
+    pub(crate) fn key_changed(&mut self, k: KeyState) {
+        let had_key = matches!(
+            self.key_state,
+            Some(KeyState::Stored { .. } | KeyState::FromEnv { .. })
+        );
+        let has_key = matches!(k, KeyState::Stored { .. } | KeyState::FromEnv { .. });
+        if has_key && (!had_key || self.key_state.as_ref() != Some(&k)) {
+            self.refresh_credits();
+        }
+        if !has_key && self.session_key.is_none() {
+            self.credits = None;
+        }
+        self.key_state = Some(k);
+    }
+}
