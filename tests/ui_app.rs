@@ -58,22 +58,21 @@ impl FakeRuntime {
         self.asked.remove(i)
     }
     /// Answers the request for the preview of `source`.
-    fn answer_input(
-        &mut self,
-        source: &InputSource,
-        result: Result<InputPreview, ServiceError>,
-    ) {
-        match self.take("LoadInput", |r| {
-            matches!(r, Request::LoadInput { source: s, .. } if s == source)
-        }) {
-            Request::LoadInput { reply, .. } => reply.send(result).unwrap(),
+    fn answer_input(&mut self, source: &InputSource, result: Result<InputPreview, ServiceError>) {
+        match self.take(
+            "LoadInput",
+            |r| matches!(r, Request::LoadInput { source: s, .. } if s == source),
+        ) {
+            Request::LoadInput { reply, .. } => {
+                assert!(reply.send(result).is_ok(), "reply dropped")
+            }
             _ => unreachable!(),
         }
     }
     /// Answers the oldest request for the credit balance.
     fn answer_credits(&mut self, result: Result<Credits, ServiceError>) {
         match self.take("Credits", |r| matches!(r, Request::Credits { .. })) {
-            Request::Credits { reply, .. } => reply.send(result).unwrap(),
+            Request::Credits { reply, .. } => assert!(reply.send(result).is_ok(), "reply dropped"),
             _ => unreachable!(),
         }
     }
@@ -83,7 +82,7 @@ impl FakeRuntime {
             matches!(r, Request::KeyState { .. } | Request::SaveKey { .. })
         }) {
             Request::KeyState { reply } | Request::SaveKey { reply, .. } => {
-                reply.send(state).unwrap()
+                assert!(reply.send(state).is_ok(), "reply dropped")
             }
             _ => unreachable!(),
         }
@@ -215,7 +214,9 @@ fn start_sends_configure_and_check_key_and_credits_with_a_session_key() {
     let asked = rt.asked();
     assert!(matches!(asked[0], Request::KeyState { .. }), "{asked:?}");
     assert!(
-        asked.iter().any(|r| matches!(r, Request::Credits { cfg, .. }
+        asked
+            .iter()
+            .any(|r| matches!(r, Request::Credits { cfg, .. }
             if cfg.api_base == "http://127.0.0.1:9/v1"
                 && cfg.key.as_ref().map(|k| k.expose()) == Some(KEY))),
         "{asked:?}"

@@ -131,10 +131,13 @@ fn feed<S>(h: &mut Harness<'_, S>, inbox: impl Fn(&mut S) -> &mut Vec<Event>, ev
 
 /// Answers the panel's (oldest unanswered) listing request with `list`, without running a frame.
 fn answer_list(h: &mut Harness<'_, G>, list: Vec<Entry>) {
-    match h.state_mut().take("GalleryList", |r| {
-        matches!(r, Request::GalleryList { .. })
-    }) {
-        Request::GalleryList { reply } => reply.send(Ok(Arc::new(list))).unwrap(),
+    match h
+        .state_mut()
+        .take("GalleryList", |r| matches!(r, Request::GalleryList { .. }))
+    {
+        Request::GalleryList { reply } => {
+            assert!(reply.send(Ok(Arc::new(list))).is_ok(), "reply dropped")
+        }
         _ => unreachable!(),
     }
 }
@@ -151,10 +154,11 @@ fn answer_thumb(
     id: &str,
     image: Result<Arc<image::RgbaImage>, ServiceError>,
 ) {
-    match h.state_mut().take("Thumbnail", |r| {
-        matches!(r, Request::Thumbnail { id: i, .. } if i == id)
-    }) {
-        Request::Thumbnail { reply, .. } => reply.send(image).unwrap(),
+    match h.state_mut().take(
+        "Thumbnail",
+        |r| matches!(r, Request::Thumbnail { id: i, .. } if i == id),
+    ) {
+        Request::Thumbnail { reply, .. } => assert!(reply.send(image).is_ok(), "reply dropped"),
         _ => unreachable!(),
     }
 }
@@ -165,10 +169,13 @@ fn answer_settings(
     path: &PathBuf,
     result: Result<GenParams, ServiceError>,
 ) {
-    match h.state_mut().take("ReadSettings", |r| {
-        matches!(r, Request::ReadSettings { path: p, .. } if p == path)
-    }) {
-        Request::ReadSettings { reply, .. } => reply.send(result).unwrap(),
+    match h.state_mut().take(
+        "ReadSettings",
+        |r| matches!(r, Request::ReadSettings { path: p, .. } if p == path),
+    ) {
+        Request::ReadSettings { reply, .. } => {
+            assert!(reply.send(result).is_ok(), "reply dropped")
+        }
         _ => unreachable!(),
     }
 }
@@ -697,6 +704,8 @@ fn grid_errors_show_inline_and_nothing_is_sent_without_an_input() {
 #[test]
 fn export_sends_the_plan_with_saved_paths_and_shows_the_result() {
     let mut h = compare(input());
+    let (services, requests) = Services::manual();
+    h.state_mut().view.set_services(services);
     h.state_mut()
         .view
         .set_export_dir(Some(PathBuf::from("/tmp/exports")));
@@ -704,17 +713,19 @@ fn export_sends_the_plan_with_saved_paths_and_shows_the_result() {
     feed_c(&mut h, done_event(subs[1].0, "/g/depth.jpg"));
     h.get_by_label("Export grid").click();
     h.run();
-    let (plan, cells, out) = h
-        .state()
-        .sent
-        .iter()
-        .find_map(|c| match c {
-            Command::ExportGrid { plan, cells, out } => {
-                Some((plan.clone(), cells.clone(), out.clone()))
-            }
+    let asked: Vec<Request> = requests.try_iter().collect();
+    let (plan, cells, out, reply) = asked
+        .into_iter()
+        .find_map(|r| match r {
+            Request::ExportGrid {
+                plan,
+                cells,
+                out,
+                reply,
+            } => Some((plan, cells, out, reply)),
             _ => None,
         })
-        .expect("an ExportGrid command");
+        .expect("an ExportGrid request");
     let group = subs[0].1.group.as_ref().unwrap().group;
     assert_eq!(out, PathBuf::from(format!("/tmp/exports/grid-{group}.png")));
     assert_eq!(plan.cells.len(), 4);
@@ -729,10 +740,20 @@ fn export_sends_the_plan_with_saved_paths_and_shows_the_result() {
         ),
         (0, 1, Some(PathBuf::from("/g/depth.jpg")))
     );
-    feed_c(&mut h, Event::Exported(Ok(out.clone())));
+    assert!(h.query_by_label("Exporting the grid…").is_some());
+    reply.send(Ok(out.clone())).unwrap();
+    h.run();
     assert!(
         h.query_by_label(&format!("Exported to {}", out.display()))
             .is_some()
+    );
+    h.get_by_label("Open folder").click();
+    h.run();
+    assert!(
+        requests
+            .try_iter()
+            .any(|r| matches!(r, Request::Reveal { path, .. } if path == out)),
+        "Open folder asks to reveal the exported file"
     );
 }
 

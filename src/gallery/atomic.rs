@@ -1,6 +1,11 @@
 //! Crash-safe file writes: a `*.tmp` file in the same folder, `sync_all`, rename over the target,
 //! then sync the folder, so a crash (kill -9, power cut) leaves either the old file or the new one,
-//! plus at most a `*.tmp` file that [`clean_tmp`] removes on the next open.
+//! plus at most a `*.tmp` file. On the next open a complete one may be finished (see
+//! `repair.rs`); [`clean_tmp`] removes the rest once they are stale.
+//!
+//! The temp file is named `.<target>.<pid>.<random>.tmp` and created with `create_new` (it never
+//! follows or reuses a planted file or link); the rename replaces a link at the target rather than
+//! writing through it, so the gallery may live in a folder other users can write to.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -13,6 +18,10 @@ use super::error::io;
 /// A `*.tmp` file younger than this may belong to another process writing right now (the CLI and
 /// the app share the gallery), so [`clean_tmp`] leaves it for a later open.
 pub const TMP_GRACE: Duration = Duration::from_secs(60);
+
+/// A `*.tmp` file whose writer is gone (its pid names no process) and that has not changed for this
+/// long is stale at once, without waiting for [`TMP_GRACE`].
+const GONE_GRACE: Duration = Duration::from_secs(2);
 
 /// Writes `bytes` to `path` atomically (see the module doc).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GalleryError> {
@@ -59,24 +68,81 @@ pub fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Removes the `*.tmp` files a crash left in `dir` (older than [`TMP_GRACE`]); returns how many.
+/// The target file name and the writer's pid of a temp file named by [`write_atomic`]
+/// (`.<target>.<pid>.<random>.tmp`); the pid is `None` when the name does not carry one.
+pub fn tmp_target(name: &str) -> Option<(&str, Option<u32>)> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (rest, _random) = inner.rsplit_once('.')?;
+    match rest.rsplit_once('.') {
+        Some((target, pid)) if !target.is_empty() => match pid.parse::<u32>() {
+            Ok(pid) => Some((target, Some(pid))),
+            Err(_) => Some((rest, None)),
+        },
+        _ => Some((rest, None)).filter(|(t, _)| !t.is_empty()),
+    }
+}
+
+/// Whether the process `pid` is certainly gone (Linux: no `/proc/<pid>`; elsewhere never certain).
+fn writer_gone(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let proc = Path::new("/proc");
+        proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+/// Whether a temp file (its metadata, not followed through a link, and its writer's pid) was left by
+/// a crash rather than being written right now: older than [`TMP_GRACE`], or its writer is gone and
+/// it has not changed for a moment.
+pub fn is_stale(meta: &std::fs::Metadata, pid: Option<u32>) -> bool {
+    let Some(age) = meta.modified().ok().and_then(|t| t.elapsed().ok()) else {
+        return false;
+    };
+    age >= TMP_GRACE || (age >= GONE_GRACE && pid.is_some_and(writer_gone))
+}
+
+/// A folder of the gallery's own (`.trash`, `.thumbs`): made when missing, and refused when it is
+/// a link or not a folder, so that nothing is moved or written through a link planted there.
+pub fn own_subdir(dir: &Path, name: &str) -> Result<std::path::PathBuf, GalleryError> {
+    let sub = dir.join(name);
+    match std::fs::create_dir(&sub) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io("create the folder", &sub)(e)),
+    }
+    let meta = std::fs::symlink_metadata(&sub).map_err(io("read", &sub))?;
+    if meta.is_dir() {
+        Ok(sub)
+    } else {
+        Err(io("use", &sub)(std::io::Error::other(
+            "it is a link or a file, not a folder of the gallery's own; remove it",
+        )))
+    }
+}
+
+/// Removes the stale `*.tmp` files a crash left in `dir` (see [`is_stale`]); returns how many.
 pub fn clean_tmp(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut removed = 0;
     for e in rd.flatten() {
-        let name = e.file_name();
-        if !name.to_string_lossy().ends_with(".tmp") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".tmp") {
             continue;
         }
+        let pid = tmp_target(&name).and_then(|(_, pid)| pid);
+        // `DirEntry::metadata` does not follow a link: a planted link is never taken for ours.
         let old = e
             .metadata()
             .ok()
             .filter(|m| m.is_file())
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= TMP_GRACE);
+            .is_some_and(|m| is_stale(&m, pid));
         if old {
             match std::fs::remove_file(e.path()) {
                 Ok(()) => {
@@ -112,6 +178,47 @@ mod tests {
         let p = d.path().join("missing-folder").join("a.json");
         let e = write_atomic(&p, b"x").unwrap_err();
         assert!(e.to_string().contains("a.json"), "{e}");
+    }
+
+    #[test]
+    fn temp_names_give_their_target_and_writer() {
+        assert_eq!(
+            tmp_target(".a-1.png.42.0badcafe.tmp"),
+            Some(("a-1.png", Some(42)))
+        );
+        assert_eq!(
+            tmp_target("..index.jsonl.7.00000001.tmp"),
+            Some((".index.jsonl", Some(7)))
+        );
+        assert_eq!(tmp_target(".x.png.1.tmp"), Some(("x.png", None)));
+        assert_eq!(tmp_target("x.png.1.2.tmp"), None);
+        assert_eq!(tmp_target("..tmp"), None);
+    }
+
+    #[test]
+    fn a_dead_writers_temp_file_is_stale_soon_a_live_ones_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t");
+        std::fs::write(&p, b"x").unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(std::time::SystemTime::now() - Duration::from_secs(5))
+            .unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert!(!is_stale(&m, Some(std::process::id())));
+        assert!(!is_stale(&m, None));
+        #[cfg(target_os = "linux")]
+        assert!(is_stale(&m, Some(999_999_999)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_is_not_a_folder_of_ours() {
+        let d = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), d.path().join(".trash")).unwrap();
+        assert!(own_subdir(d.path(), ".trash").is_err());
+        assert!(own_subdir(d.path(), ".thumbs").unwrap().is_dir());
+        assert!(own_subdir(d.path(), ".thumbs").is_ok(), "twice is fine");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod error;
 mod exif;
 mod index;
 pub mod meta;
+mod repair;
 mod store;
 mod thumbs;
 
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Accounting, GenParams, ImageFormat, ReceivedImage};
-use crate::types::{ApiVersion, GroupTag};
+use crate::types::{ApiVersion, GroupTag, JobId};
 
 pub use a1111::{format_a1111, parse_a1111};
 pub use atomic::TMP_GRACE;
@@ -53,6 +54,9 @@ pub struct NewResult<'a> {
     pub group: Option<&'a GroupTag>,
     /// Which image of a multi-image answer.
     pub index: usize,
+    /// The job that paid for it: a resume after a crash finds the result by it instead of
+    /// reporting the job as lost (or fetching it again).
+    pub job_id: Option<JobId>,
 }
 
 /// The JSON file next to every image: everything needed to show, reproduce and account for it.
@@ -80,6 +84,9 @@ pub struct Sidecar {
     pub favourite: bool,
     /// `flux-controlnet`.
     pub model: String,
+    /// The job that made it (see [`NewResult::job_id`]); absent from older sidecars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
 }
 
 /// One picture in the gallery; `id` is the file stem.

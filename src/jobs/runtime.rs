@@ -483,6 +483,7 @@ async fn save(
                 preview: decode_preview(&image.bytes).map(Arc::new),
             });
         }
+        hold_after_save_for_tests();
         Ok(saved)
     })
     .await;
@@ -498,6 +499,19 @@ async fn save(
             kind: FailureKind::Save,
             maybe_billed: true,
         })),
+    }
+}
+
+/// A test hook, honoured only in debug builds: with `FLUXCN_TEST_HOLD_AFTER_SAVE` set, a job stops
+/// for good right after its images are saved and before the journal records its end, so that a
+/// test can kill -9 the process at exactly that moment.
+fn hold_after_save_for_tests() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("FLUXCN_TEST_HOLD_AFTER_SAVE").is_some() {
+        tracing::error!("test hook: holding after the save, waiting to be killed");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
     }
 }
 

@@ -145,6 +145,7 @@ impl FluxApp {
             pending_key: None,
         };
         app.send_configure();
+        app.compare.set_services(app.jobs.services().clone());
         app.pending_key = Some(app.jobs.services().key_state());
         if app.session_key.is_some() {
             app.refresh_credits();

@@ -337,9 +337,10 @@ mod tests {
 
     #[test]
     fn zooming_about_a_point_keeps_that_point_under_the_pointer() {
-        for frame in [cell(), wide()] {
+        // (In the wide frame at 2× the image is exactly as tall as the view: only sideways is
+        // there room to keep the point in place.)
+        for (frame, pointer) in [(cell(), pos2(150.0, 250.0)), (wide(), pos2(150.0, 200.0))] {
             let mut z = ZoomPan::default();
-            let pointer = pos2(150.0, 250.0);
             let anchor = z.uv_at(&frame, pointer);
             z.zoom_by(2.0, anchor, &frame);
             assert_eq!(z.zoom(), 2.0);

@@ -154,7 +154,11 @@ mod tests {
     fn run() -> GridRun {
         let input = InputSource::Url("https://example.com/a.jpg".into());
         let types = [crate::api::CnType::ALL[0], crate::api::CnType::ALL[1]];
-        let plan = compare_types(&GenParams::default(), &input, ApiVersion::V1, 7, &types)
+        let base = GenParams {
+            prompt: "a fox".into(),
+            ..Default::default()
+        };
+        let plan = compare_types(&base, &input, ApiVersion::V1, 7, &types)
             .unwrap_or_else(|e| panic!("{e}"));
         let waiting = CellState::Waiting("queued".into());
         let path = PathBuf::from("/g/b.jpg");

@@ -287,6 +287,7 @@ mod tests {
     fn plan(planner: &mut Planner) -> GridPlan {
         planner.setup.types = [true; 4];
         let base = GenParams {
+            prompt: "a dancer".into(),
             seed: -1,
             ..Default::default()
         };

@@ -1,0 +1,228 @@
+//! Hardening of the gallery on disk: a kill -9 in the middle of a save leaves nothing that is lost
+//! or stuck (a complete temp file is finished, an empty sidecar never stays), and a crafted index
+//! can never make the store read, write or move a file outside its folder.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use fluxcn::api::response::check_image;
+use fluxcn::api::{Accounting, GenParams, ImageFormat, ReceivedImage};
+use fluxcn::gallery::{Entry, NewResult, Sidecar, Store};
+use fluxcn::jobs::ApiVersion;
+
+/// A PNG big enough to take a while to write, with noisy pixels (no compression shortcut).
+fn png(w: u32, h: u32) -> ReceivedImage {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let v = x.wrapping_mul(2_654_435_761).wrapping_add(y.wrapping_mul(40_503));
+        image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    check_image(bytes, "test").unwrap()
+}
+
+fn save(store: &Store, img: &ReceivedImage, seed: i64, job: u64) -> Entry {
+    let params = GenParams {
+        prompt: "a lighthouse at dusk".into(),
+        seed,
+        image_format: ImageFormat::Png,
+        ..GenParams::default()
+    };
+    let acc = Accounting {
+        request_id: Some(format!("req-{job}")),
+        cost: Some(0.048),
+        ..Default::default()
+    };
+    store
+        .save(&NewResult {
+            image: img,
+            params: &params,
+            input: "/photos/coast.jpg",
+            api: ApiVersion::V2,
+            accounting: &acc,
+            group: None,
+            index: 0,
+            job_id: Some(job),
+        })
+        .unwrap()
+}
+
+fn make_old(path: &Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Removes every index record that names `id` (the crash came before it was appended).
+fn forget_in_index(dir: &Path, id: &str) {
+    let index = dir.join(".index.jsonl");
+    let text = std::fs::read_to_string(&index).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.contains(id))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&index, kept).unwrap();
+}
+
+/// A pid that belongs to no process (the writer was killed).
+const DEAD_PID: u32 = 999_999_999;
+
+#[test]
+fn a_complete_image_left_in_a_temp_file_by_a_kill_is_finished_not_deleted() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let kept = save(&store, &png(64, 64), 1, 1);
+    let e = save(&store, &png(900, 700), 2, 2);
+    drop(store);
+    let bytes = std::fs::read(&e.image_path).unwrap();
+    // kill -9 after the image's temp file was written and synced, before its rename: the sidecar is
+    // still the empty name reservation and the index does not know the picture.
+    let name = e.image_path.file_name().unwrap().to_string_lossy();
+    let tmp = d.path().join(format!(".{name}.{DEAD_PID}.0badcafe.tmp"));
+    std::fs::rename(&e.image_path, &tmp).unwrap();
+    std::fs::write(&e.sidecar_path, b"").unwrap();
+    forget_in_index(d.path(), &e.id);
+    make_old(&tmp);
+
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(std::fs::read(&e.image_path).unwrap(), bytes, "finished");
+    assert!(!tmp.exists());
+    let got = store.get(&e.id).expect("listed again");
+    assert_eq!(got.meta.params, e.meta.params, "settings from inside the image");
+    let side: Sidecar = serde_json::from_slice(&std::fs::read(&e.sidecar_path).unwrap()).unwrap();
+    assert_eq!(side.params, e.meta.params);
+    assert_eq!(store.list().len(), 2);
+    assert!(store.get(&kept.id).is_some());
+    assert!(names(d.path()).iter().all(|n| !n.ends_with(".tmp")));
+}
+
+#[test]
+fn a_complete_sidecar_left_in_a_temp_file_by_a_kill_is_finished() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let e = save(&store, &png(32, 32), 3, 42);
+    drop(store);
+    let full = std::fs::read(&e.sidecar_path).unwrap();
+    // kill -9 after the sidecar's temp file was synced, before its rename.
+    let name = e.sidecar_path.file_name().unwrap().to_string_lossy();
+    let tmp = d.path().join(format!(".{name}.{DEAD_PID}.12345678.tmp"));
+    std::fs::write(&tmp, &full).unwrap();
+    std::fs::write(&e.sidecar_path, b"").unwrap();
+    forget_in_index(d.path(), &e.id);
+    make_old(&tmp);
+
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(std::fs::read(&e.sidecar_path).unwrap(), full, "the real sidecar");
+    assert_eq!(store.get(&e.id).unwrap().meta, e.meta);
+    assert!(!tmp.exists());
+}
+
+#[test]
+fn an_empty_sidecar_is_never_left_behind() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let a = save(&store, &png(32, 32), 4, 4);
+    let b = save(&store, &png(300, 200), 5, 5);
+    drop(store);
+    // b: kill -9 in the middle of writing the image: half a temp file and the empty reservation.
+    let bytes = std::fs::read(&b.image_path).unwrap();
+    let name = b.image_path.file_name().unwrap().to_string_lossy();
+    let half = d.path().join(format!(".{name}.{DEAD_PID}.00000001.tmp"));
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(&b.image_path).unwrap();
+    std::fs::write(&b.sidecar_path, b"").unwrap();
+    forget_in_index(d.path(), &b.id);
+    make_old(&half);
+    make_old(&b.sidecar_path);
+    // a: its sidecar was emptied (a torn write by another tool); the index still has it.
+    std::fs::write(&a.sidecar_path, b"").unwrap();
+
+    let store = Store::open(d.path()).unwrap();
+    assert_eq!(store.list(), vec![a.clone()]);
+    assert!(!half.exists());
+    assert!(
+        !b.sidecar_path.exists(),
+        "the stale empty reservation is gone: {:?}",
+        names(d.path())
+    );
+    let side: Sidecar = serde_json::from_slice(&std::fs::read(&a.sidecar_path).unwrap()).unwrap();
+    assert_eq!(side, a.meta, "rewritten from the index");
+    // A fresh reservation (a save in progress in another process) is left alone.
+    let busy = d.path().join("20990101-000000-pose-1.json");
+    std::fs::write(&busy, b"").unwrap();
+    drop(store);
+    let _store = Store::open(d.path()).unwrap();
+    assert!(busy.exists());
+}
+
+#[test]
+fn crafted_index_ids_are_rejected_and_never_written_back() {
+    let d = tempfile::tempdir().unwrap();
+    let gallery = d.path().join("a").join("b").join("g");
+    let store = Store::open(&gallery).unwrap();
+    let e = save(&store, &png(16, 16), 6, 6);
+    drop(store);
+    let victim = d.path().join("victim.png");
+    std::fs::write(&victim, b"precious").unwrap();
+    let meta = serde_json::to_string(&e.meta).unwrap();
+    let file = e.image_path.file_name().unwrap().to_string_lossy();
+    let index = gallery.join(".index.jsonl");
+    let append = |lines: &[String]| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&index)
+            .unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+    };
+    let put = |id: &str, file: &str| {
+        format!(r#"{{"op":"put","id":{id:?},"file":{file:?},"meta":{meta}}}"#)
+    };
+    append(&[
+        put("../../x", &file),
+        put("/tmp/fluxcn-abs", &file),
+        put("..", &file),
+        r#"{"op":"fav","id":"../../x","fav":true}"#.into(),
+    ]);
+
+    let store = Store::open(&gallery).unwrap();
+    assert_eq!(store.list(), vec![e.clone()]);
+    let text = std::fs::read_to_string(&index).unwrap();
+    assert!(
+        !text.contains("../") && !text.contains("fluxcn-abs"),
+        "not written back: {text}"
+    );
+    for bad in ["../../x", "/tmp/fluxcn-abs", ".."] {
+        assert!(store.get(bad).is_none(), "{bad}");
+        assert!(store.set_favourite(bad, true).is_err(), "{bad}");
+        assert!(store.delete(bad).is_err(), "{bad}");
+        assert!(store.undo_delete(bad).is_err(), "{bad}");
+    }
+    assert!(!d.path().join("a").join("x.json").exists());
+
+    // Records appended by "another process" while we run are checked too: a good-looking id whose
+    // file is a path outside the folder never gets listed, moved or deleted.
+    append(&[
+        put("20260101-000000-pose-9", &victim.to_string_lossy()),
+        put("20260101-000000-pose-8", "../../../victim.png"),
+    ]);
+    assert_eq!(store.list(), vec![e.clone()]);
+    assert!(store.delete("20260101-000000-pose-9").is_err());
+    assert!(store.delete("20260101-000000-pose-8").is_err());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(store.get(&e.id).is_some());
+}
