@@ -6,6 +6,8 @@
 //!
 //! Run: `cargo bench --bench figures` (builds in release). Machines are shared and noisy: read the
 //! ratios, not the absolute times.
+// A benchmark harness: a failed unwrap is a failed run, reported at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 use std::process::Command;

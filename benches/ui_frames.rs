@@ -7,6 +7,8 @@
 //! Each size runs in a fresh child process so that peak RSS belongs to that size alone.
 //! Run: `cargo bench --bench ui_frames`. Targets: p99 ≤ 4 ms, first frame ≤ 1.5× the empty one,
 //! RSS ≤ 300 MB at 1 000 images.
+// A benchmark harness: a failed unwrap is a failed run, reported at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ fn entry(i: usize) -> Entry {
         id,
         meta: Sidecar {
             version: 1,
+            job_id: None,
             app: "fluxcn bench".into(),
             created: "2026-11-25T07:00:00.000Z".into(),
             created_unix_ms: 1_700_000_000_000 - i as u64,

@@ -2,6 +2,9 @@
 # The key-leak search: a fresh, distinctive API key goes through a full run of everything a user
 # does (the CLI's every command against the stand-in with injected faults, failures included, and
 # the app in a real window when Xvfb is there), with the most verbose logging (FLUXCN_LOG=trace).
+# A fake proxy named in every proxy variable keeps whatever reaches it: a plain-HTTP (loopback)
+# service must be reached directly (the proxy gets nothing), an HTTPS one may go through it (the
+# proxy sees only a CONNECT).
 # Then every file written under the run's HOME, TMPDIR and data folder, and every captured stdout,
 # stderr and log, is searched for the key. Prints the tally; exits 1 on any hit.
 #
@@ -13,7 +16,7 @@ bin="$PWD/target/debug/fluxcn"
 
 scratch="$(mktemp -d)"
 # KEEP=1 keeps the run's files for a look.
-trap 'kill ${sim_pid:-} ${app_pid:-} ${xvfb_pid:-} 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept: $scratch" || rm -rf "$scratch"' EXIT
+trap 'kill ${sim_pid:-} ${app_pid:-} ${xvfb_pid:-} ${proxy_pid:-} 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept: $scratch" || rm -rf "$scratch"' EXIT
 mkdir -p "$scratch"/{home,tmp,data,logs,out,runtime}
 chmod 700 "$scratch/runtime"
 key="SG_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -21,7 +24,8 @@ export HOME="$scratch/home" TMPDIR="$scratch/tmp" FLUXCN_DATA_DIR="$scratch/data
 export XDG_RUNTIME_DIR="$scratch/runtime" XDG_CONFIG_HOME="$scratch/home/.config"
 export XDG_DATA_HOME="$scratch/home/.local/share" XDG_CACHE_HOME="$scratch/home/.cache"
 export SEGMIND_API_KEY="$key" FLUXCN_LOG=trace
-unset FLUXCN_API_BASE RUST_BACKTRACE
+unset FLUXCN_API_BASE RUST_BACKTRACE HTTP_PROXY http_proxy HTTPS_PROXY https_proxy ALL_PROXY all_proxy \
+  NO_PROXY no_proxy
 
 port=$((20000 + RANDOM % 20000))
 "$bin" sim --port "$port" --delay-ms 50 --seed 7 \
@@ -37,11 +41,13 @@ done
 input="$scratch/in.png"
 "$bin" --help >/dev/null
 # An input image: the stand-in's own demo figure is not exposed on the CLI, so draw one with
-# ImageMagick when it is there, else write a tiny PNG by hand.
-if command -v convert >/dev/null; then
-  convert -size 320x240 gradient:navy-orange "$input"
-else
-  printf '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00IEND\xaeB`\x82' >"$input"
+# ImageMagick when it works here, else write a 320×240 gradient BMP by hand (the service needs at
+# least 64 pixels a side, so a hand-made 1×1 PNG would stop every generation at the input check).
+if ! { command -v convert >/dev/null && convert -size 320x240 gradient:navy-orange "$input" 2>/dev/null; }; then
+  input="$scratch/in.bmp"
+  perl -e 'my ($w, $h) = (320, 240); my $n = $w * 3 * $h;
+    print "BM", pack("V v v V", 54 + $n, 0, 0, 54), pack("V l l v v V V l l V V", 40, $w, $h, 1, 24, 0, $n, 2835, 2835, 0, 0);
+    for my $y (0 .. $h - 1) { print pack("C3", 128, $y, $_ * 255 / $w) for 0 .. $w - 1 }' >"$input"
 fi
 
 runs=0
@@ -66,6 +72,42 @@ run bad-file "$bin" "${gen[@]}" generate --image "$scratch/logs/sim.err" --promp
 run dead-server "$bin" --api-base "http://127.0.0.1:1/v1" --retries 0 generate --image "$input" --prompt x
 run plain-http-remote "$bin" --api-base "http://example.invalid/v1" generate --image "$input" --prompt x
 run demo-with-command "$bin" --demo generate --image "$input" --prompt "leak demo"
+
+# The proxy variables: a fake proxy (perl, in every Debian) appends every byte it receives to a file
+# under the search, and answers 502.
+proxy_note="skipped (no perl)"
+if command -v perl >/dev/null; then
+  perl -MIO::Socket::INET -e '
+    my ($port_file, $log) = @ARGV;
+    my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 16,
+                                  ReuseAddr => 1) or die "listen: $!";
+    open(my $pf, ">", "$port_file.tmp") or die; print $pf $l->sockport; close $pf;
+    rename("$port_file.tmp", $port_file) or die;
+    while (my $c = $l->accept) {
+      my $got = "";
+      while ($got !~ /\r\n\r\n/) { my $n = sysread($c, my $buf, 65536); last unless $n; $got .= $buf; }
+      open(my $f, ">>", $log) or die; print $f $got; close $f;
+      print $c "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n"; close $c;
+    }' "$scratch/proxy.port" "$scratch/logs/proxy.received" &
+  proxy_pid=$!
+  for _ in $(seq 1 50); do [ -s "$scratch/proxy.port" ] && break; sleep 0.1; done
+  proxy="http://127.0.0.1:$(cat "$scratch/proxy.port")"
+  via_proxy=(env HTTP_PROXY="$proxy" http_proxy="$proxy" ALL_PROXY="$proxy" all_proxy="$proxy"
+    HTTPS_PROXY="$proxy" https_proxy="$proxy")
+  run proxy-credits "${via_proxy[@]}" "$bin" "${gen[@]}" credits
+  run proxy-generate-v1 "${via_proxy[@]}" "$bin" "${gen[@]}" generate --image "$input" --prompt "leak proxy" --out "$scratch/out"
+  run proxy-generate-v2 "${via_proxy[@]}" "$bin" "${gen[@]}" generate --image "$input" --prompt "leak proxy v2" --api v2
+  touch "$scratch/logs/proxy.received"
+  if [ -s "$scratch/logs/proxy.received" ]; then
+    echo "error: plain-HTTP requests went to the proxy (the key with them, in clear):"
+    grep -aE '^[A-Z]+ [^ ]+ HTTP/' "$scratch/logs/proxy.received" | head -5 | sed 's/^/    /'
+    exit 1
+  fi
+  run proxy-https "${via_proxy[@]}" "$bin" --api-base "https://api.segmind.invalid/v1" --retries 0 credits
+  kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true
+  connects=$(grep -ac '^CONNECT ' "$scratch/logs/proxy.received" || true)
+  proxy_note="3 plain-HTTP runs reached the stand-in directly; HTTPS: $connects CONNECT(s) seen by the proxy"
+fi
 
 # The app in a real window: the demo (which generates once by itself) and the app against the
 # stand-in with the key (it reads the credits with it).
@@ -99,6 +141,7 @@ bytes=$(find "$scratch" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 log_lines=$(cat "$scratch"/logs/* | wc -l)
 hits=$(grep -rlaF "$key" "$scratch" || true)
 echo "key-leak search: key SG_…${key: -2} (fresh), $runs runs, app: $app_note"
+echo "  proxy: $proxy_note"
 echo "  searched $files files ($bytes bytes), of which $log_lines lines of captured output; $saved images saved"
 if [ -n "$hits" ]; then
   echo "  the key was found in:"

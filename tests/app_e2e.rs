@@ -1,6 +1,8 @@
 //! The whole app driven headless (egui_kittest) with the real job runtime and the in-process
 //! stand-in: a comparison of four control types arrives as four labelled cells, and a v2 job left
 //! unfinished by a crash shows in the queue as recovered and is finished by polling.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -13,6 +13,8 @@
 //! Files go to the contract-enforcing stand-in; bad answers come from a raw TCP server that writes
 //! exactly the bytes of each case. `cargo test --test bad_inputs -- --nocapture` prints the table
 //! that `docs/bad-inputs.md` holds.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -779,6 +781,56 @@ fn every_bad_file_and_bad_answer_gets_a_clear_error_and_loses_nothing() {
             Some(count),
         );
     }
+
+    // ---- files that would hang, or that the service cannot use: refused, nothing sent ----------
+    let sent_before = server.stats().v1_requests;
+    let fifo = files.join("webcam.jpg");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let tiny = |w, h| png_of(&DynamicImage::ImageRgb8(gradient(w, h)));
+    let unusable: [(&str, PathBuf, &[&str], &'static [&'static str]); 4] = [
+        (
+            "a FIFO (named pipe)",
+            fifo.clone(),
+            &[],
+            &["webcam.jpg", "named pipe"],
+        ),
+        (
+            "1×1 PNG",
+            put("dot.png", &tiny(1, 1)),
+            &[],
+            &["dot.png", "1×1", "64"],
+        ),
+        (
+            "100000×1 PNG",
+            put("line.png", &tiny(100_000, 1)),
+            &[],
+            &["100000×1", "16"],
+        ),
+        (
+            "--max-input-side 0",
+            input.clone(),
+            &["--max-input-side", "0"],
+            &["64"],
+        ),
+    ];
+    for (kind, path, extra, needles) in unusable {
+        let shown = path.to_string_lossy().to_string();
+        let file = path.is_file().then_some(path.as_path());
+        b.run(
+            "file",
+            kind,
+            &base,
+            &shown,
+            file,
+            extra,
+            Expect::Error(needles),
+            None,
+        );
+    }
+    // The key search below reads every file: a FIFO would block it.
+    std::fs::remove_file(&fifo).expect("remove the FIFO");
+    assert_eq!(server.stats().v1_requests, sent_before, "nothing was sent");
     assert!(b.rows.len() >= 30, "{} kinds", b.rows.len());
     b.finish();
 }

@@ -1,5 +1,7 @@
 //! The client's retry, timeout, cancellation and key-safety policy, against scripted loopback servers
 //! (independent of the stand-in, so every answer and every request is exactly known).
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -403,14 +405,23 @@ async fn a_redirect_to_another_host_is_not_followed_and_the_key_never_reaches_it
 }
 
 #[tokio::test]
-async fn a_same_origin_redirect_is_followed_with_the_key() {
+async fn a_same_origin_redirect_is_followed_with_the_key_by_a_get_never_by_a_post() {
     let mut redirect = reply(307, "");
     redirect.headers.push(("location", "/v1/moved".into()));
+    let (addr, log) = scripted(vec![redirect.clone(), reply(200, r#"{"credits": 2}"#)]).await;
+    let c = client(addr, |_| {});
+    assert!(c.credits(&CancellationToken::new()).await.is_ok());
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.requests.len(), 2);
+        assert_eq!(log.requests[1]["x-api-key"], KEY);
+    }
+    // A paid POST is never sent again because of a redirect, even to the same origin.
     let (addr, log) = scripted(vec![redirect, ok_image()]).await;
-    assert!(generate(&client(addr, |_| {})).await.is_ok());
-    let log = log.lock().unwrap();
-    assert_eq!(log.requests.len(), 2);
-    assert_eq!(log.requests[1]["x-api-key"], KEY);
+    let e = generate(&client(addr, |_| {})).await.unwrap_err();
+    assert_eq!(e.class(), Some(HttpClass::Redirect), "{e:?}");
+    assert!(e.to_string().contains("to /v1/moved"), "{e}");
+    assert_eq!(count(&log), 1);
 }
 
 #[tokio::test]

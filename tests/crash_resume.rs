@@ -1,6 +1,8 @@
 //! Kill the CLI (SIGKILL) while a v2 job is polling; `fluxcn resume` then saves the image with
 //! exactly one submit on the server's side. And `fluxcn credits` shows the balance, or says the key
 //! is wrong.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -72,13 +74,35 @@ fn a_killed_v2_generation_is_finished_by_resume_with_one_submit() {
         "nothing saved before the kill"
     );
 
+    let polls_after_the_kill = server.stats().status_polls;
+    // No --api-base: the key goes only to the service configured now, never to the base the
+    // journal names; the job stays in the journal and the message says how to fetch it.
     let o = Command::cargo_bin("fluxcn")
         .unwrap()
         .env("SEGMIND_API_KEY", KEY)
         .env("FLUXCN_DATA_DIR", &data)
-        // No --api-base: the journal remembers where the job was sent.
         .env_remove("FLUXCN_API_BASE")
         .args(["resume"])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains(&format!("fluxcn --api-base {} resume", server.base_url())),
+        "{stderr}"
+    );
+    assert_eq!(
+        server.stats().status_polls,
+        polls_after_the_kill,
+        "nothing sent on that run"
+    );
+
+    let o = Command::cargo_bin("fluxcn")
+        .unwrap()
+        .env("SEGMIND_API_KEY", KEY)
+        .env("FLUXCN_DATA_DIR", &data)
+        .args(["--api-base", &server.base_url(), "resume"])
         .timeout(Duration::from_secs(30))
         .output()
         .unwrap();

@@ -1,5 +1,7 @@
 //! The gallery store end to end, on real files in a temporary folder: nothing paid for is lost,
 //! settings travel inside the images and the sidecars, and the index is only a cache.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -80,6 +82,7 @@ fn save(store: &Store, img: &ReceivedImage, p: &GenParams, seed: i64) -> Entry {
             accounting: &acc,
             group: Some(&group),
             index: 0,
+            job_id: Some(17),
         })
         .unwrap()
 }
@@ -801,6 +804,7 @@ fn any_slider_value_survives_a_reopen_bit_for_bit() {
                 accounting: &acc,
                 group: None,
                 index: 0,
+                job_id: None,
             })
             .unwrap();
         assert_eq!(read_settings(&e.image_path).unwrap(), p);

@@ -1,6 +1,8 @@
 //! Hardening of the gallery on disk: a kill -9 in the middle of a save leaves nothing that is lost
 //! or stuck (a complete temp file is finished, an empty sidecar never stays), and a crafted index
 //! can never make the store read, write or move a file outside its folder.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::io::Write;
 use std::path::Path;
@@ -14,12 +16,17 @@ use fluxcn::jobs::ApiVersion;
 /// A PNG big enough to take a while to write, with noisy pixels (no compression shortcut).
 fn png(w: u32, h: u32) -> ReceivedImage {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
-        let v = x.wrapping_mul(2_654_435_761).wrapping_add(y.wrapping_mul(40_503));
+        let v = x
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(y.wrapping_mul(40_503));
         image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
     });
     let mut bytes = Vec::new();
     image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .unwrap();
     check_image(bytes, "test").unwrap()
 }
@@ -101,7 +108,10 @@ fn a_complete_image_left_in_a_temp_file_by_a_kill_is_finished_not_deleted() {
     assert_eq!(std::fs::read(&e.image_path).unwrap(), bytes, "finished");
     assert!(!tmp.exists());
     let got = store.get(&e.id).expect("listed again");
-    assert_eq!(got.meta.params, e.meta.params, "settings from inside the image");
+    assert_eq!(
+        got.meta.params, e.meta.params,
+        "settings from inside the image"
+    );
     let side: Sidecar = serde_json::from_slice(&std::fs::read(&e.sidecar_path).unwrap()).unwrap();
     assert_eq!(side.params, e.meta.params);
     assert_eq!(store.list().len(), 2);
@@ -125,7 +135,11 @@ fn a_complete_sidecar_left_in_a_temp_file_by_a_kill_is_finished() {
     make_old(&tmp);
 
     let store = Store::open(d.path()).unwrap();
-    assert_eq!(std::fs::read(&e.sidecar_path).unwrap(), full, "the real sidecar");
+    assert_eq!(
+        std::fs::read(&e.sidecar_path).unwrap(),
+        full,
+        "the real sidecar"
+    );
     assert_eq!(store.get(&e.id).unwrap().meta, e.meta);
     assert!(!tmp.exists());
 }
@@ -225,4 +239,70 @@ fn crafted_index_ids_are_rejected_and_never_written_back() {
     assert!(store.delete("20260101-000000-pose-8").is_err());
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(store.get(&e.id).is_some());
+}
+
+#[test]
+fn an_old_sidecar_without_a_job_id_still_reads_and_is_found_by_request_id() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let e = save(&store, &png(16, 16), 7, 7);
+    assert_eq!(store.find_job(7, None), vec![e.clone()]);
+    drop(store);
+    // A sidecar written before job ids existed.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&e.sidecar_path).unwrap()).unwrap();
+    assert_eq!(v["job_id"], 7);
+    v.as_object_mut().unwrap().remove("job_id");
+    std::fs::write(&e.sidecar_path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::remove_file(d.path().join(".index.jsonl")).unwrap();
+
+    let store = Store::open(d.path()).unwrap();
+    let got = store.get(&e.id).unwrap();
+    assert_eq!(got.meta.job_id, None);
+    assert_eq!(got.meta.params, e.meta.params);
+    assert!(store.find_job(7, None).is_empty());
+    assert_eq!(
+        store.find_job(99, Some("req-7")),
+        vec![got],
+        "by its v2 request id"
+    );
+    assert!(store.find_job(99, Some("req-8")).is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn links_planted_in_a_shared_gallery_folder_are_never_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let gallery = d.path().join("g");
+    let store = Store::open(&gallery).unwrap();
+    let e = save(&store, &png(16, 16), 8, 8);
+    drop(store);
+    // Another user of a shared `--out` folder plants links at the names the store uses.
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let victim = d.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::remove_dir_all(gallery.join(".trash")).ok();
+    std::fs::remove_dir_all(gallery.join(".thumbs")).ok();
+    std::os::unix::fs::symlink(&elsewhere, gallery.join(".trash")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, gallery.join(".thumbs")).unwrap();
+
+    let store = Store::open(&gallery).unwrap();
+    std::fs::remove_file(gallery.join(".index.jsonl")).unwrap();
+    std::os::unix::fs::symlink(&victim, gallery.join(".index.jsonl")).unwrap();
+    let err = store.delete(&e.id).unwrap_err();
+    assert!(err.to_string().contains(".trash"), "{err}");
+    assert!(e.image_path.exists(), "not moved through the link");
+    assert!(store.empty_trash().is_err());
+    store.thumbnail(&e, 8).unwrap();
+    store.set_favourite(&e.id, true).unwrap();
+    save(&store, &png(16, 16), 9, 9);
+    assert_eq!(names(&elsewhere), Vec::<String>::new());
+    assert!(std::fs::read(&victim).unwrap() == b"precious");
+    assert!(
+        std::fs::symlink_metadata(gallery.join(".index.jsonl"))
+            .unwrap()
+            .is_file(),
+        "the index link was replaced by the index"
+    );
 }

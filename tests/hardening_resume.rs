@@ -2,6 +2,8 @@
 //! journal recorded the end is finished from the gallery (no "may have been billed", no second
 //! fetch); resumed jobs obey the concurrency limit and the pacer like new ones; an unreadable
 //! journal record is reported at the default log level and as a notice.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -153,8 +155,14 @@ fn a_v2_result_saved_before_a_kill_is_not_fetched_again() {
     assert_found_not_resent(&server, &data, &saved);
     let after = server.stats();
     assert_eq!(after.v2_submits, 1);
-    assert_eq!(after.result_fetches, before.result_fetches, "not fetched again");
-    assert_eq!(after.outputs_served, before.outputs_served, "not downloaded again");
+    assert_eq!(
+        after.result_fetches, before.result_fetches,
+        "not fetched again"
+    );
+    assert_eq!(
+        after.outputs_served, before.outputs_served,
+        "not downloaded again"
+    );
 }
 
 /// A runtime on `dir` (journal and gallery) against `server`.
@@ -281,7 +289,11 @@ fn resumed_jobs_take_a_concurrency_permit_and_a_pacer_slot() {
         spread >= Duration::from_millis(1500),
         "paced at 240/min: 8 starts span ≥ 1.75 s, saw {spread:?}"
     );
-    assert_eq!(server.stats().v2_submits, JOBS as u64, "never submitted again");
+    assert_eq!(
+        server.stats().v2_submits,
+        JOBS as u64,
+        "never submitted again"
+    );
 }
 
 #[test]

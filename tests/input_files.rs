@@ -1,6 +1,8 @@
 //! Input preparation against real files made here: every bad-file kind gets its own error naming
 //! the file; EXIF rotation, downscaling, flattening and format conversions do what the notes say;
 //! small JPEGs go out byte-identical; URLs pass through or are refused.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -144,7 +146,7 @@ fn unsupported_formats_are_named() {
 
 #[test]
 fn truncated_jpeg_is_damaged() {
-    let full = jpeg(&gradient(64, 48), 90);
+    let full = jpeg(&gradient(96, 64), 90);
     let cut = &full[..full.len() * 2 / 3];
     let e = prepare_bytes("cut.jpg", cut, &opts()).unwrap_err();
     assert!(matches!(e, InputError::Damaged { .. }), "{e:?}");
@@ -154,7 +156,7 @@ fn truncated_jpeg_is_damaged() {
 
 #[test]
 fn truncated_png_is_damaged() {
-    let full = png_of(&DynamicImage::ImageRgb8(gradient(64, 48)));
+    let full = png_of(&DynamicImage::ImageRgb8(gradient(96, 64)));
     let cut = &full[..full.len() / 2];
     let e = prepare_bytes("cut.png", cut, &opts()).unwrap_err();
     assert!(matches!(e, InputError::Damaged { .. }), "{e:?}");
@@ -223,19 +225,19 @@ fn small_jpeg_is_sent_byte_identical() {
 #[test]
 fn wrong_extension_still_works() {
     let dir = tempfile::tempdir().unwrap();
-    let png = png_of(&DynamicImage::ImageRgb8(gradient(50, 30)));
+    let png = png_of(&DynamicImage::ImageRgb8(gradient(100, 64)));
     let p = write(dir.path(), "actually_png.jpg", &png);
     let out = prepare_file(&p, &opts()).unwrap();
     assert_eq!(payload_bytes(&out), png);
-    assert_eq!((out.width, out.height), (50, 30));
+    assert_eq!((out.width, out.height), (100, 64));
 }
 
 #[test]
 fn exif_orientation_6_is_applied() {
     // Left half red, right half blue; orientation 6 = rotate 90° clockwise for display, so the
     // left column becomes the top row: red on top, blue below.
-    let img = RgbImage::from_fn(40, 20, |x, _| {
-        if x < 20 {
+    let img = RgbImage::from_fn(128, 64, |x, _| {
+        if x < 64 {
             Rgb([255, 0, 0])
         } else {
             Rgb([0, 0, 255])
@@ -243,8 +245,8 @@ fn exif_orientation_6_is_applied() {
     });
     let bytes = with_exif_orientation(&jpeg(&img, 95), 6);
     let out = prepare_bytes("sideways.jpg", &bytes, &opts()).unwrap();
-    assert_eq!((out.width, out.height), (20, 40));
-    assert_eq!((out.original_width, out.original_height), (20, 40));
+    assert_eq!((out.width, out.height), (64, 128));
+    assert_eq!((out.original_width, out.original_height), (64, 128));
     assert!(out.reencoded);
     assert!(
         out.notes.iter().any(|n| n == "rotated per EXIF"),
@@ -252,9 +254,9 @@ fn exif_orientation_6_is_applied() {
         out.notes
     );
     let sent = decode_payload(&out).to_rgb8();
-    assert_eq!(sent.dimensions(), (20, 40));
-    let top = sent.get_pixel(10, 5).0;
-    let bottom = sent.get_pixel(10, 35).0;
+    assert_eq!(sent.dimensions(), (64, 128));
+    let top = sent.get_pixel(32, 16).0;
+    let bottom = sent.get_pixel(32, 112).0;
     assert!(top[0] > 200 && top[2] < 60, "top {top:?}");
     assert!(bottom[2] > 200 && bottom[0] < 60, "bottom {bottom:?}");
 
@@ -264,8 +266,8 @@ fn exif_orientation_6_is_applied() {
         data: Arc::new(bytes),
     };
     let pv = preview(&src, 512).unwrap();
-    assert_eq!((pv.width, pv.height), (20, 40));
-    assert_eq!(pv.image.dimensions(), (20, 40));
+    assert_eq!((pv.width, pv.height), (64, 128));
+    assert_eq!(pv.image.dimensions(), (64, 128));
 }
 
 #[test]
@@ -313,8 +315,8 @@ fn jpeg_over_the_send_limit_is_reencoded() {
 
 #[test]
 fn transparency_is_flattened_onto_white() {
-    let img = RgbaImage::from_fn(32, 32, |x, _| {
-        if x < 16 {
+    let img = RgbaImage::from_fn(64, 64, |x, _| {
+        if x < 32 {
             Rgba([0, 0, 0, 0])
         } else {
             Rgba([200, 10, 10, 255])
@@ -325,15 +327,15 @@ fn transparency_is_flattened_onto_white() {
     assert!(out.reencoded);
     assert!(out.notes.iter().any(|n| n.contains("transparency")));
     let sent = decode_payload(&out).to_rgb8();
-    let clear = sent.get_pixel(4, 16).0;
+    let clear = sent.get_pixel(8, 32).0;
     assert!(clear.iter().all(|&c| c > 240), "transparent area {clear:?}");
-    let solid = sent.get_pixel(28, 16).0;
+    let solid = sent.get_pixel(56, 32).0;
     assert!(solid[0] > 170 && solid[1] < 50, "opaque area {solid:?}");
 
     // An alpha channel that is fully opaque changes nothing: sent as-is.
     let opaque = png_of(&DynamicImage::ImageRgba8(RgbaImage::from_pixel(
-        8,
-        8,
+        64,
+        64,
         Rgba([1, 2, 3, 255]),
     )));
     let out = prepare_bytes("opaque.png", &opaque, &opts()).unwrap();
@@ -342,8 +344,8 @@ fn transparency_is_flattened_onto_white() {
 
 #[test]
 fn sixteen_bit_png_is_converted() {
-    let img = image::ImageBuffer::<Rgb<u16>, _>::from_fn(40, 30, |x, y| {
-        Rgb([(x * 1600) as u16, (y * 2000) as u16, 40000])
+    let img = image::ImageBuffer::<Rgb<u16>, _>::from_fn(80, 64, |x, y| {
+        Rgb([(x * 800) as u16, (y * 1000) as u16, 40000])
     });
     let png = png_of(&DynamicImage::ImageRgb16(img));
     let out = prepare_bytes("deep.png", &png, &opts()).unwrap();
@@ -351,36 +353,37 @@ fn sixteen_bit_png_is_converted() {
     assert!(out.notes.iter().any(|n| n == "16-bit converted to 8-bit"));
     let sent = decode_payload(&out);
     assert_eq!(sent.color(), image::ColorType::Rgb8);
-    assert_eq!((sent.width(), sent.height()), (40, 30));
+    assert_eq!((sent.width(), sent.height()), (80, 64));
 }
 
 #[test]
 fn grayscale_and_palette_pngs_work() {
     let gray = png_of(&DynamicImage::ImageLuma8(image::GrayImage::from_fn(
-        30,
-        20,
-        |x, _| image::Luma([(x * 8) as u8]),
+        96,
+        64,
+        |x, _| image::Luma([(x * 2) as u8]),
     )));
     let out = prepare_bytes("gray.png", &gray, &opts()).unwrap();
-    assert_eq!((out.width, out.height), (30, 20));
+    assert_eq!((out.width, out.height), (96, 64));
     assert!(!out.reencoded);
 
     // Palette PNG, written by hand with the png crate.
     let mut pal = Vec::new();
     {
-        let mut enc = png::Encoder::new(&mut pal, 4, 2);
+        let mut enc = png::Encoder::new(&mut pal, 64, 64);
         enc.set_color(png::ColorType::Indexed);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_palette(vec![255, 0, 0, 0, 255, 0]);
         let mut w = enc.write_header().unwrap();
-        w.write_image_data(&[0, 1, 0, 1, 1, 0, 1, 0]).unwrap();
+        let checker: Vec<u8> = (0..64 * 64).map(|i| ((i + i / 64) % 2) as u8).collect();
+        w.write_image_data(&checker).unwrap();
     }
     let out = prepare_bytes("palette.png", &pal, &opts()).unwrap();
-    assert_eq!((out.width, out.height), (4, 2));
+    assert_eq!((out.width, out.height), (64, 64));
     // A grayscale JPEG too.
     let mut gjpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut gjpeg, 90)
-        .encode_image(&image::GrayImage::from_pixel(16, 16, image::Luma([90])))
+        .encode_image(&image::GrayImage::from_pixel(64, 64, image::Luma([90])))
         .unwrap();
     let out = prepare_bytes("gray.jpg", &gjpeg, &opts()).unwrap();
     assert_eq!(payload_bytes(&out), gjpeg);
@@ -389,7 +392,7 @@ fn grayscale_and_palette_pngs_work() {
 #[test]
 fn cmyk_jpeg_is_converted_to_rgb() {
     // A flat CMYK colour: C=0 M=255 Y=255 K=0 is red. jpeg-encoder writes CMYK JPEGs.
-    let (w, h) = (32u16, 16u16);
+    let (w, h) = (128u16, 64u16);
     let data: Vec<u8> = (0..w as usize * h as usize)
         .flat_map(|_| [0u8, 255, 255, 0])
         .collect();
@@ -405,8 +408,8 @@ fn cmyk_jpeg_is_converted_to_rgb() {
         out.notes
     );
     let sent = decode_payload(&out).to_rgb8();
-    assert_eq!(sent.dimensions(), (32, 16));
-    let px = sent.get_pixel(16, 8).0;
+    assert_eq!(sent.dimensions(), (128, 64));
+    let px = sent.get_pixel(64, 32).0;
     // Whatever the CMYK convention, the result is a saturated colour, not gray or black.
     let spread = *px.iter().max().unwrap() as i32 - *px.iter().min().unwrap() as i32;
     assert!(spread > 100, "pixel {px:?}");
@@ -419,7 +422,7 @@ fn animated_gif_uses_the_first_frame() {
         let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
         let frames = [Rgba([255, 0, 0, 255]), Rgba([0, 0, 255, 255])]
             .into_iter()
-            .map(|c| image::Frame::new(RgbaImage::from_pixel(24, 12, c)));
+            .map(|c| image::Frame::new(RgbaImage::from_pixel(128, 64, c)));
         enc.encode_frames(frames).unwrap();
     }
     let out = prepare_bytes("loop.gif", &gif, &opts()).unwrap();
@@ -430,8 +433,8 @@ fn animated_gif_uses_the_first_frame() {
         out.notes
     );
     let sent = decode_payload(&out).to_rgb8();
-    assert_eq!(sent.dimensions(), (24, 12));
-    let px = sent.get_pixel(12, 6).0;
+    assert_eq!(sent.dimensions(), (128, 64));
+    let px = sent.get_pixel(64, 32).0;
     assert!(
         px[0] > 200 && px[2] < 60,
         "first (red) frame expected, got {px:?}"
@@ -441,8 +444,8 @@ fn animated_gif_uses_the_first_frame() {
     let mut still = Vec::new();
     image::codecs::gif::GifEncoder::new(&mut still)
         .encode_frame(image::Frame::new(RgbaImage::from_pixel(
-            8,
-            8,
+            64,
+            64,
             Rgba([0, 255, 0, 255]),
         )))
         .unwrap();
@@ -455,13 +458,13 @@ fn animated_gif_uses_the_first_frame() {
 fn animated_png_uses_the_first_frame() {
     let mut apng = Vec::new();
     {
-        let mut enc = png::Encoder::new(&mut apng, 10, 10);
+        let mut enc = png::Encoder::new(&mut apng, 64, 64);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_animated(2, 0).unwrap();
         let mut w = enc.write_header().unwrap();
-        w.write_image_data(&[250u8, 0, 0].repeat(100)).unwrap();
-        w.write_image_data(&[0u8, 0, 250].repeat(100)).unwrap();
+        w.write_image_data(&[250u8, 0, 0].repeat(64 * 64)).unwrap();
+        w.write_image_data(&[0u8, 0, 250].repeat(64 * 64)).unwrap();
         w.finish().unwrap();
     }
     let out = prepare_bytes("anim.png", &apng, &opts()).unwrap();
@@ -471,13 +474,13 @@ fn animated_png_uses_the_first_frame() {
         "{:?}",
         out.notes
     );
-    let px = decode_payload(&out).to_rgb8().get_pixel(5, 5).0;
+    let px = decode_payload(&out).to_rgb8().get_pixel(32, 32).0;
     assert!(px[0] > 200 && px[2] < 60, "{px:?}");
 }
 
 #[test]
 fn bmp_and_tiff_are_converted() {
-    let img = DynamicImage::ImageRgb8(gradient(20, 10));
+    let img = DynamicImage::ImageRgb8(gradient(128, 64));
     for (fmt, name) in [
         (image::ImageFormat::Bmp, "scan.bmp"),
         (image::ImageFormat::Tiff, "scan.tif"),
@@ -486,7 +489,7 @@ fn bmp_and_tiff_are_converted() {
         img.write_to(&mut Cursor::new(&mut bytes), fmt).unwrap();
         let out = prepare_bytes(name, &bytes, &opts()).unwrap();
         assert!(out.reencoded, "{name}");
-        assert_eq!((out.width, out.height), (20, 10));
+        assert_eq!((out.width, out.height), (128, 64));
         assert!(payload_bytes(&out).starts_with(&[0xFF, 0xD8]));
     }
 }
@@ -505,7 +508,7 @@ fn preview_is_downscaled_and_reports_the_original_size() {
 
 #[test]
 fn prepare_dispatches_on_the_source() {
-    let bytes = jpeg(&gradient(16, 16), 90);
+    let bytes = jpeg(&gradient(64, 64), 90);
     let out = prepare(
         &InputSource::Bytes {
             name: "pasted".into(),
@@ -570,16 +573,6 @@ fn never_panics_on_prefixes_of_valid_files() {
     }
 }
 
-#[test]
-fn one_pixel_png_works() {
-    // The smallest possible image goes out as-is.
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(&[0, 0, 0], 1, 1, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    assert!(prepare_bytes("one.png", &out, &opts()).is_ok());
-}
-
 /// A lossless single-frame WebP's `VP8L` chunk (header, size, data, padding).
 fn vp8l_chunk(color: Rgba<u8>, w: u32, h: u32) -> Vec<u8> {
     let mut webp = Vec::new();
@@ -616,7 +609,7 @@ fn u24(v: u32) -> [u8; 3] {
 
 #[test]
 fn animated_webp_uses_the_first_frame() {
-    let (w, h) = (12u32, 8u32);
+    let (w, h) = (128u32, 64u32);
     let mut vp8x = vec![0x02 | 0x10, 0, 0, 0]; // animation + alpha flags
     vp8x.extend_from_slice(&u24(w - 1));
     vp8x.extend_from_slice(&u24(h - 1));
@@ -642,7 +635,7 @@ fn animated_webp_uses_the_first_frame() {
         "{:?}",
         out.notes
     );
-    let px = decode_payload(&out).to_rgb8().get_pixel(6, 4).0;
+    let px = decode_payload(&out).to_rgb8().get_pixel(64, 32).0;
     assert!(
         px[0] > 200 && px[2] < 60,
         "first (red) frame expected, got {px:?}"
@@ -652,9 +645,9 @@ fn animated_webp_uses_the_first_frame() {
     let mut still = Vec::new();
     image::codecs::webp::WebPEncoder::new_lossless(&mut still)
         .write_image(
-            gradient(20, 10).as_raw(),
-            20,
-            10,
+            gradient(128, 64).as_raw(),
+            128,
+            64,
             image::ExtendedColorType::Rgb8,
         )
         .unwrap();

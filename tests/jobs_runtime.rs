@@ -2,6 +2,8 @@
 //! they are reported, retries only where allowed, cancellation, and crash recovery from the journal
 //! (a v2 job is finished by polling with exactly one submit; a v1 job in flight is reported, never
 //! re-sent).
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! keyring-core's mock store side by side; the environment value wins; the OS store on a headless
 //! machine answers (Unavailable or working) quickly and never panics; no error or `Debug` output
 //! ever contains the key.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

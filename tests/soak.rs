@@ -6,6 +6,8 @@
 //!
 //! Short by default (CI); `FLUXCN_SOAK_JOBS=2000 cargo test --release --test soak -- --nocapture` for
 //! the long run.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Drives the real desktop app (`FluxApp`) headless with egui_kittest: the test stands in for the
 //! job runtime, reading the commands the window sends and feeding events back, and for the services,
 //! taking the one-off requests from `Services::manual()`'s inbox and answering them.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The gallery panel and the comparison view, hosted headless in egui_kittest with a fake command
 //! sink (and, for the gallery, `Services::manual()`'s inbox, answered by the tests): what the user
 //! sees and clicks, and exactly which commands and requests go to the job runtime.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -34,6 +36,7 @@ fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
         id,
         meta: Sidecar {
             version: 1,
+            job_id: None,
             app: "fluxcn test".into(),
             created: "2026-11-25T07:00:00.000Z".into(),
             created_unix_ms: 1_700_000_000_000 - i as u64,

@@ -2,6 +2,10 @@
 //! validation, each HTTP class of the contract (with the server's message kept word for word), the
 //! network, and answers we could not decode. Each variant says in plain words what the user needs to
 //! hear, and whether it may have been billed.
+//!
+//! Text that comes from a server is scrubbed of the key *before* it is shortened (a key cut in half
+//! can no longer be found): errors keep an [`excerpt`] of the server's text, [`ApiError::redacted`]
+//! scrubs it and then cuts it to its display length, and `Display` never shows more than that.
 
 use std::time::Duration;
 
@@ -70,7 +74,18 @@ impl HttpClass {
     }
 }
 
-/// A non-200 answer from the service.
+/// Which server gave an error answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Answerer {
+    /// The service's own endpoints (generate, submit, status, result, credits).
+    #[default]
+    Service,
+    /// The host of a finished v2 job's output file (a storage host, reached without the key): the
+    /// job is done and paid for, only its file could not be fetched yet.
+    OutputHost,
+}
+
+/// A non-200 answer from the service (or from the host of an output file).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusError {
     pub status: u16,
@@ -79,6 +94,8 @@ pub struct StatusError {
     pub message: String,
     /// When the server said how long to wait (`Retry-After` or `x-rate-limit-reset-at-utc`).
     pub retry_after: Option<Duration>,
+    /// Who answered.
+    pub from: Answerer,
 }
 
 impl StatusError {
@@ -104,6 +121,12 @@ impl StatusError {
         let s = self.status;
         let said = self.server_says();
         let lower = self.message.to_ascii_lowercase();
+        if self.from == Answerer::OutputHost {
+            return format!(
+                "the job is finished, but its output file could not be downloaded ({s} from the \
+                 file host){said}"
+            );
+        }
         match self.class {
             HttpClass::BadRequest => match self.field() {
                 Some(f) => format!("the server refused the request ({s}) because of `{f}`{said}"),
@@ -152,36 +175,102 @@ impl StatusError {
                 format!("the gateway timed out ({s}){said}. It was not billed")
             }
             HttpClass::Redirect => format!(
-                "the server redirected the request ({s}){said}; not followed, to keep the API key \
-                 from another host. Check the API base URL"
+                "the server redirected the request ({s}){said}; not followed (a request that \
+                 starts a paid job is never sent again, and the API key never goes to another \
+                 host). Check the API base URL"
             ),
             HttpClass::Other => format!("unexpected answer from the server ({s}){said}"),
         }
     }
 }
 
-/// A response we received but could not make sense of.
+/// A response we received but could not make sense of. The texts are excerpts of what the server
+/// sent: shown clipped (see [`DecodeError::redacted`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
     #[error("the server answered 200 with an empty body")]
     Empty,
-    #[error("the answer is not an image (it starts with {start:?}; sent as {content_type})")]
+    #[error(
+        "the answer is not an image (it starts with {:?}; sent as {})",
+        shorten(.start, START_CHARS),
+        shorten(.content_type, TYPE_CHARS)
+    )]
     NotAnImage { start: String, content_type: String },
-    #[error("the image is damaged: {0}")]
+    #[error("the image is damaged: {}", shorten(.0, TEXT_CHARS))]
     DamagedImage(String),
-    #[error("the JSON answer has no image data (fields received: {fields})")]
+    #[error(
+        "the JSON answer has no image data (fields received: {})",
+        shorten(.fields, FIELDS_CHARS)
+    )]
     NoImageInJson { fields: String },
     /// A `200` whose JSON carries an error message and no image.
-    #[error("the server answered 200 with an error and no image: {0}")]
+    #[error(
+        "the server answered 200 with an error and no image: {}",
+        shorten(.0, TEXT_CHARS)
+    )]
     ErrorIn200(String),
-    #[error("the answer is not valid JSON: {0}")]
+    #[error("the answer is not valid JSON: {}", shorten(.0, TEXT_CHARS))]
     BadJson(String),
-    #[error("the base64 image data is not valid base64: {0}")]
+    #[error("the base64 image data is not valid base64: {}", shorten(.0, TEXT_CHARS))]
     BadBase64(String),
     #[error("the answer is larger than the {limit_mb} MB limit")]
     TooLarge { limit_mb: u64 },
-    #[error("unexpected answer: {0}")]
+    #[error("unexpected answer: {}", shorten(.0, TEXT_CHARS))]
     Unexpected(String),
+}
+
+/// How much of an answer's start [`DecodeError::NotAnImage`] shows.
+const START_CHARS: usize = 40;
+/// How much of a `Content-Type` an error shows.
+const TYPE_CHARS: usize = 100;
+/// How much of a list of JSON field names an error shows.
+const FIELDS_CHARS: usize = 200;
+/// How much of a server's message an error shows.
+const TEXT_CHARS: usize = 300;
+/// How much server text an error keeps until it is scrubbed and clipped: far more than any
+/// display length, so that a key near the cut is still whole when it is scrubbed.
+const EXCERPT_CHARS: usize = 4096;
+
+/// The first 4096 characters of a server's text, kept in an error until it is scrubbed of the key
+/// and clipped for display.
+pub fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// What is wrong with a v2 job, besides an HTTP answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JobError {
+    /// The server no longer has the job's record (a `404` while polling).
+    #[error(
+        "the server no longer has job {request_id}: records expire one hour after submission{}",
+        if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) }
+    )]
+    Expired { request_id: String, detail: String },
+    /// We stopped waiting at the job's deadline (its record lives an hour after submission). The
+    /// job may still finish and be billed on the server.
+    #[error(
+        "stopped waiting for job {request_id}: it did not finish within {} of its submission",
+        humantime::format_duration(Duration::from_secs(.after.as_secs()))
+    )]
+    Deadline { request_id: String, after: Duration },
+}
+
+impl JobError {
+    fn redacted(self, key: &ApiKey) -> JobError {
+        match self {
+            JobError::Expired { request_id, detail } => JobError::Expired {
+                request_id: key.redact(&request_id),
+                detail: shorten(&key.redact(&detail), TEXT_CHARS),
+            },
+            JobError::Deadline { request_id, after } => JobError::Deadline {
+                request_id: key.redact(&request_id),
+                after,
+            },
+        }
+    }
 }
 
 /// Everything the client can fail with.
@@ -232,33 +321,39 @@ pub enum ApiError {
     #[error("{0}")]
     BadBaseUrl(String),
 
-    /// A v2 job failed or its record is gone.
+    /// A v2 job's record is gone, or we stopped waiting for it.
     #[error("{0}")]
-    Job(String),
+    Job(JobError),
 }
 
 impl DecodeError {
     /// The same error with every occurrence of `key` scrubbed from its texts (an answer may echo
-    /// the request's headers back).
+    /// the request's headers back), then each text clipped to what is shown of it: scrubbed first,
+    /// so that no part of the key survives the cut.
     pub fn redacted(self, key: &ApiKey) -> DecodeError {
-        use DecodeError::*;
-        let r = |t: String| key.redact(&t);
+        use DecodeError::{
+            BadBase64, BadJson, DamagedImage, Empty, ErrorIn200, NoImageInJson, NotAnImage,
+            TooLarge, Unexpected,
+        };
+        let r = |t: String, max: usize| shorten(&key.redact(&t), max);
         match self {
             Empty => Empty,
             NotAnImage {
                 start,
                 content_type,
             } => NotAnImage {
-                start: r(start),
-                content_type: r(content_type),
+                start: r(start, START_CHARS),
+                content_type: r(content_type, TYPE_CHARS),
             },
-            DamagedImage(t) => DamagedImage(r(t)),
-            NoImageInJson { fields } => NoImageInJson { fields: r(fields) },
-            ErrorIn200(t) => ErrorIn200(r(t)),
-            BadJson(t) => BadJson(r(t)),
-            BadBase64(t) => BadBase64(r(t)),
+            DamagedImage(t) => DamagedImage(r(t, TEXT_CHARS)),
+            NoImageInJson { fields } => NoImageInJson {
+                fields: r(fields, FIELDS_CHARS),
+            },
+            ErrorIn200(t) => ErrorIn200(r(t, TEXT_CHARS)),
+            BadJson(t) => BadJson(r(t, TEXT_CHARS)),
+            BadBase64(t) => BadBase64(r(t, TEXT_CHARS)),
             TooLarge { limit_mb } => TooLarge { limit_mb },
-            Unexpected(t) => Unexpected(r(t)),
+            Unexpected(t) => Unexpected(r(t, TEXT_CHARS)),
         }
     }
 }
@@ -280,7 +375,7 @@ impl ApiError {
             ApiError::NoAnswer { detail } => ApiError::NoAnswer { detail: r(detail) },
             ApiError::Decode(d) => ApiError::Decode(d.redacted(key)),
             ApiError::BadBaseUrl(t) => ApiError::BadBaseUrl(r(t)),
-            ApiError::Job(t) => ApiError::Job(r(t)),
+            ApiError::Job(j) => ApiError::Job(j.redacted(key)),
             other @ (ApiError::InvalidParams(_)
             | ApiError::Cancelled { .. }
             | ApiError::MissingKey
@@ -332,7 +427,14 @@ impl ApiError {
 /// `error_description`), `{"message": …}`, `{"detail": …}`, an HTML page's title or text, or plain
 /// text; trimmed to a sentence-sized length.
 pub fn message_from_body(body: &[u8]) -> String {
-    const MAX: usize = 300;
+    message_from_body_with(body, &|t: &str| t.to_owned())
+}
+
+/// [`message_from_body`] with `scrub` applied to the message before it is shortened (so that a key
+/// the server echoed is removed whole, never cut in two with its first part shown).
+pub fn message_from_body_with(body: &[u8], scrub: &dyn Fn(&str) -> String) -> String {
+    const MAX: usize = TEXT_CHARS;
+    let cut = |t: &str, max: usize| shorten(&scrub(t), max);
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
@@ -354,7 +456,7 @@ pub fn message_from_body(body: &[u8]) -> String {
                 .or_else(|| pick("detail"))
                 .unwrap_or_else(|| text.to_owned()),
         };
-        return shorten(&msg, MAX);
+        return cut(&msg, MAX);
     }
     if text.starts_with('<') {
         let lower = text.to_ascii_lowercase();
@@ -366,13 +468,13 @@ pub fn message_from_body(body: &[u8]) -> String {
             if let Some(t) = text.get(a + 7..b) {
                 let t = t.trim();
                 if !t.is_empty() {
-                    return shorten(t, MAX);
+                    return cut(t, MAX);
                 }
             }
         }
-        return shorten(&strip_tags(text), MAX);
+        return cut(&strip_tags(text), MAX);
     }
-    shorten(text, MAX)
+    cut(text, MAX)
 }
 
 fn strip_tags(html: &str) -> String {
@@ -441,12 +543,32 @@ mod tests {
     }
 
     #[test]
+    fn the_key_is_scrubbed_before_a_message_is_cut() {
+        let key = ApiKey::new("SG_0123456789abcdef").unwrap();
+        let text = format!("{}{}{}", "x".repeat(290), key.expose(), "y".repeat(50));
+        let m = message_from_body_with(text.as_bytes(), &|t| key.redact(t));
+        assert!(!m.contains("SG_0123"), "{m}");
+        assert_eq!(m.chars().count(), 301);
+        let e = ApiError::Decode(DecodeError::ErrorIn200(excerpt(&text))).redacted(&key);
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("SG_0123"), "{shown}");
+        assert!(e.to_string().chars().count() < 400, "{e}");
+        // Unscrubbed, the text is still shown clipped.
+        let e = DecodeError::NotAnImage {
+            start: "z".repeat(5000),
+            content_type: "t".repeat(5000),
+        };
+        assert!(e.to_string().chars().count() < 250, "{e}");
+    }
+
+    #[test]
     fn classes_and_fields() {
         let e = StatusError {
             status: 400,
             class: HttpClass::from_status(400),
             message: "cn_strength must be <= 2".into(),
             retry_after: None,
+            from: Answerer::Service,
         };
         assert_eq!(e.field(), Some("cn_strength"));
         assert!(e.user_message().contains("`cn_strength`"));
@@ -457,6 +579,7 @@ mod tests {
             class: HttpClass::Unauthorized,
             message: "API key is invalid or may have expired".into(),
             retry_after: None,
+            from: Answerer::Service,
         };
         assert!(e401.user_message().contains("fluxcn key set"));
     }

@@ -1,21 +1,23 @@
 //! The one table of the request's fields (`shared/CONTRACT.md`, "Request"): for every field of
-//! [`GenParams`], described once in [`Field::info`], its wire name, the label the user sees, whether
-//! the contract requires it, what is allowed and its default (the [`Bounds`] and lists of
+//! [`GenParams`], described once in [`TABLE`], its wire name, the label the user sees, whether the
+//! contract requires it, what is allowed and its default (the [`Bounds`] and lists of
 //! [`super::params`]), how its value is shown, and how it is written to and read from A1111
-//! "parameters" text.
+//! "parameters" text ([`A1111`]).
 //!
 //! Everything that names, checks, shows or parses a field goes through here: validation
 //! ([`GenParams::problems`], [`GenParams::clamped`]), the stand-in's validator, the details of the
-//! Result tab and of the gallery ([`details`]), the A1111 writer and parser, the CLI's flags and a
-//! 400's field name ([`field_named_in`]). An X/Y grid axis is a field too: [`Field::from_wire`] for
-//! its name, [`Field::parse`] for a value, [`set`] to apply it, [`Field::label`] for its caption.
+//! Result tab and of the gallery ([`details`]), the A1111 writer and parser ([`a1111_pairs`],
+//! [`a1111_field`]), the CLI's flags and a 400's field name ([`field_named_in`]). An X/Y grid axis
+//! is a field too: [`Field::from_wire`] for its name, [`Field::numeric`] for `from:to:step`,
+//! [`Field::parse`] for a value, [`set`] to apply it, [`Field::label`] and [`Field::show`] for its
+//! caption.
 //!
-//! A new field of `GenParams` does not compile until [`display`] shows it; a new [`Field`] does not
-//! compile until [`Field::info`], [`get`] and [`set`] handle it.
+//! A new field of `GenParams` does not compile until [`display`] shows it, and a new [`Field`] not
+//! until [`get`] and [`set`] handle it; the tests then ask for its row in [`TABLE`] (whose order is
+//! checked at compile time).
 
 use std::fmt;
 
-use super::MODEL;
 use super::params::{
     self, Bounds, CN_STOP, CN_STRENGTH, CnType, DEFAULT_SAMPLER, DEFAULT_SEED, GUIDANCE, GenParams,
     ImageFormat, MAX_SEED, ParamError, QUALITY, RANDOM_SEED, SAMPLERS, SAMPLES, SIZE, STEPS,
@@ -77,38 +79,10 @@ pub enum Shown {
     Decimals(usize),
 }
 
-/// How a field appears in A1111 "parameters" text (see `gallery::a1111` for the line's format).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum A1111 {
-    /// Not written (only our JSON record has it); reading gives the default.
-    None,
-    /// The text before the settings line.
-    Prompt,
-    /// `Key: value` in the settings line.
-    Key(A1111Key),
-    /// One side of `Size: WIDTHxHEIGHT` (the image's actual size is written; read clamped).
-    SizeWidth,
-    /// The other side of `Size: WIDTHxHEIGHT`.
-    SizeHeight,
-    /// Not written; reading a `Size` sets it to `false` (the size read is the size wanted).
-    SetBySize,
-}
-
-/// A field's key in A1111 text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct A1111Key {
-    /// The key written, A1111's own name for the setting (`Steps`, `CFG scale`, …).
-    pub key: &'static str,
-    /// Other keys read as this field (lowercase): other tools' names.
-    pub also: &'static [&'static str],
-    /// Keys (lowercase) whose value wins over `key` and `also` wherever it appears in the line
-    /// (Forge's `Distilled CFG Scale` is Flux's guidance; its `CFG scale` is then 1).
-    pub preferred: &'static [&'static str],
-}
-
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FieldInfo {
+    pub field: Field,
     /// The contract's name for the field.
     pub wire: &'static str,
     /// The name the user sees: the wire name, everywhere (controls, details, grid axes, errors).
@@ -121,6 +95,201 @@ pub struct FieldInfo {
     /// Whether the details panes (the Result tab, the gallery) list it. Those that do not are the
     /// prompt (the panes' heading), and what a saved image's own size and file already say.
     pub in_details: bool,
+}
+
+/// The table: each field described once, in the contract's order (a row's place is its field's
+/// number, which a compile-time check below holds).
+pub const TABLE: [FieldInfo; 16] = [
+    row(
+        Field::Prompt,
+        "prompt",
+        REQUIRED,
+        Allowed::Text,
+        A1111::Prompt,
+    )
+    .not_in_details(),
+    row(
+        Field::Sampler,
+        "sampler",
+        REQUIRED,
+        one_of(&SAMPLERS, DEFAULT_SAMPLER),
+        key("Sampler", &[]),
+    ),
+    row(
+        Field::Scheduler,
+        "scheduler",
+        REQUIRED,
+        one_of(Scheduler::NAMES, Scheduler::DEFAULT_NAME),
+        key("Schedule type", &["scheduler"]),
+    ),
+    row(
+        Field::Seed,
+        "seed",
+        REQUIRED,
+        Allowed::Seed {
+            default: DEFAULT_SEED,
+        },
+        key("Seed", &[]),
+    ),
+    row(
+        Field::Base64,
+        "base64",
+        OPTIONAL,
+        Allowed::Bool { default: false },
+        A1111::None,
+    )
+    .not_in_details(),
+    row(
+        Field::CnStop,
+        "cn_stop",
+        OPTIONAL,
+        Allowed::Num(CN_STOP),
+        key("ControlNet stop", &["controlnet end"]),
+    )
+    .decimals(1),
+    row(
+        Field::CnStrength,
+        "cn_strength",
+        OPTIONAL,
+        Allowed::Num(CN_STRENGTH),
+        key("ControlNet strength", &["controlnet weight"]),
+    )
+    .decimals(1),
+    row(
+        Field::CnType,
+        "cn_type",
+        OPTIONAL,
+        one_of(CnType::NAMES, CnType::DEFAULT_NAME),
+        key("ControlNet", &["controlnet type"]),
+    ),
+    row(
+        Field::CustomHeight,
+        "custom_height",
+        OPTIONAL,
+        Allowed::Int(SIZE),
+        A1111::SizeHeight,
+    )
+    .not_in_details(),
+    row(
+        Field::CustomWidth,
+        "custom_width",
+        OPTIONAL,
+        Allowed::Int(SIZE),
+        A1111::SizeWidth,
+    )
+    .not_in_details(),
+    row(
+        Field::Guidance,
+        "guidance",
+        OPTIONAL,
+        Allowed::Num(GUIDANCE),
+        A1111::Key(A1111Key {
+            key: "CFG scale",
+            also: &["guidance"],
+            preferred: &["distilled cfg scale"],
+        }),
+    )
+    .decimals(1),
+    row(
+        Field::ImageFormat,
+        "image_format",
+        OPTIONAL,
+        one_of(ImageFormat::NAMES, ImageFormat::DEFAULT_NAME),
+        A1111::None,
+    ),
+    row(
+        Field::Quality,
+        "quality",
+        OPTIONAL,
+        Allowed::Int(QUALITY),
+        A1111::None,
+    ),
+    row(
+        Field::Samples,
+        "samples",
+        OPTIONAL,
+        Allowed::Int(SAMPLES),
+        A1111::None,
+    )
+    .not_in_details(),
+    row(
+        Field::Steps,
+        "steps",
+        OPTIONAL,
+        Allowed::Int(STEPS),
+        key("Steps", &[]),
+    ),
+    row(
+        Field::UseInputImgDimension,
+        "use_input_img_dimension",
+        OPTIONAL,
+        Allowed::Bool { default: true },
+        A1111::SetBySize,
+    )
+    .not_in_details(),
+];
+
+// Each row sits at its field's number, so `Field::info` finds it.
+const _: () = {
+    let mut i = 0;
+    while i < TABLE.len() {
+        assert!(
+            TABLE[i].field as usize == i,
+            "TABLE is out of the fields' order"
+        );
+        i += 1;
+    }
+};
+
+/// The contract's "required" column.
+const REQUIRED: bool = true;
+const OPTIONAL: bool = false;
+
+/// A row: the label is the wire name, the value shown as on the wire, listed in the details.
+const fn row(
+    field: Field,
+    wire: &'static str,
+    required: bool,
+    allowed: Allowed,
+    a1111: A1111,
+) -> FieldInfo {
+    FieldInfo {
+        field,
+        wire,
+        label: wire,
+        required,
+        allowed,
+        shown: Shown::Plain,
+        a1111,
+        in_details: true,
+    }
+}
+
+impl FieldInfo {
+    const fn decimals(self, d: usize) -> FieldInfo {
+        FieldInfo {
+            shown: Shown::Decimals(d),
+            ..self
+        }
+    }
+    const fn not_in_details(self) -> FieldInfo {
+        FieldInfo {
+            in_details: false,
+            ..self
+        }
+    }
+}
+
+const fn one_of(names: &'static [&'static str], default: &'static str) -> Allowed {
+    Allowed::OneOf { names, default }
+}
+
+const fn key(key: &'static str, also: &'static [&'static str]) -> A1111 {
+    A1111::Key(A1111Key {
+        key,
+        also,
+        preferred: &[],
+    })
 }
 
 /// A field's value, typed.
@@ -150,195 +319,22 @@ impl fmt::Display for Value {
     }
 }
 
-const fn key(key: &'static str, also: &'static [&'static str]) -> A1111 {
-    A1111::Key(A1111Key {
-        key,
-        also,
-        preferred: &[],
-    })
-}
-
 impl Field {
     /// Every field, in the contract's order: the order of the wire body, of validation, and of the
     /// stand-in's checks.
-    pub const ALL: [Field; 16] = [
-        Field::Prompt,
-        Field::Sampler,
-        Field::Scheduler,
-        Field::Seed,
-        Field::Base64,
-        Field::CnStop,
-        Field::CnStrength,
-        Field::CnType,
-        Field::CustomHeight,
-        Field::CustomWidth,
-        Field::Guidance,
-        Field::ImageFormat,
-        Field::Quality,
-        Field::Samples,
-        Field::Steps,
-        Field::UseInputImgDimension,
-    ];
-
-    /// The table: each field described once.
-    pub const fn info(self) -> FieldInfo {
-        let (wire, required, allowed, shown, a1111, in_details) = match self {
-            Field::Prompt => (
-                "prompt",
-                true,
-                Allowed::Text,
-                Shown::Plain,
-                A1111::Prompt,
-                false,
-            ),
-            Field::Sampler => (
-                "sampler",
-                true,
-                Allowed::OneOf {
-                    names: &SAMPLERS,
-                    default: DEFAULT_SAMPLER,
-                },
-                Shown::Plain,
-                key("Sampler", &[]),
-                true,
-            ),
-            Field::Scheduler => (
-                "scheduler",
-                true,
-                Allowed::OneOf {
-                    names: Scheduler::NAMES,
-                    default: Scheduler::DEFAULT_NAME,
-                },
-                Shown::Plain,
-                key("Schedule type", &["scheduler"]),
-                true,
-            ),
-            Field::Seed => (
-                "seed",
-                true,
-                Allowed::Seed {
-                    default: DEFAULT_SEED,
-                },
-                Shown::Plain,
-                key("Seed", &[]),
-                true,
-            ),
-            Field::Base64 => (
-                "base64",
-                false,
-                Allowed::Bool { default: false },
-                Shown::Plain,
-                A1111::None,
-                false,
-            ),
-            Field::CnStop => (
-                "cn_stop",
-                false,
-                Allowed::Num(CN_STOP),
-                Shown::Decimals(1),
-                key("ControlNet stop", &["controlnet end"]),
-                true,
-            ),
-            Field::CnStrength => (
-                "cn_strength",
-                false,
-                Allowed::Num(CN_STRENGTH),
-                Shown::Decimals(1),
-                key("ControlNet strength", &["controlnet weight"]),
-                true,
-            ),
-            Field::CnType => (
-                "cn_type",
-                false,
-                Allowed::OneOf {
-                    names: CnType::NAMES,
-                    default: CnType::DEFAULT_NAME,
-                },
-                Shown::Plain,
-                key("ControlNet", &["controlnet type"]),
-                true,
-            ),
-            Field::CustomHeight => (
-                "custom_height",
-                false,
-                Allowed::Int(SIZE),
-                Shown::Plain,
-                A1111::SizeHeight,
-                false,
-            ),
-            Field::CustomWidth => (
-                "custom_width",
-                false,
-                Allowed::Int(SIZE),
-                Shown::Plain,
-                A1111::SizeWidth,
-                false,
-            ),
-            Field::Guidance => (
-                "guidance",
-                false,
-                Allowed::Num(GUIDANCE),
-                Shown::Decimals(1),
-                A1111::Key(A1111Key {
-                    key: "CFG scale",
-                    also: &["guidance"],
-                    preferred: &["distilled cfg scale"],
-                }),
-                true,
-            ),
-            Field::ImageFormat => (
-                "image_format",
-                false,
-                Allowed::OneOf {
-                    names: ImageFormat::NAMES,
-                    default: ImageFormat::DEFAULT_NAME,
-                },
-                Shown::Plain,
-                A1111::None,
-                true,
-            ),
-            Field::Quality => (
-                "quality",
-                false,
-                Allowed::Int(QUALITY),
-                Shown::Plain,
-                A1111::None,
-                true,
-            ),
-            Field::Samples => (
-                "samples",
-                false,
-                Allowed::Int(SAMPLES),
-                Shown::Plain,
-                A1111::None,
-                false,
-            ),
-            Field::Steps => (
-                "steps",
-                false,
-                Allowed::Int(STEPS),
-                Shown::Plain,
-                key("Steps", &[]),
-                true,
-            ),
-            Field::UseInputImgDimension => (
-                "use_input_img_dimension",
-                false,
-                Allowed::Bool { default: true },
-                Shown::Plain,
-                A1111::SetBySize,
-                false,
-            ),
-        };
-        FieldInfo {
-            wire,
-            label: wire,
-            required,
-            allowed,
-            shown,
-            a1111,
-            in_details,
+    pub const ALL: [Field; 16] = {
+        let mut all = [Field::Prompt; 16];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].field;
+            i += 1;
         }
+        all
+    };
+
+    /// The field's row of [`TABLE`].
+    pub const fn info(self) -> FieldInfo {
+        TABLE[self as usize]
     }
 
     /// The contract's name, e.g. `cn_strength`.
@@ -623,66 +619,11 @@ pub fn field_named_in(message: &str) -> Option<&'static str> {
         .max_by_key(|name| name.len())
 }
 
-/// A1111's key for the image's size (`Size: 1024x768`).
-pub const A1111_SIZE_KEY: &str = "Size";
-/// A1111's key for the model (written, never read).
-pub const A1111_MODEL_KEY: &str = "Model";
-
-/// One item of the A1111 settings line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum A1111Item {
-    /// A field written under its [`A1111Key`].
-    Key(Field),
-    /// `Size: WIDTHxHEIGHT`.
-    Size,
-    /// `Model: flux-controlnet`.
-    Model,
-}
-
-/// The settings line's items in the order written: `Steps: 20, Sampler: euler, Schedule type:
-/// simple, CFG scale: 3.5, Seed: 652889, Size: 1024x1024, Model: flux-controlnet, ControlNet: pose,
-/// ControlNet strength: 0.45, ControlNet stop: 0.5`.
-pub const A1111_LINE: [A1111Item; 10] = [
-    A1111Item::Key(Field::Steps),
-    A1111Item::Key(Field::Sampler),
-    A1111Item::Key(Field::Scheduler),
-    A1111Item::Key(Field::Guidance),
-    A1111Item::Key(Field::Seed),
-    A1111Item::Size,
-    A1111Item::Model,
-    A1111Item::Key(Field::CnType),
-    A1111Item::Key(Field::CnStrength),
-    A1111Item::Key(Field::CnStop),
-];
-
-/// The settings line's `(key, value)` pairs for `p`, values unquoted, in [`A1111_LINE`]'s order;
-/// `size` is the image's actual size.
-pub fn a1111_pairs(p: &GenParams, size: (u32, u32)) -> Vec<(&'static str, String)> {
-    A1111_LINE
-        .iter()
-        .filter_map(|item| match *item {
-            A1111Item::Key(f) => match f.info().a1111 {
-                A1111::Key(k) => Some((k.key, get(p, f).to_string())),
-                _ => None,
-            },
-            A1111Item::Size => Some((A1111_SIZE_KEY, format!("{}x{}", size.0, size.1))),
-            A1111Item::Model => Some((A1111_MODEL_KEY, MODEL.to_owned())),
-        })
-        .collect()
-}
-
-/// The field an A1111 key (any case) is read as, and whether it is one of the field's preferred
-/// keys. `Size` is not here (it sets two fields; see [`A1111_SIZE_KEY`]).
-pub fn a1111_field(key: &str) -> Option<(Field, bool)> {
-    let k = key.trim().to_ascii_lowercase();
-    Field::ALL.into_iter().find_map(|f| match f.info().a1111 {
-        A1111::Key(a) if a.preferred.contains(&k.as_str()) => Some((f, true)),
-        A1111::Key(a) if a.key.eq_ignore_ascii_case(&k) || a.also.contains(&k.as_str()) => {
-            Some((f, false))
-        }
-        _ => None,
-    })
-}
+mod a1111;
+pub use a1111::{
+    A1111, A1111_LINE, A1111_MODEL_KEY, A1111_SIZE_KEY, A1111Item, A1111Key, a1111_field,
+    a1111_pairs,
+};
 
 #[cfg(test)]
 mod tests;

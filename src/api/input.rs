@@ -6,10 +6,13 @@
 //! is refused before any large allocation. EXIF orientation is applied. A file is sent unchanged
 //! when that already works (JPEG/PNG/WebP, upright, small enough, not animated/CMYK/16-bit/
 //! transparent); otherwise it is downscaled if needed and re-encoded as a JPEG, and
-//! [`PreparedInput::notes`] says what was done.
+//! [`PreparedInput::notes`] says what was done. Only regular files are read (a FIFO or a device
+//! is refused by its type before it is opened), and only images the service can use are prepared:
+//! at least [`MIN_SIDE`] pixels a side after any downscale, at most [`MAX_RATIO`] to 1.
 
 mod pixels;
 mod sniff;
+mod usable;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ use image::{ColorType, DynamicImage, ImageDecoder as _, ImageError, ImageFormat}
 
 use crate::types::{InputPreview, InputSource};
 use sniff::Sniffed;
+pub use usable::{MAX_RATIO, MIN_SIDE, check_max_side};
 
 /// JPEG quality for re-encoded inputs; lowered step by step only if the result is still too big.
 const JPEG_QUALITIES: [u8; 3] = [90, 80, 70];
@@ -75,6 +79,8 @@ pub enum InputError {
     NotFound { path: PathBuf },
     #[error("{} is a folder, not an image file: pick a file inside it", path.display())]
     NotAFile { path: PathBuf },
+    #[error("{} is {kind}, not an image file: pick a regular image file", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
     #[error("{} cannot be read ({detail}): check that the file is readable by you", path.display())]
     Unreadable { path: PathBuf, detail: String },
     #[error("{name} is empty (0 bytes): pick the image again, or export it anew")]
@@ -89,6 +95,13 @@ pub enum InputError {
     Damaged { name: String, detail: String },
     #[error("{name} is too large: {detail}")]
     TooLarge { name: String, detail: String },
+    #[error("{name} cannot be used: {detail}")]
+    Unusable { name: String, detail: String },
+    #[error(
+        "the longest input side is set to {max_side} pixels, and the service needs at least \
+         {MIN_SIDE} on each side: set it to {MIN_SIDE} or more"
+    )]
+    MaxSideTooSmall { max_side: u32 },
     #[error("the URL {url:?} cannot be used: {detail}")]
     BadUrl { url: String, detail: String },
     #[error("{name} could not be converted for sending ({detail}): try saving it as a JPEG first")]
@@ -108,6 +121,7 @@ pub fn prepare(source: &InputSource, opts: &PrepareOptions) -> Result<PreparedIn
 
 /// Reads and prepares a local file.
 pub fn prepare_file(path: &Path, opts: &PrepareOptions) -> Result<PreparedInput, InputError> {
+    check_max_side(opts.max_side)?;
     let bytes = read_file(path, opts.max_file_bytes)?;
     prepare_bytes(&path.display().to_string(), &bytes, opts)
 }
@@ -118,8 +132,11 @@ pub fn prepare_bytes(
     bytes: &[u8],
     opts: &PrepareOptions,
 ) -> Result<PreparedInput, InputError> {
+    check_max_side(opts.max_side)?;
     let decoded = decode(name, bytes, opts)?;
     let (ow, oh) = decoded.oriented_size();
+    let fitted = pixels::fit_within(ow, oh, opts.max_side);
+    usable::check_downscaled(name, (ow, oh), fitted, opts.max_side)?;
     let mut notes = decoded.notes.clone();
     let fits = ow.max(oh) <= opts.max_side;
     let transparent = pixels::has_transparency(&decoded.image);
@@ -295,14 +312,11 @@ fn oriented(orientation: Orientation, w: u32, h: u32) -> (u32, u32) {
     }
 }
 
-/// Reads a file, refusing folders, missing files and files over `max_bytes` before reading.
+/// Reads a file, refusing missing files, anything but a regular file (a folder, a FIFO that would
+/// block forever, a device that never ends) and files over `max_bytes` before opening them.
 fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, InputError> {
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
-    if meta.is_dir() {
-        return Err(InputError::NotAFile {
-            path: path.to_owned(),
-        });
-    }
+    usable::check_regular(path, &meta.file_type())?;
     if meta.len() > max_bytes {
         return Err(InputError::TooLarge {
             name: path.display().to_string(),
@@ -314,8 +328,12 @@ fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, InputError> {
         });
     }
     let file = std::fs::File::open(path).map_err(|e| io_error(path, &e))?;
+    // The path may have been swapped for something else between the two looks: look again at
+    // what was opened.
+    let opened = file.metadata().map_err(|e| io_error(path, &e))?;
+    usable::check_regular(path, &opened.file_type())?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    // The cap also bounds special files (a device, /proc) whose size is not known up front.
+    // The cap also bounds files whose size is not known up front (in /proc, say).
     file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(path, &e))?;
@@ -424,23 +442,11 @@ fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, In
         .into_decoder()
         .map_err(|e| image_error(name, format, e))?;
     let (w, h) = decoder.dimensions();
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > opts.max_pixels {
-        return Err(InputError::TooLarge {
-            name: name.to_owned(),
-            detail: format!(
-                "it declares {w}×{h} pixels ({:.0} megapixels) and the limit is {:.0} \
-                 megapixels: export a smaller version",
-                pixels as f64 / 1e6,
-                opts.max_pixels as f64 / 1e6
-            ),
-        });
-    }
-    if w == 0 || h == 0 {
-        return Err(damaged(format!("it declares a size of {w}×{h} pixels")));
-    }
+    check_declared(name, w, h, opts)?;
     // A damaged EXIF block is no reason to refuse the picture: treat it as upright.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let (ow, oh) = oriented(orientation, w, h);
+    usable::check_size(name, ow, oh)?;
     if orientation != Orientation::NoTransforms {
         notes.push("rotated per EXIF".into());
     }
@@ -486,6 +492,29 @@ fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, In
         altered,
         notes,
     })
+}
+
+/// Refuses, from the header alone, an image too large to decode and one with no pixels.
+fn check_declared(name: &str, w: u32, h: u32, opts: &PrepareOptions) -> Result<(), InputError> {
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > opts.max_pixels {
+        return Err(InputError::TooLarge {
+            name: name.to_owned(),
+            detail: format!(
+                "it declares {w}×{h} pixels ({:.0} megapixels) and the limit is {:.0} \
+                 megapixels: export a smaller version",
+                pixels as f64 / 1e6,
+                opts.max_pixels as f64 / 1e6
+            ),
+        });
+    }
+    if w == 0 || h == 0 {
+        return Err(InputError::Damaged {
+            name: name.to_owned(),
+            detail: format!("it declares a size of {w}×{h} pixels"),
+        });
+    }
+    Ok(())
 }
 
 /// Maps a decoder error to plain words.

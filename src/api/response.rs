@@ -1,11 +1,13 @@
 //! Decoding what the service sends back: raw image bytes (recognised by magic number), base64 JSON in
 //! each shape the contract lists, the v2 job documents, and the accounting headers. One result type,
-//! [`Generation`], serves the UI, the gallery and the CLI whichever API produced it.
+//! [`Generation`], serves the UI, the gallery and the CLI whichever API produced it. An answer that
+//! lists more images than were asked for is cut ([`at_most`]); the server's text in an error is kept
+//! as an [`excerpt`], scrubbed of the key before it is shortened.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::error::DecodeError;
+use super::error::{DecodeError, excerpt};
 use super::params::ImageFormat;
 
 /// One generated image exactly as received.
@@ -105,16 +107,17 @@ pub fn check_image(bytes: Vec<u8>, content_type: &str) -> Result<ReceivedImage, 
         return Err(DecodeError::Empty);
     }
     let Some(format) = ImageFormat::sniff(&bytes) else {
-        let start: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+        // An excerpt, not the 40 characters shown: the key is scrubbed before the cut.
+        let start: String = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])
             .chars()
             .map(|c| if c.is_control() { '.' } else { c })
             .collect();
         return Err(DecodeError::NotAnImage {
-            start,
+            start: excerpt(&start),
             content_type: if content_type.trim().is_empty() {
                 "no content type".to_owned()
             } else {
-                content_type.to_owned()
+                excerpt(content_type)
             },
         });
     };
@@ -254,28 +257,50 @@ pub fn image_refs(v: &serde_json::Value) -> Result<Vec<OutputRef>, DecodeError> 
         if let Some(text) = v.get(key).and_then(|m| m.as_str())
             && !text.trim().is_empty()
         {
-            return Err(DecodeError::ErrorIn200(super::error::shorten(
-                text.trim(),
-                300,
-            )));
+            return Err(DecodeError::ErrorIn200(excerpt(text.trim())));
         }
     }
     Err(DecodeError::NoImageInJson {
-        fields: field_names(v),
+        fields: excerpt(&field_names(v)),
     })
+}
+
+/// At most `max` of a result's outputs: a result that lists more than the request's `samples` is
+/// cut (the rest are never downloaded or decoded, and a warning says how many were left).
+pub fn at_most(mut refs: Vec<OutputRef>, max: usize) -> Vec<OutputRef> {
+    if refs.len() > max {
+        tracing::warn!(
+            received = refs.len(),
+            kept = max,
+            "the answer lists more images than were asked for; only the first ones are kept"
+        );
+        refs.truncate(max);
+    }
+    refs
 }
 
 /// Decodes a `base64: true` answer: JSON carrying inline image data.
 pub fn decode_json_images(body: &[u8]) -> Result<Vec<ReceivedImage>, DecodeError> {
+    decode_json_images_at_most(body, usize::MAX)
+}
+
+/// [`decode_json_images`], keeping at most `max` images (see [`at_most`]).
+pub fn decode_json_images_at_most(
+    body: &[u8],
+    max: usize,
+) -> Result<Vec<ReceivedImage>, DecodeError> {
     let v: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| DecodeError::BadJson(e.to_string()))?;
+    let refs = at_most(image_refs(&v)?, max);
+    drop(v);
     let mut out = Vec::new();
-    for r in image_refs(&v)? {
+    for r in refs {
         match r {
             OutputRef::Inline(s) => out.push(decode_base64_image(&s)?),
             OutputRef::Url(u) => {
                 return Err(DecodeError::Unexpected(format!(
-                    "a URL ({u}) where base64 image data was expected"
+                    "a URL ({}) where base64 image data was expected",
+                    excerpt(&u)
                 )));
             }
         }
@@ -289,6 +314,15 @@ pub fn decode_v1_body(
     body: Vec<u8>,
     content_type: &str,
 ) -> Result<Vec<ReceivedImage>, DecodeError> {
+    decode_v1_body_at_most(body, content_type, usize::MAX)
+}
+
+/// [`decode_v1_body`], keeping at most `max` images (see [`at_most`]).
+pub fn decode_v1_body_at_most(
+    body: Vec<u8>,
+    content_type: &str,
+    max: usize,
+) -> Result<Vec<ReceivedImage>, DecodeError> {
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -297,7 +331,7 @@ pub fn decode_v1_body(
     }
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first == Some(b'{') || content_type.contains("json") {
-        return decode_json_images(&body);
+        return decode_json_images_at_most(&body, max);
     }
     check_image(body, content_type).map(|i| vec![i])
 }
@@ -332,7 +366,7 @@ pub fn decode_status(body: &[u8]) -> Result<(JobState, serde_json::Value), Decod
     let Some(status) = v.get("status").and_then(|s| s.as_str()) else {
         return Err(DecodeError::Unexpected(format!(
             "a status answer without `status` (fields: {})",
-            field_names(&v)
+            excerpt(&field_names(&v))
         )));
     };
     let state = match status.to_ascii_uppercase().as_str() {

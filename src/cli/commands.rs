@@ -389,9 +389,17 @@ fn flag_error(e: crate::api::ParamError) -> CliError {
     ))
 }
 
+/// Refuses a `--max-input-side` under what the service can use: every local image would be
+/// shrunk below it and sent as a paid request that cannot work.
+fn check_input_side(g: &GenArgs) -> Result<(), CliError> {
+    crate::api::input::check_max_side(g.max_input_side)
+        .map_err(|e| CliError::Other(format!("--max-input-side: {e}")))
+}
+
 fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
     let params = g.params();
     params.validate().map_err(flag_error)?;
+    check_input_side(g)?;
     let input = input_source(&g.image);
     let specs = sample_specs(&params, &input, g);
     let rt = runtime()?;
@@ -431,6 +439,7 @@ fn compare(
 ) -> Result<(), CliError> {
     let params = g.params();
     params.validate().map_err(flag_error)?;
+    check_input_side(g)?;
     let input = input_source(&g.image);
     let group = jobs::next_job_id();
     let plan = match x {
@@ -442,11 +451,8 @@ fn compare(
                 .map_err(|e| CliError::Other(e.to_string()))?;
             grid::plan(&params, &input, g.api.into(), group, x, y)
         }
-        None => {
-            let mut types = types.to_vec();
-            types.dedup();
-            grid::compare_types(&params, &input, g.api.into(), group, &types)
-        }
+        // A repeated type is planned once (and said so below).
+        None => grid::compare_types(&params, &input, g.api.into(), group, types),
     }
     .map_err(|e| CliError::Other(e.to_string()))?;
     let specs: Vec<(String, JobSpec)> = plan
@@ -472,10 +478,12 @@ fn compare(
         g.max_input_side,
     )?;
     if !cli.quiet {
+        for d in &plan.duplicates {
+            eprintln!("fluxcn: {d}");
+        }
         eprintln!(
-            "fluxcn: {} requests (≈ ${:.2}) with seed {}, sent concurrently",
-            plan.cost_requests(),
-            plan.cost_requests() as f64 * crate::api::DEFAULT_COST_PER_IMAGE,
+            "fluxcn: {} with seed {}, sent concurrently",
+            plan.cost_text(crate::api::DEFAULT_COST_PER_IMAGE),
             plan.seed
         );
     }

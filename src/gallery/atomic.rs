@@ -9,7 +9,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::GalleryError;
@@ -55,6 +55,60 @@ pub fn write_atomic_unsynced_dir(path: &Path, bytes: &[u8]) -> Result<(), Galler
         return Err(io("write", path)(e));
     }
     Ok(())
+}
+
+/// Writes a paid image that the gallery could not take to a new folder of its own in the temp
+/// folder (shared with other users on many systems), as `<stem>-<random>.<ext>`; returns its path.
+/// The folder is made fresh under a random name, private to the user, and the file inside it is
+/// created new (`create_new`): nothing is ever written through a planted file or link, and the
+/// names cannot be guessed ahead.
+pub fn write_fallback(stem: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let random = || -> String {
+        std::iter::repeat_with(fastrand::alphanumeric)
+            .take(12)
+            .collect()
+    };
+    let base = std::env::temp_dir();
+    let mut made = None;
+    for _ in 0..8 {
+        let dir = base.join(format!("fluxcn-unsaved-{}", random()));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&dir) {
+            Ok(()) => {
+                made = Some(dir);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let dir = made.ok_or_else(|| std::io::Error::other("no new folder name was free"))?;
+    let path = dir.join(format!("{stem}-{}.{ext}", random()));
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let written = opts
+        .open(&path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir(&dir);
+        return Err(e);
+    }
+    sync_dir(&dir);
+    Ok(path)
+}
+
+/// A test hook (debug builds only): with `FLUXCN_TEST_HOLD_AFTER_SAVE` set, a save stops for good
+/// once its image, sidecar and index record are written, before the job runtime closes the job in
+/// its journal, so that a test can kill -9 the process at exactly that moment.
+pub fn hold_after_save_for_tests() {
+    while cfg!(debug_assertions) && std::env::var_os("FLUXCN_TEST_HOLD_AFTER_SAVE").is_some() {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
 }
 
 /// Makes a rename or a new file in `dir` durable. Best effort: not every platform lets a folder be
@@ -120,7 +174,7 @@ pub fn own_subdir(dir: &Path, name: &str) -> Result<std::path::PathBuf, GalleryE
         Ok(sub)
     } else {
         Err(io("use", &sub)(std::io::Error::other(
-            "it is a link or a file, not a folder of the gallery's own; remove it",
+            "it is a link or a file, not a folder of the gallery's own",
         )))
     }
 }
@@ -219,6 +273,27 @@ mod tests {
         assert!(own_subdir(d.path(), ".trash").is_err());
         assert!(own_subdir(d.path(), ".thumbs").unwrap().is_dir());
         assert!(own_subdir(d.path(), ".thumbs").is_ok(), "twice is fine");
+    }
+
+    #[test]
+    fn fallback_files_are_new_private_and_unguessable() {
+        let a = write_fallback("7-0", "png", b"one").unwrap();
+        let b = write_fallback("7-0", "png", b"two").unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a.parent(), b.parent(), "a new folder each time");
+        assert_eq!(std::fs::read(&a).unwrap(), b"one");
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("7-0-") && name.ends_with(".png") && name.len() > 12);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&a), 0o600);
+            assert_eq!(mode(a.parent().unwrap()), 0o700);
+        }
+        for p in [a, b] {
+            std::fs::remove_dir_all(p.parent().unwrap()).unwrap();
+        }
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub enum GalleryError {
 fn advice(action: &str) -> &'static str {
     match action {
         "read" | "list" => "Check that it exists and that you may read it",
+        "use" => "Remove or rename it: the gallery then makes its own folder there",
         _ => "Check that the folder exists and is writable, and that the disk is not full",
     }
 }

@@ -8,6 +8,11 @@
 //!
 //! Two processes (the app and the CLI) may share a gallery: each re-reads what the other appended
 //! (records are idempotent, so reading one's own again is harmless) and reloads after a rewrite.
+//!
+//! An id becomes a path (`<dir>/<id>.json`, `.trash/<id>.*`, `.thumbs/<id>-<side>.jpg`) and a
+//! record's `file` is joined to the folder, so a record whose id is not a plain file name or whose
+//! file is not `<id>.<image extension>` (a crafted or damaged index: `../../x`, `/abs/path`) is
+//! dropped with a warning, and never written back.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -18,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::error::io;
+use super::store::IMAGE_EXTS;
 use super::{GalleryError, Sidecar};
 
 /// The index's file name inside the gallery folder.
@@ -56,12 +62,35 @@ pub struct Indexed {
 /// The pictures by id.
 pub type Map = HashMap<String, Indexed>;
 
-/// Applies one record.
-pub fn apply(map: &mut Map, op: Op) {
+/// Whether `id` can only name a file directly inside the gallery: not empty, not hidden (which
+/// also rules out `.` and `..`), no separator, no drive or stream colon, no NUL.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty() && !id.starts_with('.') && !id.contains(['/', '\\', ':', '\0'])
+}
+
+/// Whether `file` is the image file of `id`: `<id>.<one of the image extensions>`.
+pub(crate) fn valid_file(id: &str, file: &str) -> bool {
+    valid_id(id)
+        && file.rsplit_once('.').is_some_and(|(stem, ext)| {
+            stem == id && IMAGE_EXTS.iter().any(|e| e.eq_ignore_ascii_case(ext))
+        })
+}
+
+/// Applies one record; returns `false` (and changes nothing) for a record naming a path that is
+/// not a plain file of the gallery (see the module doc).
+pub fn apply(map: &mut Map, op: Op) -> bool {
     match op {
         Op::Header { .. } => {}
+        Op::Put { id, file, .. } if !valid_file(&id, &file) => {
+            tracing::warn!(id = %id.escape_debug(), file = %file.escape_debug(), "ignoring a gallery index record that names a path outside the gallery");
+            return false;
+        }
         Op::Put { id, file, meta } => {
             map.insert(id, Indexed { file, meta: *meta });
+        }
+        Op::Fav { id, .. } | Op::Del { id } if !valid_id(&id) => {
+            tracing::warn!(id = %id.escape_debug(), "ignoring a gallery index record with an id that is not a file name");
+            return false;
         }
         Op::Fav { id, fav } => {
             if let Some(e) = map.get_mut(&id) {
@@ -72,6 +101,7 @@ pub fn apply(map: &mut Map, op: Op) {
             map.remove(&id);
         }
     }
+    true
 }
 
 /// An index read from disk.
@@ -85,6 +115,9 @@ pub struct Loaded {
     pub torn: bool,
     /// The bytes read, all of them complete lines.
     pub len: u64,
+    /// Records dropped because they name a path outside the gallery: the file must be rewritten
+    /// so that they are not kept.
+    pub rejected: usize,
 }
 
 /// Why an index cannot be used (then it is rebuilt).
@@ -94,30 +127,47 @@ pub enum Unusable {
     Corrupt(String),
 }
 
+/// An index that is a link (planted in a shared folder) or not a file is never read through: it is
+/// rebuilt, which replaces it.
+fn plain_file(path: &Path) -> Result<(), Unusable> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => Err(Unusable::Corrupt("it is a link or not a file".into())),
+        _ => Ok(()),
+    }
+}
+
 /// Reads the whole index.
 pub fn load(path: &Path) -> Result<Loaded, Unusable> {
+    plain_file(path)?;
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unusable::Missing),
         Err(e) => return Err(Unusable::Corrupt(format!("it cannot be read: {e}"))),
     };
     let mut map = Map::new();
-    let (records, used, torn) = read_records(&bytes, &mut map, true)?;
+    let read = read_records(&bytes, &mut map, true)?;
     Ok(Loaded {
         map,
-        records,
-        torn,
-        len: used as u64,
+        records: read.records,
+        torn: read.torn,
+        len: read.used as u64,
+        rejected: read.rejected,
     })
 }
 
-/// Applies the complete lines of `bytes`; returns (records, bytes used, torn tail). With
-/// `want_header`, the first record must be a header of [`INDEX_VERSION`].
-fn read_records(
-    bytes: &[u8],
-    map: &mut Map,
-    want_header: bool,
-) -> Result<(usize, usize, bool), Unusable> {
+/// What [`read_records`] read.
+struct ReadRecords {
+    records: usize,
+    /// Bytes used: complete lines only.
+    used: usize,
+    /// Something follows the last complete line.
+    torn: bool,
+    rejected: usize,
+}
+
+/// Applies the complete lines of `bytes`. With `want_header`, the first record must be a header
+/// of [`INDEX_VERSION`].
+fn read_records(bytes: &[u8], map: &mut Map, want_header: bool) -> Result<ReadRecords, Unusable> {
     // Complete lines only: what follows the last newline is a record cut short by a crash.
     let used = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let torn = bytes[used..].iter().any(|b| !b.is_ascii_whitespace());
@@ -135,10 +185,18 @@ fn read_records(
         }
     }
     let records = ops.len();
+    let mut rejected = 0;
     for op in ops {
-        apply(map, op);
+        if !apply(map, op) {
+            rejected += 1;
+        }
     }
-    Ok((records, used, torn))
+    Ok(ReadRecords {
+        records,
+        used,
+        torn,
+        rejected,
+    })
 }
 
 /// Parses complete lines, spread over the available cores when there are many (a gallery of
@@ -205,6 +263,7 @@ fn parse_lines(bytes: &[u8]) -> Result<Vec<Op>, String> {
 /// Reads what was appended after `from` (by this or another process). `Ok(None)`: the file was
 /// replaced or shortened (reload it whole).
 pub fn read_from(path: &Path, from: u64, map: &mut Map) -> Result<Option<u64>, Unusable> {
+    plain_file(path)?;
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unusable::Missing),
@@ -221,8 +280,8 @@ pub fn read_from(path: &Path, from: u64, map: &mut Map) -> Result<Option<u64>, U
     f.seek(SeekFrom::Start(from))
         .and_then(|_| f.read_to_end(&mut buf))
         .map_err(|e| Unusable::Corrupt(e.to_string()))?;
-    let (_, used, _) = read_records(&buf, map, from == 0)?;
-    Ok(Some(from + used as u64))
+    let read = read_records(&buf, map, from == 0)?;
+    Ok(Some(from + read.used as u64))
 }
 
 fn line(op: &Op) -> Vec<u8> {
@@ -233,11 +292,17 @@ fn line(op: &Op) -> Vec<u8> {
 }
 
 /// Appends records. Not synced: the index is a cache of the sidecars, and a record lost in a crash
-/// only makes the next open pick the picture up from its sidecar.
+/// only makes the next open pick the picture up from its sidecar. An index that is a link is not
+/// appended through (the caller then rewrites it, which replaces the link).
 pub fn append(path: &Path, ops: &[Op]) -> Result<(), GalleryError> {
     let mut bytes = Vec::new();
     for op in ops {
         bytes.extend(line(op));
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(io("append to", path)(std::io::Error::other(
+            "it is a link or not a file",
+        )));
     }
     let mut f = OpenOptions::new()
         .append(true)
@@ -288,6 +353,7 @@ mod tests {
             group: None,
             favourite: false,
             model: "flux-controlnet".into(),
+            job_id: None,
         }
     }
 
@@ -331,6 +397,43 @@ mod tests {
         assert!(l.torn);
         assert_eq!(l.map, other);
         assert_eq!(l.records, 6, "header, 3 puts, fav, del");
+    }
+
+    #[test]
+    fn records_naming_paths_outside_the_gallery_are_dropped() {
+        for id in [
+            "../../x", "/etc/x", "a/b", "a\\b", "C:x", ".", "..", ".hidden", "",
+        ] {
+            assert!(!valid_id(id), "{id:?}");
+        }
+        assert!(valid_id("20260101-000000-pose-1"));
+        assert!(valid_file("a-1", "a-1.png") && valid_file("a-1", "a-1.JPG"));
+        assert!(!valid_file("a-1", "b.png") && !valid_file("a-1", "a-1.json"));
+        assert!(!valid_file("a-1", "../a-1.png") && !valid_file("a", "/g/a.png"));
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(INDEX_FILE);
+        write_whole(&p, &Map::new()).unwrap();
+        let put = |id: &str, file: &str| Op::Put {
+            id: id.into(),
+            file: file.into(),
+            meta: Box::new(meta(1)),
+        };
+        append(
+            &p,
+            &[
+                put("ok", "ok.png"),
+                put("../../x", "ok.png"),
+                put("ok2", "/etc/passwd"),
+                Op::Fav {
+                    id: "/x".into(),
+                    fav: true,
+                },
+            ],
+        )
+        .unwrap();
+        let l = load(&p).unwrap();
+        assert_eq!(l.map.keys().collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(l.rejected, 3);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::api::{Accounting, GenParams, ImageFormat, ReceivedImage};
 use crate::types::{ApiVersion, GroupTag, JobId};
 
 pub use a1111::{format_a1111, parse_a1111};
-pub use atomic::TMP_GRACE;
+pub use atomic::{TMP_GRACE, write_fallback};
 pub use error::GalleryError;
 pub use meta::read_settings;
 pub use store::{Store, THUMBS_DIR, TRASH_DIR};

@@ -1,24 +1,30 @@
 //! The gallery store: saves every paid result (image + sidecar, atomically, then the index), lists,
 //! favourites, deletes into `.trash/` and restores from it, and repairs itself on open.
 //!
-//! On open: leftover `*.tmp` files from a crash are removed; the index is loaded (or rebuilt from
-//! the sidecars when missing or corrupt, with a warning); then the folder's file names (not their
-//! contents) are compared with it, so an image saved just before a crash but not yet indexed is
-//! picked up (from its sidecar, or from the settings inside it when the sidecar never got written),
-//! and an image removed by hand is dropped.
+//! On open: a complete `*.tmp` file a crash left before its rename is finished, and the stale rest
+//! removed (`repair.rs`); the index is loaded (or rebuilt from the sidecars when missing or
+//! corrupt, with a warning); then the folder's file names (not their contents) are compared with
+//! it, so an image saved just before a crash but not yet indexed is picked up (from its sidecar, or
+//! from the settings inside it when the sidecar never got written), and an image removed by hand is
+//! dropped; last, no empty sidecar is left (rewritten from the index, or removed when it is a
+//! stale name reservation with no image).
+//!
+//! Every id that arrives from outside (a caller, the index) must be a plain file name before it
+//! becomes a path (`index::valid_id`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::api::{GenParams, ImageFormat, MODEL};
-use crate::types::ApiVersion;
+use crate::api::MODEL;
+use crate::types::{ApiVersion, JobId};
 
-use super::atomic::{clean_tmp, sync_dir, write_atomic, write_atomic_unsynced_dir};
+use super::atomic::{clean_tmp, own_subdir, sync_dir, write_atomic, write_atomic_unsynced_dir};
 use super::error::io;
-use super::index::{self, INDEX_FILE, Indexed, Map, Op, Unusable};
-use super::meta::{embed, embedded_record, read_sidecar, request_json};
+use super::index::{self, INDEX_FILE, Indexed, Map, Op, Unusable, valid_id};
+use super::meta::{embed, read_sidecar, request_json};
+use super::repair::{self, sidecar_from_image};
 use super::{Entry, GalleryError, NewResult, SIDECAR_VERSION, Sidecar, format_a1111};
 
 /// The trash folder inside the gallery.
@@ -26,7 +32,7 @@ pub const TRASH_DIR: &str = ".trash";
 /// The thumbnail cache inside the gallery.
 pub const THUMBS_DIR: &str = ".thumbs";
 /// The image extensions the gallery lists.
-const IMAGE_EXTS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
+pub(super) const IMAGE_EXTS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
 
 /// The gallery on disk. Cheap to clone; safe to share between threads.
 #[derive(Clone)]
@@ -55,17 +61,12 @@ pub fn app_name() -> String {
 }
 
 /// Whether a file name is an image the gallery lists (hidden and temporary files are not).
-fn image_stem(name: &str) -> Option<&str> {
+pub(super) fn image_stem(name: &str) -> Option<&str> {
     if name.starts_with('.') || name.ends_with(".tmp") {
         return None;
     }
     let (stem, ext) = name.rsplit_once('.')?;
     (!stem.is_empty() && IMAGE_EXTS.iter().any(|e| e.eq_ignore_ascii_case(ext))).then_some(stem)
-}
-
-/// Whether `id` can only name a file directly inside the gallery (no separators, not hidden).
-pub(crate) fn valid_id(id: &str) -> bool {
-    !id.is_empty() && !id.starts_with('.') && !id.contains(['/', '\\', ':', '\0'])
 }
 
 /// The image files in `dir`, as (stem, file name), sorted by name.
@@ -106,6 +107,7 @@ impl Store {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, GalleryError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(io("create the folder", &dir))?;
+        repair::finish_tmp_files(&dir);
         for d in [dir.clone(), dir.join(THUMBS_DIR), dir.join(TRASH_DIR)] {
             clean_tmp(&d);
         }
@@ -129,9 +131,10 @@ impl Store {
                     let changed = store.reconcile(&mut map)?;
                     let bloated = loaded.records > 2 * map.len() + 64;
                     st.loaded_len = loaded.len;
-                    if changed || loaded.torn || bloated {
+                    if changed || loaded.torn || bloated || loaded.rejected > 0 {
                         store.write_index_or_warn(&mut st, &map);
                     }
+                    repair::repair_sidecars(store.dir(), &map);
                     st.map = map;
                 }
                 Err(why) => {
@@ -145,6 +148,7 @@ impl Store {
                     }
                     let map = store.scan_all()?;
                     store.write_index_or_warn(&mut st, &map);
+                    repair::repair_sidecars(store.dir(), &map);
                     st.map = map;
                 }
             }
@@ -254,6 +258,7 @@ impl Store {
             group: new.group.cloned(),
             favourite: false,
             model: MODEL.to_owned(),
+            job_id: new.job_id,
         };
         let file = format!("{id}.{}", new.image.format.extension());
         let image_path = dir.join(&file);
@@ -286,6 +291,8 @@ impl Store {
             }],
         );
         st.map.insert(id, indexed);
+        drop(st);
+        super::atomic::hold_after_save_for_tests();
         Ok(entry)
     }
 
@@ -345,9 +352,36 @@ impl Store {
 
     /// One picture by id.
     pub fn get(&self, id: &str) -> Option<Entry> {
+        if !valid_id(id) {
+            return None;
+        }
         let mut st = self.lock();
         self.refresh(&mut st);
         st.map.get(id).map(|e| self.entry(id, e))
+    }
+
+    /// The pictures a job saved, in the order it saved them: those whose sidecar names the job, and
+    /// (for older sidecars without a job id) the v2 results of its server request id; only those
+    /// whose image is on disk. Used by a resume after a crash between the save and the journal's
+    /// end record.
+    pub fn find_job(&self, job: JobId, request_id: Option<&str>) -> Vec<Entry> {
+        let mut st = self.lock();
+        self.refresh(&mut st);
+        let of_job = |m: &Sidecar| match m.job_id {
+            Some(j) => j == job,
+            None => {
+                m.api == ApiVersion::V2
+                    && request_id.is_some_and(|r| m.accounting.request_id.as_deref() == Some(r))
+            }
+        };
+        let mut v: Vec<Entry> = st
+            .map
+            .iter()
+            .filter(|(_, e)| of_job(&e.meta) && self.inner.dir.join(&e.file).is_file())
+            .map(|(id, e)| self.entry(id, e))
+            .collect();
+        v.sort_by(|a, b| (a.meta.created_unix_ms, &a.id).cmp(&(b.meta.created_unix_ms, &b.id)));
+        v
     }
 
     fn not_found(&self, id: &str) -> GalleryError {
@@ -359,6 +393,9 @@ impl Store {
 
     /// Marks or unmarks a favourite; written to the sidecar (the truth) and the index.
     pub fn set_favourite(&self, id: &str, fav: bool) -> Result<(), GalleryError> {
+        if !valid_id(id) {
+            return Err(self.not_found(id));
+        }
         let mut st = self.lock();
         self.refresh(&mut st);
         let Some(e) = st.map.get(id) else {
@@ -381,14 +418,16 @@ impl Store {
 
     /// Moves the image and its sidecar into `<dir>/.trash/` (see [`Store::undo_delete`]).
     pub fn delete(&self, id: &str) -> Result<(), GalleryError> {
+        if !valid_id(id) {
+            return Err(self.not_found(id));
+        }
         let mut st = self.lock();
         self.refresh(&mut st);
         let Some(e) = st.map.get(id) else {
             return Err(self.not_found(id));
         };
         let dir = &self.inner.dir;
-        let trash = dir.join(TRASH_DIR);
-        std::fs::create_dir_all(&trash).map_err(io("create the folder", &trash))?;
+        let trash = own_subdir(dir, TRASH_DIR)?;
         let image = dir.join(&e.file);
         let sidecar = dir.join(format!("{id}.json"));
         if image.exists() {
@@ -412,18 +451,24 @@ impl Store {
 
     /// Restores a deleted picture from the trash. Restoring one that is already back returns it.
     pub fn undo_delete(&self, id: &str) -> Result<Entry, GalleryError> {
+        let dir = &self.inner.dir;
+        if !valid_id(id) {
+            return Err(GalleryError::NotInTrash {
+                id: id.to_owned(),
+                dir: dir.join(TRASH_DIR),
+            });
+        }
         let mut st = self.lock();
         self.refresh(&mut st);
         if let Some(e) = st.map.get(id) {
             return Ok(self.entry(id, e));
         }
-        let dir = &self.inner.dir;
-        let trash = dir.join(TRASH_DIR);
+        let trash = own_subdir(dir, TRASH_DIR)?;
         let found = IMAGE_EXTS
             .iter()
             .map(|e| format!("{id}.{e}"))
             .find(|f| trash.join(f).is_file());
-        let (Some(file), true) = (found, valid_id(id)) else {
+        let Some(file) = found else {
             return Err(GalleryError::NotInTrash {
                 id: id.to_owned(),
                 dir: trash,
@@ -468,6 +513,10 @@ impl Store {
     pub fn empty_trash(&self) -> Result<usize, GalleryError> {
         let _st = self.lock();
         let trash = self.inner.dir.join(TRASH_DIR);
+        if std::fs::symlink_metadata(&trash).is_ok_and(|m| !m.is_dir()) {
+            // A planted link: never delete what it points at.
+            own_subdir(self.dir(), TRASH_DIR)?;
+        }
         let entries = match std::fs::read_dir(&trash) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -616,65 +665,6 @@ pub fn sidecar_json(meta: &Sidecar) -> Vec<u8> {
     let mut v = serde_json::to_vec_pretty(meta).unwrap_or_default();
     v.push(b'\n');
     v
-}
-
-/// A sidecar made from an image alone: its settings from inside it when there are any (else the
-/// defaults, with an empty prompt), its date from the file's time; and whether the settings were
-/// inside it (a picture that we made).
-fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), GalleryError> {
-    let bytes = std::fs::read(path).map_err(io("read", path))?;
-    let format = ImageFormat::sniff(&bytes).ok_or_else(|| GalleryError::NotAnImage {
-        path: path.to_path_buf(),
-    })?;
-    let (width, height) = image::ImageReader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .ok()
-        .and_then(|r| r.into_dimensions().ok())
-        .unwrap_or((0, 0));
-    let (params, input, seed_used, ours) = match embedded_record(path, &bytes) {
-        Ok(Some(e)) => {
-            let seed = e.seed_used.unwrap_or(e.params.seed);
-            (e.params, e.input.unwrap_or_default(), seed, e.ours)
-        }
-        Ok(None) => {
-            tracing::info!(file = %path.display(), "no settings inside this image; listing it with default settings and an empty prompt");
-            let p = GenParams::default();
-            let seed = p.seed;
-            (p, String::new(), seed, false)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "listing the image with default settings");
-            let p = GenParams::default();
-            let seed = p.seed;
-            (p, String::new(), seed, false)
-        }
-    };
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| SystemTime::now());
-    let ms = modified
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let sidecar = Sidecar {
-        version: SIDECAR_VERSION,
-        app: format!("{} (rebuilt from the image)", app_name()),
-        created: humantime::format_rfc3339_millis(modified).to_string(),
-        created_unix_ms: ms,
-        seed_used,
-        params,
-        input,
-        api: ApiVersion::default(),
-        accounting: Default::default(),
-        format,
-        width,
-        height,
-        bytes: bytes.len() as u64,
-        group: None,
-        favourite: false,
-        model: MODEL.to_owned(),
-    };
-    Ok((sidecar, ours))
 }
 
 #[cfg(test)]

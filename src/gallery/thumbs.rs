@@ -7,7 +7,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageReader, Limits, RgbaImage};
 
-use super::atomic::write_atomic;
+use super::atomic::{own_subdir, write_atomic};
 use super::error::io;
 use super::{Entry, GalleryError};
 
@@ -44,8 +44,9 @@ pub fn thumbnail(dir: &Path, entry: &Entry, max_side: u32) -> Result<RgbaImage, 
     if max_side == 0 {
         return Err(GalleryError::BadThumbSize { max_side });
     }
-    if !super::store::valid_id(&entry.id) {
-        // Only ids the store made name a cache file: never a path outside `.thumbs/`.
+    if !super::index::valid_id(&entry.id) || entry.image_path.parent() != Some(dir) {
+        // Only ids the store made name a cache file (never a path outside `.thumbs/`), and only
+        // pictures of this gallery are read.
         return Err(GalleryError::NotFound {
             id: entry.id.clone(),
             dir: dir.to_path_buf(),
@@ -57,9 +58,13 @@ pub fn thumbnail(dir: &Path, entry: &Entry, max_side: u32) -> Result<RgbaImage, 
     let image_time = std::fs::metadata(&entry.image_path)
         .and_then(|m| m.modified())
         .map_err(io("read", &entry.image_path))?;
-    let fresh = std::fs::metadata(&cache)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t >= image_time);
+    // A `.thumbs` that is a link (planted in a shared folder) is neither read nor written.
+    let ours =
+        std::fs::symlink_metadata(dir.join(super::store::THUMBS_DIR)).is_ok_and(|m| m.is_dir());
+    let fresh = ours
+        && std::fs::metadata(&cache)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= image_time);
     if fresh {
         match std::fs::read(&cache)
             .map_err(io("read", &cache))
@@ -81,11 +86,9 @@ pub fn thumbnail(dir: &Path, entry: &Entry, max_side: u32) -> Result<RgbaImage, 
         .encode_image(&DynamicImage::ImageRgb8(small.to_rgb8()));
     match encoded {
         Ok(()) => {
-            let stored = cache
-                .parent()
-                .map(|p| std::fs::create_dir_all(p).map_err(io("create the folder", p)))
-                .unwrap_or(Ok(()))
-                .and_then(|_| write_atomic(&cache, &jpeg));
+            // Never written through a `.thumbs` link planted in a shared gallery folder.
+            let stored =
+                own_subdir(dir, super::store::THUMBS_DIR).and_then(|_| write_atomic(&cache, &jpeg));
             if let Err(e) = stored {
                 tracing::warn!(error = %e, "could not cache a thumbnail; it will be made again next time");
             }

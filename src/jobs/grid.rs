@@ -1,13 +1,15 @@
 //! X/Y grids and control-type comparisons as plans of jobs: pick a row axis and a column axis
 //! (cn_type, cn_strength, cn_stop, guidance, steps, sampler, scheduler, seed, prompt), give each a
 //! list of values (`a,b,c`) or a numeric range (`from:to:step`), and get one validated job per cell,
-//! all sharing one concrete seed unless seed is an axis. The cost (number of requests) is known before
-//! anything is sent.
+//! all sharing one concrete seed unless seed is an axis. A value given twice (or two that send the
+//! same request, like steps 20 and 20.2) is planned once, in first-seen order, and the plan says so.
+//! The cost (requests, and images: requests × samples) is known before anything is sent.
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::types::{ApiVersion, GroupTag, InputSource, JobSpec};
+use crate::api::fields::{Field, Value as FieldValue};
 use crate::api::params::{self, CnType, GenParams, ParamError, Scheduler};
 
 /// The most cells a grid may have (a 4×3 grid on a free key already needs pacing).
@@ -41,30 +43,30 @@ impl AxisKind {
         AxisKind::Prompt,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// The request field this axis varies (its name, label and allowed values come from the
+    /// field table).
+    pub fn field(self) -> Field {
         match self {
-            AxisKind::CnType => "cn_type",
-            AxisKind::CnStrength => "cn_strength",
-            AxisKind::CnStop => "cn_stop",
-            AxisKind::Guidance => "guidance",
-            AxisKind::Steps => "steps",
-            AxisKind::Sampler => "sampler",
-            AxisKind::Scheduler => "scheduler",
-            AxisKind::Seed => "seed",
-            AxisKind::Prompt => "prompt",
+            AxisKind::CnType => Field::CnType,
+            AxisKind::CnStrength => Field::CnStrength,
+            AxisKind::CnStop => Field::CnStop,
+            AxisKind::Guidance => Field::Guidance,
+            AxisKind::Steps => Field::Steps,
+            AxisKind::Sampler => Field::Sampler,
+            AxisKind::Scheduler => Field::Scheduler,
+            AxisKind::Seed => Field::Seed,
+            AxisKind::Prompt => Field::Prompt,
         }
+    }
+
+    /// The field's name, as on the wire and in every label (`cn_strength`).
+    pub fn name(self) -> &'static str {
+        self.field().label()
     }
 
     /// Whether values may be given as a `from:to:step` range.
     pub fn numeric(self) -> bool {
-        matches!(
-            self,
-            AxisKind::CnStrength
-                | AxisKind::CnStop
-                | AxisKind::Guidance
-                | AxisKind::Steps
-                | AxisKind::Seed
-        )
+        self.field().numeric()
     }
 }
 
@@ -168,30 +170,19 @@ impl Axis {
                 .filter(|s| !s.is_empty())
                 .map(|s| AxisValue::Text(s.to_owned()))
                 .collect(),
-            AxisKind::CnType => values
+            // Named values: the field table parses and checks them (the same words as the CLI's
+            // flags and the stand-in's errors).
+            AxisKind::CnType | AxisKind::Scheduler | AxisKind::Sampler => values
                 .split(',')
                 .map(|v| {
-                    v.parse::<CnType>()
-                        .map(AxisValue::CnType)
-                        .map_err(|e| bad(e.to_string()))
-                })
-                .collect::<Result<_, _>>()?,
-            AxisKind::Scheduler => values
-                .split(',')
-                .map(|v| {
-                    v.parse::<Scheduler>()
-                        .map(AxisValue::Scheduler)
-                        .map_err(|e| bad(e.to_string()))
-                })
-                .collect::<Result<_, _>>()?,
-            AxisKind::Sampler => values
-                .split(',')
-                .map(|v| {
-                    let v = v.trim();
-                    if params::is_known_sampler(v) {
-                        Ok(AxisValue::Text(v.to_owned()))
-                    } else {
-                        Err(bad(format!("unknown sampler {v:?}")))
+                    let field = kind.field();
+                    let value = field.parse(v).map_err(|e| bad(e.to_string()))?;
+                    field.check(&value).map_err(|e| bad(e.to_string()))?;
+                    match value {
+                        FieldValue::CnType(t) => Ok(AxisValue::CnType(t)),
+                        FieldValue::Scheduler(s) => Ok(AxisValue::Scheduler(s)),
+                        FieldValue::Text(s) => Ok(AxisValue::Text(s)),
+                        other => Err(bad(format!("{other} is not a value of {kind}"))),
                     }
                 })
                 .collect::<Result<_, _>>()?,
@@ -227,6 +218,41 @@ impl Axis {
             ))
         })?;
         Axis::parse(k.parse()?, v)
+    }
+
+    /// Drops every value that would send the same request as an earlier one (`pose,depth,pose`;
+    /// steps `20,20.2`), keeping the first-seen order; returns what was dropped, in words.
+    pub fn dedup(&mut self, base: &GenParams) -> Vec<String> {
+        let mut kept: Vec<(usize, GenParams)> = Vec::with_capacity(self.values.len());
+        let mut dropped = Vec::new();
+        for i in 0..self.values.len() {
+            let mut p = base.clone();
+            self.apply(i, &mut p);
+            match kept.iter().find(|(_, q)| *q == p) {
+                Some((first, _)) => dropped.push((i, *first)),
+                None => kept.push((i, p)),
+            }
+        }
+        let mut told: Vec<String> = Vec::new();
+        for &(i, first) in &dropped {
+            let (again, orig) = (self.label(i), self.label(first));
+            let text = if again == orig {
+                format!("{orig} is given more than once: sent once")
+            } else {
+                format!("{again} sends the same request as {orig}: sent once")
+            };
+            if !told.contains(&text) {
+                told.push(text);
+            }
+        }
+        let keep: Vec<usize> = kept.into_iter().map(|(i, _)| i).collect();
+        self.values = std::mem::take(&mut self.values)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep.contains(i))
+            .map(|(_, v)| v)
+            .collect();
+        told
     }
 
     /// Sets this axis's value number `i` on `p`.
@@ -307,12 +333,40 @@ pub struct GridPlan {
     /// The seed every cell shares (unless seed is an axis).
     pub seed: i64,
     pub cells: Vec<JobSpec>,
+    /// The values given more than once (or sending the same request as another), each planned
+    /// once: what to tell the user, in words.
+    pub duplicates: Vec<String>,
 }
 
 impl GridPlan {
     /// How many requests the grid sends (each is billed).
     pub fn cost_requests(&self) -> usize {
         self.cells.len()
+    }
+
+    /// How many images the grid asks for (each is billed): every request's samples.
+    pub fn cost_images(&self) -> usize {
+        self.cells
+            .iter()
+            .map(|c| c.params.samples.max(1) as usize)
+            .sum()
+    }
+
+    /// "4 requests ≈ $0.19", or "2 requests, 8 images ≈ $0.38" when a request asks for several
+    /// samples: the price is images × `per_image`.
+    pub fn cost_text(&self, per_image: f64) -> String {
+        let (requests, images) = (self.cost_requests(), self.cost_images());
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        let what = if images == requests {
+            format!("{requests} request{}", s(requests))
+        } else {
+            format!(
+                "{requests} request{}, {images} image{}",
+                s(requests),
+                s(images)
+            )
+        };
+        format!("{what} ≈ ${:.2}", images as f64 * per_image)
     }
 
     pub fn row_label(&self, row: usize) -> String {
@@ -325,17 +379,22 @@ impl GridPlan {
 }
 
 /// Plans the grid: `base` with each cell's values applied, every cell validated before anything is
-/// sent. A random seed (`-1`) is replaced by one concrete seed shared by all cells.
+/// sent. A random seed (`-1`) is replaced by one concrete seed shared by all cells. Repeated values
+/// are planned once ([`Axis::dedup`]; [`GridPlan::duplicates`] says which).
 pub fn plan(
     base: &GenParams,
     input: &InputSource,
     api: ApiVersion,
     group: u64,
-    x: Axis,
-    y: Option<Axis>,
+    mut x: Axis,
+    mut y: Option<Axis>,
 ) -> Result<GridPlan, GridError> {
     if y.as_ref().is_some_and(|y| y.kind == x.kind) {
         return Err(GridError::SameAxis(x.kind));
+    }
+    let mut duplicates = x.dedup(base);
+    if let Some(y) = &mut y {
+        duplicates.extend(y.dedup(base));
     }
     let rows = y.as_ref().map_or(1, |y| y.values.len());
     let cols = x.values.len();
@@ -384,10 +443,11 @@ pub fn plan(
         cols,
         seed,
         cells,
+        duplicates,
     })
 }
 
-/// The comparison of control types: one row, one cell per type, one seed.
+/// The comparison of control types: one row, one cell per type (a repeated type once), one seed.
 pub fn compare_types(
     base: &GenParams,
     input: &InputSource,
@@ -466,6 +526,53 @@ mod tests {
             plan(&base(), &input(), ApiVersion::V1, 1, x.clone(), Some(x)).unwrap_err(),
             GridError::SameAxis(AxisKind::Steps)
         );
+    }
+
+    #[test]
+    fn repeated_values_are_planned_once_in_first_seen_order() {
+        use CnType::{Canny, Depth, Pose};
+        let g = compare_types(&base(), &input(), ApiVersion::V1, 1, &[Pose, Depth, Pose]).unwrap();
+        let types: Vec<CnType> = g.cells.iter().map(|c| c.params.cn_type).collect();
+        assert_eq!(types, [Pose, Depth]);
+        assert_eq!(g.cost_requests(), 2);
+        assert_eq!(
+            g.duplicates,
+            ["cn_type: pose is given more than once: sent once"]
+        );
+        let x = Axis::parse_assignment("cn_type=canny,pose,canny,depth,pose").unwrap();
+        // 20 and 20.2 both send steps = 20: one request.
+        let y = Axis::parse_assignment("steps=20,30,20.2,20").unwrap();
+        let g = plan(&base(), &input(), ApiVersion::V1, 1, x, Some(y)).unwrap();
+        assert_eq!((g.rows, g.cols, g.cost_requests()), (2, 3, 6));
+        assert_eq!(g.col_label(0), "cn_type: canny");
+        assert_eq!(g.col_label(2), "cn_type: depth");
+        assert_eq!(g.row_label(1), "steps: 30");
+        assert_eq!(
+            g.duplicates,
+            [
+                "cn_type: canny is given more than once: sent once",
+                "cn_type: pose is given more than once: sent once",
+                "steps: 20.2 sends the same request as steps: 20: sent once",
+                "steps: 20 is given more than once: sent once",
+            ]
+        );
+        let x = Axis::parse_assignment("prompt=a cat | a dog | a cat").unwrap();
+        let g = plan(&base(), &input(), ApiVersion::V1, 1, x, None).unwrap();
+        assert_eq!(g.cost_requests(), 2);
+        let x = Axis::parse_assignment("cn_strength=0.5,0.7,0.5").unwrap();
+        let g = plan(&base(), &input(), ApiVersion::V1, 1, x, None).unwrap();
+        assert_eq!(g.cost_requests(), 2);
+        // The images a plan asks for: requests × samples.
+        let four = GenParams {
+            samples: 4,
+            ..base()
+        };
+        let g = compare_types(&four, &input(), ApiVersion::V1, 1, &[Pose, Canny]).unwrap();
+        assert_eq!((g.cost_requests(), g.cost_images()), (2, 8));
+        assert_eq!(g.cost_text(0.048), "2 requests, 8 images ≈ $0.38");
+        let g = compare_types(&base(), &input(), ApiVersion::V1, 1, &[Pose]).unwrap();
+        assert_eq!(g.cost_text(0.048), "1 request ≈ $0.05");
+        assert!(g.duplicates.is_empty());
     }
 
     #[test]

@@ -4,7 +4,11 @@
 //! start-up the unfinished jobs are read back: v2 ones are finished by polling (never by submitting
 //! again), v1 ones are reported as "interrupted: may have been billed".
 //!
-//! A torn last record (power cut mid-append) is skipped on reading.
+//! A record that cannot be read (a torn last record after a power cut, a damaged line) is skipped,
+//! and reported: logged as an error (shown at the default log level) and kept in
+//! [`Journal::unreadable`] for the runtime to show as a notice, since a job it described may have
+//! been in flight. The file is then rewritten without it (and a torn tail never has a new record
+//! glued onto it), so each one is reported once.
 //!
 //! Several processes may run at once (the app and a `fluxcn generate` in a terminal). Each holds an
 //! advisory lock on the file it appends to: the first takes `journal.jsonl`, the others a file of
@@ -85,6 +89,8 @@ pub struct Journal {
     /// alone (deleted when done).
     main: bool,
     inner: Mutex<Inner>,
+    /// What was dropped at opening as unreadable, one sentence each for the user.
+    unreadable: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -141,13 +147,17 @@ impl Journal {
                 }
             }
         };
-        let mut pending = read_pending(&path);
+        let own = read_pending(&path);
+        let mut pending = own.jobs;
+        let mut unreadable = own.unreadable;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         if pending.is_empty() && size > 0 {
             // Only finished jobs: forget them. Not fsynced: if this is lost, they are read again
             // next time and are still finished.
             file.set_len(0).map_err(err(&path))?;
-        } else if size > COMPACT_ABOVE {
+        } else if size > COMPACT_ABOVE || !unreadable.is_empty() || !own.clean_end {
+            // Also drops what could not be read (reported once) and a torn tail that the next
+            // record would otherwise be glued to.
             file = rewrite(&path, &pending).map_err(err(&path))?;
             if !take_lock(&file) {
                 tracing::warn!(path = %path.display(), "the rewritten journal could not be locked");
@@ -172,7 +182,9 @@ impl Journal {
             if !take_lock(&f) {
                 continue; // a live process's journal
             }
-            let jobs = read_pending(&p);
+            let read = read_pending(&p);
+            unreadable.extend(read.unreadable);
+            let jobs = read.jobs;
             adopted.extend(
                 jobs.iter()
                     .filter(|j| !pending.iter().any(|k| k.id == j.id))
@@ -203,6 +215,7 @@ impl Journal {
                 path,
                 main,
                 inner: Mutex::new(Inner { file, open }),
+                unreadable,
             },
             pending,
         ))
@@ -210,6 +223,12 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The records dropped at opening because they could not be read, one sentence each (already
+    /// logged as errors); the runtime shows them as notices.
+    pub fn unreadable(&self) -> &[String] {
+        &self.unreadable
     }
 
     fn append(&self, r: &Record) -> Result<(), JournalError> {
@@ -322,32 +341,70 @@ fn lines_of(jobs: &[JournalJob]) -> String {
     buf
 }
 
-/// Rewrites `path` atomically with only `pending`, and returns it open for appending.
+/// Rewrites `path` atomically with only `pending`, and returns it open for appending. The temp
+/// file is created new under an unguessable name (never through a planted file or link).
 fn rewrite(path: &Path, pending: &[JournalJob]) -> std::io::Result<File> {
-    let tmp = path.with_extension("jsonl.tmp");
-    {
-        let mut f = File::create(&tmp)?;
+    let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(12)
+        .collect();
+    let tmp = path.with_extension(format!("jsonl.{random}.tmp"));
+    let written = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(lines_of(pending).as_bytes())?;
         f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     sync_dir(path);
     open_append(path)
 }
 
-/// Reads the unfinished jobs; unreadable lines (a torn tail) are skipped.
-fn read_pending(path: &Path) -> Vec<JournalJob> {
+/// What [`read_pending`] found in one journal file.
+struct Pending {
+    /// The unfinished jobs.
+    jobs: Vec<JournalJob>,
+    /// The records that could not be read, one sentence each for the user.
+    unreadable: Vec<String>,
+    /// Whether the file is empty or ends with a complete line.
+    clean_end: bool,
+}
+
+/// Reads the unfinished jobs; an unreadable line (a torn tail, damage) is skipped and reported.
+fn read_pending(path: &Path) -> Pending {
+    let mut out = Pending {
+        jobs: Vec::new(),
+        unreadable: Vec::new(),
+        clean_end: true,
+    };
     let Ok(f) = File::open(path) else {
-        return Vec::new();
+        return out;
     };
     let mut jobs: BTreeMap<JobId, JournalJob> = BTreeMap::new();
-    for line in BufReader::new(f).split(b'\n') {
-        let Ok(line) = line else { break };
-        let Ok(rec) = serde_json::from_slice::<Record>(&line) else {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                tracing::warn!(path = %path.display(), "skipping an unreadable journal record (torn write?)");
+    let mut reader = BufReader::new(f);
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => out.clean_end = line.ends_with(b"\n"),
+            Err(e) => {
+                out.unreadable.push(unreadable(path, n, &e.to_string()));
+                break;
             }
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let rec = match serde_json::from_slice::<Record>(text) {
+            Ok(rec) => rec,
+            Err(e) => {
+                out.unreadable.push(unreadable(path, n, &e.to_string()));
+                continue;
+            }
         };
         match rec {
             Record::Start { job } => {
@@ -368,7 +425,19 @@ fn read_pending(path: &Path) -> Vec<JournalJob> {
             }
         }
     }
-    jobs.into_values().collect()
+    out.jobs = jobs.into_values().collect();
+    out
+}
+
+/// Reports an unreadable record: logged as an error (the default log level shows it) and returned
+/// as the sentence the user sees.
+fn unreadable(path: &Path, line: usize, why: &str) -> String {
+    let said = format!(
+        "record {line} of the job journal {} could not be read ({why}) and was dropped: a job it described (perhaps a paid one in flight when the app stopped) can no longer be resumed. Check the gallery and your Segmind dashboard before re-running anything",
+        path.display()
+    );
+    tracing::error!("{said}");
+    said
 }
 
 fn sync_dir(path: &Path) {
@@ -433,6 +502,43 @@ mod tests {
         assert!(pending.is_empty());
         // Compacted: the finished jobs are gone from the file.
         assert!(std::fs::read_to_string(&path).unwrap().trim().is_empty());
+    }
+
+    #[test]
+    fn a_torn_tail_is_reported_once_and_never_glued_to_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        {
+            let (j, _) = Journal::open(&path).unwrap();
+            j.start(&job(1, ApiVersion::V2)).unwrap();
+            j.submitted(1, "req-1").unwrap();
+        }
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"op":"end","id":1,"ho"#).unwrap();
+        drop(f);
+        let (j, pending) = Journal::open(&path).unwrap();
+        assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(j.unreadable().len(), 1, "{:?}", j.unreadable());
+        assert!(
+            j.unreadable()[0].contains("record 3"),
+            "{:?}",
+            j.unreadable()
+        );
+        // A job started now must survive a crash: not glued to the torn record.
+        j.start(&job(2, ApiVersion::V1)).unwrap();
+        drop(j);
+        let (j, pending) = Journal::open(&path).unwrap();
+        assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(
+            j.unreadable().is_empty(),
+            "reported once: {:?}",
+            j.unreadable()
+        );
+        assert!(
+            files(dir.path()).iter().all(|f| !f.ends_with(".tmp")),
+            "{:?}",
+            files(dir.path())
+        );
     }
 
     fn files(dir: &Path) -> Vec<String> {

@@ -20,7 +20,7 @@ use super::types::{
 };
 use crate::api::input::{self, PrepareOptions};
 use crate::api::{ApiError, Client, ClientConfig, Generation, Progress};
-use crate::gallery::{NewResult, Store};
+use crate::gallery::{NewResult, Store, write_fallback};
 use crate::keystore::KeyStore;
 use tracing::Instrument as _;
 
@@ -135,6 +135,10 @@ async fn dispatcher(
     recovered: Vec<JournalJob>,
 ) {
     let mut permits = Arc::new(Semaphore::new(cfg.concurrency.clamp(1, 64)));
+    // Journal records that could not be read were dropped: the user hears of each one.
+    for lost in sh.journal.iter().flat_map(|j| j.unreadable()) {
+        sh.emit(Event::Notice(lost.clone()));
+    }
     for job in recovered {
         let token = CancellationToken::new();
         sh.cancels
@@ -142,7 +146,9 @@ async fn dispatcher(
             .unwrap_or_else(|p| p.into_inner())
             .insert(job.id, token.clone());
         let span = tracing::info_span!("job", id = job.id);
-        tokio::spawn(resume_job(sh.clone(), job, cfg.clone(), token).instrument(span));
+        // A resumed job takes a permit and a pacer slot like a new one (see `resume_v2`).
+        let resume = resume_job(sh.clone(), job, cfg.clone(), permits.clone(), token);
+        tokio::spawn(resume.instrument(span));
     }
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -201,25 +207,41 @@ fn same_base(a: &str, b: &str) -> bool {
 }
 
 /// Whether a v2 job that failed this way is still on the server (and paid for), so that its journal
-/// entry must stay open for a later resume: the network or the service failed us, not the job.
+/// entry must stay open for a later resume: the network or the service failed us, not the job. A
+/// finished job whose output file could not be downloaded (whatever the file host answered, a 404
+/// included) stays, and so does one we stopped waiting for at its deadline; a 404 of the service
+/// itself (the record expired), a failed inference and a retired model end it.
 fn still_on_server(e: &ApiError) -> bool {
     use crate::api::HttpClass;
+    use crate::api::error::{Answerer, JobError};
     match e {
         ApiError::Connect { .. } | ApiError::NoAnswer { .. } | ApiError::Decode(_) => true,
+        ApiError::Status(s) if s.from == Answerer::OutputHost => true,
         ApiError::Status(s) => !matches!(
             s.class,
             HttpClass::Unprocessable | HttpClass::NotFound | HttpClass::Gone
         ),
+        ApiError::Job(JobError::Deadline { .. }) => true,
         _ => false,
     }
 }
 
 /// The failure of a v2 job that is still on the server: says how to fetch it later.
 fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
-    JobEnd::Failed(JobFailure {
-        message: format!(
-            "{e}. Job {request_id} is still on the server (and billed): `fluxcn resume` or the next start of the app fetches it, within an hour of its submission"
+    use crate::api::error::{Answerer, JobError};
+    let later = match &e {
+        ApiError::Status(s) if s.from == Answerer::OutputHost => format!(
+            "Job {request_id} is finished on the server (and billed); it stays in the journal until its image is saved or its record expires, one hour after submission: `fluxcn resume` or the next start of the app fetches it"
         ),
+        ApiError::Job(JobError::Deadline { .. }) => format!(
+            "Job {request_id} stays in the journal (it may still finish, and be billed): `fluxcn resume` or the next start of the app checks on it again"
+        ),
+        _ => format!(
+            "Job {request_id} is still on the server (and billed): `fluxcn resume` or the next start of the app fetches it, within an hour of its submission"
+        ),
+    };
+    JobEnd::Failed(JobFailure {
+        message: format!("{e}. {later}"),
         kind: FailureKind::of(&e),
         maybe_billed: true,
     })
@@ -457,22 +479,17 @@ async fn save(
                 accounting: &generation.accounting,
                 group: spec.group.as_ref(),
                 index,
+                job_id: Some(id),
             };
             let (path, sidecar) = match store.save(&new) {
                 Ok(entry) => (entry.image_path, entry.sidecar_path),
-                Err(e) => {
-                    let fallback = std::env::temp_dir().join("fluxcn-unsaved");
-                    let name = format!("{id}-{index}.{}", image.format.extension());
-                    let path = fallback.join(&name);
-                    let wrote = std::fs::create_dir_all(&fallback).and_then(|_| std::fs::write(&path, &image.bytes));
-                    match wrote {
-                        Ok(()) => {
-                            tracing::error!(error = %e, path = %path.display(), "gallery save failed; wrote the image to a fallback folder");
-                            (path, std::path::PathBuf::new())
-                        }
-                        Err(e2) => return Err(format!("the image could not be saved ({e}), not even to {} ({e2})", fallback.display())),
+                Err(e) => match write_fallback(&format!("{id}-{index}"), image.format.extension(), &image.bytes) {
+                    Ok(path) => {
+                        tracing::error!(error = %e, path = %path.display(), "gallery save failed; wrote the image to a fallback folder");
+                        (path, std::path::PathBuf::new())
                     }
-                }
+                    Err(e2) => return Err(format!("the image could not be saved ({e}), not even to a new folder in {} ({e2})", std::env::temp_dir().display())),
+                },
             };
             saved.push(SavedImage {
                 path,
@@ -483,7 +500,6 @@ async fn save(
                 preview: decode_preview(&image.bytes).map(Arc::new),
             });
         }
-        hold_after_save_for_tests();
         Ok(saved)
     })
     .await;
@@ -499,19 +515,6 @@ async fn save(
             kind: FailureKind::Save,
             maybe_billed: true,
         })),
-    }
-}
-
-/// A test hook, honoured only in debug builds: with `FLUXCN_TEST_HOLD_AFTER_SAVE` set, a job stops
-/// for good right after its images are saved and before the journal records its end, so that a
-/// test can kill -9 the process at exactly that moment.
-fn hold_after_save_for_tests() {
-    #[cfg(debug_assertions)]
-    if std::env::var_os("FLUXCN_TEST_HOLD_AFTER_SAVE").is_some() {
-        tracing::error!("test hook: holding after the save, waiting to be killed");
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
     }
 }
 
@@ -532,11 +535,14 @@ pub fn decode_preview(bytes: &[u8]) -> Option<image::RgbaImage> {
     Some(img.to_rgba8())
 }
 
-/// Finishes or reports a job found unfinished in the journal.
+/// Finishes or reports a job found unfinished in the journal. A result saved before the
+/// interruption (a crash between the save and the journal's end record) is found in the gallery
+/// and reported as done: a v1 job is not called "maybe billed", a v2 result is not fetched again.
 async fn resume_job(
     sh: Arc<Shared>,
     job: JournalJob,
     cfg: RuntimeConfig,
+    permits: Arc<Semaphore>,
     cancel: CancellationToken,
 ) {
     let id = job.id;
@@ -554,6 +560,9 @@ async fn resume_job(
         spec: spec.clone(),
         request_id: job.request_id.clone(),
     });
+    let (found, found_accounting) = saved_already(&sh, &job).await;
+    let all_found = !found.is_empty()
+        && (job.api == ApiVersion::V1 || found.len() >= job.params.samples.max(1) as usize);
     let fail = |message: String, kind: FailureKind, maybe_billed: bool| {
         Err((
             JobEnd::Failed(JobFailure {
@@ -565,6 +574,10 @@ async fn resume_job(
         ))
     };
     let outcome: Outcome = match (job.api, &job.request_id) {
+        _ if all_found => {
+            tracing::info!(id, "the result was saved before the interruption; closing the job");
+            Ok((found, found_accounting))
+        }
         (ApiVersion::V1, _) => fail(
             "interrupted: the app stopped while this v1 request was in flight, so it may have been billed. It was not re-sent; use Re-run to send it again".into(),
             FailureKind::Interrupted,
@@ -597,23 +610,90 @@ async fn resume_job(
             if age > V2_RECORD_LIFETIME {
                 fail(format!("job {request_id} expired: the server keeps a record for one hour after submission, and it was submitted {} minutes ago", age.as_secs() / 60), FailureKind::Expired, true)
             } else {
-                match sh.client(&cfg).await {
-                    Err(e) => Err((e.into(), false)),
-                    Ok(client) => {
-                        sh.stage(id, Stage::Remote { state: "checking".into() });
-                        let progress = progress_sink(&sh, id);
-                        match client.wait_for(request_id, &cancel, &progress).await {
-                            Ok(g) => save(&sh, id, &spec, g).await.map_err(|e| (e, true)),
-                            // Cancelling a resumed job stops our polling; the journal keeps it so a
-                            // later start can still fetch it.
-                            Err(ApiError::Cancelled { .. }) => Err((JobEnd::Cancelled { maybe_billed: true }, false)),
-                            Err(e) if still_on_server(&e) => Err((unfinished_v2(e, request_id), false)),
-                            Err(e) => Err((e.into(), true)),
-                        }
-                    }
-                }
+                return resume_v2(&sh, id, &spec, request_id, &cfg, permits, &cancel, found).await;
             }
         }
     };
     finish(&sh, id, outcome);
+}
+
+/// The images (and accounting) a recovered job saved before the interruption (`Store::find_job`).
+async fn saved_already(
+    sh: &Arc<Shared>,
+    job: &JournalJob,
+) -> (Vec<SavedImage>, crate::api::Accounting) {
+    let (store, id, request_id) = (sh.store.clone(), job.id, job.request_id.clone());
+    tokio::task::spawn_blocking(move || {
+        let entries = store.find_job(id, request_id.as_deref());
+        let accounting = entries.first().map(|e| e.meta.accounting.clone());
+        let images = entries.into_iter().map(|e| SavedImage {
+            preview: std::fs::read(&e.image_path)
+                .ok()
+                .and_then(|b| decode_preview(&b))
+                .map(Arc::new),
+            path: e.image_path,
+            sidecar: e.sidecar_path,
+            width: e.meta.width,
+            height: e.meta.height,
+            seed: e.meta.seed_used,
+        });
+        (images.collect(), accounting.unwrap_or_default())
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Finishes a resumed v2 job: a concurrency permit (held until its end is reported) and a pacer
+/// slot first, like a new job; then it polls, and saves what is not in `found` (saved in order).
+/// Cancelled, it stays in the journal for a later start.
+#[allow(clippy::too_many_arguments)] // the resumed job's parts; a struct would only rename them
+async fn resume_v2(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    request_id: &str,
+    cfg: &RuntimeConfig,
+    permits: Arc<Semaphore>,
+    cancel: &CancellationToken,
+    found: Vec<SavedImage>,
+) {
+    let cancelled = || Err((JobEnd::Cancelled { maybe_billed: true }, false));
+    sh.stage(id, Stage::Queued);
+    let _permit = tokio::select! {
+        _ = cancel.cancelled() => return finish(sh, id, cancelled()),
+        p = permits.acquire_owned() => p,
+    };
+    let wait = sh.pacer.reserve();
+    if !wait.is_zero() {
+        sh.stage(id, Stage::Pacing { wait });
+        tokio::select! {
+            _ = cancel.cancelled() => return finish(sh, id, cancelled()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    let outcome = match sh.client(cfg).await {
+        Err(e) => Err((e.into(), false)),
+        Ok(client) => {
+            let checking = Stage::Remote {
+                state: "checking".into(),
+            };
+            sh.stage(id, checking);
+            match client
+                .wait_for(request_id, cancel, &progress_sink(sh, id))
+                .await
+            {
+                Ok(mut g) => {
+                    g.images.drain(..found.len().min(g.images.len()));
+                    match save(sh, id, spec, g).await {
+                        Ok((saved, acc)) => Ok((found.into_iter().chain(saved).collect(), acc)),
+                        Err(e) => Err((e, true)),
+                    }
+                }
+                Err(ApiError::Cancelled { .. }) => cancelled(),
+                Err(e) if still_on_server(&e) => Err((unfinished_v2(e, request_id), false)),
+                Err(e) => Err((e.into(), true)),
+            }
+        }
+    };
+    finish(sh, id, outcome);
 }

@@ -189,12 +189,9 @@ impl FluxApp {
     }
 }
 
-/// A dropdown over a wire enum.
-
 /// ControlNet: type, strength, stop.
 fn control_knobs(ui: &mut Ui, p: &mut GenParams) {
     widgets::heading(ui, "ControlNet");
-
     enum_combo(
         ui,
         "Control type",
@@ -253,6 +250,7 @@ fn sampling_knobs(ui: &mut Ui, p: &mut GenParams) {
     );
 }
 
+/// A dropdown over a wire enum.
 fn enum_combo<T: Copy + PartialEq + std::fmt::Display>(
     ui: &mut Ui,
     label: &str,

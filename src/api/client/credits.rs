@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::retry::{RequestKind, RetryPolicy};
 use super::{Client, no_progress};
-use crate::api::error::{ApiError, DecodeError, shorten};
+use crate::api::error::{ApiError, DecodeError, excerpt};
 
 /// The credit balance of the account behind the key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -30,9 +30,10 @@ impl Client {
     pub async fn credits(&self, cancel: &CancellationToken) -> Result<Credits, ApiError> {
         let result: Result<Credits, ApiError> = async {
             let url = self.root_join("v1/get-user-credits");
+            let http = self.getter()?;
             let (_, body, _) = RetryPolicy::for_request(&self.cfg, RequestKind::Credits)
                 .run(cancel, &no_progress, |_| {
-                    self.json_call(self.http.get(url.clone()), &url, cancel)
+                    self.json_call(http.get(url.clone()), &url, cancel)
                 })
                 .await?;
             decode_credits(&body)
@@ -58,9 +59,10 @@ fn decode_credits(body: &[u8]) -> Result<Credits, ApiError> {
         free_credits: num("free-credits").or_else(|| num("free_credits")),
     };
     if c.credits.is_none() && c.free_credits.is_none() {
+        // Kept whole enough to be scrubbed of the key before it is shortened for display.
         return Err(DecodeError::Unexpected(format!(
             "the credits answer has no balance: {}",
-            shorten(&String::from_utf8_lossy(body), 120)
+            excerpt(&String::from_utf8_lossy(body))
         ))
         .into());
     }

@@ -2,7 +2,8 @@
 //! its URLs, and the progress it reports. The work is split by concern:
 //!
 //! - [`url_policy`]: which base URLs are accepted and where the key may go (HTTPS, or plain HTTP
-//!   only to loopback; redirects followed only within the same origin).
+//!   only to loopback and then never through a proxy; a `GET` follows redirects only within the
+//!   same origin, a `POST` never follows one).
 //! - [`retry`]: the one retry policy of every request (bounded attempts, bounded waits, never a
 //!   re-send after an ambiguous failure).
 //! - `transport`: sending, reading bodies with a size cap, and errors in plain words.
@@ -15,7 +16,8 @@ pub mod url_policy;
 mod v1;
 mod v2;
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use url::Url;
@@ -24,9 +26,10 @@ use super::error::ApiError;
 use super::key::ApiKey;
 
 pub use credits::Credits;
-pub use retry::{LongWait, MAX_SERVER_WAIT, RequestKind, RetryPolicy};
+pub use retry::{LongWait, MAX_SERVER_WAIT, RequestKind, RetryPolicy, WAIT_CEILING};
 pub use transport::{retry_after, user_agent};
 pub use url_policy::{is_loopback_host, parse_base, root_of};
+pub use v2::WaitJob;
 
 /// What the client is doing, reported as it happens.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +79,8 @@ pub struct ClientConfig {
     pub max_rate_limit_wait: Duration,
     /// The largest answer we accept.
     pub max_body_bytes: u64,
+    /// The largest output file we download; a v2 result holds at most `samples` of them in memory.
+    pub max_image_bytes: u64,
     /// How often a v2 job is polled.
     pub poll_interval: Duration,
     /// How long a v2 job may take in all before polling gives up (the record expires after an hour).
@@ -94,18 +99,28 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(60),
             max_rate_limit_wait: Duration::from_secs(300),
             max_body_bytes: 128 * 1024 * 1024,
+            // A 4096² RGB image is 48 MB uncompressed: no encoding of it comes near 64 MB.
+            max_image_bytes: 64 * 1024 * 1024,
             poll_interval: Duration::from_secs(1),
             v2_deadline: Duration::from_secs(3600),
         }
     }
 }
 
-/// The Segmind client. Cheap to clone: the pool and the configuration are shared.
+/// The Segmind client. Cheap to clone: the pools and the configuration are shared.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    /// For the `POST`s that start a billed job (v1 generate, v2 submit): never follows a redirect,
+    /// so a redirect can never make one click send (and bill) a request twice.
+    post: reqwest::Client,
+    /// For the keyed `GET`s (status, result, credits): redirects followed within the same origin.
+    /// Made on first use.
+    get: Arc<OnceLock<reqwest::Client>>,
     /// For output downloads: no key, redirects followed (outputs live on a CDN).
     download: Arc<OnceLock<reqwest::Client>>,
+    /// The `samples` of each v2 job submitted through this client and not yet fetched: a result
+    /// is cut to that many outputs.
+    expected: Arc<Mutex<HashMap<String, u32>>>,
     cfg: Arc<ClientConfig>,
     base: Url,
     root: Url,
@@ -135,22 +150,14 @@ impl Client {
         let mut key_header =
             reqwest::header::HeaderValue::from_str(key.expose()).map_err(|_| ApiError::BadKey)?;
         key_header.set_sensitive(true);
-        let mut builder = reqwest::Client::builder()
-            .user_agent(user_agent())
-            .connect_timeout(cfg.connect_timeout)
-            .redirect(url_policy::redirect_policy());
-        if base.scheme() == "http" {
-            // Plain HTTP is allowed only to loopback and redirects stay on the same origin, so
-            // this client never speaks TLS: skip loading the system's certificate store (about
-            // 10 ms at every start).
-            builder = builder.tls_certs_only(std::iter::empty());
-        }
-        let http = builder
-            .build()
-            .map_err(|e| ApiError::BadBaseUrl(format!("could not set up the HTTP client: {e}")))?;
+        let post = build(
+            http_builder(&base, cfg.connect_timeout).redirect(reqwest::redirect::Policy::none()),
+        )?;
         Ok(Client {
-            http,
+            post,
+            get: Arc::new(OnceLock::new()),
             download: Arc::new(OnceLock::new()),
+            expected: Arc::new(Mutex::new(HashMap::new())),
             cfg: Arc::new(cfg),
             base,
             root,
@@ -161,6 +168,19 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.cfg
+    }
+
+    /// The client of the keyed `GET`s, made on first use.
+    fn getter(&self) -> Result<reqwest::Client, ApiError> {
+        if let Some(c) = self.get.get() {
+            return Ok(c.clone());
+        }
+        let c = build(
+            http_builder(&self.base, self.cfg.connect_timeout)
+                .redirect(url_policy::redirect_policy()),
+        )?;
+        // Another task may have set it first; either client is as good.
+        Ok(self.get.get_or_init(|| c).clone())
     }
 
     /// The v1 endpoint of the model.
@@ -193,6 +213,29 @@ impl Client {
     pub fn v2_result_url(&self, request_id: &str) -> Result<Url, ApiError> {
         Ok(self.root_join(&format!("v2/requests/{}", url_policy::safe_id(request_id)?)))
     }
+}
+
+/// A builder with what every client of ours shares: the `User-Agent`, the connect timeout and, for
+/// a plain-HTTP (loopback) base, no proxy at all.
+fn http_builder(base: &Url, connect_timeout: Duration) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
+        .user_agent(user_agent())
+        .connect_timeout(connect_timeout);
+    if base.scheme() == "http" {
+        // A plain-HTTP request through a proxy (`HTTP_PROXY`, `ALL_PROXY`) hands the proxy the
+        // whole request, the key included, in clear: a loopback base is always reached directly.
+        // (Over HTTPS a proxy only relays the TLS tunnel.) Such a client never speaks TLS either:
+        // skip loading the system's certificate store (about 10 ms at every start).
+        builder.no_proxy().tls_certs_only(std::iter::empty())
+    } else {
+        builder
+    }
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, ApiError> {
+    builder
+        .build()
+        .map_err(|e| ApiError::BadBaseUrl(format!("could not set up the HTTP client: {e}")))
 }
 
 #[cfg(test)]

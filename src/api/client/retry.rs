@@ -9,7 +9,9 @@
 //! anything, so they retry every transient failure.
 //!
 //! Every wait is bounded: the backoff by [`RetryPolicy::max_delay`], a server's `Retry-After` (or
-//! `x-rate-limit-reset-at-utc`) by [`RetryPolicy::max_server_wait`]. A billed request whose server
+//! `x-rate-limit-reset-at-utc`) by [`RetryPolicy::max_server_wait`], both at most [`WAIT_CEILING`]
+//! whatever the configuration says, and by the policy's [`RetryPolicy::deadline`] when it has one
+//! (a v2 job's: its record lives an hour after submission). A billed request whose server
 //! asks for a longer wait gives up and shows the server's wait ([`LongWait::GiveUp`], the ceiling
 //! is `ClientConfig::max_rate_limit_wait`); a poll waits the ceiling and asks again
 //! ([`LongWait::Cap`], the ceiling is [`MAX_SERVER_WAIT`] or `max_rate_limit_wait` if lower).
@@ -26,6 +28,10 @@ use crate::api::error::{ApiError, HttpClass};
 /// `ClientConfig::max_rate_limit_wait` when that is lower): long enough to respect a rate limit's
 /// window, short enough that a finished job is picked up within two minutes of the limit lifting.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);
+
+/// The longest single wait of any request, whatever `ClientConfig` says: the backoff and the wait a
+/// billed request grants a rate limit are cut to this.
+pub const WAIT_CEILING: Duration = Duration::from_secs(600);
 
 /// Polling backs off to at most this multiple of the base delay (8 s with the default 2 s): a poll
 /// is free, and a finished job should be picked up soon.
@@ -122,6 +128,9 @@ pub struct RetryPolicy {
     /// The longest wait a server may impose (see [`LongWait`]).
     pub max_server_wait: Duration,
     pub long_wait: LongWait,
+    /// No wait goes past this instant: a wait that would is cut short, and the attempt after it is
+    /// the last chance (the caller's own deadline check ends the call).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl RetryPolicy {
@@ -132,11 +141,12 @@ impl RetryPolicy {
     pub fn for_request(cfg: &ClientConfig, kind: RequestKind) -> RetryPolicy {
         let retried = cfg.max_retries.saturating_add(1);
         let polite = cfg.max_rate_limit_wait.min(MAX_SERVER_WAIT);
+        let backoff_max = cfg.backoff_max.min(WAIT_CEILING);
         let (max_attempts, max_delay, max_server_wait, long_wait) = match kind {
             RequestKind::Generate | RequestKind::Submit => (
                 retried,
-                cfg.backoff_max,
-                cfg.max_rate_limit_wait,
+                backoff_max,
+                cfg.max_rate_limit_wait.min(WAIT_CEILING),
                 LongWait::GiveUp,
             ),
             RequestKind::Poll => (
@@ -144,21 +154,29 @@ impl RetryPolicy {
                     .max(3)
                     .saturating_mul(POLL_PATIENCE)
                     .saturating_add(1),
-                cfg.backoff_max
-                    .min(cfg.backoff_base.saturating_mul(POLL_BACKOFF_FACTOR)),
+                backoff_max.min(cfg.backoff_base.saturating_mul(POLL_BACKOFF_FACTOR)),
                 polite,
                 LongWait::Cap,
             ),
-            RequestKind::Download => (retried, cfg.backoff_max, polite, LongWait::Cap),
-            RequestKind::Credits => (1, cfg.backoff_max, polite, LongWait::Cap),
+            RequestKind::Download => (retried, backoff_max, polite, LongWait::Cap),
+            RequestKind::Credits => (1, backoff_max, polite, LongWait::Cap),
         };
         RetryPolicy {
             kind,
             max_attempts,
-            base_delay: cfg.backoff_base,
+            base_delay: cfg.backoff_base.min(backoff_max),
             max_delay,
             max_server_wait,
             long_wait,
+            deadline: None,
+        }
+    }
+
+    /// The same policy, whose waits never go past `deadline`.
+    pub fn until(self, deadline: tokio::time::Instant) -> RetryPolicy {
+        RetryPolicy {
+            deadline: Some(deadline),
+            ..self
         }
     }
 
@@ -181,13 +199,17 @@ impl RetryPolicy {
             return None;
         }
         let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
-        if delay <= self.max_server_wait {
-            Some(delay)
+        let delay = if delay <= self.max_server_wait {
+            delay
         } else {
             match self.long_wait {
-                LongWait::GiveUp => None,
-                LongWait::Cap => Some(self.max_server_wait),
+                LongWait::GiveUp => return None,
+                LongWait::Cap => self.max_server_wait,
             }
+        };
+        match self.deadline {
+            Some(d) => Some(delay.min(d.saturating_duration_since(tokio::time::Instant::now()))),
+            None => Some(delay),
         }
     }
 

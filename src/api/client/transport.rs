@@ -1,7 +1,8 @@
 //! Sending one request and reading its answer: the key header, the JSON body of a generation, a
-//! short JSON call, bodies read with a size cap and cancellation, and every reqwest or HTTP failure
-//! turned into an [`ApiError`] in plain words with the key scrubbed out (`Connect` before sending,
-//! `NoAnswer` after it, `Status` for a non-200 answer with the server's own message).
+//! short JSON call, bodies read with a size cap (refused from `Content-Length` before reading, and
+//! while reading) and cancellation, and every reqwest or HTTP failure turned into an [`ApiError`]
+//! in plain words with the key scrubbed out before anything is shortened (`Connect` before
+//! sending, `NoAnswer` after it, `Status` for a non-200 answer with the server's own message).
 
 use std::time::Duration;
 
@@ -11,9 +12,15 @@ use url::Url;
 
 use super::Client;
 use crate::api::error::{
-    ApiError, DecodeError, HttpClass, StatusError, message_from_body, shorten,
+    Answerer, ApiError, DecodeError, HttpClass, StatusError, message_from_body_with, shorten,
 };
 use crate::api::params::{GenParams, ParamError, WireRequest};
+
+/// The most of an error answer's body read for its message.
+const ERROR_BODY_BYTES: u64 = 1024 * 1024;
+
+/// The most memory set aside for a body before its bytes arrive.
+const PREALLOCATE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The `User-Agent` we send: the app and its version.
 pub fn user_agent() -> String {
@@ -61,17 +68,18 @@ impl Client {
         }
     }
 
-    /// Reads a whole body with the size cap and cancellation. Errors here come after the server
-    /// answered, so they are `NoAnswer` (possibly billed), never retried.
+    /// Reads a whole body of at most `limit` bytes, with cancellation: a larger `Content-Length`
+    /// is refused before reading, a body that grows past the limit as soon as it does. Errors here
+    /// come after the server answered, so they are `NoAnswer` (possibly billed), never retried.
     pub(super) async fn read_body(
         &self,
         resp: reqwest::Response,
+        limit: u64,
         cancel: &CancellationToken,
     ) -> Result<Vec<u8>, ApiError> {
-        let limit = self.cfg.max_body_bytes;
         let too_large = || -> ApiError {
             DecodeError::TooLarge {
-                limit_mb: limit / (1024 * 1024),
+                limit_mb: limit.div_ceil(1024 * 1024),
             }
             .into()
         };
@@ -80,8 +88,13 @@ impl Client {
         }
         let expected = resp.content_length();
         let mut stream = resp.bytes_stream();
-        let mut out: Vec<u8> =
-            Vec::with_capacity(expected.unwrap_or(64 * 1024).min(limit) as usize);
+        // A declared length is trusted for the first few megabytes only (it may be a lie).
+        let mut out: Vec<u8> = Vec::with_capacity(
+            expected
+                .unwrap_or(64 * 1024)
+                .min(limit)
+                .min(PREALLOCATE_BYTES) as usize,
+        );
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return Err(ApiError::Cancelled { after_send: true }),
@@ -112,10 +125,12 @@ impl Client {
         Ok(out)
     }
 
-    /// A non-200 answer as a [`StatusError`], with the server's message kept and the key scrubbed.
+    /// A non-200 answer as a [`StatusError`] from `from`, with the server's message kept and the
+    /// key scrubbed (before the message is shortened).
     pub(super) async fn status_error(
         &self,
         resp: reqwest::Response,
+        from: Answerer,
         cancel: &CancellationToken,
     ) -> ApiError {
         let status = resp.status().as_u16();
@@ -126,18 +141,23 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         // The body of an error is only for its message: a failure to read it leaves the message empty.
-        let body = self.read_body(resp, cancel).await.unwrap_or_default();
-        let mut message = self.key.redact(&message_from_body(&body));
+        let body = self
+            .read_body(resp, ERROR_BODY_BYTES, cancel)
+            .await
+            .unwrap_or_default();
+        let scrub = |t: &str| self.key.redact(t);
+        let mut message = message_from_body_with(&body, &scrub);
         if let Some(loc) = location
             && (300..400).contains(&status)
         {
-            message = format!("to {}", shorten(&loc, 120));
+            message = format!("to {}", shorten(&scrub(&loc), 120));
         }
         ApiError::Status(StatusError {
             status,
             class: HttpClass::from_status(status),
             message,
             retry_after,
+            from,
         })
     }
 
@@ -158,10 +178,12 @@ impl Client {
         let resp = resp.map_err(|e| self.transport_error(url, e, timeout))?;
         let status = resp.status().as_u16();
         if status != 200 && status != 422 {
-            return Err(self.status_error(resp, cancel).await);
+            return Err(self.status_error(resp, Answerer::Service, cancel).await);
         }
         let headers = resp.headers().clone();
-        let body = self.read_body(resp, cancel).await?;
+        let body = self
+            .read_body(resp, self.cfg.max_body_bytes, cancel)
+            .await?;
         Ok((status, body, headers))
     }
 }

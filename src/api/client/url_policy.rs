@@ -1,13 +1,14 @@
 //! Where requests (and the key) may go: which base URLs are accepted (HTTPS, or plain HTTP only to
-//! a loopback address), how the gateway root and the v2 URLs are derived from the base, which ids
-//! may go into a URL, and the redirect policy (followed only within the same origin, so the key
-//! never reaches another host).
+//! a loopback address, reached directly and never through a proxy), how the gateway root and the
+//! v2 URLs are derived from the base, which ids may go into a URL, and the redirect policy of the
+//! keyed `GET`s (followed only within the same origin, so the key never reaches another host; the
+//! `POST`s that start a billed job follow no redirect at all).
 
 use std::net::IpAddr;
 
 use url::Url;
 
-use crate::api::error::{ApiError, DecodeError, shorten};
+use crate::api::error::{ApiError, DecodeError, excerpt};
 
 /// How many redirects (within the same origin) are followed before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -74,9 +75,10 @@ pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// The redirect policy of the keyed client: a redirect is followed only to the origin of the first
-/// request (the key goes with it), and at most [`MAX_REDIRECTS`] times; any other redirect is
-/// returned as is and becomes a `Redirect` error.
+/// The redirect policy of the keyed `GET` client: a redirect is followed only to the origin of the
+/// first request (the key goes with it), and at most [`MAX_REDIRECTS`] times; any other redirect is
+/// returned as is and becomes a `Redirect` error. (The `POST` client follows none: a 307/308 would
+/// send the paid request again.)
 pub(super) fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let same = attempt
@@ -105,7 +107,7 @@ pub(super) fn safe_id(id: &str) -> Result<&str, ApiError> {
     } else {
         Err(ApiError::Decode(DecodeError::Unexpected(format!(
             "the server returned a request id that is not a plain identifier: {:?}",
-            shorten(id, 60)
+            excerpt(id)
         ))))
     }
 }

@@ -1,6 +1,7 @@
 //! v1, the synchronous endpoint: one `POST` that holds the connection open for the whole
 //! generation and answers with the image's bytes (or base64 JSON) and the accounting in headers.
-//! Retried under [`RequestKind::Generate`]: never after the request may have run.
+//! Retried under [`RequestKind::Generate`]: never after the request may have run, and never because
+//! of a redirect (the `POST` client follows none: a redirect is an error that names it).
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use url::Url;
 use super::retry::{RequestKind, RetryPolicy};
 use super::transport::{content_type, encode_body};
 use super::{Client, Progress, ProgressFn};
-use crate::api::error::ApiError;
+use crate::api::error::{Answerer, ApiError};
 use crate::api::params::GenParams;
 use crate::api::response::{self, Accounting, Generation};
 
@@ -22,7 +23,8 @@ impl Client {
     /// Generates with the v1 (synchronous) endpoint. `image` is an `http(s)` URL or plain base64.
     ///
     /// Retries 429 (honouring the server's wait), 502/503/504 and connection failures, and a 500
-    /// once; never a request that may have been run (no answer after sending).
+    /// once; never a request that may have been run (no answer after sending), and never a
+    /// redirect. Keeps at most `params.samples` images.
     pub async fn generate(
         &self,
         image: &str,
@@ -34,9 +36,11 @@ impl Client {
             params.validate()?;
             let body = Bytes::from(encode_body(image, params)?);
             let url = self.v1_url();
+            // A JSON answer listing more images than were asked for is cut to `samples`.
+            let samples = params.samples.max(1) as usize;
             RetryPolicy::for_request(&self.cfg, RequestKind::Generate)
                 .run(cancel, progress, |attempt| {
-                    self.v1_once(&url, body.clone(), cancel, progress, attempt)
+                    self.v1_once(&url, (body.clone(), samples), cancel, progress, attempt)
                 })
                 .await
         }
@@ -44,11 +48,11 @@ impl Client {
         result.map_err(|e| e.redacted(&self.key))
     }
 
-    /// One v1 attempt.
+    /// One v1 attempt: `body` and the most images to keep.
     async fn v1_once(
         &self,
         url: &Url,
-        body: Bytes,
+        (body, samples): (Bytes, usize),
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
         attempt: u32,
@@ -56,7 +60,7 @@ impl Client {
         progress(Progress::Sending { attempt });
         let timeout = self.cfg.generation_timeout;
         let req = self
-            .keyed(self.http.post(url.clone()))
+            .keyed(self.post.post(url.clone()))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(timeout)
             .body(body);
@@ -76,12 +80,17 @@ impl Client {
         };
         let resp = resp.map_err(|e| self.transport_error(url, e, timeout))?;
         if resp.status() != reqwest::StatusCode::OK {
-            return Err(self.status_error(resp, cancel).await);
+            // A redirect too: a POST is never sent again because of one (it would be billed again).
+            return Err(self.status_error(resp, Answerer::Service, cancel).await);
         }
-        let accounting = Accounting::from_headers(resp.headers());
+        let mut accounting = Accounting::from_headers(resp.headers());
+        // The request id is written to the sidecar: never the key, whatever the server echoes.
+        accounting.request_id = accounting.request_id.map(|r| self.key.redact(&r));
         let content_type = content_type(&resp);
-        let body = self.read_body(resp, cancel).await?;
-        let images = response::decode_v1_body(body, &content_type)?;
+        let body = self
+            .read_body(resp, self.cfg.max_body_bytes, cancel)
+            .await?;
+        let images = response::decode_v1_body_at_most(body, &content_type, samples)?;
         Ok(Generation { images, accounting })
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::api::MODEL;
 
 #[test]
 fn every_field_appears_exactly_once() {

@@ -135,12 +135,9 @@ pub enum Planned<'a> {
     Ready(&'a GridPlan),
 }
 
-/// How many images a plan makes (a request may ask for several samples).
+/// How many images a plan makes (a request may ask for several samples): what it is priced by.
 pub fn plan_images(plan: &GridPlan) -> usize {
-    plan.cells
-        .iter()
-        .map(|c| c.params.samples.max(1) as usize)
-        .sum()
+    plan.cost_images()
 }
 
 /// The setup and the plan last made of it.

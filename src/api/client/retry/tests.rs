@@ -2,7 +2,7 @@
 //! failures each kind of request never retries.
 
 use super::*;
-use crate::api::error::{DecodeError, StatusError};
+use crate::api::error::{Answerer, DecodeError, JobError, StatusError};
 use std::sync::Mutex;
 
 fn cfg() -> ClientConfig {
@@ -19,6 +19,7 @@ fn status(code: u16, retry_after: Option<Duration>) -> ApiError {
         class: HttpClass::from_status(code),
         message: String::new(),
         retry_after,
+        from: Answerer::Service,
     })
 }
 
@@ -196,7 +197,10 @@ fn billed_requests_are_retried_only_when_the_job_cannot_have_run() {
             ApiError::Cancelled { after_send: true },
             ApiError::Cancelled { after_send: false },
             ApiError::MissingKey,
-            ApiError::Job("x".into()),
+            ApiError::Job(JobError::Deadline {
+                request_id: "x".into(),
+                after: Duration::from_secs(3600),
+            }),
         ];
         for e in never {
             assert!(!retried(kind, &e), "{kind:?} {e:?}");
@@ -255,7 +259,10 @@ fn polls_retry_every_transient_failure_and_nothing_else() {
     }
     for e in [
         ApiError::Cancelled { after_send: true },
-        ApiError::Job("expired".into()),
+        ApiError::Job(JobError::Expired {
+            request_id: "x".into(),
+            detail: String::new(),
+        }),
         ApiError::BadKey,
     ] {
         assert!(!retried(kind, &e), "{e:?}");
@@ -365,4 +372,76 @@ async fn run_stops_on_cancel_during_a_wait() {
         );
         assert_eq!(calls, 1, "{kind:?}");
     }
+}
+
+#[test]
+fn no_configuration_makes_a_wait_unbounded() {
+    let absurd = ClientConfig {
+        backoff_base: Duration::MAX,
+        backoff_max: Duration::MAX,
+        max_rate_limit_wait: Duration::MAX,
+        ..cfg()
+    };
+    let day = Some(Duration::from_secs(86_400));
+    for kind in [
+        RequestKind::Generate,
+        RequestKind::Submit,
+        RequestKind::Poll,
+        RequestKind::Download,
+    ] {
+        let p = RetryPolicy::for_request(&absurd, kind);
+        assert!(p.max_delay <= WAIT_CEILING, "{kind:?}: {p:?}");
+        assert!(p.max_server_wait <= WAIT_CEILING, "{kind:?}: {p:?}");
+        for attempt in 1..4 {
+            assert!(p.backoff(attempt) <= WAIT_CEILING, "{kind:?}");
+            if let Some(d) = p.next_delay(attempt, day) {
+                assert!(d <= WAIT_CEILING, "{kind:?}: {d:?}");
+            }
+        }
+    }
+    // A poll told to wait a day waits the ceiling and asks again.
+    let poll = RetryPolicy::for_request(&absurd, RequestKind::Poll);
+    assert_eq!(poll.next_delay(1, day), Some(MAX_SERVER_WAIT));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_wait_goes_past_the_deadline() {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let poll = RetryPolicy::for_request(&cfg(), RequestKind::Poll).until(deadline);
+    let r = poll
+        .decide(
+            &status(429, Some(Duration::from_secs(86_400))),
+            1,
+            &mut Tally::default(),
+        )
+        .unwrap();
+    assert_eq!(r.delay, Duration::from_secs(3));
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(poll.next_delay(1, None), Some(Duration::ZERO));
+    // What `run` announces is the wait it makes.
+    let poll = RetryPolicy::for_request(&cfg(), RequestKind::Poll)
+        .until(tokio::time::Instant::now() + Duration::from_secs(2));
+    let seen = Mutex::new(Vec::new());
+    let record = |p: Progress| {
+        if let Progress::Retrying { delay, .. } = p {
+            seen.lock().unwrap().push(delay);
+        }
+    };
+    let mut calls = 0;
+    let r: Result<(), ApiError> = poll
+        .run(&CancellationToken::new(), &record, |_| {
+            calls += 1;
+            let e = if calls == 1 {
+                status(503, Some(Duration::from_secs(86_400)))
+            } else {
+                ApiError::Job(JobError::Deadline {
+                    request_id: "x".into(),
+                    after: Duration::from_secs(2),
+                })
+            };
+            async move { Err(e) }
+        })
+        .await;
+    assert!(matches!(r, Err(ApiError::Job(_))), "{r:?}");
+    assert_eq!(*seen.lock().unwrap(), [Duration::from_secs(2)]);
 }
