@@ -465,7 +465,10 @@ fn every_log_line_of_a_job_names_its_job() {
         let at = l
             .find("job{id=")
             .unwrap_or_else(|| panic!("a job's log line without its job id: {l}"));
-        let id: String = l[at + 7..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        let id: String = l[at + 7..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         assert!(!id.is_empty(), "{l}");
         ids.insert(id);
     }
@@ -473,5 +476,8 @@ fn every_log_line_of_a_job_names_its_job() {
     assert_eq!(server.stats().v1_requests, 8, "four faults, four retries");
     assert_eq!(retries.len(), 4, "{retries:?}");
     // Usually one retry per job; a job that started late may meet two faults.
-    assert!(ids.len() >= 2, "each job's retry names its own job: {retries:?}");
+    assert!(
+        ids.len() >= 2,
+        "each job's retry names its own job: {retries:?}"
+    );
 }
