@@ -117,7 +117,7 @@ fn params() -> GenParams {
 async fn generate(c: &Client) -> Result<fluxcn::api::Generation, ApiError> {
     c.generate(
         "https://example.com/in.png",
-        &params(),
+        &params().validate_into().unwrap(),
         &CancellationToken::new(),
         &no_progress,
     )
@@ -321,7 +321,12 @@ async fn cancel_mid_request_returns_at_once() {
     });
     let started = std::time::Instant::now();
     let e = c
-        .generate("https://example.com/x.png", &params(), &token, &no_progress)
+        .generate(
+            "https://example.com/x.png",
+            &params().validate_into().unwrap(),
+            &token,
+            &no_progress,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -365,23 +370,27 @@ async fn base64_json_answers_are_decoded() {
 
 #[tokio::test]
 async fn invalid_params_are_refused_before_sending() {
+    // The client takes only `ValidParams`, which only validation builds (a compile-time rule,
+    // checked by the doctest on `WireBody`): invalid settings cannot reach the wire.
     let (addr, log) = scripted(vec![ok_image()]).await;
     let c = client(addr, |_| {});
     let p = GenParams {
         steps: 76,
         ..params()
     };
-    let e = c
-        .generate(
-            "https://x/y.png",
-            &p,
-            &CancellationToken::new(),
-            &no_progress,
-        )
-        .await
-        .unwrap_err();
+    let e = p.validate_into().unwrap_err();
     assert!(e.to_string().contains("steps = 76"), "{e}");
-    assert_eq!(count(&log), 0);
+    // What validation passes is sent unchanged.
+    let ok = params().validate_into().unwrap();
+    c.generate(
+        "https://x/y.png",
+        &ok,
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&log), 1);
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ async fn generate(c: &Client, samples: u32) -> Result<fluxcn::api::Generation, A
     let cancel = CancellationToken::new();
     c.generate(
         "https://example.com/in.png",
-        &params(samples),
+        &params(samples).validate_into().unwrap(),
         &cancel,
         &no_progress,
     )
@@ -91,7 +91,7 @@ async fn v2(c: &Client, samples: u32) -> Result<fluxcn::api::Generation, ApiErro
     let sub = c
         .submit(
             "https://example.com/in.png",
-            &params(samples),
+            &params(samples).validate_into().unwrap(),
             &cancel,
             &no_progress,
         )
@@ -431,7 +431,7 @@ async fn a_poll_never_waits_past_the_jobs_deadline() {
             let sub = c
                 .submit(
                     "https://example.com/in.png",
-                    &params(1),
+                    &params(1).validate_into().unwrap(),
                     &cancel,
                     &no_progress,
                 )

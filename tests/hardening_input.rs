@@ -172,3 +172,24 @@ fn a_maximum_side_under_64_is_refused() {
     let out = prepare_bytes("photo.jpg", &jpeg(&gradient(640, 640), 90), &opts).unwrap();
     assert_eq!((out.width, out.height), (64, 64));
 }
+
+#[test]
+fn a_fifo_dropped_on_the_window_is_refused_when_its_settings_are_read() {
+    // Dropping a file asks for its settings (`gallery::read_settings`) before it becomes the
+    // input: a FIFO must be refused at once there too, not block a worker (and the drop) forever.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = mkfifo(dir.path(), "drop.png");
+    let f2 = fifo.clone();
+    let r = within_10s("reading settings from a FIFO", Some(&fifo), move || {
+        fluxcn::gallery::read_settings(&f2)
+    });
+    let msg = r.unwrap_err().to_string();
+    assert!(msg.contains("not a regular file"), "{msg}");
+    assert!(msg.contains("drop.png"), "{msg}");
+    let folder = dir.path().join("a-folder.png");
+    std::fs::create_dir(&folder).unwrap();
+    let msg = fluxcn::gallery::read_settings(&folder)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("folder"), "{msg}");
+}

@@ -914,8 +914,9 @@ async fn the_projects_client_works_against_the_stand_in() {
         ..Default::default()
     };
     let image = png_b64(96, 80);
+    let valid = params.clone().validate_into().unwrap();
     let g = client
-        .generate(&image, &params, &cancel, &no_progress)
+        .generate(&image, &valid, &cancel, &no_progress)
         .await
         .unwrap();
     assert_eq!(g.images.len(), 1);
@@ -924,7 +925,7 @@ async fn the_projects_client_works_against_the_stand_in() {
     assert_eq!(g.accounting.cost, Some(0.048));
 
     let sub = client
-        .submit(&image, &params, &cancel, &no_progress)
+        .submit(&image, &valid, &cancel, &no_progress)
         .await
         .unwrap();
     let g = client

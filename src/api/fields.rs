@@ -85,7 +85,8 @@ pub struct FieldInfo {
     pub field: Field,
     /// The contract's name for the field.
     pub wire: &'static str,
-    /// The name the user sees: the wire name, everywhere (controls, details, grid axes, errors).
+    /// The name the user sees in details, grid axes and errors: the wire name. (The controls panel
+    /// still names its sliders in words of its own: "Strength", "Stop at".)
     pub label: &'static str,
     /// Whether the contract requires it in every request.
     pub required: bool,

@@ -12,7 +12,7 @@ pub mod response;
 pub use client::{Client, ClientConfig, Credits, Progress};
 pub use error::{ApiError, DecodeError, HttpClass, StatusError};
 pub use key::ApiKey;
-pub use params::{CnType, GenParams, ImageFormat, ParamError, Scheduler};
+pub use params::{CnType, GenParams, ImageFormat, ParamError, Scheduler, ValidParams};
 pub use response::{Accounting, Generation, ReceivedImage};
 
 /// The production endpoint's base URL.

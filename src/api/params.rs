@@ -409,16 +409,6 @@ impl<'a> WireBody<'a> {
     }
 }
 
-/// The same JSON as [`WireBody`], from parameters that may not have been validated. Kept while its
-/// last users move to [`WireBody`] (`api::client`'s `encode_body` and `gallery::meta`'s
-/// `request_json`); then removed.
-#[derive(Serialize)]
-pub struct WireRequest<'a> {
-    pub image: &'a str,
-    #[serde(flatten)]
-    pub params: &'a GenParams,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,11 +557,9 @@ mod tests {
             prompt: "a cat".into(),
             ..Default::default()
         };
-        let v = serde_json::to_value(WireRequest {
-            image: "https://x/y.png",
-            params: &p,
-        })
-        .unwrap();
+        let valid = p.validate_into().unwrap();
+        let body = WireBody::new("https://x/y.png", &valid).to_json().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let obj = v.as_object().unwrap();
         for k in [
             "image",
@@ -611,12 +599,9 @@ mod tests {
         assert_eq!(v.params(), &ok);
         assert_eq!(v.steps, ok.steps);
         let body = WireBody::new("https://x/y.png", &v).to_json().unwrap();
-        let old = serde_json::to_vec(&WireRequest {
-            image: "https://x/y.png",
-            params: &ok,
-        })
-        .unwrap();
-        assert_eq!(body, old);
+        let flat: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(flat["image"], "https://x/y.png");
+        assert_eq!(flat["prompt"], "a cat");
         // Serialised as the plain parameters; deserialising validates again.
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(json, serde_json::to_string(&ok).unwrap());

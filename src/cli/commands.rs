@@ -373,22 +373,6 @@ fn print_paths(stdout: &std::io::Stdout, images: &[SavedImage]) {
     let _ = out.flush();
 }
 
-/// A parameter error with the flag that sets the field.
-fn flag_error(e: crate::api::ParamError) -> CliError {
-    let flag = match e.field {
-        "custom_width" => "width",
-        "custom_height" => "height",
-        "image_format" => "format",
-        "use_input_img_dimension" => "use-input-size",
-        f => f,
-    }
-    .replace('_', "-");
-    CliError::Other(format!(
-        "--{flag}: {} = {} is not allowed: {}",
-        e.field, e.value, e.allowed
-    ))
-}
-
 /// Refuses a `--max-input-side` under what the service can use: every local image would be
 /// shrunk below it and sent as a paid request that cannot work.
 fn check_input_side(g: &GenArgs) -> Result<(), CliError> {
@@ -397,8 +381,9 @@ fn check_input_side(g: &GenArgs) -> Result<(), CliError> {
 }
 
 fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
-    let params = g.params();
-    params.validate().map_err(flag_error)?;
+    // The flags' one check (the error names the flag); the runtime validates each job again
+    // at its boundary, the only place that builds the wire body.
+    let params = g.valid_params().map_err(CliError::Other)?.params().clone();
     check_input_side(g)?;
     let input = input_source(&g.image);
     let specs = sample_specs(&params, &input, g);
@@ -437,8 +422,9 @@ fn compare(
     y: Option<&str>,
     grid_png: Option<&std::path::Path>,
 ) -> Result<(), CliError> {
-    let params = g.params();
-    params.validate().map_err(flag_error)?;
+    // The flags' one check (the error names the flag); the runtime validates each job again
+    // at its boundary, the only place that builds the wire body.
+    let params = g.valid_params().map_err(CliError::Other)?.params().clone();
     check_input_side(g)?;
     let input = input_source(&g.image);
     let group = jobs::next_job_id();

@@ -42,6 +42,10 @@ pub enum GalleryError {
     /// Settings were found in a file but could not be understood.
     #[error("the settings inside {path} cannot be read: {reason}")]
     BadEmbedded { path: PathBuf, reason: String },
+    /// A dropped or named file that is not a regular file (a folder, a pipe, a device), or one too
+    /// big to be an image: refused before it is read, so nothing waits on it forever.
+    #[error("{path} cannot be read for settings: {what}")]
+    NotAFile { path: PathBuf, what: String },
     /// Not a PNG, JPEG or WebP file.
     #[error("{path} is not a PNG, JPEG or WebP image (its first bytes say otherwise)")]
     NotAnImage { path: PathBuf },

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use png::text_metadata::{EncodableTextChunk, ITXtChunk, TEXtChunk};
 use serde::Deserialize;
 
-use crate::api::params::WireRequest;
 use crate::api::{GenParams, ImageFormat};
 
 use super::error::io;
@@ -34,9 +33,18 @@ pub const A1111_KEY: &str = "parameters";
 const JPEG_SEGMENT_MAX: usize = 65_533;
 const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
+/// The record of a request as sent: the wire body's shape (the params flat), with `image`
+/// replaced by the input's description (never the image data).
+#[derive(serde::Serialize)]
+struct SentRequest<'a> {
+    image: &'a str,
+    #[serde(flatten)]
+    params: &'a GenParams,
+}
+
 /// The request as sent, as JSON: the params flat, `image` replaced by the input's description.
 pub fn request_json(params: &GenParams, input: &str) -> String {
-    serde_json::to_string(&WireRequest {
+    serde_json::to_string(&SentRequest {
         image: input,
         params,
     })
@@ -364,11 +372,50 @@ pub fn sidecar_of(path: &Path) -> PathBuf {
 
 /// Reads and parses a sidecar.
 pub fn read_sidecar(path: &Path) -> Result<Sidecar, GalleryError> {
-    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    let bytes = read_regular(path, MAX_SETTINGS_FILE)?;
     serde_json::from_slice(&bytes).map_err(|e| GalleryError::BadSidecar {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+/// The largest file read for settings (a 100 MP PNG is smaller).
+const MAX_SETTINGS_FILE: u64 = 512 * 1024 * 1024;
+
+/// Reads a file that must be a regular file of at most `max` bytes: a folder, a FIFO, a socket or a
+/// device (anything dropped on the window) is refused before it is opened, so no worker blocks on
+/// it, and a huge file is refused before it is read.
+fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, GalleryError> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path).map_err(io("read", path))?;
+    let refuse = |what: String| GalleryError::NotAFile {
+        path: path.to_path_buf(),
+        what,
+    };
+    if !meta.is_file() {
+        return Err(refuse(if meta.is_dir() {
+            "it is a folder".into()
+        } else {
+            "it is not a regular file (a pipe, socket or device)".into()
+        }));
+    }
+    if meta.len() > max {
+        return Err(refuse(format!(
+            "it is {} MB, more than any image this app reads ({} MB)",
+            meta.len() / 1_000_000,
+            max / 1_000_000
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(io("read", path))?;
+    if bytes.len() as u64 > max {
+        return Err(refuse(
+            "it grew past the size limit while being read".into(),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The settings of any saved image (ours or another tool's): our PNG chunk, an A1111 `parameters`
@@ -381,7 +428,7 @@ pub fn read_settings(path: &Path) -> Result<GenParams, GalleryError> {
     {
         return read_sidecar(path).map(|s| s.params);
     }
-    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    let bytes = read_regular(path, MAX_SETTINGS_FILE)?;
     let embedded = embedded_settings(path, &bytes);
     if let Ok(Some(p)) = embedded {
         return Ok(p);

@@ -10,6 +10,7 @@ pub mod export;
 pub mod grid;
 pub mod journal;
 pub mod pacer;
+mod resume;
 pub mod runtime;
 pub mod services;
 pub mod types;

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -27,8 +26,6 @@ use tracing::Instrument as _;
 /// Called after every event (the UI passes `ctx.request_repaint()`).
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
-/// How long the server keeps a v2 record.
-const V2_RECORD_LIFETIME: Duration = Duration::from_secs(3600);
 /// The long side of the previews sent with results and inputs.
 pub(crate) const PREVIEW_SIDE: u32 = 2048;
 
@@ -56,27 +53,27 @@ impl RuntimeDeps {
     }
 }
 
-struct Shared {
-    events: std::sync::mpsc::Sender<Event>,
-    notify: Notify,
-    store: Store,
-    journal: Option<Arc<Journal>>,
-    pacer: Pacer,
-    clients: Arc<Clients>,
-    cancels: Mutex<HashMap<JobId, CancellationToken>>,
+pub(super) struct Shared {
+    pub(super) events: std::sync::mpsc::Sender<Event>,
+    pub(super) notify: Notify,
+    pub(super) store: Store,
+    pub(super) journal: Option<Arc<Journal>>,
+    pub(super) pacer: Pacer,
+    pub(super) clients: Arc<Clients>,
+    pub(super) cancels: Mutex<HashMap<JobId, CancellationToken>>,
     /// Set when the UI or CLI went away: jobs stop, and their journal entries stay open so that the
     /// next start finishes (v2) or reports (v1) them.
-    shutting_down: std::sync::atomic::AtomicBool,
+    pub(super) shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
-    fn emit(&self, e: Event) {
+    pub(super) fn emit(&self, e: Event) {
         // The receiver is gone only when the UI or CLI has exited; nothing is left to tell.
         let _ = self.events.send(e);
         (self.notify)();
     }
 
-    fn stage(&self, id: JobId, stage: Stage) {
+    pub(super) fn stage(&self, id: JobId, stage: Stage) {
         self.emit(Event::Stage { id, stage });
     }
 
@@ -91,7 +88,7 @@ impl Shared {
         }
     }
 
-    async fn client(&self, cfg: &RuntimeConfig) -> Result<Client, ApiError> {
+    pub(super) async fn client(&self, cfg: &RuntimeConfig) -> Result<Client, ApiError> {
         self.clients.client(cfg).await
     }
 }
@@ -147,7 +144,8 @@ async fn dispatcher(
             .insert(job.id, token.clone());
         let span = tracing::info_span!("job", id = job.id);
         // A resumed job takes a permit and a pacer slot like a new one (see `resume_v2`).
-        let resume = resume_job(sh.clone(), job, cfg.clone(), permits.clone(), token);
+        let resume =
+            super::resume::resume_job(sh.clone(), job, cfg.clone(), permits.clone(), token);
         tokio::spawn(resume.instrument(span));
     }
     while let Some(cmd) = rx.recv().await {
@@ -201,17 +199,12 @@ async fn dispatcher(
     }
 }
 
-/// Whether two API base URLs name the same service (a trailing slash aside).
-fn same_base(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
-}
-
 /// Whether a v2 job that failed this way is still on the server (and paid for), so that its journal
 /// entry must stay open for a later resume: the network or the service failed us, not the job. A
 /// finished job whose output file could not be downloaded (whatever the file host answered, a 404
 /// included) stays, and so does one we stopped waiting for at its deadline; a 404 of the service
 /// itself (the record expired), a failed inference and a retired model end it.
-fn still_on_server(e: &ApiError) -> bool {
+pub(super) fn still_on_server(e: &ApiError) -> bool {
     use crate::api::HttpClass;
     use crate::api::error::{Answerer, JobError};
     match e {
@@ -227,7 +220,7 @@ fn still_on_server(e: &ApiError) -> bool {
 }
 
 /// The failure of a v2 job that is still on the server: says how to fetch it later.
-fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
+pub(super) fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
     use crate::api::error::{Answerer, JobError};
     let later = match &e {
         ApiError::Status(s) if s.from == Answerer::OutputHost => format!(
@@ -248,7 +241,7 @@ fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
 }
 
 /// How a job ended without images.
-enum JobEnd {
+pub(super) enum JobEnd {
     Failed(JobFailure),
     Cancelled { maybe_billed: bool },
 }
@@ -298,7 +291,7 @@ async fn run_job(
     finish(&sh, id, outcome);
 }
 
-fn finish(
+pub(super) fn finish(
     sh: &Arc<Shared>,
     id: JobId,
     outcome: Result<(Vec<SavedImage>, crate::api::Accounting), (JobEnd, bool)>,
@@ -335,7 +328,10 @@ fn finish(
 }
 
 /// A progress sink that turns client progress into stage events (and slows the pacer on a 429).
-fn progress_sink(sh: &Arc<Shared>, id: JobId) -> impl Fn(Progress) + Send + Sync + use<> {
+pub(super) fn progress_sink(
+    sh: &Arc<Shared>,
+    id: JobId,
+) -> impl Fn(Progress) + Send + Sync + use<> {
     let sh = sh.clone();
     move |p| {
         let stage = match p {
@@ -364,7 +360,7 @@ fn progress_sink(sh: &Arc<Shared>, id: JobId) -> impl Fn(Progress) + Send + Sync
     }
 }
 
-type Outcome = Result<(Vec<SavedImage>, crate::api::Accounting), (JobEnd, bool)>;
+pub(super) type Outcome = Result<(Vec<SavedImage>, crate::api::Accounting), (JobEnd, bool)>;
 
 async fn job_body(
     sh: &Arc<Shared>,
@@ -382,9 +378,11 @@ async fn job_body(
             Err(_) => return not_sent(JobEnd::Failed(JobFailure { message: "the job runtime is shutting down".into(), kind: FailureKind::Runtime, maybe_billed: false })),
         },
     };
-    if let Err(e) = spec.params.validate() {
-        return not_sent(ApiError::from(e).into());
-    }
+    // The one validation of a job's parameters: the client takes only what passed it.
+    let params = match spec.params.clone().validate_into() {
+        Ok(p) => p,
+        Err(e) => return not_sent(ApiError::from(e).into()),
+    };
     sh.stage(id, Stage::Preparing);
     let source = spec.input.clone();
     let opts = PrepareOptions {
@@ -426,11 +424,11 @@ async fn job_body(
     let generation = match spec.api {
         ApiVersion::V1 => {
             client
-                .generate(&prepared.payload, &spec.params, cancel, &progress)
+                .generate(&prepared.payload, &params, cancel, &progress)
                 .await
         }
         ApiVersion::V2 => match client
-            .submit(&prepared.payload, &spec.params, cancel, &progress)
+            .submit(&prepared.payload, &params, cancel, &progress)
             .await
         {
             Ok(sub) => {
@@ -457,7 +455,7 @@ async fn job_body(
 
 /// Saves every image (off the async threads) and decodes its preview. An image that cannot be
 /// saved in the gallery goes to a fallback folder rather than being lost.
-async fn save(
+pub(super) async fn save(
     sh: &Arc<Shared>,
     id: JobId,
     spec: &JobSpec,
@@ -533,167 +531,4 @@ pub fn decode_preview(bytes: &[u8]) -> Option<image::RgbaImage> {
         img
     };
     Some(img.to_rgba8())
-}
-
-/// Finishes or reports a job found unfinished in the journal. A result saved before the
-/// interruption (a crash between the save and the journal's end record) is found in the gallery
-/// and reported as done: a v1 job is not called "maybe billed", a v2 result is not fetched again.
-async fn resume_job(
-    sh: Arc<Shared>,
-    job: JournalJob,
-    cfg: RuntimeConfig,
-    permits: Arc<Semaphore>,
-    cancel: CancellationToken,
-) {
-    let id = job.id;
-    let spec = JobSpec {
-        input: job.input.clone().unwrap_or(InputSource::Bytes {
-            name: job.input_label.clone(),
-            data: Arc::new(Vec::new()),
-        }),
-        params: job.params.clone(),
-        api: job.api,
-        group: job.group.clone(),
-    };
-    sh.emit(Event::Recovered {
-        id,
-        spec: spec.clone(),
-        request_id: job.request_id.clone(),
-    });
-    let (found, found_accounting) = saved_already(&sh, &job).await;
-    let all_found = !found.is_empty()
-        && (job.api == ApiVersion::V1 || found.len() >= job.params.samples.max(1) as usize);
-    let fail = |message: String, kind: FailureKind, maybe_billed: bool| {
-        Err((
-            JobEnd::Failed(JobFailure {
-                message,
-                kind,
-                maybe_billed,
-            }),
-            true,
-        ))
-    };
-    let outcome: Outcome = match (job.api, &job.request_id) {
-        _ if all_found => {
-            tracing::info!(id, "the result was saved before the interruption; closing the job");
-            Ok((found, found_accounting))
-        }
-        (ApiVersion::V1, _) => fail(
-            "interrupted: the app stopped while this v1 request was in flight, so it may have been billed. It was not re-sent; use Re-run to send it again".into(),
-            FailureKind::Interrupted,
-            true,
-        ),
-        (ApiVersion::V2, None) => fail(
-            "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into(),
-            FailureKind::Interrupted,
-            true,
-        ),
-        // The key goes only to the service configured now, never to a base named in a file.
-        (ApiVersion::V2, Some(request_id))
-            if job.api_base.as_deref().is_some_and(|b| !same_base(b, &cfg.api_base)) =>
-        {
-            let base = job.api_base.clone().unwrap_or_default();
-            Err((
-                JobEnd::Failed(JobFailure {
-                    message: format!(
-                        "job {request_id} was submitted to {base}, not to the service configured now ({}). The key is sent only to the configured service, so the job was left in the journal: to fetch it, run `fluxcn --api-base {base} resume`",
-                        cfg.api_base
-                    ),
-                    kind: FailureKind::OtherService,
-                    maybe_billed: true,
-                }),
-                false,
-            ))
-        }
-        (ApiVersion::V2, Some(request_id)) => {
-            let age = Duration::from_millis(now_ms().saturating_sub(job.submitted_ms.unwrap_or(job.started_ms)));
-            if age > V2_RECORD_LIFETIME {
-                fail(format!("job {request_id} expired: the server keeps a record for one hour after submission, and it was submitted {} minutes ago", age.as_secs() / 60), FailureKind::Expired, true)
-            } else {
-                return resume_v2(&sh, id, &spec, request_id, &cfg, permits, &cancel, found).await;
-            }
-        }
-    };
-    finish(&sh, id, outcome);
-}
-
-/// The images (and accounting) a recovered job saved before the interruption (`Store::find_job`).
-async fn saved_already(
-    sh: &Arc<Shared>,
-    job: &JournalJob,
-) -> (Vec<SavedImage>, crate::api::Accounting) {
-    let (store, id, request_id) = (sh.store.clone(), job.id, job.request_id.clone());
-    tokio::task::spawn_blocking(move || {
-        let entries = store.find_job(id, request_id.as_deref());
-        let accounting = entries.first().map(|e| e.meta.accounting.clone());
-        let images = entries.into_iter().map(|e| SavedImage {
-            preview: std::fs::read(&e.image_path)
-                .ok()
-                .and_then(|b| decode_preview(&b))
-                .map(Arc::new),
-            path: e.image_path,
-            sidecar: e.sidecar_path,
-            width: e.meta.width,
-            height: e.meta.height,
-            seed: e.meta.seed_used,
-        });
-        (images.collect(), accounting.unwrap_or_default())
-    })
-    .await
-    .unwrap_or_default()
-}
-
-/// Finishes a resumed v2 job: a concurrency permit (held until its end is reported) and a pacer
-/// slot first, like a new job; then it polls, and saves what is not in `found` (saved in order).
-/// Cancelled, it stays in the journal for a later start.
-#[allow(clippy::too_many_arguments)] // the resumed job's parts; a struct would only rename them
-async fn resume_v2(
-    sh: &Arc<Shared>,
-    id: JobId,
-    spec: &JobSpec,
-    request_id: &str,
-    cfg: &RuntimeConfig,
-    permits: Arc<Semaphore>,
-    cancel: &CancellationToken,
-    found: Vec<SavedImage>,
-) {
-    let cancelled = || Err((JobEnd::Cancelled { maybe_billed: true }, false));
-    sh.stage(id, Stage::Queued);
-    let _permit = tokio::select! {
-        _ = cancel.cancelled() => return finish(sh, id, cancelled()),
-        p = permits.acquire_owned() => p,
-    };
-    let wait = sh.pacer.reserve();
-    if !wait.is_zero() {
-        sh.stage(id, Stage::Pacing { wait });
-        tokio::select! {
-            _ = cancel.cancelled() => return finish(sh, id, cancelled()),
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
-    let outcome = match sh.client(cfg).await {
-        Err(e) => Err((e.into(), false)),
-        Ok(client) => {
-            let checking = Stage::Remote {
-                state: "checking".into(),
-            };
-            sh.stage(id, checking);
-            match client
-                .wait_for(request_id, cancel, &progress_sink(sh, id))
-                .await
-            {
-                Ok(mut g) => {
-                    g.images.drain(..found.len().min(g.images.len()));
-                    match save(sh, id, spec, g).await {
-                        Ok((saved, acc)) => Ok((found.into_iter().chain(saved).collect(), acc)),
-                        Err(e) => Err((e, true)),
-                    }
-                }
-                Err(ApiError::Cancelled { .. }) => cancelled(),
-                Err(e) if still_on_server(&e) => Err((unfinished_v2(e, request_id), false)),
-                Err(e) => Err((e.into(), true)),
-            }
-        }
-    };
-    finish(sh, id, outcome);
 }

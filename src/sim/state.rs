@@ -18,7 +18,8 @@ pub(super) const QUEUED_SHARE: f64 = 0.2;
 /// At most this many distinct `User-Agent` values are kept in the stats.
 pub(super) const MAX_USER_AGENTS: usize = 64;
 
-/// What the stand-in has seen so far (a snapshot: see [`SimServer::stats`]).
+/// What the stand-in has seen so far (a snapshot: see
+/// [`SimServer::stats`](super::SimServer::stats)).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimStats {
     /// `POST /v1/flux-controlnet` requests received (valid or not).

@@ -17,6 +17,7 @@ use egui::{
     WidgetInfo, pos2, vec2,
 };
 
+pub use super::widgets::{fit_in, texture_from_rgba};
 use crate::api::{CnType, GenParams};
 use crate::gallery::Entry;
 use crate::jobs::services::{Listing, Pending, Poll};
@@ -43,46 +44,6 @@ pub const LIST_MIN_INTERVAL: f64 = 1.0;
 pub enum PanelAction {
     /// Load these settings into the controls (the seed is the one the result was made with).
     UseSettings(GenParams),
-}
-
-/// Makes a texture from decoded RGBA pixels; `None` for an empty image. An image larger than the
-/// GPU allows is scaled down to fit (the runtime already sends screen-sized previews, so this is rare).
-pub fn texture_from_rgba(
-    ctx: &egui::Context,
-    name: impl Into<String>,
-    image: &image::RgbaImage,
-) -> Option<TextureHandle> {
-    let (w, h) = image.dimensions();
-    if w == 0 || h == 0 {
-        return None;
-    }
-    let max = ctx.input(|i| i.max_texture_side).max(1) as u32;
-    let scaled;
-    let img = if w > max || h > max {
-        let s = max as f64 / w.max(h) as f64;
-        let (nw, nh) = (
-            ((w as f64 * s).floor() as u32).clamp(1, max),
-            ((h as f64 * s).floor() as u32).clamp(1, max),
-        );
-        scaled = image::imageops::thumbnail(image, nw, nh);
-        &scaled
-    } else {
-        image
-    };
-    let color = egui::ColorImage::from_rgba_unmultiplied(
-        [img.width() as usize, img.height() as usize],
-        img.as_raw(),
-    );
-    Some(ctx.load_texture(name, color, Default::default()))
-}
-
-/// The largest rectangle of aspect `size` centred in `rect`.
-pub(crate) fn fit_in(rect: Rect, size: Vec2) -> Rect {
-    if size.x <= 0.0 || size.y <= 0.0 {
-        return rect;
-    }
-    let s = (rect.width() / size.x).min(rect.height() / size.y);
-    Rect::from_center_size(rect.center(), size * s)
 }
 
 enum Thumb {
@@ -140,7 +101,11 @@ pub struct GalleryPanel {
     /// Dropped files whose settings were asked for.
     reading: Vec<(PathBuf, Pending<Result<GenParams, ServiceError>>)>,
     /// Listings asked for (a refresh, or the answer to a favourite, delete or undo), oldest first.
-    listings: Vec<Pending<Result<Listing, ServiceError>>>,
+    /// Each numbered in the order asked: only a listing newer than the last applied is applied
+    /// (an old refresh answering late must not bring back a row deleted since).
+    listings: Vec<(u64, Pending<Result<Listing, ServiceError>>)>,
+    listings_asked: u64,
+    listing_applied: u64,
     /// "Open folder" requests not answered yet.
     reveals: Vec<Pending<Result<(), ServiceError>>>,
     pending_action: Option<PanelAction>,
@@ -197,16 +162,27 @@ impl GalleryPanel {
         }
     }
 
+    /// Keeps a listing asked for (a refresh, or a favourite, delete or undo that answers with one).
+    fn ask_listing(&mut self, pending: Pending<Result<Listing, ServiceError>>) {
+        self.listings_asked += 1;
+        self.listings.push((self.listings_asked, pending));
+    }
+
     /// Takes the replies that have arrived: listings, thumbnails, settings read, reveals.
     fn poll(&mut self, ctx: &egui::Context) {
         let mut i = 0;
         while i < self.listings.len() {
-            match self.listings[i].poll() {
+            let seq = self.listings[i].0;
+            match self.listings[i].1.poll() {
                 Poll::Waiting => i += 1,
                 Poll::Ready(r) => {
                     self.listings.remove(i);
                     match r {
-                        Ok(list) => self.set_entries(list),
+                        Ok(_) if seq < self.listing_applied => {}
+                        Ok(list) => {
+                            self.listing_applied = seq;
+                            self.set_entries(list);
+                        }
                         Err(e) => self.error = Some(e.to_string()),
                     }
                 }
@@ -374,7 +350,7 @@ impl GalleryPanel {
         self.listed = true;
         self.refresh_wanted = false;
         self.last_list_at = Some(now);
-        self.listings.push(services.gallery_list());
+        self.ask_listing(services.gallery_list());
     }
 
     fn toolbar(&mut self, ui: &mut egui::Ui, services: &Services) {
@@ -437,7 +413,7 @@ impl GalleryPanel {
                 ui.horizontal(|ui| {
                     ui.label("Image moved to the gallery's trash.");
                     if ui.button("Undo").clicked() {
-                        self.listings.push(services.undo_delete(id.clone()));
+                        self.ask_listing(services.undo_delete(id.clone()));
                         self.hidden.remove(&id);
                         self.generation += 1;
                         self.undo = None;
@@ -504,8 +480,7 @@ impl GalleryPanel {
                     .on_hover_text("Mark or unmark as a favourite")
                     .clicked()
                 {
-                    self.listings
-                        .push(services.set_favourite(id.clone(), !favourite));
+                    self.ask_listing(services.set_favourite(id.clone(), !favourite));
                     self.favourite_override.insert(id.clone(), !favourite);
                     self.generation += 1;
                 }
@@ -514,7 +489,7 @@ impl GalleryPanel {
                     .on_hover_text("Move to the gallery's trash (can be undone)")
                     .clicked()
                 {
-                    self.listings.push(services.delete(id.clone()));
+                    self.ask_listing(services.delete(id.clone()));
                     self.hidden.insert(id.clone());
                     self.generation += 1;
                     self.selected = None;

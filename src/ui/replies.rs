@@ -99,8 +99,10 @@ impl FluxApp {
                 None => CreditsView::Unavailable("the background worker has stopped".into()),
             });
         }
-        if let Some(Some(k)) = services::take(&mut self.pending_key) {
-            self.key_changed(k);
+        if let Some(answer) = services::take(&mut self.pending_key) {
+            self.key_changed(answer.unwrap_or_else(|| {
+                KeyState::Unavailable("the background worker stopped before answering".into())
+            }));
         }
     }
 

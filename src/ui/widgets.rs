@@ -1,7 +1,7 @@
 //! Small shared pieces of the window: labelled knobs with hover help, headings, error lines, and
 //! number formatting.
 
-use egui::{Color32, RichText, Ui};
+use egui::{Color32, Rect, RichText, TextureHandle, Ui, Vec2};
 
 /// The colour of an error line (readable in light and dark themes).
 pub const ERROR: Color32 = Color32::from_rgb(0xE0, 0x4F, 0x4F);
@@ -104,6 +104,46 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{n} B")
     }
+}
+
+/// Makes a texture from decoded RGBA pixels; `None` for an empty image. An image larger than the
+/// GPU allows is scaled down to fit (the runtime already sends screen-sized previews, so this is rare).
+pub fn texture_from_rgba(
+    ctx: &egui::Context,
+    name: impl Into<String>,
+    image: &image::RgbaImage,
+) -> Option<TextureHandle> {
+    let (w, h) = image.dimensions();
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let max = ctx.input(|i| i.max_texture_side).max(1) as u32;
+    let scaled;
+    let img = if w > max || h > max {
+        let s = max as f64 / w.max(h) as f64;
+        let (nw, nh) = (
+            ((w as f64 * s).floor() as u32).clamp(1, max),
+            ((h as f64 * s).floor() as u32).clamp(1, max),
+        );
+        scaled = image::imageops::thumbnail(image, nw, nh);
+        &scaled
+    } else {
+        image
+    };
+    let color = egui::ColorImage::from_rgba_unmultiplied(
+        [img.width() as usize, img.height() as usize],
+        img.as_raw(),
+    );
+    Some(ctx.load_texture(name, color, Default::default()))
+}
+
+/// The largest rectangle of aspect `size` centred in `rect`.
+pub fn fit_in(rect: Rect, size: Vec2) -> Rect {
+    if size.x <= 0.0 || size.y <= 0.0 {
+        return rect;
+    }
+    let s = (rect.width() / size.x).min(rect.height() / size.y);
+    Rect::from_center_size(rect.center(), size * s)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::Client;
 use crate::api::error::{
     Answerer, ApiError, DecodeError, HttpClass, StatusError, message_from_body_with, shorten,
 };
-use crate::api::params::{GenParams, ParamError, WireRequest};
+use crate::api::params::{ParamError, ValidParams, WireBody};
 
 /// The most of an error answer's body read for its message.
 const ERROR_BODY_BYTES: u64 = 1024 * 1024;
@@ -31,8 +31,8 @@ pub fn user_agent() -> String {
 }
 
 /// The JSON body of a generation (v1 and v2 submit send the same one).
-pub(super) fn encode_body(image: &str, params: &GenParams) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(&WireRequest { image, params }).map_err(|e| {
+pub(super) fn encode_body(image: &str, params: &ValidParams) -> Result<Vec<u8>, ApiError> {
+    WireBody::new(image, params).to_json().map_err(|e| {
         ApiError::InvalidParams(ParamError::new("request", e, "values JSON can carry"))
     })
 }

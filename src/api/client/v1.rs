@@ -13,7 +13,7 @@ use super::retry::{RequestKind, RetryPolicy};
 use super::transport::{content_type, encode_body};
 use super::{Client, Progress, ProgressFn};
 use crate::api::error::{Answerer, ApiError};
-use crate::api::params::GenParams;
+use crate::api::params::ValidParams;
 use crate::api::response::{self, Accounting, Generation};
 
 /// How long a v1 request is out before progress says "waiting" (the server is generating).
@@ -28,12 +28,11 @@ impl Client {
     pub async fn generate(
         &self,
         image: &str,
-        params: &GenParams,
+        params: &ValidParams,
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Generation, ApiError> {
         let result: Result<Generation, ApiError> = async {
-            params.validate()?;
             let body = Bytes::from(encode_body(image, params)?);
             let url = self.v1_url();
             // A JSON answer listing more images than were asked for is cut to `samples`.

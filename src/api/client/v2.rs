@@ -26,7 +26,7 @@ use crate::api::error::{
     Answerer, ApiError, DecodeError, HttpClass, JobError, StatusError, excerpt, shorten,
 };
 use crate::api::key::ApiKey;
-use crate::api::params::{GenParams, SAMPLES};
+use crate::api::params::{SAMPLES, ValidParams};
 use crate::api::response::{
     self, Accounting, Generation, JobState, OutputRef, ReceivedImage, Submitted,
 };
@@ -51,12 +51,11 @@ impl Client {
     pub async fn submit(
         &self,
         image: &str,
-        params: &GenParams,
+        params: &ValidParams,
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Submitted, ApiError> {
         let result: Result<Submitted, ApiError> = async {
-            params.validate()?;
             let body = Bytes::from(encode_body(image, params)?);
             let url = self.v2_submit_url();
             RetryPolicy::for_request(&self.cfg, RequestKind::Submit)

@@ -38,8 +38,8 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
         Request::LoadInput { source, reply } => blocking(s, reply, move |_| {
             Ok(input::preview(&source, PREVIEW_SIDE)?)
         }),
-        Request::KeyState { reply } => key_task(s, reply, |keys| keys.state()),
-        Request::SaveKey { key, reply } => key_task(s, reply, move |keys| {
+        Request::KeyState { reply } => key_task(s, reply, false, |keys| keys.state()),
+        Request::SaveKey { key, reply } => key_task(s, reply, true, move |keys| {
             let r = match &key {
                 Some(k) => keys.set(k),
                 None => keys.clear(),
@@ -143,6 +143,7 @@ fn spawn<T: Send + 'static>(
 fn key_task(
     s: Arc<Server>,
     reply: Reply<KeyState>,
+    key_changed: bool,
     f: impl FnOnce(&KeyStore) -> KeyState + Send + 'static,
 ) {
     let rt = s.rt.clone();
@@ -151,8 +152,10 @@ fn key_task(
         let state = tokio::task::spawn_blocking(move || f(&keys))
             .await
             .unwrap_or_else(|e| KeyState::Unavailable(format!("the key store task failed: {e}")));
-        // A changed key invalidates the cached client.
-        s.clients.forget();
+        // A changed key invalidates the cached client (a plain query keeps its connections).
+        if key_changed {
+            s.clients.forget();
+        }
         let _ = reply.send(state);
         (s.notify)();
     });

@@ -1,0 +1,220 @@
+//! Resuming jobs found unfinished in the journal at start-up: a result saved before the
+//! interruption is found in the gallery and reported done; a v1 job (or a v2 job never confirmed)
+//! is reported as interrupted and never re-sent; a v2 job is polled and fetched, with a permit and
+//! a pacer slot like new work, but only from the service configured now (the key never goes to a
+//! base named in a file).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::journal::{JournalJob, now_ms};
+use super::runtime::{
+    JobEnd, Outcome, Shared, decode_preview, finish, progress_sink, save, still_on_server,
+    unfinished_v2,
+};
+use super::types::{
+    ApiVersion, Event, FailureKind, InputSource, JobFailure, JobId, JobSpec, RuntimeConfig,
+    SavedImage, Stage,
+};
+use crate::api::ApiError;
+use crate::api::client::WaitJob;
+
+/// How long the server keeps a v2 record.
+const V2_RECORD_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Finishes or reports a job found unfinished in the journal. A result saved before the
+/// interruption (a crash between the save and the journal's end record) is found in the gallery
+/// and reported as done: a v1 job is not called "maybe billed", a v2 result is not fetched again.
+pub(super) async fn resume_job(
+    sh: Arc<Shared>,
+    job: JournalJob,
+    cfg: RuntimeConfig,
+    permits: Arc<Semaphore>,
+    cancel: CancellationToken,
+) {
+    let id = job.id;
+    let spec = JobSpec {
+        input: job.input.clone().unwrap_or(InputSource::Bytes {
+            name: job.input_label.clone(),
+            data: Arc::new(Vec::new()),
+        }),
+        params: job.params.clone(),
+        api: job.api,
+        group: job.group.clone(),
+    };
+    sh.emit(Event::Recovered {
+        id,
+        spec: spec.clone(),
+        request_id: job.request_id.clone(),
+    });
+    let (found, found_accounting) = saved_already(&sh, &job).await;
+    let all_found = !found.is_empty()
+        && (job.api == ApiVersion::V1 || found.len() >= job.params.samples.max(1) as usize);
+    let fail = |message: String, kind: FailureKind, maybe_billed: bool| {
+        Err((
+            JobEnd::Failed(JobFailure {
+                message,
+                kind,
+                maybe_billed,
+            }),
+            true,
+        ))
+    };
+    let submitted_ms = job.submitted_ms.unwrap_or(job.started_ms);
+    let age = Duration::from_millis(now_ms().saturating_sub(submitted_ms));
+    let outcome: Outcome = match (job.api, &job.request_id) {
+        _ if all_found => {
+            tracing::info!(id, "the result was saved before the interruption; closing the job");
+            Ok((found, found_accounting))
+        }
+        (ApiVersion::V1, _) => fail(
+            "interrupted: the app stopped while this v1 request was in flight, so it may have been billed. It was not re-sent; use Re-run to send it again".into(),
+            FailureKind::Interrupted,
+            true,
+        ),
+        (ApiVersion::V2, None) => fail(
+            "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into(),
+            FailureKind::Interrupted,
+            true,
+        ),
+        // Past the record's lifetime nothing is left to fetch, wherever it was submitted: the
+        // entry is closed without touching the network.
+        (ApiVersion::V2, Some(request_id)) if age > V2_RECORD_LIFETIME => fail(
+            format!(
+                "job {request_id} expired: the server keeps a record for one hour after \
+                 submission, and it was submitted {} minutes ago",
+                age.as_secs() / 60
+            ),
+            FailureKind::Expired,
+            true,
+        ),
+        // The key goes only to the service configured now, never to a base named in a file.
+        (ApiVersion::V2, Some(request_id))
+            if job
+                .api_base
+                .as_deref()
+                .is_some_and(|b| !same_base(b, &cfg.api_base)) =>
+        {
+            let base = job.api_base.clone().unwrap_or_default();
+            let message = format!(
+                "job {request_id} was submitted to {base}, not to the service configured now \
+                 ({}). The key is sent only to the configured service, so the job was left in \
+                 the journal: to fetch it, run `fluxcn --api-base {base} resume`",
+                cfg.api_base
+            );
+            Err((
+                JobEnd::Failed(JobFailure {
+                    message,
+                    kind: FailureKind::OtherService,
+                    maybe_billed: true,
+                }),
+                false,
+            ))
+        }
+        (ApiVersion::V2, Some(request_id)) => {
+            let submitted = UNIX_EPOCH + Duration::from_millis(submitted_ms);
+            return resume_v2(
+                &sh, id, &spec, request_id, &cfg, permits, &cancel, found, submitted,
+            )
+            .await;
+        }
+    };
+    finish(&sh, id, outcome);
+}
+
+/// The images (and accounting) a recovered job saved before the interruption (`Store::find_job`).
+async fn saved_already(
+    sh: &Arc<Shared>,
+    job: &JournalJob,
+) -> (Vec<SavedImage>, crate::api::Accounting) {
+    let (store, id, request_id) = (sh.store.clone(), job.id, job.request_id.clone());
+    tokio::task::spawn_blocking(move || {
+        let entries = store.find_job(id, request_id.as_deref());
+        let accounting = entries.first().map(|e| e.meta.accounting.clone());
+        let images = entries.into_iter().map(|e| SavedImage {
+            preview: std::fs::read(&e.image_path)
+                .ok()
+                .and_then(|b| decode_preview(&b))
+                .map(Arc::new),
+            path: e.image_path,
+            sidecar: e.sidecar_path,
+            width: e.meta.width,
+            height: e.meta.height,
+            seed: e.meta.seed_used,
+        });
+        (images.collect(), accounting.unwrap_or_default())
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Finishes a resumed v2 job: a concurrency permit (held until its end is reported) and a pacer
+/// slot first, like a new job; then it polls, and saves what is not in `found` (saved in order).
+/// Cancelled, it stays in the journal for a later start.
+#[allow(clippy::too_many_arguments)] // the resumed job's parts; a struct would only rename them
+async fn resume_v2(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    request_id: &str,
+    cfg: &RuntimeConfig,
+    permits: Arc<Semaphore>,
+    cancel: &CancellationToken,
+    found: Vec<SavedImage>,
+    submitted: SystemTime,
+) {
+    let cancelled = || Err((JobEnd::Cancelled { maybe_billed: true }, false));
+    sh.stage(id, Stage::Queued);
+    let _permit = tokio::select! {
+        _ = cancel.cancelled() => return finish(sh, id, cancelled()),
+        p = permits.acquire_owned() => p,
+    };
+    let wait = sh.pacer.reserve();
+    if !wait.is_zero() {
+        sh.stage(id, Stage::Pacing { wait });
+        tokio::select! {
+            _ = cancel.cancelled() => return finish(sh, id, cancelled()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    let outcome = match sh.client(cfg).await {
+        Err(e) => Err((e.into(), false)),
+        Ok(client) => {
+            let checking = Stage::Remote {
+                state: "checking".into(),
+            };
+            sh.stage(id, checking);
+            // The deadline counts from the submission (the record lives an hour from then), and
+            // the result keeps at most the job's own `samples`.
+            let job = WaitJob {
+                request_id,
+                samples: spec.params.samples,
+                submitted,
+            };
+            match client
+                .wait_for_job(&job, cancel, &progress_sink(sh, id))
+                .await
+            {
+                Ok(mut g) => {
+                    g.images.drain(..found.len().min(g.images.len()));
+                    match save(sh, id, spec, g).await {
+                        Ok((saved, acc)) => Ok((found.into_iter().chain(saved).collect(), acc)),
+                        Err(e) => Err((e, true)),
+                    }
+                }
+                Err(ApiError::Cancelled { .. }) => cancelled(),
+                Err(e) if still_on_server(&e) => Err((unfinished_v2(e, request_id), false)),
+                Err(e) => Err((e.into(), true)),
+            }
+        }
+    };
+    finish(sh, id, outcome);
+}
+
+/// Whether two API base URLs name the same service (a trailing slash aside).
+fn same_base(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
