@@ -172,36 +172,17 @@ fn embedded_texts(plan: &GridPlan, cells: &[GridCell]) -> Vec<(&'static str, Str
         .first()
         .map(|c| c.params.clone())
         .unwrap_or_default();
+    // The shared settings as A1111 writes them (the one writer, from the field table), then the
+    // axes in the words of A1111's X/Y plot script.
+    let axis = |a: &super::grid::Axis| {
+        let values: Vec<String> = a.values.iter().map(|v| v.to_string()).collect();
+        format!("{} ({})", a.kind, values.join(", "))
+    };
     let parameters = format!(
-        "{}\nSteps: {}, Sampler: {}, Schedule type: {}, CFG scale: {}, Seed: {}, Model: flux-controlnet, ControlNet: {}, ControlNet strength: {}, ControlNet stop: {}, X: {} ({}), Y: {}",
-        base.prompt,
-        base.steps,
-        base.sampler,
-        base.scheduler,
-        base.guidance,
-        plan.seed,
-        base.cn_type,
-        base.cn_strength,
-        base.cn_stop,
-        plan.x.kind,
-        plan.x
-            .values
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        plan.y
-            .as_ref()
-            .map(|y| format!(
-                "{} ({})",
-                y.kind,
-                y.values
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .unwrap_or_else(|| "none".into()),
+        "{}, X: {}, Y: {}",
+        crate::gallery::format_a1111(&base, plan.seed, base.custom_width, base.custom_height),
+        axis(&plan.x),
+        plan.y.as_ref().map(axis).unwrap_or_else(|| "none".into()),
     );
     let json = serde_json::json!({
         "x": plan.x, "y": plan.y, "seed": plan.seed, "rows": plan.rows, "cols": plan.cols,
@@ -236,4 +217,42 @@ fn write_png(img: &RgbImage, out: &Path, texts: &[(&str, String)]) -> Result<(),
         w.finish().map_err(|e| err(e.to_string()))?;
     }
     std::fs::rename(&tmp, out).map_err(|e| err(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CnType, GenParams};
+    use crate::jobs::grid::compare_types;
+    use crate::types::{ApiVersion, InputSource};
+
+    #[test]
+    fn the_embedded_parameters_read_back_as_the_shared_settings() {
+        let base = GenParams {
+            prompt: "a fox, at dusk".into(),
+            seed: 42,
+            steps: 30,
+            guidance: 4.5,
+            cn_strength: 0.7,
+            ..Default::default()
+        };
+        let input = InputSource::Url("https://example.com/in.png".into());
+        let plan = compare_types(
+            &base,
+            &input,
+            ApiVersion::V1,
+            7,
+            &[CnType::Pose, CnType::Depth],
+        )
+        .unwrap();
+        let texts = embedded_texts(&plan, &[]);
+        let parameters = &texts[0].1;
+        assert!(parameters.contains("X: cn_type (pose, depth)"), "{parameters}");
+        let back = crate::gallery::parse_a1111(parameters).unwrap();
+        assert_eq!(back.prompt, base.prompt);
+        assert_eq!(
+            (back.seed, back.steps, back.guidance, back.cn_strength),
+            (42, 30, 4.5, 0.7)
+        );
+    }
 }
