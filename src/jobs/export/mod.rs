@@ -247,7 +247,10 @@ mod tests {
         .unwrap();
         let texts = embedded_texts(&plan, &[]);
         let parameters = &texts[0].1;
-        assert!(parameters.contains("X: cn_type (pose, depth)"), "{parameters}");
+        assert!(
+            parameters.contains("X: cn_type (pose, depth)"),
+            "{parameters}"
+        );
         let back = crate::gallery::parse_a1111(parameters).unwrap();
         assert_eq!(back.prompt, base.prompt);
         assert_eq!(
