@@ -1,6 +1,14 @@
-//! Image files made by hand for the tests: gradients, JPEG/PNG encodes, a PNG whose header lies
-//! about its size, and a JPEG with an EXIF orientation.
+//! Helpers shared by the integration tests (a test file that needs them says `mod common;`). Here:
+//! image files made by hand (gradients, JPEG/PNG encodes, a PNG whose header lies about its size,
+//! a JPEG with an EXIF orientation) and the wait for a crashed runtime's journal. By topic, in the
+//! submodules: the bad-input catalogue's bench, job events for the UI, gallery results, and raw
+//! HTTP against the stand-in.
 #![allow(dead_code)] // each test crate uses its own subset
+
+pub mod bad_inputs;
+pub mod events;
+pub mod gallery;
+pub mod sim_http;
 
 use std::io::Cursor;
 use std::path::Path;

@@ -1,0 +1,453 @@
+//! The gallery panel, hosted headless in egui_kittest with `Services::manual()`'s inbox answered by
+//! the tests: what the user sees and clicks (the grid, the filter, the details, dropped files), and
+//! exactly which requests go to the services.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::events::done_event;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use fluxcn::api::{Accounting, CnType, GenParams, ImageFormat};
+use fluxcn::gallery::{Entry, Sidecar};
+use fluxcn::jobs::{ApiVersion, Event};
+use fluxcn::ui::gallery_panel::{
+    GalleryPanel, MAX_THUMB_REQUESTS_PER_FRAME, MAX_THUMB_TEXTURES, PanelAction, THUMB_PIXELS,
+};
+// The gallery's one-off requests.
+use fluxcn::gallery::GalleryError;
+use fluxcn::jobs::services::Request;
+use fluxcn::jobs::{ServiceError, Services};
+
+fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
+    let id = format!("{}-{cn}-{i}", 1_700_000_000_000u64 - i as u64);
+    Entry {
+        image_path: PathBuf::from(format!("/gallery/{id}.jpg")),
+        sidecar_path: PathBuf::from(format!("/gallery/{id}.json")),
+        id,
+        meta: Sidecar {
+            version: 1,
+            job_id: None,
+            app: "fluxcn test".into(),
+            created: "2026-11-25T07:00:00.000Z".into(),
+            created_unix_ms: 1_700_000_000_000 - i as u64,
+            params: GenParams {
+                prompt: prompt.into(),
+                cn_type: cn,
+                seed: -1,
+                steps: 20 + i as u32 % 10,
+                cn_strength: 0.6,
+                ..Default::default()
+            },
+            seed_used: 1000 + i as i64,
+            input: "photo.jpg".into(),
+            api: ApiVersion::V1,
+            accounting: Accounting::default(),
+            format: ImageFormat::Jpeg,
+            width: 1024,
+            height: 768,
+            bytes: 1234,
+            group: None,
+            favourite: false,
+            model: "flux-controlnet".into(),
+        },
+    }
+}
+
+fn three() -> Vec<Entry> {
+    vec![
+        entry(0, "a red fox in the snow", CnType::Pose),
+        entry(1, "a blue car at night", CnType::Depth),
+        entry(2, "a FOX made of paper", CnType::Canny),
+    ]
+}
+
+struct G {
+    panel: GalleryPanel,
+    /// Job events for the panel, handed over at the start of the next frame.
+    inbox: Vec<Event>,
+    services: Services,
+    /// `services`' inbox: what the panel asked for.
+    requests: std::sync::mpsc::Receiver<Request>,
+    /// Every request the panel made, in order, that the test has not answered yet (each still
+    /// holds its reply, so the panel sees it as waiting, not lost).
+    asked: Vec<Request>,
+    actions: Vec<PanelAction>,
+}
+
+impl G {
+    /// Moves what arrived in the services' inbox to `asked`.
+    fn collect(&mut self) {
+        self.asked.extend(self.requests.try_iter());
+    }
+
+    /// Takes the first unanswered request that `pick` accepts (the test then answers it).
+    fn take(&mut self, what: &str, pick: impl Fn(&Request) -> bool) -> Request {
+        self.collect();
+        let i = self
+            .asked
+            .iter()
+            .position(pick)
+            .unwrap_or_else(|| panic!("no {what} request in {:?}", self.asked));
+        self.asked.remove(i)
+    }
+}
+
+fn gallery() -> Harness<'static, G> {
+    let (services, requests) = Services::manual();
+    Harness::builder()
+        .with_size(egui::vec2(900.0, 700.0))
+        .build_ui_state(
+            |ui, s: &mut G| {
+                for ev in std::mem::take(&mut s.inbox) {
+                    s.panel.handle_event(&ev, ui.ctx());
+                }
+                if let Some(a) = s.panel.ui(ui, &s.services) {
+                    s.actions.push(a);
+                }
+                s.collect();
+            },
+            G {
+                panel: GalleryPanel::default(),
+                inbox: Vec::new(),
+                services,
+                requests,
+                asked: Vec::new(),
+                actions: Vec::new(),
+            },
+        )
+}
+
+/// Answers the panel's (oldest unanswered) listing request with `list`, without running a frame.
+fn answer_list(h: &mut Harness<'_, G>, list: Vec<Entry>) {
+    match h
+        .state_mut()
+        .take("GalleryList", |r| matches!(r, Request::GalleryList { .. }))
+    {
+        Request::GalleryList { reply } => {
+            assert!(reply.send(Ok(Arc::new(list))).is_ok(), "reply dropped")
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Answers the listing request with `list`, then runs the frames that show it.
+fn list_g(h: &mut Harness<'_, G>, list: Vec<Entry>) {
+    answer_list(h, list);
+    h.run();
+}
+
+/// Answers the thumbnail request for `id` (without running a frame).
+fn answer_thumb(
+    h: &mut Harness<'_, G>,
+    id: &str,
+    image: Result<Arc<image::RgbaImage>, ServiceError>,
+) {
+    match h.state_mut().take(
+        "Thumbnail",
+        |r| matches!(r, Request::Thumbnail { id: i, .. } if i == id),
+    ) {
+        Request::Thumbnail { reply, .. } => assert!(reply.send(image).is_ok(), "reply dropped"),
+        _ => unreachable!(),
+    }
+}
+
+/// Answers the request to read the settings in `path` (without running a frame).
+fn answer_settings(
+    h: &mut Harness<'_, G>,
+    path: &PathBuf,
+    result: Result<GenParams, ServiceError>,
+) {
+    match h.state_mut().take(
+        "ReadSettings",
+        |r| matches!(r, Request::ReadSettings { path: p, .. } if p == path),
+    ) {
+        Request::ReadSettings { reply, .. } => {
+            assert!(reply.send(result).is_ok(), "reply dropped")
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn thumb_requests(asked: &[Request]) -> Vec<String> {
+    asked
+        .iter()
+        .filter_map(|r| match r {
+            Request::Thumbnail { id, max_side, .. } => {
+                assert_eq!(*max_side, THUMB_PIXELS);
+                Some(id.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn count_lists(asked: &[Request]) -> usize {
+    asked
+        .iter()
+        .filter(|r| matches!(r, Request::GalleryList { .. }))
+        .count()
+}
+
+#[test]
+fn gallery_lists_on_first_show_then_shows_every_entry_and_asks_for_their_thumbnails() {
+    let mut h = gallery();
+    h.run();
+    assert_eq!(count_lists(&h.state().asked), 1, "{:?}", h.state().asked);
+    assert!(h.query_by_label_contains("No images yet").is_some());
+
+    let list = three();
+    list_g(&mut h, list.clone());
+    for e in &list {
+        let label = format!("thumbnail: {}", e.meta.params.prompt);
+        assert!(h.query_by_label(&label).is_some(), "no slot for {label}");
+    }
+    assert!(h.query_by_label("3 of 3 images").is_some());
+    let asked: HashSet<String> = thumb_requests(&h.state().asked).into_iter().collect();
+    let ids: HashSet<String> = list.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(asked, ids);
+    // Nothing is asked twice however many frames run.
+    h.run_steps(5);
+    assert_eq!(thumb_requests(&h.state().asked).len(), 3);
+
+    // A thumbnail that arrives becomes a texture; an error stays an error.
+    answer_thumb(
+        &mut h,
+        &list[0].id,
+        Ok(Arc::new(image::RgbaImage::new(16, 12))),
+    );
+    h.run();
+    answer_thumb(
+        &mut h,
+        &list[1].id,
+        Err(ServiceError::NotInGallery {
+            id: list[1].id.clone(),
+        }),
+    );
+    h.run();
+    assert_eq!(h.state().panel.texture_count(), 1);
+}
+
+#[test]
+fn gallery_filter_text_type_and_favourites_narrow_the_grid() {
+    let mut h = gallery();
+    h.run();
+    list_g(&mut h, three());
+
+    h.get_by_label("Filter by prompt").focus();
+    h.run();
+    h.get_by_label("Filter by prompt").type_text("fox");
+    h.run();
+    assert!(h.query_by_label("1 of 3 images").is_none());
+    assert!(h.query_by_label("2 of 3 images").is_some());
+    assert!(
+        h.query_by_label("thumbnail: a red fox in the snow")
+            .is_some()
+    );
+    // Case-insensitive.
+    assert!(h.query_by_label("thumbnail: a FOX made of paper").is_some());
+    assert!(h.query_by_label("thumbnail: a blue car at night").is_none());
+
+    // Favourites only: none yet, then the one marked.
+    h.get_by_label("Favourites only").click();
+    h.run();
+    assert!(h.query_by_label("0 of 3 images").is_some());
+    assert!(h.query_by_label("No image matches the filter.").is_some());
+}
+
+#[test]
+fn gallery_details_favourite_delete_undo_and_use_these_settings() {
+    let mut h = gallery();
+    h.run();
+    let list = three();
+    list_g(&mut h, list.clone());
+    h.get_by_label("thumbnail: a blue car at night").click();
+    h.run();
+    assert_eq!(h.state().panel.selected(), Some(list[1].id.as_str()));
+    // The details name the settings and the seed actually used.
+    assert!(h.query_by_label("1001").is_some());
+    assert!(h.query_by_label("1024 × 768").is_some());
+    assert!(
+        h.query_by_label(&list[1].image_path.display().to_string())
+            .is_some()
+    );
+
+    h.get_by_label("Add to favourites").click();
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::SetFavourite { id, favourite: true, .. } if *id == list[1].id)));
+    assert!(h.query_by_label("Remove from favourites").is_some());
+
+    h.get_by_label("Use these settings").click();
+    h.run();
+    let want = GenParams {
+        seed: 1001,
+        ..list[1].meta.params.clone()
+    };
+    assert_eq!(h.state().actions, vec![PanelAction::UseSettings(want)]);
+
+    h.get_by_label("Open folder").click();
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::Reveal { path, .. } if *path == list[1].image_path)));
+
+    h.get_by_label("Delete").click();
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::Delete { id, .. } if *id == list[1].id)));
+    assert!(h.query_by_label("thumbnail: a blue car at night").is_none());
+    h.get_by_label("Undo").click();
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::UndoDelete { id, .. } if *id == list[1].id)));
+    assert!(h.query_by_label("thumbnail: a blue car at night").is_some());
+    assert!(h.query_by_label("Undo").is_none());
+}
+
+#[test]
+fn gallery_with_ten_thousand_entries_requests_a_bounded_number_of_thumbnails() {
+    let mut h = gallery();
+    h.run();
+    let list: Vec<Entry> = (0..10_000)
+        .map(|i| entry(i, &format!("prompt number {i}"), CnType::Tile))
+        .collect();
+    answer_list(&mut h, list.clone());
+    let mut per_frame = Vec::new();
+    for _ in 0..10 {
+        let before = thumb_requests(&h.state().asked).len();
+        h.step();
+        per_frame.push(thumb_requests(&h.state().asked).len() - before);
+    }
+    assert!(
+        per_frame.iter().all(|n| *n <= MAX_THUMB_REQUESTS_PER_FRAME),
+        "{per_frame:?}"
+    );
+    let asked = thumb_requests(&h.state().asked);
+    // Only the rows on screen (the newest images) are asked for: a window's worth, not 10 000.
+    assert!(!asked.is_empty() && asked.len() <= 120, "{}", asked.len());
+    let newest: HashSet<&str> = list[..asked.len() + 16]
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
+    assert!(asked.iter().all(|id| newest.contains(id.as_str())));
+    // Only the visible slots exist in the UI tree.
+    let slots = h
+        .query_all_by_label_contains("thumbnail: prompt number")
+        .count();
+    assert!(slots > 0 && slots < 200, "{slots}");
+
+    // Answer every request while scrolling far down: textures stay bounded.
+    for _ in 0..40 {
+        let answered: Vec<String> = thumb_requests(&h.state().asked);
+        for id in answered {
+            answer_thumb(&mut h, &id, Ok(Arc::new(image::RgbaImage::new(4, 4))));
+        }
+        assert!(thumb_requests(&h.state().asked).is_empty());
+        h.event(egui::Event::PointerMoved(egui::pos2(400.0, 500.0)));
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -900.0),
+            phase: egui::TouchPhase::Move,
+            modifiers: egui::Modifiers::NONE,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        h.run_steps(3);
+    }
+    let t = h.state().panel.texture_count();
+    assert!(t > MAX_THUMB_TEXTURES / 2 && t <= MAX_THUMB_TEXTURES, "{t}");
+    // We really scrolled: old slots left the tree.
+    assert!(h.query_by_label("thumbnail: prompt number 0").is_none());
+}
+
+#[test]
+fn gallery_reads_settings_from_dropped_files_and_refreshes_after_a_result() {
+    let mut h = gallery();
+    h.run();
+    let bad = PathBuf::from("/tmp/holiday.png");
+    let good = PathBuf::from("/tmp/ours.png");
+    {
+        let s = h.state_mut();
+        s.panel
+            .files_dropped([bad.clone(), good.clone()], &s.services);
+        s.collect();
+    }
+    let reads: Vec<&PathBuf> = h
+        .state()
+        .asked
+        .iter()
+        .filter_map(|r| match r {
+            Request::ReadSettings { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reads, vec![&bad, &good]);
+
+    answer_settings(
+        &mut h,
+        &bad,
+        Err(GalleryError::NoSettings {
+            path: bad.clone(),
+            sidecar: bad.with_extension("json"),
+        }
+        .into()),
+    );
+    h.run();
+    assert!(
+        h.query_by_label_contains("holiday.png holds no generation settings")
+            .is_some()
+    );
+    assert!(h.state().actions.is_empty());
+    let params = GenParams {
+        prompt: "from a file".into(),
+        seed: 77,
+        ..Default::default()
+    };
+    answer_settings(&mut h, &good, Ok(params.clone()));
+    h.run();
+    assert_eq!(h.state().actions, vec![PanelAction::UseSettings(params)]);
+
+    // A burst of results (a grid finishing) is covered by one new listing.
+    h.run_steps(8);
+    let lists = count_lists(&h.state().asked);
+    h.state_mut().inbox.push(done_event(42, "/gallery/new.jpg"));
+    h.step();
+    assert_eq!(count_lists(&h.state().asked), lists + 1);
+    for id in 43..46 {
+        h.state_mut()
+            .inbox
+            .push(done_event(id, "/gallery/more.jpg"));
+        h.step();
+    }
+    assert_eq!(count_lists(&h.state().asked), lists + 1);
+    h.run_steps(8);
+    assert_eq!(count_lists(&h.state().asked), lists + 2);
+    h.run_steps(8);
+    assert_eq!(count_lists(&h.state().asked), lists + 2);
+}
+
+#[test]
+fn copy_prompt_puts_the_prompt_on_the_clipboard() {
+    let mut h = gallery();
+    h.run();
+    list_g(&mut h, three());
+    h.get_by_label("thumbnail: a red fox in the snow").click();
+    h.run();
+    h.get_by_label("Copy prompt").click();
+    h.step();
+    assert!(
+        h.output()
+            .platform_output
+            .commands
+            .contains(&egui::OutputCommand::CopyText(
+                "a red fox in the snow".into()
+            )),
+        "{:?}",
+        h.output().platform_output.commands
+    );
+}
