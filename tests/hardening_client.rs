@@ -454,3 +454,48 @@ async fn a_poll_never_waits_past_the_jobs_deadline() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_failed_result_read_after_completed_is_asked_again_not_lost() {
+    // The job is done and paid for; the result endpoint answers 502 once (a proxy hiccup). Reading
+    // a result re-runs nothing, so the one retry policy asks again and the image arrives.
+    let reads = Arc::new(AtomicUsize::new(0));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(png());
+    let counted = reads.clone();
+    let app = Router::new()
+        .route(
+            "/v2/flux-controlnet",
+            post(|| async {
+                json(
+                    200,
+                    serde_json::json!({"request_id": "job-1", "status": "QUEUED"}),
+                )
+            }),
+        )
+        .route("/v2/requests/{id}/status", completed())
+        .route(
+            "/v2/requests/{id}",
+            get(move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                let b64 = b64.clone();
+                async move {
+                    if n == 0 {
+                        answer(502, &[], "<html>Bad Gateway</html>")
+                    } else {
+                        json(
+                            200,
+                            serde_json::json!({"status": "COMPLETED", "output": [b64]}),
+                        )
+                    }
+                }
+            }),
+        );
+    let addr = serve(app).await;
+    let g = v2(&client(addr, |_| {}), 1).await.unwrap();
+    assert_eq!(g.images.len(), 1);
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "one failed read, one retried"
+    );
+}

@@ -126,22 +126,29 @@ impl Client {
         progress: ProgressFn<'_>,
     ) -> Result<Generation, ApiError> {
         let samples = self.expected_samples(request_id);
+        let policy = RetryPolicy::for_request(&self.cfg, RequestKind::Poll);
         let result = self
-            .fetch_outputs(request_id, samples, cancel, progress)
+            .fetch_outputs(request_id, samples, &policy, cancel, progress)
             .await;
         result.map_err(|e| e.redacted(&self.key))
     }
 
+    /// The result GET runs under the polling policy (`policy`: reading a result never re-runs
+    /// anything, so a 502 or a dropped answer is asked again), then the outputs are fetched.
     async fn fetch_outputs(
         &self,
         request_id: &str,
         samples: u32,
+        policy: &RetryPolicy,
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Generation, ApiError> {
         let url = self.v2_result_url(request_id)?;
-        let (status, body, _) = self
-            .json_call(self.getter()?.get(url.clone()), &url, cancel)
+        let getter = self.getter()?;
+        let (status, body, _) = policy
+            .run(cancel, progress, |_| {
+                self.json_call(getter.get(url.clone()), &url, cancel)
+            })
             .await?;
         let v: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| DecodeError::BadJson(e.to_string()))?;
@@ -257,7 +264,7 @@ impl Client {
             match polled {
                 Ok(JobState::Completed) => {
                     let fetched = self
-                        .fetch_outputs(request_id, job.samples, cancel, progress)
+                        .fetch_outputs(request_id, job.samples, &policy, cancel, progress)
                         .await;
                     return match fetched {
                         // The record expired between the status and the result.
