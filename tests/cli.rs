@@ -3,21 +3,16 @@
 // Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
+use common::binary::rt;
 use fluxcn::sim::{self, SimConfig, SimServer};
 
 const KEY: &str = "SG_c1c1c1c1deadbeef";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn sim_with(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> SimServer {
     rt.block_on(sim::start(cfg)).unwrap()
@@ -33,15 +28,7 @@ fn photo(dir: &Path) -> PathBuf {
 }
 
 fn fluxcn(base: &str, data: &Path) -> Command {
-    let mut c = Command::cargo_bin("fluxcn").unwrap();
-    c.env("SEGMIND_API_KEY", KEY)
-        .env("FLUXCN_DATA_DIR", data)
-        .env_remove("FLUXCN_API_BASE")
-        .env_remove("RUST_BACKTRACE")
-        .arg("--api-base")
-        .arg(base)
-        .timeout(Duration::from_secs(60));
-    c
+    common::binary::fluxcn_cmd(KEY, base, data, Duration::from_secs(60))
 }
 
 /// Every file under `dir`, recursively.

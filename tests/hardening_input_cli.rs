@@ -11,19 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
+use common::binary::rt;
 use common::{gradient, png_of};
 use fluxcn::sim::{self, SimConfig, SimServer};
 use image::DynamicImage;
 
 const KEY: &str = "SG_4a4a4a4a5b5b5b5b";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn sim(rt: &tokio::runtime::Runtime) -> SimServer {
     rt.block_on(sim::start(SimConfig {
@@ -34,15 +27,7 @@ fn sim(rt: &tokio::runtime::Runtime) -> SimServer {
 }
 
 fn fluxcn(base: &str, data: &Path) -> Command {
-    let mut c = Command::cargo_bin("fluxcn").unwrap();
-    c.env("SEGMIND_API_KEY", KEY)
-        .env("FLUXCN_DATA_DIR", data)
-        .env_remove("FLUXCN_API_BASE")
-        .env_remove("RUST_BACKTRACE")
-        .arg("--api-base")
-        .arg(base)
-        .timeout(Duration::from_secs(30));
-    c
+    common::binary::fluxcn_cmd(KEY, base, data, Duration::from_secs(30))
 }
 
 fn photo(dir: &Path) -> PathBuf {

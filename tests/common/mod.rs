@@ -2,10 +2,11 @@
 //! image files made by hand (gradients, JPEG/PNG encodes, a PNG whose header lies about its size,
 //! a JPEG with an EXIF orientation) and the wait for a crashed runtime's journal. By topic, in the
 //! submodules: the bad-input catalogue's bench, job events for the UI, gallery results, and raw
-//! HTTP against the stand-in.
+//! HTTP against the stand-in, and running the real binary (its runtime and command).
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod bad_inputs;
+pub mod binary;
 pub mod events;
 pub mod gallery;
 pub mod sim_http;
