@@ -51,6 +51,7 @@ fn entry(i: usize) -> Entry {
             bytes: 100_000,
             group: None,
             favourite: false,
+            rating: 0,
             model: "flux-controlnet".into(),
         },
     }

@@ -1,5 +1,5 @@
 //! The gallery store's files on disk, end to end in a temporary folder: names and sidecars that
-//! round-trip, nothing paid for lost to a crash mid-write, the index only a cache (rebuilt when
+//! round-trip, nothing paid for lost to a crash mid-write, the catalog only a copy (rebuilt when
 //! corrupt, missing or unwritable), trash and undo, favourites, thumbnails, 10 000 entries opened
 //! fast, and several handles and threads sharing one folder.
 // Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::crc32;
-use common::gallery::{accounting, encoded, names, params, save};
+use common::gallery::{
+    accounting, catalog_path, encoded, forget_in_catalog, names, params, remove_catalog, save,
+};
 use fluxcn::api::ImageFormat;
 use fluxcn::gallery::{GalleryError, Sidecar, Store};
 use fluxcn::jobs::ApiVersion;
@@ -74,7 +76,7 @@ fn save_reopen_list_round_trip() {
         serde_json::from_slice(&std::fs::read(&a.sidecar_path).unwrap()).unwrap();
     assert_eq!(on_disk, a.meta);
 
-    // Newest first, and the same after reopening (from the index).
+    // Newest first, and the same after reopening (from the catalog).
     let listed = store.list();
     assert_eq!(listed.len(), 2);
     assert!(listed[0].meta.created_unix_ms >= listed[1].meta.created_unix_ms);
@@ -123,18 +125,11 @@ fn an_image_saved_just_before_a_crash_is_picked_up() {
     let b = save(&store, &img, &p, 12);
     drop(store);
     // The crash came after the image was written: the sidecar is still the empty name
-    // reservation, and the index does not know the picture.
+    // reservation, and the catalog does not know the picture.
     std::fs::write(&b.sidecar_path, b"").unwrap();
     // And a sidecar damaged by hand: kept aside, rebuilt from the image.
     std::fs::write(&a.sidecar_path, b"{\"version\": 1, \"app\": ").unwrap();
-    let index = d.path().join(".index.jsonl");
-    let text = std::fs::read_to_string(&index).unwrap();
-    let without_b: String = text
-        .lines()
-        .filter(|l| !l.contains(&b.id))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&index, without_b).unwrap();
+    forget_in_catalog(d.path(), &b.id);
 
     let store = Store::open(d.path()).unwrap();
     let got = store.get(&b.id).expect("the paid image is listed again");
@@ -146,9 +141,9 @@ fn an_image_saved_just_before_a_crash_is_picked_up() {
     let side: Sidecar = serde_json::from_slice(&std::fs::read(&b.sidecar_path).unwrap()).unwrap();
     assert_eq!(side, got.meta, "its sidecar is rewritten");
     assert_eq!(store.list().len(), 2);
-    // The index still had `a`; the damaged sidecar is noticed on a rebuild.
+    // The catalog still had `a`; the damaged sidecar is noticed on a rebuild.
     assert_eq!(store.get(&a.id), Some(a.clone()));
-    assert_eq!(store.rebuild_index().unwrap(), 2);
+    assert_eq!(store.rebuild_catalog().unwrap(), 2);
     let a2 = store.get(&a.id).unwrap();
     assert_eq!(a2.meta.params, p);
     assert_eq!(p.seed, -1);
@@ -159,7 +154,7 @@ fn an_image_saved_just_before_a_crash_is_picked_up() {
 }
 
 #[test]
-fn corrupt_or_missing_index_is_rebuilt_from_the_sidecars() {
+fn corrupt_or_missing_catalog_is_rebuilt_from_the_sidecars() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     let img = encoded(20, 20, image::ImageFormat::Png);
@@ -167,33 +162,43 @@ fn corrupt_or_missing_index_is_rebuilt_from_the_sidecars() {
         save(&store, &img, &params(), seed);
     }
     store.set_favourite(&store.list()[1].id, true).unwrap();
+    store.set_rating(&store.list()[2].id, 4).unwrap();
     let want = store.list();
+    assert_eq!(want[2].meta.rating, 4);
     drop(store);
-    let index = d.path().join(".index.jsonl");
+    let catalog = catalog_path(d.path());
 
-    std::fs::write(&index, b"\x00\x01 garbage {{{\n").unwrap();
+    remove_catalog(d.path());
+    std::fs::write(&catalog, b"\x00\x01 garbage {{{\n".repeat(400)).unwrap();
     let store = Store::open(d.path()).unwrap();
     assert_eq!(store.list(), want);
+    let notes = store.notes();
+    assert!(
+        notes.len() == 1 && notes[0].contains("damaged") && notes[0].contains("rebuilt"),
+        "{notes:?}"
+    );
     drop(store);
+    assert!(
+        Store::open(d.path()).unwrap().notes().is_empty(),
+        "rebuilt for good"
+    );
 
-    std::fs::remove_file(&index).unwrap();
+    remove_catalog(d.path());
     let store = Store::open(d.path()).unwrap();
     assert_eq!(store.list(), want);
-    assert!(index.exists());
+    assert!(catalog.exists());
+    assert!(store.notes().is_empty(), "a first open has nothing to tell");
 
-    // A torn last record (a crash mid-append) is skipped, and later appends still work.
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&index)
-        .unwrap();
-    std::io::Write::write_all(&mut f, b"{\"op\":\"del\",\"id\":\"").unwrap();
-    drop((f, store));
+    // A catalog cut short (a disk that lost its tail) opens, or is set aside and rebuilt.
+    drop(store);
+    let bytes = std::fs::read(&catalog).unwrap();
+    std::fs::write(&catalog, &bytes[..bytes.len() / 2]).unwrap();
     let store = Store::open(d.path()).unwrap();
     assert_eq!(store.list(), want);
     save(&store, &img, &params(), 9);
     assert_eq!(Store::open(d.path()).unwrap().list().len(), 4);
 
-    assert_eq!(store.rebuild_index().unwrap(), 4);
+    assert_eq!(store.rebuild_catalog().unwrap(), 4);
 }
 
 #[test]
@@ -245,7 +250,7 @@ fn delete_moves_to_trash_and_undo_restores() {
 }
 
 #[test]
-fn favourites_persist_in_index_and_sidecar() {
+fn favourites_persist_in_catalog_and_sidecar() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     let img = encoded(20, 20, image::ImageFormat::Png);
@@ -263,8 +268,8 @@ fn favourites_persist_in_index_and_sidecar() {
     );
     let side: Sidecar = serde_json::from_slice(&std::fs::read(&a.sidecar_path).unwrap()).unwrap();
     assert!(side.favourite);
-    // The sidecar is the truth: it survives an index rebuild.
-    std::fs::remove_file(d.path().join(".index.jsonl")).unwrap();
+    // The sidecar is the truth: it survives a catalog rebuild.
+    remove_catalog(d.path());
     assert!(
         Store::open(d.path())
             .unwrap()
@@ -294,7 +299,7 @@ fn ten_thousand_entries_open_fast() {
     let image_bytes = std::fs::read(&first.image_path).unwrap();
     let side: Sidecar =
         serde_json::from_slice(&std::fs::read(&first.sidecar_path).unwrap()).unwrap();
-    // A synthetic gallery: 10 000 images with sidecars (distinct times), then one index build.
+    // A synthetic gallery: 10 000 images with sidecars (distinct times), then one catalog build.
     for n in 1..10_000u64 {
         let id = format!("20260101-000000-pose-{n}");
         std::fs::write(d.path().join(format!("{id}.png")), &image_bytes).unwrap();
@@ -307,7 +312,7 @@ fn ten_thousand_entries_open_fast() {
         )
         .unwrap();
     }
-    assert_eq!(store.rebuild_index().unwrap(), 10_000);
+    assert_eq!(store.rebuild_catalog().unwrap(), 10_000);
     drop(store);
     // Open must not read 10 000 sidecars: move them away and everything is still listed, exactly.
     let aside = tempfile::tempdir().unwrap();
@@ -417,15 +422,15 @@ fn open_fails_with_a_named_error_when_the_folder_cannot_be_made() {
 }
 
 #[test]
-fn an_unwritable_index_never_stops_the_gallery() {
+fn an_unwritable_catalog_never_stops_the_gallery() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     let img = encoded(8, 8, image::ImageFormat::Png);
     let a = save(&store, &img, &params(), 1);
     drop(store);
-    // The index path becomes something that can be neither read nor replaced.
-    let index = d.path().join(".index.jsonl");
-    std::fs::remove_file(&index).unwrap();
+    // The catalog's path becomes something that can be neither read nor replaced.
+    let index = catalog_path(d.path());
+    remove_catalog(d.path());
     std::fs::create_dir(&index).unwrap();
     std::fs::write(index.join("x"), b"x").unwrap();
 
@@ -436,9 +441,14 @@ fn an_unwritable_index_never_stops_the_gallery() {
     assert_eq!(store.list().len(), 2);
     assert!(store.get(&b.id).unwrap().meta.favourite);
     assert!(b.image_path.exists() && b.sidecar_path.exists());
-    // An explicit rebuild says what is wrong, naming the index.
-    let e = store.rebuild_index().unwrap_err();
-    assert!(e.to_string().contains(".index.jsonl"), "{e}");
+    assert!(
+        store.notes()[0].contains("cannot be used"),
+        "{:?}",
+        store.notes()
+    );
+    // An explicit rebuild says what is wrong, naming the catalog.
+    let e = store.rebuild_catalog().unwrap_err();
+    assert!(e.to_string().contains(".catalog.sqlite"), "{e}");
 }
 
 #[test]

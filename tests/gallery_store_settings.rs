@@ -306,7 +306,7 @@ fn any_slider_value_survives_a_reopen_bit_for_bit() {
     for e in &saved {
         assert_eq!(store.get(&e.id).as_ref(), Some(e));
     }
-    store.rebuild_index().unwrap();
+    store.rebuild_catalog().unwrap();
     for e in &saved {
         assert_eq!(store.get(&e.id).as_ref(), Some(e), "from the sidecar");
     }

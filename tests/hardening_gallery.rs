@@ -1,10 +1,9 @@
 //! Hardening of the gallery on disk: a kill -9 in the middle of a save leaves nothing that is lost
-//! or stuck (a complete temp file is finished, an empty sidecar never stays), and a crafted index
+//! or stuck (a complete temp file is finished, an empty sidecar never stays), and a crafted catalog
 //! can never make the store read, write or move a file outside its folder.
 // Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -72,16 +71,25 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Removes every index record that names `id` (the crash came before it was appended).
-fn forget_in_index(dir: &Path, id: &str) {
-    let index = dir.join(".index.jsonl");
-    let text = std::fs::read_to_string(&index).unwrap();
-    let kept: String = text
-        .lines()
-        .filter(|l| !l.contains(id))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&index, kept).unwrap();
+/// The gallery's catalog, opened as another program would.
+fn catalog(dir: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(dir.join(".catalog.sqlite")).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    c
+}
+
+/// Forgets `id` in the catalog (the crash came before its row was written).
+fn forget_in_catalog(dir: &Path, id: &str) {
+    catalog(dir)
+        .execute("DELETE FROM results WHERE id = ?", [id])
+        .unwrap();
+}
+
+/// Removes the catalog and its WAL files.
+fn remove_catalog(dir: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!(".catalog.sqlite{suffix}")));
+    }
 }
 
 /// A pid that belongs to no process (the writer was killed).
@@ -96,12 +104,12 @@ fn a_complete_image_left_in_a_temp_file_by_a_kill_is_finished_not_deleted() {
     drop(store);
     let bytes = std::fs::read(&e.image_path).unwrap();
     // kill -9 after the image's temp file was written and synced, before its rename: the sidecar is
-    // still the empty name reservation and the index does not know the picture.
+    // still the empty name reservation and the catalog does not know the picture.
     let name = e.image_path.file_name().unwrap().to_string_lossy();
     let tmp = d.path().join(format!(".{name}.{DEAD_PID}.0badcafe.tmp"));
     std::fs::rename(&e.image_path, &tmp).unwrap();
     std::fs::write(&e.sidecar_path, b"").unwrap();
-    forget_in_index(d.path(), &e.id);
+    forget_in_catalog(d.path(), &e.id);
     make_old(&tmp);
 
     let store = Store::open(d.path()).unwrap();
@@ -131,7 +139,7 @@ fn a_complete_sidecar_left_in_a_temp_file_by_a_kill_is_finished() {
     let tmp = d.path().join(format!(".{name}.{DEAD_PID}.12345678.tmp"));
     std::fs::write(&tmp, &full).unwrap();
     std::fs::write(&e.sidecar_path, b"").unwrap();
-    forget_in_index(d.path(), &e.id);
+    forget_in_catalog(d.path(), &e.id);
     make_old(&tmp);
 
     let store = Store::open(d.path()).unwrap();
@@ -158,10 +166,10 @@ fn an_empty_sidecar_is_never_left_behind() {
     std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::remove_file(&b.image_path).unwrap();
     std::fs::write(&b.sidecar_path, b"").unwrap();
-    forget_in_index(d.path(), &b.id);
+    forget_in_catalog(d.path(), &b.id);
     make_old(&half);
     make_old(&b.sidecar_path);
-    // a: its sidecar was emptied (a torn write by another tool); the index still has it.
+    // a: its sidecar was emptied (a torn write by another tool); the catalog still has it.
     std::fs::write(&a.sidecar_path, b"").unwrap();
 
     let store = Store::open(d.path()).unwrap();
@@ -173,7 +181,7 @@ fn an_empty_sidecar_is_never_left_behind() {
         names(d.path())
     );
     let side: Sidecar = serde_json::from_slice(&std::fs::read(&a.sidecar_path).unwrap()).unwrap();
-    assert_eq!(side, a.meta, "rewritten from the index");
+    assert_eq!(side, a.meta, "rewritten from the catalog");
     // A fresh reservation (a save in progress in another process) is left alone.
     let busy = d.path().join("20990101-000000-pose-1.json");
     std::fs::write(&busy, b"").unwrap();
@@ -183,7 +191,7 @@ fn an_empty_sidecar_is_never_left_behind() {
 }
 
 #[test]
-fn crafted_index_ids_are_rejected_and_never_written_back() {
+fn crafted_catalog_rows_are_never_listed_or_followed() {
     let d = tempfile::tempdir().unwrap();
     let gallery = d.path().join("a").join("b").join("g");
     let store = Store::open(&gallery).unwrap();
@@ -192,34 +200,32 @@ fn crafted_index_ids_are_rejected_and_never_written_back() {
     let victim = d.path().join("victim.png");
     std::fs::write(&victim, b"precious").unwrap();
     let meta = serde_json::to_string(&e.meta).unwrap();
-    let file = e.image_path.file_name().unwrap().to_string_lossy();
-    let index = gallery.join(".index.jsonl");
-    let append = |lines: &[String]| {
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&index)
+    let file = e
+        .image_path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    // Rows written into the catalog by someone else (a crafted file in a shared folder).
+    let plant = |rows: &[(&str, &str)]| {
+        let c = catalog(&gallery);
+        for (id, file) in rows {
+            c.execute(
+                "INSERT INTO results (id, file, created_ms, cn_type, seed_used, prompt, api, meta)
+                 VALUES (?1, ?2, 1, 'pose', 1, 'x', 'v1', ?3)",
+                [id, file, &meta.as_str()],
+            )
             .unwrap();
-        for l in lines {
-            writeln!(f, "{l}").unwrap();
         }
     };
-    let put = |id: &str, file: &str| {
-        format!(r#"{{"op":"put","id":{id:?},"file":{file:?},"meta":{meta}}}"#)
-    };
-    append(&[
-        put("../../x", &file),
-        put("/tmp/fluxcn-abs", &file),
-        put("..", &file),
-        r#"{"op":"fav","id":"../../x","fav":true}"#.into(),
+    plant(&[
+        ("../../x", &file),
+        ("/tmp/fluxcn-abs", &file),
+        ("..", &file),
     ]);
 
     let store = Store::open(&gallery).unwrap();
     assert_eq!(store.list(), vec![e.clone()]);
-    let text = std::fs::read_to_string(&index).unwrap();
-    assert!(
-        !text.contains("../") && !text.contains("fluxcn-abs"),
-        "not written back: {text}"
-    );
     for bad in ["../../x", "/tmp/fluxcn-abs", ".."] {
         assert!(store.get(bad).is_none(), "{bad}");
         assert!(store.set_favourite(bad, true).is_err(), "{bad}");
@@ -228,17 +234,20 @@ fn crafted_index_ids_are_rejected_and_never_written_back() {
     }
     assert!(!d.path().join("a").join("x.json").exists());
 
-    // Records appended by "another process" while we run are checked too: a good-looking id whose
+    // Rows written by "another process" while we run are checked too: a good-looking id whose
     // file is a path outside the folder never gets listed, moved or deleted.
-    append(&[
-        put("20260101-000000-pose-9", &victim.to_string_lossy()),
-        put("20260101-000000-pose-8", "../../../victim.png"),
+    let victim_name = victim.to_string_lossy().into_owned();
+    plant(&[
+        ("20260101-000000-pose-9", &victim_name),
+        ("20260101-000000-pose-8", "../../../victim.png"),
     ]);
     assert_eq!(store.list(), vec![e.clone()]);
     assert!(store.delete("20260101-000000-pose-9").is_err());
     assert!(store.delete("20260101-000000-pose-8").is_err());
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(store.get(&e.id).is_some());
+    let found = store.query(&Default::default()).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
 }
 
 #[test]
@@ -254,7 +263,7 @@ fn an_old_sidecar_without_a_job_id_still_reads_and_is_found_by_request_id() {
     assert_eq!(v["job_id"], 7);
     v.as_object_mut().unwrap().remove("job_id");
     std::fs::write(&e.sidecar_path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-    std::fs::remove_file(d.path().join(".index.jsonl")).unwrap();
+    remove_catalog(d.path());
 
     let store = Store::open(d.path()).unwrap();
     let got = store.get(&e.id).unwrap();
@@ -288,8 +297,11 @@ fn links_planted_in_a_shared_gallery_folder_are_never_followed() {
     std::os::unix::fs::symlink(&elsewhere, gallery.join(".thumbs")).unwrap();
 
     let store = Store::open(&gallery).unwrap();
-    std::fs::remove_file(gallery.join(".index.jsonl")).unwrap();
-    std::os::unix::fs::symlink(&victim, gallery.join(".index.jsonl")).unwrap();
+    drop(store);
+    remove_catalog(&gallery);
+    std::os::unix::fs::symlink(&victim, gallery.join(".catalog.sqlite")).unwrap();
+    std::os::unix::fs::symlink(&victim, gallery.join(".catalog.sqlite-wal")).unwrap();
+    let store = Store::open(&gallery).unwrap();
     let err = store.delete(&e.id).unwrap_err();
     assert!(err.to_string().contains(".trash"), "{err}");
     assert!(e.image_path.exists(), "not moved through the link");
@@ -300,9 +312,9 @@ fn links_planted_in_a_shared_gallery_folder_are_never_followed() {
     assert_eq!(names(&elsewhere), Vec::<String>::new());
     assert!(std::fs::read(&victim).unwrap() == b"precious");
     assert!(
-        std::fs::symlink_metadata(gallery.join(".index.jsonl"))
+        std::fs::symlink_metadata(gallery.join(".catalog.sqlite"))
             .unwrap()
             .is_file(),
-        "the index link was replaced by the index"
+        "the catalog link was replaced by the catalog"
     );
 }

@@ -55,6 +55,7 @@ fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
             bytes: 1234,
             group: None,
             favourite: false,
+            rating: 0,
             model: "flux-controlnet".into(),
         },
     }

@@ -74,6 +74,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Search the gallery, or rebuild its catalog from the pictures' settings files.
+    Gallery {
+        #[command(subcommand)]
+        action: GalleryAction,
+    },
     /// Run the loopback stand-in server (for trying things without a key or network).
     Sim {
         #[arg(long, default_value_t = 8787)]
@@ -88,6 +93,42 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GalleryAction {
+    /// Print the images whose settings match, one path a line: prompt words (prefixes) and
+    /// `"phrases"`, `field:value` (`cn_type:depth`, `sampler:euler`), `steps>=30`, `rating>=4`,
+    /// `seed:123`, `is:fav`.
+    Search {
+        /// The search; none lists every image.
+        #[arg(num_args = 0.., value_name = "TERMS")]
+        terms: Vec<String>,
+        /// The order.
+        #[arg(long, value_enum, default_value_t = SortArg::Newest)]
+        sort: SortArg,
+        /// At most this many paths.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// The gallery folder (default: the gallery).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Rebuild the gallery's catalog from the pictures' settings files (and the settings inside
+    /// images that lost theirs).
+    Rebuild {
+        /// The gallery folder (default: the gallery).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The order of `gallery search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    Newest,
+    Oldest,
+    Rating,
 }
 
 #[derive(Debug, Subcommand)]

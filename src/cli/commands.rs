@@ -67,6 +67,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Cmd::Resume { out }) => resume(&cli, out.clone()),
         Some(Cmd::Credits) => credits(&cli),
         Some(Cmd::Key { action }) => key(action),
+        Some(Cmd::Gallery { action }) => super::gallery::run(action, data_dir()?),
         Some(Cmd::Sim {
             port,
             delay_ms,
@@ -99,7 +100,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// The data folder, or a clear error when the platform has none.
-fn data_dir() -> Result<PathBuf, CliError> {
+pub(super) fn data_dir() -> Result<PathBuf, CliError> {
     gallery::default_data_dir().ok_or_else(|| {
         CliError::Other(
             "no data folder could be determined for this user: set FLUXCN_DATA_DIR".into(),

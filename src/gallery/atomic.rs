@@ -103,7 +103,7 @@ pub fn write_fallback(stem: &str, ext: &str, bytes: &[u8]) -> std::io::Result<Pa
 }
 
 /// A test hook (debug builds only): with `FLUXCN_TEST_HOLD_AFTER_SAVE` set, a save stops for good
-/// once its image, sidecar and index record are written, before the job runtime closes the job in
+/// once its image, sidecar and catalog row are written, before the job runtime closes the job in
 /// its journal, so that a test can kill -9 the process at exactly that moment.
 pub fn hold_after_save_for_tests() {
     while cfg!(debug_assertions) && std::env::var_os("FLUXCN_TEST_HOLD_AFTER_SAVE").is_some() {

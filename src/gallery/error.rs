@@ -31,7 +31,7 @@ pub enum GalleryError {
     RestoreClash { id: String, path: PathBuf },
     /// A sidecar `.json` that cannot be read as one.
     #[error(
-        "the settings file {path} is damaged ({reason}); the image next to it is intact. Use \"Rebuild index\" to recreate it from the image"
+        "the settings file {path} is damaged ({reason}); the image next to it is intact. Run `fluxcn gallery rebuild` to recreate it from the image"
     )]
     BadSidecar { path: PathBuf, reason: String },
     /// `read_settings` found no settings anywhere.
@@ -62,6 +62,12 @@ pub enum GalleryError {
         value: String,
         expected: &'static str,
     },
+    /// The gallery's catalog cannot be used for what was asked (a rebuild, a search).
+    #[error("the gallery catalog {path} cannot be used: {reason}")]
+    Catalog { path: PathBuf, reason: String },
+    /// A search whose text cannot be understood.
+    #[error("the search cannot be read: {0}")]
+    Query(#[from] super::catalog::QueryError),
     /// A thumbnail size of zero.
     #[error("a thumbnail of {max_side} pixels was asked for; ask for at least 1")]
     BadThumbSize { max_side: u32 },

@@ -3,14 +3,14 @@
 //! comments; WebP takes none) and always in a JSON sidecar. The API key never reaches any of it.
 //!
 //! Layout of a gallery folder: `YYYYMMDD-HHMMSS-<cn_type>-<seed>[-<n>].<ext>` images (UTC), a
-//! `<same stem>.json` sidecar each, `.index.jsonl` (a cache, see [`index`]), `.thumbs/` and
-//! `.trash/`.
+//! `<same stem>.json` sidecar each, `.catalog.sqlite` (the catalog, see [`catalog`]), `.thumbs/`
+//! and `.trash/`.
 
 mod a1111;
 mod atomic;
+pub mod catalog;
 mod error;
 mod exif;
-mod index;
 pub mod meta;
 mod repair;
 mod store;
@@ -82,11 +82,18 @@ pub struct Sidecar {
     pub bytes: u64,
     pub group: Option<GroupTag>,
     pub favourite: bool,
+    /// The artist's rating, 0 (none) to 5; absent from older sidecars.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rating: u8,
     /// `flux-controlnet`.
     pub model: String,
     /// The job that made it (see [`NewResult::job_id`]); absent from older sidecars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// One picture in the gallery; `id` is the file stem.

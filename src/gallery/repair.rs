@@ -5,7 +5,7 @@
 //!   `sync_all` and its rename is **finished** when it is complete and stale: an image whose target
 //!   does not exist yet (a complete PNG, JPEG or WebP, judged by its structure), or a sidecar whose
 //!   target is still the empty name reservation and that parses. The rest are left to `clean_tmp`;
-//! - an **empty sidecar** never stays: one of a listed picture is rewritten from the index, and a
+//! - an **empty sidecar** never stays: one of a listed picture is rewritten from the catalog, and a
 //!   stale name reservation with no image (the save never got its image written) is removed;
 //! - a picture whose sidecar is missing, empty or damaged is described from the image itself
 //!   ([`sidecar_from_image`]).
@@ -19,8 +19,8 @@ use crate::api::{GenParams, ImageFormat, MODEL};
 use crate::types::ApiVersion;
 
 use super::atomic::{TMP_GRACE, is_stale, sync_dir, tmp_target, write_atomic};
+use super::catalog::valid_id;
 use super::error::io;
-use super::index::{Map, valid_id};
 use super::meta::{embedded_record, read_sidecar};
 use super::store::{IMAGE_EXTS, app_name, image_stem, sidecar_json};
 use super::{GalleryError, SIDECAR_VERSION, Sidecar};
@@ -132,9 +132,10 @@ fn complete_image(path: &Path) -> bool {
     }
 }
 
-/// Leaves no empty sidecar in `dir`: one of a picture in `map` is rewritten from it; a stale one
-/// with no image and no temp file pending (a save killed before its image was written) is removed.
-pub(super) fn repair_sidecars(dir: &Path, map: &Map) {
+/// Leaves no empty sidecar in `dir`: one of a picture the catalog knows (`known`) is rewritten
+/// from it; a stale one with no image and no temp file pending (a save killed before its image was
+/// written) is removed.
+pub(super) fn repair_sidecars(dir: &Path, known: &dyn Fn(&str) -> Option<Sidecar>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -159,10 +160,10 @@ pub(super) fn repair_sidecars(dir: &Path, map: &Map) {
     }
     for (stem, m) in empty {
         let path = dir.join(format!("{stem}.json"));
-        if let Some(e) = map.get(&stem) {
-            match write_atomic(&path, &sidecar_json(&e.meta)) {
+        if let Some(meta) = known(&stem) {
+            match write_atomic(&path, &sidecar_json(&meta)) {
                 Ok(()) => {
-                    tracing::warn!(file = %path.display(), "an empty settings file was rewritten from the gallery index")
+                    tracing::warn!(file = %path.display(), "an empty settings file was rewritten from the gallery catalog")
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "could not rewrite an empty settings file")
@@ -245,6 +246,7 @@ pub(super) fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), Gallery
         bytes: bytes.len() as u64,
         group: None,
         favourite: false,
+        rating: 0,
         model: MODEL.to_owned(),
         job_id: None,
     };

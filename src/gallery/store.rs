@@ -1,28 +1,34 @@
-//! The gallery store: saves every paid result (image + sidecar, atomically, then the index), lists,
-//! favourites, deletes into `.trash/` and restores from it, and repairs itself on open.
+//! The gallery store: saves every paid result (image + sidecar, atomically, then its catalog row),
+//! lists and searches through the catalog, favourites and rates, deletes into `.trash/` and
+//! restores from it, and repairs itself on open.
 //!
 //! On open: a complete `*.tmp` file a crash left before its rename is finished, and the stale rest
-//! removed (`repair.rs`); the index is loaded (or rebuilt from the sidecars when missing or
-//! corrupt, with a warning); then the folder's file names (not their contents) are compared with
-//! it, so an image saved just before a crash but not yet indexed is picked up (from its sidecar, or
-//! from the settings inside it when the sidecar never got written), and an image removed by hand is
-//! dropped; last, no empty sidecar is left (rewritten from the index, or removed when it is a
-//! stale name reservation with no image).
+//! removed (`repair.rs`); the catalog is opened (or set aside and rebuilt from the sidecars, see
+//! [`super::catalog`]); then the folder's file names (not their contents) are compared with it, so
+//! an image saved just before a crash, by another copy of the app, or put there by hand is picked
+//! up (from its sidecar, or from the settings inside it when the sidecar never got written), and an
+//! image removed by hand is dropped; last, no empty sidecar is left (rewritten from the catalog, or
+//! removed when it is a stale name reservation with no image).
 //!
-//! Every id that arrives from outside (a caller, the index) must be a plain file name before it
-//! becomes a path (`index::valid_id`).
+//! The catalog is shared with other processes (the CLI while the app runs): every call asks it,
+//! so what another process saved is listed at once. When it cannot be written any more (a full
+//! disk, a folder made read-only), the store carries on with a catalog in memory built from the
+//! files, and says so once in its notes.
+//!
+//! Every id that arrives from outside (a caller, the catalog) must be a plain file name before it
+//! becomes a path (`catalog::valid_id`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::api::MODEL;
-use crate::types::{ApiVersion, JobId};
+use crate::types::JobId;
 
 use super::atomic::{clean_tmp, own_subdir, sync_dir, write_atomic, write_atomic_unsynced_dir};
+use super::catalog::{CATALOG_FILE, Catalog, Query, Row, Stored, valid_id};
 use super::error::io;
-use super::index::{self, INDEX_FILE, Indexed, Map, Op, Unusable, valid_id};
 use super::meta::{embed, read_sidecar, request_json};
 use super::repair::{self, sidecar_from_image};
 use super::{Entry, GalleryError, NewResult, SIDECAR_VERSION, Sidecar, format_a1111};
@@ -42,17 +48,13 @@ pub struct Store {
 
 struct Inner {
     dir: PathBuf,
-    index_path: PathBuf,
     state: Mutex<State>,
 }
 
 struct State {
-    map: Map,
-    /// How much of the index file is reflected in `map`.
-    loaded_len: u64,
-    /// False after the index could not be written (e.g. a read-only folder): the gallery then
-    /// works from memory without retrying (and logging) on every call, until a rebuild.
-    index_ok: bool,
+    cat: Catalog,
+    /// What the user should be told about the catalog (set aside, rebuilt, in memory).
+    notes: Vec<String>,
 }
 
 /// `app` in every sidecar.
@@ -102,8 +104,16 @@ fn stamp(t: SystemTime) -> String {
         .collect()
 }
 
+fn catalog_error(path: &Path) -> impl FnOnce(rusqlite::Error) -> GalleryError + '_ {
+    move |e| GalleryError::Catalog {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
 impl Store {
-    /// Opens (creating the folder if needed) and loads or rebuilds the index.
+    /// Opens (creating the folder if needed) the gallery and its catalog, and brings the catalog in
+    /// line with the files. Problems with the catalog never fail the open: see [`Store::notes`].
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, GalleryError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(io("create the folder", &dir))?;
@@ -111,47 +121,32 @@ impl Store {
         for d in [dir.clone(), dir.join(THUMBS_DIR), dir.join(TRASH_DIR)] {
             clean_tmp(&d);
         }
-        let index_path = dir.join(INDEX_FILE);
+        let opened = Catalog::open(&dir);
+        for n in &opened.notes {
+            tracing::warn!("{n}");
+        }
         let store = Store {
             inner: Arc::new(Inner {
                 dir,
-                index_path,
                 state: Mutex::new(State {
-                    map: Map::new(),
-                    loaded_len: 0,
-                    index_ok: true,
+                    cat: opened.catalog,
+                    notes: opened.notes,
                 }),
             }),
         };
         {
             let mut st = store.lock();
-            match index::load(&store.inner.index_path) {
-                Ok(loaded) => {
-                    let mut map = loaded.map;
-                    let changed = store.reconcile(&mut map)?;
-                    let bloated = loaded.records > 2 * map.len() + 64;
-                    st.loaded_len = loaded.len;
-                    if changed || loaded.torn || bloated || loaded.rejected > 0 {
-                        store.write_index_or_warn(&mut st, &map);
-                    }
-                    repair::repair_sidecars(store.dir(), &map);
-                    st.map = map;
-                }
-                Err(why) => {
-                    match &why {
-                        Unusable::Missing => {
-                            tracing::info!(dir = %store.dir().display(), "no gallery index yet; building it from the files")
-                        }
-                        Unusable::Corrupt(r) => {
-                            tracing::warn!(index = %store.inner.index_path.display(), reason = %r, "the gallery index is damaged; rebuilding it from the sidecars")
-                        }
-                    }
-                    let map = store.scan_all()?;
-                    store.write_index_or_warn(&mut st, &map);
-                    repair::repair_sidecars(store.dir(), &map);
-                    st.map = map;
-                }
+            if opened.fill {
+                tracing::info!(dir = %store.dir().display(), "building the gallery catalog from the files");
+                let all = store.scan_all()?;
+                store.write(&mut st, |c| c.replace_all(&all));
+            } else {
+                store.reconcile(&mut st)?;
             }
+            let cat = &st.cat;
+            repair::repair_sidecars(store.dir(), &|stem| {
+                cat.get(stem).ok().flatten().map(|(_, _, m)| m)
+            });
         }
         Ok(store)
     }
@@ -161,66 +156,91 @@ impl Store {
         &self.inner.dir
     }
 
+    /// What the user should be told about the gallery's catalog since it was opened: set aside
+    /// and rebuilt, or not usable (working from memory). Empty when all is well.
+    pub fn notes(&self) -> Vec<String> {
+        self.lock().notes.clone()
+    }
+
+    /// The state, with the catalog opened again if its file was deleted or replaced meanwhile
+    /// (and then filled from the files, so nothing changed since is lost).
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere while holding the lock leaves consistent data (every change is a
-        // single insert/remove), so a poisoned lock is used as is.
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        // A panic elsewhere while holding the lock leaves the catalog consistent (SQLite rolls
+        // back an unfinished transaction), so a poisoned lock is used as is.
+        let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.cat.replaced() {
+            tracing::info!("the gallery catalog was replaced or removed; opening it again");
+            let opened = Catalog::open(self.dir());
+            st.notes.extend(opened.notes);
+            st.cat = opened.catalog;
+            match self.scan_all() {
+                Ok(all) => self.write(&mut st, |c| c.replace_all(&all)),
+                Err(e) => tracing::warn!(error = %e, "could not list the gallery folder"),
+            }
+        }
+        st
     }
 
-    fn entry(&self, id: &str, e: &Indexed) -> Entry {
+    fn entry(&self, (id, file, meta): Stored) -> Entry {
         Entry {
-            id: id.to_owned(),
-            image_path: self.inner.dir.join(&e.file),
+            image_path: self.inner.dir.join(&file),
             sidecar_path: self.inner.dir.join(format!("{id}.json")),
-            meta: e.meta.clone(),
+            id,
+            meta,
         }
     }
 
-    /// Catches up with what another process appended to the index (or reloads it after a rewrite).
-    fn refresh(&self, st: &mut State) {
-        if !st.index_ok {
-            return;
-        }
-        let path = &self.inner.index_path;
-        match index::read_from(path, st.loaded_len, &mut st.map) {
-            Ok(Some(len)) => st.loaded_len = len,
-            Ok(None) => match index::load(path) {
-                Ok(l) => {
-                    st.map = l.map;
-                    st.loaded_len = l.len;
-                }
-                Err(e) => {
-                    tracing::warn!(reason = ?e, "could not reload the gallery index; keeping what is in memory")
-                }
-            },
+    /// A read from the catalog; a failure is logged and reads as `fallback` (the pictures are
+    /// safe on disk; the next open rebuilds what the catalog lost).
+    fn read<T>(
+        &self,
+        st: &State,
+        fallback: T,
+        f: impl FnOnce(&Catalog) -> rusqlite::Result<T>,
+    ) -> T {
+        match f(&st.cat) {
+            Ok(v) => v,
             Err(e) => {
-                tracing::warn!(reason = ?e, "the gallery index changed under us; rewriting it from memory");
-                let map = std::mem::take(&mut st.map);
-                self.write_index_or_warn(st, &map);
-                st.map = map;
+                tracing::warn!(error = %e, "could not read the gallery catalog");
+                fallback
             }
         }
     }
 
-    /// Appends records; when that fails the index is rewritten whole (it is only a cache, so a
-    /// failure here is logged, never reported: the picture itself is safe on disk).
-    fn record(&self, st: &mut State, ops: &[Op]) {
-        if !st.index_ok {
+    /// A change to the catalog. When it fails, the store moves to a catalog in memory built from
+    /// the files (and the change is made there), and says so in its notes: a save is never
+    /// reported as failed because of the catalog.
+    fn write(&self, st: &mut State, f: impl Fn(&mut Catalog) -> rusqlite::Result<()>) {
+        let Err(e) = f(&mut st.cat) else {
             return;
-        }
-        if let Err(e) = index::append(&self.inner.index_path, ops) {
-            tracing::warn!(error = %e, "could not append to the gallery index; rewriting it");
-            let mut map = std::mem::take(&mut st.map);
-            for op in ops {
-                index::apply(&mut map, op.clone());
+        };
+        let Some(path) = st.cat.path().map(Path::to_path_buf) else {
+            tracing::warn!(error = %e, "could not change the gallery catalog in memory");
+            return;
+        };
+        let note = format!(
+            "the gallery catalog {} can no longer be written ({e}); the gallery works from its files for this session",
+            path.display()
+        );
+        tracing::warn!("{note}");
+        st.notes.push(note);
+        let mut cat = Catalog::in_memory();
+        match self.scan_all() {
+            Ok(all) => {
+                if let Err(e) = cat.replace_all(&all) {
+                    tracing::warn!(error = %e, "could not fill the catalog in memory");
+                }
             }
-            self.write_index_or_warn(st, &map);
-            st.map = map;
+            Err(e) => tracing::warn!(error = %e, "could not list the gallery folder"),
         }
+        if let Err(e) = f(&mut cat) {
+            tracing::warn!(error = %e, "could not change the gallery catalog in memory");
+        }
+        st.cat = cat;
     }
 
     /// Saves a paid result: the image (with its settings inside where the format allows) and its
-    /// sidecar, each atomically, then the index. When this returns `Ok`, both files are on disk.
+    /// sidecar, each atomically, then its catalog row. When this returns `Ok`, both files are on disk.
     pub fn save(&self, new: &NewResult<'_>) -> Result<Entry, GalleryError> {
         // The folder may have been removed or renamed while the app ran: make it again rather
         // than fail to keep a paid result.
@@ -237,9 +257,8 @@ impl Store {
         // The lock is held only to pick the name: the writes and their fsyncs happen without it,
         // so a UI thread listing the gallery never waits for a disk.
         let id = {
-            let mut st = self.lock();
-            self.refresh(&mut st);
-            self.reserve(&st.map, &base)?
+            let st = self.lock();
+            self.reserve(&st.cat, &base)?
         };
         let meta = Sidecar {
             version: SIDECAR_VERSION,
@@ -257,6 +276,7 @@ impl Store {
             bytes: new.image.bytes.len() as u64,
             group: new.group.cloned(),
             favourite: false,
+            rating: 0,
             model: MODEL.to_owned(),
             job_id: new.job_id,
         };
@@ -279,19 +299,10 @@ impl Store {
             sync_dir(dir);
             return Err(e);
         }
-        let indexed = Indexed { file, meta };
-        let entry = self.entry(&id, &indexed);
         let mut st = self.lock();
-        self.record(
-            &mut st,
-            &[Op::Put {
-                id: id.clone(),
-                file: indexed.file.clone(),
-                meta: Box::new(indexed.meta.clone()),
-            }],
-        );
-        st.map.insert(id, indexed);
+        self.write(&mut st, |c| c.put(&id, &file, &meta));
         drop(st);
+        let entry = self.entry((id, file, meta));
         super::atomic::hold_after_save_for_tests();
         Ok(entry)
     }
@@ -301,11 +312,11 @@ impl Store {
     /// same second can never overwrite each other's image. The empty reservation is replaced by
     /// the real sidecar moments later; left by a crash, it is rebuilt from the image like any
     /// damaged sidecar.
-    fn reserve(&self, map: &Map, base: &str) -> Result<String, GalleryError> {
+    fn reserve(&self, cat: &Catalog, base: &str) -> Result<String, GalleryError> {
         let dir = &self.inner.dir;
         let trash = dir.join(TRASH_DIR);
         let taken = |stem: &str| {
-            map.contains_key(stem)
+            cat.has(stem).unwrap_or(false)
                 || trash.join(format!("{stem}.json")).exists()
                 || IMAGE_EXTS.iter().any(|e| {
                     dir.join(format!("{stem}.{e}")).exists()
@@ -336,18 +347,25 @@ impl Store {
         }
     }
 
-    /// Every picture, newest first.
+    /// Every picture, newest first (for a gallery of 100 000, prefer [`Store::query`]).
     pub fn list(&self) -> Vec<Entry> {
-        let mut st = self.lock();
-        self.refresh(&mut st);
-        let mut v: Vec<Entry> = st.map.iter().map(|(id, e)| self.entry(id, e)).collect();
-        v.sort_by(|a, b| {
-            b.meta
-                .created_unix_ms
-                .cmp(&a.meta.created_unix_ms)
-                .then_with(|| b.id.cmp(&a.id))
-        });
-        v
+        let st = self.lock();
+        let all = self.read(&st, Vec::new(), Catalog::all);
+        drop(st);
+        all.into_iter().map(|s| self.entry(s)).collect()
+    }
+
+    /// The pictures a search finds, in its order: light rows (see [`Store::get`] for one whole).
+    pub fn query(&self, q: &Query) -> Result<Vec<Row>, GalleryError> {
+        let st = self.lock();
+        let path = st.cat.path().unwrap_or(self.dir()).to_path_buf();
+        st.cat.query(q).map_err(catalog_error(&path))
+    }
+
+    /// How many pictures the gallery holds.
+    pub fn count(&self) -> usize {
+        let st = self.lock();
+        self.read(&st, 0, Catalog::count)
     }
 
     /// One picture by id.
@@ -355,9 +373,10 @@ impl Store {
         if !valid_id(id) {
             return None;
         }
-        let mut st = self.lock();
-        self.refresh(&mut st);
-        st.map.get(id).map(|e| self.entry(id, e))
+        let st = self.lock();
+        let got = self.read(&st, None, |c| c.get(id));
+        drop(st);
+        got.map(|s| self.entry(s))
     }
 
     /// The pictures a job saved, in the order it saved them: those whose sidecar names the job, and
@@ -365,23 +384,14 @@ impl Store {
     /// whose image is on disk. Used by a resume after a crash between the save and the journal's
     /// end record.
     pub fn find_job(&self, job: JobId, request_id: Option<&str>) -> Vec<Entry> {
-        let mut st = self.lock();
-        self.refresh(&mut st);
-        let of_job = |m: &Sidecar| match m.job_id {
-            Some(j) => j == job,
-            None => {
-                m.api == ApiVersion::V2
-                    && request_id.is_some_and(|r| m.accounting.request_id.as_deref() == Some(r))
-            }
-        };
-        let mut v: Vec<Entry> = st
-            .map
-            .iter()
-            .filter(|(_, e)| of_job(&e.meta) && self.inner.dir.join(&e.file).is_file())
-            .map(|(id, e)| self.entry(id, e))
-            .collect();
-        v.sort_by(|a, b| (a.meta.created_unix_ms, &a.id).cmp(&(b.meta.created_unix_ms, &b.id)));
-        v
+        let st = self.lock();
+        let found = self.read(&st, Vec::new(), |c| c.find_job(job, request_id));
+        drop(st);
+        found
+            .into_iter()
+            .map(|s| self.entry(s))
+            .filter(|e| e.image_path.is_file())
+            .collect()
     }
 
     fn not_found(&self, id: &str) -> GalleryError {
@@ -391,28 +401,32 @@ impl Store {
         }
     }
 
-    /// Marks or unmarks a favourite; written to the sidecar (the truth) and the index.
+    /// Marks or unmarks a favourite; written to the sidecar (the truth) and the catalog.
     pub fn set_favourite(&self, id: &str, fav: bool) -> Result<(), GalleryError> {
+        self.update(id, |m| m.favourite = fav)
+    }
+
+    /// Rates a picture from 0 (no rating) to 5 (a higher number is taken as 5); written to the
+    /// sidecar (the truth) and the catalog.
+    pub fn set_rating(&self, id: &str, rating: u8) -> Result<(), GalleryError> {
+        self.update(id, |m| m.rating = rating.min(5))
+    }
+
+    /// Changes a picture's sidecar, then its catalog row.
+    fn update(&self, id: &str, change: impl FnOnce(&mut Sidecar)) -> Result<(), GalleryError> {
         if !valid_id(id) {
             return Err(self.not_found(id));
         }
         let mut st = self.lock();
-        self.refresh(&mut st);
-        let Some(e) = st.map.get(id) else {
+        let Some((_, file, mut meta)) = self.read(&st, None, |c| c.get(id)) else {
             return Err(self.not_found(id));
         };
-        let mut meta = e.meta.clone();
-        meta.favourite = fav;
+        change(&mut meta);
         write_atomic(
             &self.inner.dir.join(format!("{id}.json")),
             &sidecar_json(&meta),
         )?;
-        let op = Op::Fav {
-            id: id.to_owned(),
-            fav,
-        };
-        index::apply(&mut st.map, op.clone());
-        self.record(&mut st, &[op]);
+        self.write(&mut st, |c| c.put(id, &file, &meta));
         Ok(())
     }
 
@@ -422,30 +436,26 @@ impl Store {
             return Err(self.not_found(id));
         }
         let mut st = self.lock();
-        self.refresh(&mut st);
-        let Some(e) = st.map.get(id) else {
+        let Some((_, file, _)) = self.read(&st, None, |c| c.get(id)) else {
             return Err(self.not_found(id));
         };
         let dir = &self.inner.dir;
         let trash = own_subdir(dir, TRASH_DIR)?;
-        let image = dir.join(&e.file);
+        let image = dir.join(&file);
         let sidecar = dir.join(format!("{id}.json"));
         if image.exists() {
-            std::fs::rename(&image, trash.join(&e.file))
-                .map_err(io("move to the trash", &image))?;
+            std::fs::rename(&image, trash.join(&file)).map_err(io("move to the trash", &image))?;
         }
         if sidecar.exists()
             && let Err(err) = std::fs::rename(&sidecar, trash.join(format!("{id}.json")))
         {
             // Put the image back so that nothing is half deleted.
-            let _ = std::fs::rename(trash.join(&e.file), &image);
+            let _ = std::fs::rename(trash.join(&file), &image);
             return Err(io("move to the trash", &sidecar)(err));
         }
         sync_dir(dir);
         sync_dir(&trash);
-        let op = Op::Del { id: id.to_owned() };
-        index::apply(&mut st.map, op.clone());
-        self.record(&mut st, &[op]);
+        self.write(&mut st, |c| c.remove_all([id]));
         Ok(())
     }
 
@@ -459,9 +469,8 @@ impl Store {
             });
         }
         let mut st = self.lock();
-        self.refresh(&mut st);
-        if let Some(e) = st.map.get(id) {
-            return Ok(self.entry(id, e));
+        if let Some(s) = self.read(&st, None, |c| c.get(id)) {
+            return Ok(self.entry(s));
         }
         let trash = own_subdir(dir, TRASH_DIR)?;
         let found = IMAGE_EXTS
@@ -494,18 +503,8 @@ impl Store {
         let Some(meta) = self.adopt(id, &file) else {
             return Err(GalleryError::NotAnImage { path: image });
         };
-        let indexed = Indexed { file, meta };
-        self.record(
-            &mut st,
-            &[Op::Put {
-                id: id.to_owned(),
-                file: indexed.file.clone(),
-                meta: Box::new(indexed.meta.clone()),
-            }],
-        );
-        let entry = self.entry(id, &indexed);
-        st.map.insert(id.to_owned(), indexed);
-        Ok(entry)
+        self.write(&mut st, |c| c.put(id, &file, &meta));
+        Ok(self.entry((id.to_owned(), file, meta)))
     }
 
     /// Deletes for good everything in `.trash/`, and the cached thumbnails of those pictures;
@@ -553,76 +552,81 @@ impl Store {
         Ok(stems.len())
     }
 
-    /// Rebuilds the index from the sidecars (and images without one) on disk; returns how many
-    /// pictures it holds.
-    pub fn rebuild_index(&self) -> Result<usize, GalleryError> {
+    /// Rebuilds the catalog from the sidecars (and images without one) on disk; returns how many
+    /// pictures it holds. A store working from memory tries its catalog file again first, and
+    /// says why when it still cannot be used.
+    pub fn rebuild_catalog(&self) -> Result<usize, GalleryError> {
         let mut st = self.lock();
-        self.rebuild_locked(&mut st)
-    }
-
-    /// Writes the whole index; on failure (a read-only folder, a full disk) says so in the log and
-    /// goes on: the index is a cache, the pictures are listed from memory.
-    fn write_index_or_warn(&self, st: &mut State, map: &Map) {
-        match index::write_whole(&self.inner.index_path, map) {
-            Ok(len) => {
-                st.loaded_len = len;
-                st.index_ok = true;
+        let all = self.scan_all()?;
+        if st.cat.path().is_none() {
+            let opened = Catalog::open(self.dir());
+            if opened.catalog.path().is_none() {
+                return Err(GalleryError::Catalog {
+                    path: self.dir().join(CATALOG_FILE),
+                    reason: opened.notes.last().cloned().unwrap_or_default(),
+                });
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not write the gallery index; the gallery works from memory, but the next start will be slower");
-                st.index_ok = false;
-            }
+            st.cat = opened.catalog;
+            st.notes.clear();
         }
-    }
-
-    fn rebuild_locked(&self, st: &mut State) -> Result<usize, GalleryError> {
-        let map = self.scan_all()?;
-        st.loaded_len = index::write_whole(&self.inner.index_path, &map)?;
-        st.index_ok = true;
-        let n = map.len();
-        st.map = map;
-        Ok(n)
+        let path = st.cat.path().unwrap_or(self.dir()).to_path_buf();
+        st.cat.replace_all(&all).map_err(catalog_error(&path))?;
+        Ok(all.len())
     }
 
     /// Every picture in the folder, from the sidecars (or the images themselves).
-    fn scan_all(&self) -> Result<Map, GalleryError> {
-        let mut map = Map::new();
+    fn scan_all(&self) -> Result<Vec<Stored>, GalleryError> {
+        let mut out: Vec<Stored> = Vec::new();
+        let mut seen = HashSet::new();
         for (stem, file) in scan_images(&self.inner.dir)? {
-            if map.contains_key(&stem) {
+            if !seen.insert(stem.clone()) {
                 tracing::warn!(file = %file, "two images share the name {stem}; listing only the first");
                 continue;
             }
             if let Some(meta) = self.adopt(&stem, &file) {
-                map.insert(stem, Indexed { file, meta });
+                out.push((stem, file, meta));
             }
         }
-        Ok(map)
+        Ok(out)
     }
 
-    /// Brings an index in line with the folder's file names; returns whether anything changed.
-    fn reconcile(&self, map: &mut Map) -> Result<bool, GalleryError> {
+    /// Brings the catalog in line with the folder's file names: pictures gone from the folder are
+    /// dropped, pictures new to it (saved before a crash, by another copy of the app, or by hand)
+    /// are read from their sidecars and added.
+    fn reconcile(&self, st: &mut State) -> Result<(), GalleryError> {
         let on_disk = scan_images(&self.inner.dir)?;
+        let known: HashMap<String, String> = self
+            .read(st, Vec::new(), Catalog::files)
+            .into_iter()
+            .collect();
         let names: HashSet<&str> = on_disk.iter().map(|(_, f)| f.as_str()).collect();
-        let before = map.len();
-        map.retain(|id, e| {
-            let keep = names.contains(e.file.as_str());
-            if !keep {
-                tracing::warn!(id = %id, "a picture in the index is no longer in the folder; dropping it from the list");
-            }
-            keep
-        });
-        let mut changed = map.len() != before;
+        let gone: Vec<&str> = known
+            .iter()
+            .filter(|(_, file)| !names.contains(file.as_str()))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        for id in &gone {
+            tracing::warn!(id = %id, "a picture in the catalog is no longer in the folder; dropping it from the list");
+        }
+        let mut added: Vec<Stored> = Vec::new();
         for (stem, file) in on_disk {
-            if map.contains_key(&stem) {
+            if known.get(&stem) == Some(&file) || added.iter().any(|(id, _, _)| *id == stem) {
                 continue;
             }
             if let Some(meta) = self.adopt(&stem, &file) {
-                tracing::warn!(file = %file, "a picture was missing from the index (saved just before a crash?); added it");
-                map.insert(stem, Indexed { file, meta });
-                changed = true;
+                tracing::info!(file = %file, "a picture new to the catalog was added from its files");
+                added.push((stem, file, meta));
             }
         }
-        Ok(changed)
+        if !gone.is_empty() {
+            self.write(st, |c| c.remove_all(gone.iter().copied()));
+        }
+        if !added.is_empty() {
+            self.write(st, |c| {
+                c.put_all(added.iter().map(|(id, f, m)| (id.as_str(), f.as_str(), m)))
+            });
+        }
+        Ok(())
     }
 
     /// The sidecar of an image in the folder: read from disk, or (missing or damaged) made from the

@@ -44,7 +44,7 @@ pub fn thumbnail(dir: &Path, entry: &Entry, max_side: u32) -> Result<RgbaImage, 
     if max_side == 0 {
         return Err(GalleryError::BadThumbSize { max_side });
     }
-    if !super::index::valid_id(&entry.id) || entry.image_path.parent() != Some(dir) {
+    if !super::catalog::valid_id(&entry.id) || entry.image_path.parent() != Some(dir) {
         // Only ids the store made name a cache file (never a path outside `.thumbs/`), and only
         // pictures of this gallery are read.
         return Err(GalleryError::NotFound {

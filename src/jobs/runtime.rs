@@ -136,6 +136,10 @@ async fn dispatcher(
     for lost in sh.journal.iter().flat_map(|j| j.unreadable()) {
         sh.emit(Event::Notice(lost.clone()));
     }
+    // What the gallery's catalog had to do on open (set aside and rebuilt, or working from memory).
+    for note in sh.store.notes() {
+        sh.emit(Event::Notice(format!("Gallery: {note}")));
+    }
     for job in recovered {
         let token = CancellationToken::new();
         sh.cancels

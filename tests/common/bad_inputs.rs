@@ -126,8 +126,11 @@ impl Bench {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p != &earlier)
-            // The gallery's own index (a cache, rebuilt when missing) is expected in its folder.
-            .filter(|p| !p.ends_with(".index.jsonl"))
+            // The gallery's own catalog (rebuilt from the files when missing) is expected there.
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".catalog.sqlite"))
+            })
             .collect();
 
         let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();

@@ -98,3 +98,28 @@ pub fn names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The gallery catalog's file in `dir`.
+pub fn catalog_path(dir: &Path) -> std::path::PathBuf {
+    dir.join(".catalog.sqlite")
+}
+
+/// Forgets a picture in the gallery's catalog, as if a crash came before its row was written.
+pub fn forget_in_catalog(dir: &Path, id: &str) {
+    let c = rusqlite::Connection::open(catalog_path(dir)).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        c.execute("DELETE FROM results WHERE id = ?", [id]).unwrap(),
+        1,
+        "{id} was in the catalog"
+    );
+}
+
+/// Removes the catalog and its WAL files.
+pub fn remove_catalog(dir: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = catalog_path(dir).into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
