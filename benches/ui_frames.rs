@@ -10,50 +10,30 @@
 // A benchmark harness: a failed unwrap is a failed run, reported at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use fluxcn::api::{Accounting, CnType, GenParams, ImageFormat};
-use fluxcn::gallery::{Entry, Sidecar};
-use fluxcn::jobs::services::{Listing, Request};
+use fluxcn::api::{CnType, GenParams};
+use fluxcn::gallery::catalog::Row;
+use fluxcn::jobs::services::{Found, Listing, Request};
 use fluxcn::jobs::{
     ApiVersion, Command, Event, InputSource, JobSpec, JobsHandle, RuntimeConfig, Services, Stage,
 };
 use fluxcn::ui::{FluxApp, LaunchOptions, State};
 
-fn entry(i: usize) -> Entry {
-    let id = format!("{}-pose-{i}", 1_700_000_000_000u64 - i as u64);
-    Entry {
-        image_path: PathBuf::from(format!("/gallery/{id}.jpg")),
-        sidecar_path: PathBuf::from(format!("/gallery/{id}.json")),
-        id,
-        meta: Sidecar {
-            version: 1,
-            job_id: None,
-            app: "fluxcn bench".into(),
-            created: "2026-11-25T07:00:00.000Z".into(),
-            created_unix_ms: 1_700_000_000_000 - i as u64,
-            params: GenParams {
-                prompt: format!("prompt number {i}, a castle on a hill"),
-                cn_type: CnType::ALL[i % 4],
-                ..Default::default()
-            },
-            seed_used: i as i64,
-            input: "photo.jpg".into(),
-            api: ApiVersion::V1,
-            accounting: Accounting::default(),
-            format: ImageFormat::Jpeg,
-            width: 1024,
-            height: 1024,
-            bytes: 100_000,
-            group: None,
-            favourite: false,
-            rating: 0,
-            model: "flux-controlnet".into(),
-        },
+/// One row of the listing the catalog answers with.
+fn row(i: usize) -> Row {
+    Row {
+        id: format!("{}-pose-{i}", 1_700_000_000_000u64 - i as u64),
+        file: format!("{}-pose-{i}.jpg", 1_700_000_000_000u64 - i as u64),
+        created_unix_ms: 1_700_000_000_000 - i as u64,
+        cn_type: CnType::ALL[i % 4].as_str().to_owned(),
+        seed_used: i as i64,
+        favourite: false,
+        rating: 0,
+        prompt: format!("prompt number {i}, a castle on a hill"),
     }
 }
 
@@ -81,7 +61,7 @@ fn answer(
 ) {
     for r in inbox.try_iter() {
         match r {
-            Request::GalleryList { reply } => drop(reply.send(Ok(entries.clone()))),
+            Request::GalleryList { reply, .. } => drop(reply.send(Ok(entries.clone()))),
             Request::Thumbnail { reply, .. } => drop(reply.send(Ok(thumb.clone()))),
             other => held.push(other),
         }
@@ -106,7 +86,10 @@ fn run(n: usize) {
     };
     // The listing as the services would answer it (made before the clock starts: it is the store's
     // work), and the thumbnail every request gets.
-    let entries: Listing = Arc::new((0..n).map(entry).collect::<Vec<_>>());
+    let entries: Listing = Arc::new(Found {
+        rows: (0..n).map(row).collect(),
+        total: n,
+    });
     let thumb = Arc::new(image::RgbaImage::from_pixel(
         256,
         256,

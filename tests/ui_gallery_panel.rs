@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use common::events::done_event;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use fluxcn::api::{Accounting, CnType, GenParams, ImageFormat};
+use fluxcn::gallery::catalog::{Query, Row, Sort};
 use fluxcn::gallery::{Entry, Sidecar};
 use fluxcn::jobs::{ApiVersion, Event};
 use fluxcn::ui::gallery_panel::{
@@ -22,7 +23,7 @@ use fluxcn::ui::gallery_panel::{
 };
 // The gallery's one-off requests.
 use fluxcn::gallery::GalleryError;
-use fluxcn::jobs::services::Request;
+use fluxcn::jobs::services::{Found, Request};
 use fluxcn::jobs::{ServiceError, Services};
 
 fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
@@ -58,6 +59,25 @@ fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
             rating: 0,
             model: "flux-controlnet".into(),
         },
+    }
+}
+
+/// The row a search lists for `e`.
+fn row_of(e: &Entry) -> Row {
+    Row {
+        id: e.id.clone(),
+        file: e
+            .image_path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        created_unix_ms: e.meta.created_unix_ms,
+        cn_type: e.meta.params.cn_type.as_str().to_owned(),
+        seed_used: e.meta.seed_used,
+        favourite: e.meta.favourite,
+        rating: e.meta.rating,
+        prompt: e.meta.params.prompt.clone(),
     }
 }
 
@@ -125,14 +145,39 @@ fn gallery() -> Harness<'static, G> {
         )
 }
 
-/// Answers the panel's (oldest unanswered) listing request with `list`, without running a frame.
-fn answer_list(h: &mut Harness<'_, G>, list: Vec<Entry>) {
+/// Answers the panel's (oldest unanswered) listing request with `list` found in a gallery of
+/// `total`, without running a frame; returns the search it asked for.
+fn answer_found(h: &mut Harness<'_, G>, list: &[Entry], total: usize) -> Query {
     match h
         .state_mut()
         .take("GalleryList", |r| matches!(r, Request::GalleryList { .. }))
     {
-        Request::GalleryList { reply } => {
-            assert!(reply.send(Ok(Arc::new(list))).is_ok(), "reply dropped")
+        Request::GalleryList { query, reply } => {
+            let found = Found {
+                rows: list.iter().map(row_of).collect(),
+                total,
+            };
+            assert!(reply.send(Ok(Arc::new(found))).is_ok(), "reply dropped");
+            query
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Answers the listing request with all of `list` (the whole gallery).
+fn answer_list(h: &mut Harness<'_, G>, list: Vec<Entry>) {
+    let n = list.len();
+    answer_found(h, &list, n);
+}
+
+/// Answers the request for one picture's settings.
+fn answer_get(h: &mut Harness<'_, G>, e: &Entry) {
+    match h.state_mut().take(
+        "GalleryGet",
+        |r| matches!(r, Request::GalleryGet { id, .. } if *id == e.id),
+    ) {
+        Request::GalleryGet { reply, .. } => {
+            assert!(reply.send(Ok(e.clone())).is_ok(), "reply dropped")
         }
         _ => unreachable!(),
     }
@@ -201,7 +246,12 @@ fn gallery_lists_on_first_show_then_shows_every_entry_and_asks_for_their_thumbna
     let mut h = gallery();
     h.run();
     assert_eq!(count_lists(&h.state().asked), 1, "{:?}", h.state().asked);
+    assert!(h.query_by_label_contains("Reading the gallery").is_some());
+    answer_list(&mut h, Vec::new());
+    h.run();
     assert!(h.query_by_label_contains("No images yet").is_some());
+    h.get_by_label("Refresh").click();
+    h.run();
 
     let list = three();
     list_g(&mut h, list.clone());
@@ -236,30 +286,61 @@ fn gallery_lists_on_first_show_then_shows_every_entry_and_asks_for_their_thumbna
 }
 
 #[test]
-fn gallery_filter_text_type_and_favourites_narrow_the_grid() {
+fn gallery_search_type_favourites_and_order_ask_the_catalog() {
     let mut h = gallery();
     h.run();
-    list_g(&mut h, three());
+    let all = three();
+    list_g(&mut h, all.clone());
 
-    h.get_by_label("Filter by prompt").focus();
+    h.get_by_label("Search the gallery").focus();
     h.run();
-    h.get_by_label("Filter by prompt").type_text("fox");
+    h.get_by_label("Search the gallery")
+        .type_text("fox rating>=3");
     h.run();
-    assert!(h.query_by_label("1 of 3 images").is_none());
+    // Each keystroke asks again; the newest search's answer is what counts.
+    let mut last = None;
+    while h
+        .state()
+        .asked
+        .iter()
+        .any(|r| matches!(r, Request::GalleryList { .. }))
+    {
+        last = Some(answer_found(&mut h, &[all[0].clone(), all[2].clone()], 3));
+    }
+    let q = last.unwrap();
+    assert_eq!(q.words, ["fox"]);
+    assert_eq!(q.rating, Some((fluxcn::gallery::catalog::Cmp::Ge, 3)));
+    h.run();
     assert!(h.query_by_label("2 of 3 images").is_some());
     assert!(
         h.query_by_label("thumbnail: a red fox in the snow")
             .is_some()
     );
-    // Case-insensitive.
-    assert!(h.query_by_label("thumbnail: a FOX made of paper").is_some());
     assert!(h.query_by_label("thumbnail: a blue car at night").is_none());
 
-    // Favourites only: none yet, then the one marked.
+    // Favourites only, highest rated first: sent to the catalog, which finds none.
     h.get_by_label("Favourites only").click();
     h.run();
+    let q = answer_found(&mut h, &[], 3);
+    assert!(q.favourites_only && q.words == ["fox"]);
+    h.get_by_label("Order").click();
+    h.run();
+    h.get_by_label("Highest rated").click();
+    h.run();
+    let q = answer_found(&mut h, &[], 3);
+    assert_eq!(q.sort, Sort::Rating);
+    h.run();
     assert!(h.query_by_label("0 of 3 images").is_some());
-    assert!(h.query_by_label("No image matches the filter.").is_some());
+    assert!(h.query_by_label("No image matches the search.").is_some());
+
+    // A search that cannot be read says why and asks nothing.
+    h.get_by_label("Search the gallery").focus();
+    h.run();
+    h.get_by_label("Search the gallery")
+        .type_text(" colour:red");
+    h.run();
+    assert!(h.query_by_label_contains("no field \"colour\"").is_some());
+    assert_eq!(count_lists(&h.state().asked), 0, "{:?}", h.state().asked);
 }
 
 #[test]
@@ -268,9 +349,17 @@ fn gallery_details_favourite_delete_undo_and_use_these_settings() {
     h.run();
     let list = three();
     list_g(&mut h, list.clone());
+    let before = h.get_by_label("thumbnail: a red fox in the snow").rect();
     h.get_by_label("thumbnail: a blue car at night").click();
     h.run();
     assert_eq!(h.state().panel.selected(), Some(list[1].id.as_str()));
+    answer_get(&mut h, &list[1]);
+    h.run();
+    // The details have their own place: selecting moves no thumbnail.
+    assert_eq!(
+        h.get_by_label("thumbnail: a red fox in the snow").rect(),
+        before
+    );
     // The details name the settings and the seed actually used.
     assert!(h.query_by_label("1001").is_some());
     assert!(h.query_by_label("1024 × 768").is_some());
@@ -439,6 +528,8 @@ fn copy_prompt_puts_the_prompt_on_the_clipboard() {
     list_g(&mut h, three());
     h.get_by_label("thumbnail: a red fox in the snow").click();
     h.run();
+    answer_get(&mut h, &three()[0]);
+    h.run();
     h.get_by_label("Copy prompt").click();
     h.step();
     assert!(
@@ -451,4 +542,60 @@ fn copy_prompt_puts_the_prompt_on_the_clipboard() {
         "{:?}",
         h.output().platform_output.commands
     );
+}
+
+#[test]
+fn keys_rate_the_selected_image_and_step_through_the_grid() {
+    let mut h = gallery();
+    h.run();
+    let list = three();
+    list_g(&mut h, list.clone());
+    h.get_by_label("thumbnail: a red fox in the snow").click();
+    h.run();
+    answer_get(&mut h, &list[0]);
+    h.run();
+    h.key_press(egui::Key::Num4);
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::SetRating { id, rating: 4, .. } if *id == list[0].id)));
+    // The rating row shows it at once (1 to 4 lit), before the catalog answers.
+    let lit = |h: &Harness<'_, G>, n: &str| {
+        h.get_by_label(n).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
+    };
+    assert!(lit(&h, "1") && lit(&h, "4") && !lit(&h, "5"));
+    // The row's own button clears it again.
+    h.get_by_label("4").click();
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::SetRating { id, rating: 0, .. } if *id == list[0].id)));
+
+    h.key_press(egui::Key::ArrowRight);
+    h.run();
+    assert_eq!(h.state().panel.selected(), Some(list[1].id.as_str()));
+    h.key_press(egui::Key::ArrowRight);
+    h.key_press(egui::Key::ArrowRight);
+    h.run();
+    assert_eq!(
+        h.state().panel.selected(),
+        Some(list[2].id.as_str()),
+        "stops at the end"
+    );
+    h.key_press(egui::Key::ArrowLeft);
+    h.run();
+    assert_eq!(h.state().panel.selected(), Some(list[1].id.as_str()));
+
+    // While typing in the search box, digits are text, not ratings.
+    let ratings = |h: &Harness<'_, G>| {
+        h.state()
+            .asked
+            .iter()
+            .filter(|r| matches!(r, Request::SetRating { .. }))
+            .count()
+    };
+    let before = ratings(&h);
+    h.get_by_label("Search the gallery").focus();
+    h.run();
+    h.get_by_label("Search the gallery").type_text("3");
+    h.run();
+    assert_eq!(ratings(&h), before);
 }

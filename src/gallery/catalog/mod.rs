@@ -58,6 +58,7 @@ pub struct Row {
     pub seed_used: i64,
     pub favourite: bool,
     pub rating: u8,
+    pub prompt: String,
 }
 
 /// A picture as stored: its id, its image's file name and its sidecar.
@@ -426,7 +427,7 @@ impl Catalog {
     pub fn query(&self, q: &Query) -> rusqlite::Result<Vec<Row>> {
         let (filter, args) = q.where_sql();
         let sql = format!(
-            "SELECT id, file, created_ms, cn_type, seed_used, favourite, rating FROM results {filter} {}",
+            "SELECT id, file, created_ms, cn_type, seed_used, favourite, rating, prompt FROM results {filter} {}",
             q.order_sql()
         );
         let mut st = self.conn.prepare_cached(&sql)?;
@@ -439,6 +440,7 @@ impl Catalog {
                 seed_used: r.get(4)?,
                 favourite: r.get(5)?,
                 rating: r.get::<_, i64>(6)?.clamp(0, 5) as u8,
+                prompt: r.get(7)?,
             })
         })?;
         let mut out = Vec::new();

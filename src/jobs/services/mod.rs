@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use pending::{Pending, Poll, take};
-pub use request::{Listing, Reply, Request};
+pub use request::{Found, Listing, Reply, Request};
 
 use super::clients::Clients;
 use super::export::{ExportError, GridCell};
@@ -26,7 +26,8 @@ use super::runtime::Notify;
 use super::types::RuntimeConfig;
 use crate::api::input::InputError;
 use crate::api::{ApiError, ApiKey, Credits, GenParams};
-use crate::gallery::{GalleryError, Store};
+use crate::gallery::catalog::Query;
+use crate::gallery::{Entry, GalleryError, Store};
 use crate::keystore::KeyStore;
 use crate::types::{InputPreview, InputSource, KeyState};
 
@@ -139,9 +140,15 @@ impl Services {
         self.ask(|reply| Request::SaveKey { key, reply })
     }
 
-    /// The gallery, newest first.
-    pub fn gallery_list(&self) -> Pending<Result<Listing, ServiceError>> {
-        self.ask(|reply| Request::GalleryList { reply })
+    /// The gallery pictures a search finds (see [`crate::gallery::catalog::Query`]), in its
+    /// order.
+    pub fn gallery_list(&self, query: Query) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::GalleryList { query, reply })
+    }
+
+    /// One picture of the gallery, with all its settings.
+    pub fn gallery_get(&self, id: String) -> Pending<Result<Entry, ServiceError>> {
+        self.ask(|reply| Request::GalleryGet { id, reply })
     }
 
     /// A thumbnail of a saved image, made (and cached on disk) off the UI thread.
@@ -162,28 +169,45 @@ impl Services {
         self.ask(|reply| Request::OpenImage { id, reply })
     }
 
-    /// Marks or unmarks a favourite; answers with the new listing.
+    /// Marks or unmarks a favourite; answers with `query`'s new listing.
     pub fn set_favourite(
         &self,
         id: String,
         favourite: bool,
+        query: Query,
     ) -> Pending<Result<Listing, ServiceError>> {
         self.ask(|reply| Request::SetFavourite {
             id,
             favourite,
+            query,
+            reply,
+        })
+    }
+
+    /// Rates a picture 0 (none) to 5; answers with `query`'s new listing.
+    pub fn set_rating(
+        &self,
+        id: String,
+        rating: u8,
+        query: Query,
+    ) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::SetRating {
+            id,
+            rating,
+            query,
             reply,
         })
     }
 
     /// Moves an image to the gallery's trash (undo with [`Services::undo_delete`]); answers with
-    /// the new listing.
-    pub fn delete(&self, id: String) -> Pending<Result<Listing, ServiceError>> {
-        self.ask(|reply| Request::Delete { id, reply })
+    /// `query`'s new listing.
+    pub fn delete(&self, id: String, query: Query) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::Delete { id, query, reply })
     }
 
-    /// Brings a deleted image back from the trash; answers with the new listing.
-    pub fn undo_delete(&self, id: String) -> Pending<Result<Listing, ServiceError>> {
-        self.ask(|reply| Request::UndoDelete { id, reply })
+    /// Brings a deleted image back from the trash; answers with `query`'s new listing.
+    pub fn undo_delete(&self, id: String, query: Query) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::UndoDelete { id, query, reply })
     }
 
     /// The settings stored in an image file (ours, or an A1111-style PNG).

@@ -9,13 +9,22 @@ use tokio::sync::oneshot;
 use super::ServiceError;
 use crate::api::{ApiKey, Credits, GenParams};
 use crate::gallery::Entry;
+use crate::gallery::catalog::{Query, Row};
 use crate::jobs::export::GridCell;
 use crate::jobs::grid::GridPlan;
 use crate::jobs::types::RuntimeConfig;
 use crate::types::{InputPreview, InputSource, KeyState};
 
-/// The gallery listing, newest first, shared without copying.
-pub type Listing = Arc<Vec<Entry>>;
+/// A gallery search's answer: the matching pictures in the search's order, and how many the
+/// gallery holds in all.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Found {
+    pub rows: Vec<Row>,
+    pub total: usize,
+}
+
+/// A gallery listing, shared without copying.
+pub type Listing = Arc<Found>;
 
 /// Where a request's answer goes (dropping it unanswered makes the caller see `Poll::Lost`).
 pub type Reply<T> = oneshot::Sender<T>;
@@ -39,7 +48,12 @@ pub enum Request {
         reply: Reply<KeyState>,
     },
     GalleryList {
+        query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
+    },
+    GalleryGet {
+        id: String,
+        reply: Reply<Result<Entry, ServiceError>>,
     },
     Thumbnail {
         id: String,
@@ -53,14 +67,23 @@ pub enum Request {
     SetFavourite {
         id: String,
         favourite: bool,
+        query: Query,
+        reply: Reply<Result<Listing, ServiceError>>,
+    },
+    SetRating {
+        id: String,
+        rating: u8,
+        query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
     },
     Delete {
         id: String,
+        query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
     },
     UndoDelete {
         id: String,
+        query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
     },
     ReadSettings {

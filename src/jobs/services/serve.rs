@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use super::request::{Reply, Request};
+use super::request::{Found, Listing, Reply, Request};
 use super::{ServiceError, reveal};
 use crate::api::input;
+use crate::gallery::catalog::Query;
 use crate::gallery::{Entry, Store};
 use crate::jobs::clients::Clients;
 use crate::jobs::export::write_grid_png;
@@ -49,7 +50,8 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
                 Err(e) => KeyState::Unavailable(e.to_string()),
             }
         }),
-        Request::GalleryList { reply } => blocking(s, reply, |s| Ok(Arc::new(s.store.list()))),
+        Request::GalleryList { query, reply } => blocking(s, reply, move |s| listing(s, &query)),
+        Request::GalleryGet { id, reply } => blocking(s, reply, move |s| entry(&s.store, &id)),
         Request::Thumbnail {
             id,
             max_side,
@@ -71,18 +73,28 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
         Request::SetFavourite {
             id,
             favourite,
+            query,
             reply,
         } => blocking(s, reply, move |s| {
             s.store.set_favourite(&id, favourite)?;
-            Ok(Arc::new(s.store.list()))
+            listing(s, &query)
         }),
-        Request::Delete { id, reply } => blocking(s, reply, move |s| {
+        Request::SetRating {
+            id,
+            rating,
+            query,
+            reply,
+        } => blocking(s, reply, move |s| {
+            s.store.set_rating(&id, rating)?;
+            listing(s, &query)
+        }),
+        Request::Delete { id, query, reply } => blocking(s, reply, move |s| {
             s.store.delete(&id)?;
-            Ok(Arc::new(s.store.list()))
+            listing(s, &query)
         }),
-        Request::UndoDelete { id, reply } => blocking(s, reply, move |s| {
+        Request::UndoDelete { id, query, reply } => blocking(s, reply, move |s| {
             s.store.undo_delete(&id)?;
-            Ok(Arc::new(s.store.list()))
+            listing(s, &query)
         }),
         Request::ReadSettings { path, reply } => {
             blocking(s, reply, move |_| Ok(crate::gallery::read_settings(&path)?))
@@ -100,6 +112,15 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             reveal(&path).map_err(|source| ServiceError::Reveal { path, source })
         }),
     }
+}
+
+/// The pictures `query` finds, with the gallery's size.
+fn listing(s: &Server, query: &Query) -> Result<Listing, ServiceError> {
+    let rows = s.store.query(query)?;
+    Ok(Arc::new(Found {
+        total: s.store.count(),
+        rows,
+    }))
 }
 
 fn entry(store: &Store, id: &str) -> Result<Entry, ServiceError> {
