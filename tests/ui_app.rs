@@ -613,6 +613,83 @@ fn autogenerate_submits_the_demo_input_once() {
 }
 
 #[test]
+fn ctrl_enter_on_the_compare_tab_sends_the_comparison_not_one_job() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a fox");
+    h.get_by_label("Compare").click();
+    h.run_steps(4);
+    for t in ["pose", "depth", "canny", "tile"] {
+        h.get_by_role_and_label(Role::CheckBox, t).click();
+        h.run_steps(2);
+    }
+    rt.sent();
+    // Out of the prompt box, as an artist would be after clicking the tab.
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    for n in h.query_all_by_label_contains("").filter(|n| {
+        n.accesskit_node().role() == Role::Button || n.accesskit_node().role() == Role::Label
+    }) {
+        eprintln!("{:?}", n.accesskit_node().label());
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    h.run_steps(4);
+    let subs = submitted(&rt.sent());
+    let types: Vec<CnType> = subs.iter().map(|(_, s)| s.params.cn_type).collect();
+    assert_eq!(types.len(), 4, "one job per control type: {types:?}");
+    assert!(
+        subs.iter().all(|(_, s)| s.group.is_some()),
+        "the comparison's cells"
+    );
+}
+
+#[test]
+fn without_a_key_a_banner_offers_set_key_and_nothing_is_queued() {
+    let (mut h, mut rt) = start();
+    rt.answer_key(KeyState::Missing);
+    h.run_steps(4);
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a fox");
+    assert!(h.query_by_label_contains("No API key yet").is_some());
+    assert!(!generate_enabled(&h), "nothing queued without a key");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    h.run_steps(4);
+    assert!(submitted(&rt.sent()).is_empty());
+    let settings_windows = |h: &Harness<'static, FluxApp>| {
+        h.query_all_by_role(Role::Window)
+            .filter(|n| n.accesskit_node().label().as_deref() == Some("Settings"))
+            .count()
+    };
+    assert_eq!(settings_windows(&h), 0);
+    h.get_by_label("Set key").click();
+    h.run_steps(4);
+    assert_eq!(settings_windows(&h), 1, "Set key opens the settings");
+}
+
+#[test]
+fn demo_mode_starts_with_the_sample_input_and_a_prompt() {
+    let demo = InputSource::Bytes {
+        name: "demo-figure.png".into(),
+        data: Arc::new(vec![0x89, b'P', b'N', b'G']),
+    };
+    let mut o = opts();
+    o.demo = true;
+    o.demo_input = Some(demo.clone());
+    o.initial.key = ApiKey::new(KEY);
+    let (mut h, mut rt) = start_with(State::default(), o);
+    rt.answer_input(&demo, Ok(preview(demo.clone())));
+    h.run_steps(4);
+    assert!(submitted(&rt.sent()).is_empty(), "nothing sent on its own");
+    assert!(generate_enabled(&h), "the first click generates");
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let subs = submitted(&rt.sent());
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].1.input, demo);
+    assert!(subs[0].1.params.prompt.contains("dancer"));
+}
+
+#[test]
 fn state_round_trips_through_serde_without_a_key() {
     let mut o = opts();
     o.initial.key = ApiKey::new(KEY);

@@ -15,7 +15,7 @@ use super::state::{STORAGE_KEY, State};
 use super::widgets;
 use super::{LaunchOptions, TITLE};
 
-/// The prompt used by `FLUXCN_AUTOGENERATE=1` when none was saved.
+/// The prompt demo mode starts with when none was saved.
 const DEMO_PROMPT: &str = "a dancer on a sunlit stage, dramatic rim light, film photo";
 
 /// The input image as the window shows it.
@@ -153,12 +153,16 @@ impl FluxApp {
         if let Some(input) = app.state.input.clone() {
             app.set_input(input);
         }
-        if let (true, Some(demo_input)) = (opts.autogenerate, opts.demo_input) {
+        // Demo mode starts ready to go: the sample input and a prompt, so the first click on
+        // Generate shows a result (the artist's own input and prompt, once chosen, are kept).
+        if let (true, Some(demo_input)) = (opts.demo, opts.demo_input) {
             if app.state.params.prompt.trim().is_empty() {
                 app.state.params.prompt = DEMO_PROMPT.to_owned();
             }
-            app.set_input(demo_input);
-            app.pending_autogenerate = true;
+            if app.input.is_none() || opts.autogenerate {
+                app.set_input(demo_input);
+            }
+            app.pending_autogenerate = opts.autogenerate;
         }
         app
     }
@@ -284,7 +288,10 @@ impl FluxApp {
                 egui::Key::Enter,
             ))
         });
-        if generate {
+        // The shortcut sends what the tab on screen would: the comparison on the Compare tab.
+        if generate && self.tab == Tab::Compare {
+            self.compare.request_send();
+        } else if generate {
             self.generate();
         }
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
@@ -377,6 +384,39 @@ impl FluxApp {
         });
     }
 
+    /// A first-run banner while there is no key: generating needs one, and the button opens the
+    /// settings where it is set (nothing is queued without a key: see `generate_blocker`).
+    fn key_banner(&mut self, ui: &mut egui::Ui) {
+        if self.session_key.is_some() {
+            return;
+        }
+        let text = match &self.key_state {
+            Some(KeyState::Missing) => {
+                "No API key yet: generating needs your Segmind API key.".to_owned()
+            }
+            Some(KeyState::Unavailable(_)) => {
+                "No API key can be read: this system's keyring is not available.".to_owned()
+            }
+            _ => return,
+        };
+        egui::Panel::top("key_banner").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(
+                    egui::RichText::new(text)
+                        .color(egui::Color32::BLACK)
+                        .background_color(widgets::WARN),
+                );
+                if ui
+                    .button("Set key")
+                    .on_hover_text("Open the settings to enter your API key")
+                    .clicked()
+                {
+                    self.show_settings = true;
+                }
+            });
+        });
+    }
+
     /// Notices that belong to no job, each dismissable.
     fn notices_bar(&mut self, ui: &mut egui::Ui) {
         if self.notices.is_empty() {
@@ -413,11 +453,16 @@ impl eframe::App for FluxApp {
         }
         self.handle_input(&ctx);
         self.top_bar(ui);
+        self.key_banner(ui);
         self.notices_bar(ui);
+        // The side panels take a share of the window, so the image keeps most of it at 900 px
+        // as at 1920 (each can still be dragged wider, up to a limit).
+        let width = ui.available_width();
         egui::Panel::left("controls")
             .resizable(true)
-            .default_size(340.0)
-            .min_size(280.0)
+            .default_size((width * 0.3).clamp(250.0, 360.0))
+            .min_size(240.0)
+            .max_size((width * 0.45).max(260.0))
             .show(ui, |ui| {
                 // Generate stays in view at the panel's foot; the knobs scroll above it.
                 egui::Panel::bottom("generate_bar").show(ui, |ui| {
@@ -433,8 +478,9 @@ impl eframe::App for FluxApp {
             });
         egui::Panel::right("queue")
             .resizable(true)
-            .default_size(280.0)
-            .min_size(220.0)
+            .default_size((width * 0.22).clamp(180.0, 300.0))
+            .min_size(170.0)
+            .max_size((width * 0.4).max(200.0))
             .show(ui, |ui| self.queue_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.settings_window(&ctx);

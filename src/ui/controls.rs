@@ -159,6 +159,19 @@ impl FluxApp {
         }
     }
 
+    /// The median time of the jobs that finished in this session, in whole seconds (at least 1).
+    pub(crate) fn typical_job_seconds(&self) -> Option<u64> {
+        let mut took: Vec<u64> = self
+            .session
+            .jobs
+            .iter()
+            .filter(|j| matches!(j.status, super::session::JobStatus::Done { .. }))
+            .map(|j| j.elapsed().as_secs().max(1))
+            .collect();
+        took.sort_unstable();
+        took.get(took.len() / 2).copied()
+    }
+
     /// The cost estimate, the Generate button and why it is disabled.
     pub(crate) fn generate_row(&mut self, ui: &mut Ui) {
         let n = self.state.params.samples.max(1);
@@ -167,12 +180,13 @@ impl FluxApp {
             .last_cost_per_image
             .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE);
         let images = if n == 1 { "image" } else { "images" };
+        let took = match self.typical_job_seconds() {
+            Some(s) => format!("about {} each (as seen here)", widgets::seconds(s)),
+            None => "about 49 s each (the service's typical time)".to_owned(),
+        };
         widgets::hint_line(
             ui,
-            &format!(
-                "{n} {images} ≈ ${:.2} · about 49 s each",
-                each * f64::from(n)
-            ),
+            &format!("{n} {images} ≈ ${:.2} · {took}", each * f64::from(n)),
         );
         let blocker = self.generate_blocker();
         let button = egui::Button::new(egui::RichText::new("Generate").strong().size(16.0))

@@ -40,6 +40,8 @@ pub struct CompareView {
     zoom: ZoomPan,
     swipe: Swipe,
     export: export::Export,
+    /// Ctrl+Enter on this tab: send the planned comparison on the next frame, as its button would.
+    send_requested: bool,
 }
 
 impl CompareView {
@@ -52,6 +54,12 @@ impl CompareView {
     /// the grid cannot be exported.
     pub fn set_services(&mut self, services: Services) {
         self.export.set_services(services);
+    }
+
+    /// Sends the comparison as planned on the next frame, as a click on its button would (the
+    /// app's Ctrl+Enter while this tab shows). Nothing is sent when the plan is not ready.
+    pub fn request_send(&mut self) {
+        self.send_requested = true;
     }
 
     /// Switches between comparing control types and an X/Y grid.
@@ -109,7 +117,8 @@ impl CompareView {
         send: &mut dyn FnMut(Command),
     ) -> Option<PanelAction> {
         self.export.poll();
-        if let Some(plan) = setup::ui(ui, &mut self.state, base, input, api) {
+        let requested = std::mem::take(&mut self.send_requested);
+        if let Some(plan) = setup::ui(ui, &mut self.state, base, input, api, requested) {
             self.start(plan, send);
         }
         ui.separator();

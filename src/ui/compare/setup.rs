@@ -9,13 +9,15 @@ use crate::api::{CnType, GenParams};
 use crate::jobs::grid::{AxisKind, GridPlan};
 use crate::jobs::{ApiVersion, InputSource};
 
-/// Draws the setup; returns the plan to send when the user asked for it (never without an input).
+/// Draws the setup; returns the plan to send when the user asked for it (its button, or
+/// `requested`: the app's Ctrl+Enter), never without an input.
 pub(super) fn ui(
     ui: &mut Ui,
     state: &mut CompareState,
     base: &GenParams,
     input: Option<&InputSource>,
     api: ApiVersion,
+    requested: bool,
 ) -> Option<GridPlan> {
     let setup = &mut state.planner.setup;
     ui.horizontal(|ui| {
@@ -26,7 +28,7 @@ pub(super) fn ui(
         CompareMode::Types => types_setup(ui, setup),
         CompareMode::Grid => grid_setup(ui, setup),
     }
-    plan_and_send(ui, state, base, input, api)
+    plan_and_send(ui, state, base, input, api, requested)
 }
 
 fn types_setup(ui: &mut Ui, setup: &mut Setup) {
@@ -92,6 +94,7 @@ fn plan_and_send(
     base: &GenParams,
     input: Option<&InputSource>,
     api: ApiVersion,
+    requested: bool,
 ) -> Option<GridPlan> {
     let running = state.is_running();
     let mode = state.planner.setup.mode;
@@ -108,7 +111,7 @@ fn plan_and_send(
         Planned::Ready(plan) => plan,
     };
     let n = plan.cost_requests();
-    let mut go = false;
+    let mut go = requested;
     ui.horizontal(|ui| {
         ui.label(cost_label(n, plan_images(plan), per_image))
             .on_hover_text("Each cell is one paid request; results are saved to the gallery.");
@@ -116,8 +119,9 @@ fn plan_and_send(
             CompareMode::Types => "Compare".to_owned(),
             CompareMode::Grid => format!("Send {n} request{}", if n == 1 { "" } else { "s" }),
         };
-        go = ui
+        go |= ui
             .add_enabled(input.is_some(), egui::Button::new(text))
+            .on_hover_text("Send every cell (Ctrl+Enter on this tab); each is billed")
             .clicked();
         if input.is_none() {
             ui.weak("Choose an input image first.");
