@@ -69,7 +69,7 @@ fn sidecar(n: u64) -> Sidecar {
         height: 1024,
         bytes: 180_000,
         group: None,
-        favourite: n % 17 == 0,
+        favourite: n.is_multiple_of(17),
         rating: (n % 6) as u8,
         model: "flux-controlnet".into(),
         job_id: Some(n),

@@ -440,6 +440,15 @@ fn failure_is_shown_with_billing_warning_and_rerun_resubmits() {
     h.get_by_label(msg);
     h.get_by_label("failed (401)");
     h.get_by_label("may have been billed");
+    // A click that lands as the job ends (meant for Cancel, which was there) sends nothing.
+    h.get_by_label("Re-run").click();
+    h.run_steps(4);
+    assert!(
+        submitted(&rt.sent()).is_empty(),
+        "Re-run waits a moment first"
+    );
+    std::thread::sleep(fluxcn::ui::RERUN_ARM);
+    h.run_steps(2);
     h.get_by_label("Re-run").click();
     h.run_steps(4);
     let again = submitted(&rt.sent());

@@ -19,6 +19,7 @@ pub mod widgets;
 
 pub use app::FluxApp;
 pub use picker::{FilePicker, NativePicker, Picked};
+pub use queue::RERUN_ARM;
 pub use state::{SeedMode, Settings, State};
 
 use crate::jobs::{InputSource, JobsHandle, RuntimeConfig};

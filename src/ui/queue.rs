@@ -1,13 +1,31 @@
-//! The queue panel: every job of the session with its stage, clock, and what can be done with it
-//! (Cancel while it runs; Re-run, an explicit user action, after a failure or a cancel).
+//! The queue panel: every job of the session, newest first, each on a card of one fixed height
+//! whatever its state, so nothing moves under the pointer when a job ends. A card names what
+//! differs between jobs (control type, strength, seed, the grid cell), the stage with a live
+//! countdown and why it waits, and what can be done with it (Cancel while it runs; Re-run, an
+//! explicit user action, after a failure or a cancel), both at the same place. Every line is cut to
+//! the panel's width (the whole text on hover): no message can widen the panel.
 
-use egui::{RichText, Ui};
+use std::time::{Duration, Instant};
 
-use crate::jobs::{Command, JobId, JobSpec};
+use egui::{Align, Layout, Rect, RichText, Sense, StrokeKind, Ui, UiBuilder, vec2};
+
+use crate::jobs::{Command, JobId, JobSpec, Stage};
 
 use super::app::FluxApp;
-use super::session::JobStatus;
+use super::session::{JobEntry, JobStatus, pacing_reason};
 use super::widgets;
+
+/// Lines on a card: what the job is, its knobs, its stage, and one line of detail with its button.
+const CARD_LINES: usize = 4;
+/// How long after a job ends its Re-run button waits before it takes clicks.
+pub const RERUN_ARM: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// The width of the Cancel and Re-run buttons (the same, so each lands where the other was).
+const BUTTON_WIDTH: f32 = 64.0;
+/// The padding inside a card.
+const CARD_MARGIN: f32 = 6.0;
+/// For how long after the service's "too many requests" pacing is put down to it.
+const RATE_LIMIT_MEMORY: Duration = Duration::from_secs(600);
 
 /// What the user asked for in the queue this frame.
 enum QueueAction {
@@ -16,13 +34,20 @@ enum QueueAction {
     ClearFinished,
 }
 
+/// What a card shows besides its own job.
+struct CardContext {
+    now: Instant,
+    /// Why a pacing job waits.
+    pacing_why: String,
+}
+
 impl FluxApp {
     /// The right panel.
     pub(crate) fn queue_panel(&mut self, ui: &mut Ui) {
         let mut action = None;
         ui.horizontal(|ui| {
             widgets::heading(ui, "Queue");
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                 let finished = self.session.jobs.iter().any(|j| !j.status.is_active());
                 if ui
                     .add_enabled(finished, egui::Button::new("Clear finished").small())
@@ -36,73 +61,27 @@ impl FluxApp {
         if self.session.jobs.is_empty() {
             widgets::hint_line(ui, "Nothing queued. Generate to start a job.");
         }
+        let now = Instant::now();
+        let rate_limited = self
+            .session
+            .rate_limited_at
+            .is_some_and(|t| now.saturating_duration_since(t) < RATE_LIMIT_MEMORY);
+        let cx = CardContext {
+            now,
+            pacing_why: pacing_reason(self.state.settings.rate_per_minute, rate_limited),
+        };
         egui::ScrollArea::vertical().show(ui, |ui| {
             for job in &self.session.jobs {
-                egui::Frame::group(ui.style()).show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.horizontal(|ui| {
-                        let p = &job.spec.params;
-                        ui.label(RichText::new(p.cn_type.as_str()).strong());
-                        ui.label(RichText::new(super::app::shorten(&p.prompt, 28)).weak())
-                            .on_hover_text(p.prompt.as_str());
-                    });
-                    ui.horizontal(|ui| {
-                        let colour = match &job.status {
-                            JobStatus::Done { .. } => widgets::OK,
-                            JobStatus::Failed(_) => widgets::ERROR,
-                            JobStatus::Cancelled { .. } => widgets::WARN,
-                            JobStatus::Active(_) => ui.visuals().text_color(),
-                        };
-                        if job.status.is_active() {
-                            ui.spinner();
-                        }
-                        ui.label(RichText::new(job.status.label()).color(colour));
-                        ui.label(RichText::new(widgets::seconds(job.elapsed().as_secs())).weak());
-                    });
-                    if job.recovered {
-                        widgets::hint_line(ui, "recovered from the last session");
-                    }
-                    if let Some(rid) = &job.request_id {
-                        widgets::hint_line(ui, &format!("request {rid}"));
-                    }
-                    match &job.status {
-                        JobStatus::Active(_) => {
-                            if ui
-                                .button("Cancel")
-                                .on_hover_text(
-                                    "Stop this job (a request already sent may still be billed)",
-                                )
-                                .clicked()
-                            {
-                                action = Some(QueueAction::Cancel(job.id));
-                            }
-                        }
-                        JobStatus::Done { files } => {
-                            for f in files {
-                                ui.label(format!("saved {f}"));
-                            }
-                        }
-                        JobStatus::Failed(f) => {
-                            widgets::error_line(ui, &f.message);
-                            if f.maybe_billed {
-                                widgets::warn_line(ui, "may have been billed");
-                            }
-                            if rerun_button(ui) {
-                                action = Some(QueueAction::Rerun(job.spec.clone()));
-                            }
-                        }
-                        JobStatus::Cancelled { maybe_billed } => {
-                            if *maybe_billed {
-                                widgets::warn_line(ui, "may have been billed");
-                            }
-                            if rerun_button(ui) {
-                                action = Some(QueueAction::Rerun(job.spec.clone()));
-                            }
-                        }
-                    }
-                });
+                let seed = self.session.seed_used(job.id);
+                if let Some(a) = card(ui, job, seed, &cx) {
+                    action = Some(a);
+                }
             }
         });
+        if let Some(next) = next_tick(&self.session.jobs, now) {
+            // A countdown shows whole seconds: repaint when the next one starts.
+            ui.ctx().request_repaint_after(next);
+        }
         match action {
             Some(QueueAction::Cancel(id)) => self.send(Command::Cancel(id)),
             Some(QueueAction::Rerun(spec)) => self.submit(spec),
@@ -112,8 +91,196 @@ impl FluxApp {
     }
 }
 
-fn rerun_button(ui: &mut Ui) -> bool {
-    ui.button("Re-run")
-        .on_hover_text("Send this job again with the same settings (billed again)")
-        .clicked()
+/// How long until the soonest countdown shown changes its number, if any is running.
+fn next_tick(jobs: &[JobEntry], now: Instant) -> Option<Duration> {
+    jobs.iter()
+        .filter_map(|j| j.time_left(now))
+        .filter(|left| !left.is_zero())
+        .map(|left| match left.subsec_nanos() {
+            0 => Duration::from_secs(1),
+            n => Duration::from_nanos(u64::from(n)),
+        })
+        .min()
+}
+
+/// The height of every card (it depends on the style only, never on the job).
+fn card_height(ui: &Ui) -> f32 {
+    let row = ui.spacing().interact_size.y;
+    let gap = ui.spacing().item_spacing.y;
+    CARD_LINES as f32 * row + (CARD_LINES - 1) as f32 * gap + 2.0 * CARD_MARGIN
+}
+
+/// One job's card, `seed` the seed its result was made with (when it has one). Each line is laid
+/// out in its own fixed rectangle, so the lines and the button keep their places whatever the
+/// texts.
+fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Option<QueueAction> {
+    let (rect, _) =
+        ui.allocate_exact_size(vec2(ui.available_width(), card_height(ui)), Sense::hover());
+    let look = &ui.visuals().widgets.noninteractive;
+    ui.painter()
+        .rect_stroke(rect, look.corner_radius, look.bg_stroke, StrokeKind::Inside);
+    let inner = rect.shrink(CARD_MARGIN);
+    let row_h = ui.spacing().interact_size.y;
+    let gap = ui.spacing().item_spacing.y;
+    let mut line = |i: usize, layout: Layout| {
+        let top = inner.min + vec2(0.0, i as f32 * (row_h + gap));
+        let max_rect = Rect::from_min_size(top, vec2(inner.width(), row_h));
+        let mut child = ui.new_child(
+            UiBuilder::new()
+                .id_salt(("queue_card", job.id, i))
+                .max_rect(max_rect)
+                .layout(layout),
+        );
+        child.shrink_clip_rect(rect);
+        child
+    };
+    let row = Layout::left_to_right(Align::Center);
+    identity_line(&mut line(0, row), job);
+    knobs_line(&mut line(1, row), job, seed);
+    stage_line(
+        &mut line(2, Layout::right_to_left(Align::Center)),
+        job,
+        cx.now,
+    );
+    detail_line(&mut line(3, Layout::right_to_left(Align::Center)), job, cx)
+}
+
+/// A label cut to the room left on its line, the whole text on hover.
+fn cut(ui: &mut Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
+    ui.add(egui::Label::new(text).truncate())
+}
+
+/// The control type, then the grid cell (or the prompt for a single job).
+fn identity_line(ui: &mut Ui, job: &JobEntry) {
+    let p = &job.spec.params;
+    cut(ui, RichText::new(p.cn_type.as_str()).strong());
+    match &job.spec.group {
+        Some(g) => {
+            ui.add(
+                egui::Label::new(RichText::new(&g.label).weak())
+                    .truncate()
+                    .show_tooltip_when_elided(false),
+            )
+            .on_hover_text(format!(
+                "Cell {} · row {}, column {}\n{}",
+                g.label,
+                g.row + 1,
+                g.col + 1,
+                p.prompt
+            ));
+        }
+        None => {
+            cut(ui, RichText::new(&p.prompt).weak());
+        }
+    }
+}
+
+/// What else tells jobs apart: strength, seed (the one the result used), steps, guidance.
+fn knobs_line(ui: &mut Ui, job: &JobEntry, seed: Option<i64>) {
+    let p = &job.spec.params;
+    let seed = match seed {
+        Some(s) => s.to_string(),
+        None if p.seed < 0 => "random".to_owned(),
+        None => p.seed.to_string(),
+    };
+    cut(ui, format!("cn_strength {}", p.cn_strength));
+    cut(ui, format!("seed {seed}"));
+    cut(
+        ui,
+        RichText::new(format!("steps {} · guidance {}", p.steps, p.guidance)).weak(),
+    );
+}
+
+/// The stage (a live countdown while it waits), whether it may have been billed, and the clock at
+/// the right.
+fn stage_line(ui: &mut Ui, job: &JobEntry, now: Instant) {
+    ui.label(RichText::new(widgets::seconds(job.elapsed().as_secs())).weak());
+    ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
+        let colour = match &job.status {
+            JobStatus::Done { .. } => widgets::OK,
+            JobStatus::Failed(_) => widgets::ERROR,
+            JobStatus::Cancelled { .. } => widgets::WARN,
+            JobStatus::Active(_) => ui.visuals().text_color(),
+        };
+        if job.status.is_active() {
+            ui.spinner();
+        }
+        cut(ui, RichText::new(job.status_text(now)).color(colour));
+        let billed = match &job.status {
+            JobStatus::Failed(f) => f.maybe_billed,
+            JobStatus::Cancelled { maybe_billed } => *maybe_billed,
+            _ => false,
+        };
+        if billed {
+            cut(
+                ui,
+                RichText::new("may have been billed").color(widgets::WARN),
+            );
+        }
+    });
+}
+
+/// The button at the right (Cancel while the job runs, Re-run after a failure or a cancel, at the
+/// same place), and left of it one line of detail: why it waits, the error, what was saved.
+fn detail_line(ui: &mut Ui, job: &JobEntry, cx: &CardContext) -> Option<QueueAction> {
+    let size = vec2(BUTTON_WIDTH, ui.spacing().interact_size.y);
+    let mut action = None;
+    match &job.status {
+        JobStatus::Active(_) => {
+            let cancel = egui::Button::new("Cancel").min_size(size);
+            if ui
+                .add(cancel)
+                .on_hover_text("Stop this job (a request already sent may still be billed)")
+                .clicked()
+            {
+                action = Some(QueueAction::Cancel(job.id));
+            }
+        }
+        JobStatus::Failed(_) | JobStatus::Cancelled { .. } => {
+            // Re-run appears where Cancel was: it waits a moment before it takes clicks, so a
+            // Cancel click that lands just as the job fails never re-sends a paid job.
+            let since = job.finished.map_or(RERUN_ARM, |t| t.elapsed());
+            let armed = since >= RERUN_ARM;
+            if !armed {
+                ui.ctx().request_repaint_after(RERUN_ARM - since);
+            }
+            let rerun = egui::Button::new("Re-run").min_size(size);
+            if ui
+                .add_enabled(armed, rerun)
+                .on_hover_text("Send this job again with the same settings (billed again)")
+                .clicked()
+            {
+                action = Some(QueueAction::Rerun(job.spec.clone()));
+            }
+        }
+        JobStatus::Done { .. } => {}
+    }
+    ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
+        let text = detail(ui, job, cx);
+        cut(ui, text);
+    });
+    action
+}
+
+/// The card's line of detail.
+fn detail(ui: &Ui, job: &JobEntry, cx: &CardContext) -> RichText {
+    let weak = |s: String| RichText::new(s).weak();
+    match &job.status {
+        JobStatus::Active(Stage::Pacing { .. }) => {
+            RichText::new(cx.pacing_why.as_str()).color(widgets::WARN)
+        }
+        JobStatus::Active(Stage::Retrying { reason, .. }) => {
+            RichText::new(reason.as_str()).color(widgets::WARN)
+        }
+        JobStatus::Active(_) if job.recovered => weak("recovered from the last session".into()),
+        JobStatus::Active(_) => match &job.request_id {
+            Some(rid) => weak(format!("request {rid}")),
+            None => weak(format!("input {}", job.spec.input.describe())),
+        },
+        JobStatus::Done { files } => {
+            RichText::new(format!("saved {}", files.join(", "))).color(ui.visuals().text_color())
+        }
+        JobStatus::Failed(f) => RichText::new(f.message.as_str()).color(widgets::ERROR),
+        JobStatus::Cancelled { .. } => weak(format!("input {}", job.spec.input.describe())),
+    }
 }

@@ -107,10 +107,11 @@ impl FluxApp {
                     self.view.zoom_centred(ZOOM_STEP, frame);
                 }
                 let pct = self.view.scale(*fit) * ppp * 100.0;
-                ui.label(RichText::new(format!("{pct:.0} %")).weak());
+                ui.add(egui::Label::new(RichText::new(format!("{pct:.0} %")).weak()).truncate());
             }
             if let Some(r) = r {
-                ui.label(RichText::new(format!("{} × {}", r.saved.width, r.saved.height)).weak());
+                let size = format!("{} × {}", r.saved.width, r.saved.height);
+                ui.add(egui::Label::new(RichText::new(size).weak()).truncate());
             }
         });
     }
@@ -157,18 +158,66 @@ impl FluxApp {
     }
 }
 
-/// The parameters and accounting of one result, in a two-column grid.
+/// The room between two label/value pairs on a line of details.
+const PAIR_GAP: f32 = 14.0;
+
+/// One row of details: its label, its value, and whether the value is the seed (shown whole, and
+/// copied with a click).
+struct DetailRow {
+    label: &'static str,
+    value: String,
+    seed: bool,
+}
+
+/// The parameters and accounting of one result. The knobs are short label/value pairs that flow
+/// into as many lines as the width needs (a pair is never split, the seed is never cut, and a click
+/// copies it); the long values (input, request, file) follow one a line, cut to the width with the
+/// whole text on hover. Nothing is wider than the panel, so every row shows at any width.
 fn details(ui: &mut Ui, r: &ResultEntry) {
-    let p = &r.params;
     ui.add_space(4.0);
-    ui.add(egui::Label::new(RichText::new(&p.prompt).strong()).wrap());
-    // The knobs as the field table shows them (the gallery's details show the same rows), then
-    // what belongs to this result.
-    let mut rows: Vec<(&str, String)> = crate::api::fields::details(p)
+    ui.add(egui::Label::new(RichText::new(&r.params.prompt).strong()).truncate());
+    let (pairs, lines) = detail_rows(r);
+    for line in flow_lines(ui, &pairs) {
+        ui.horizontal(|ui| {
+            for (n, row) in line.iter().enumerate() {
+                if n > 0 {
+                    ui.add_space(PAIR_GAP - ui.spacing().item_spacing.x);
+                }
+                ui.label(RichText::new(row.label).weak());
+                if row.seed {
+                    widgets::copyable(ui, &row.value, "seed");
+                } else {
+                    ui.add(egui::Label::new(row.value.as_str()).truncate());
+                }
+            }
+        });
+    }
+    for row in &lines {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(row.label).weak());
+            ui.add(egui::Label::new(row.value.as_str()).truncate());
+        });
+    }
+}
+
+/// The rows of a result's details: the short pairs (the knobs as the field table shows them, as
+/// the gallery's details do, then size, cost and time), and the long ones (input, request, file).
+fn detail_rows(r: &ResultEntry) -> (Vec<DetailRow>, Vec<DetailRow>) {
+    let p = &r.params;
+    let row = |label: &'static str, value: String| DetailRow {
+        label,
+        value,
+        seed: false,
+    };
+    let mut pairs: Vec<DetailRow> = crate::api::fields::details(p)
         .into_iter()
-        .map(|(f, v)| (f.label(), v))
+        .map(|(f, value)| DetailRow {
+            label: f.label(),
+            value,
+            seed: f == crate::api::fields::Field::Seed,
+        })
         .collect();
-    rows.push((
+    pairs.push(row(
         "size",
         if p.use_input_img_dimension {
             format!("input size ({} × {})", r.saved.width, r.saved.height)
@@ -176,28 +225,51 @@ fn details(ui: &mut Ui, r: &ResultEntry) {
             format!("{} × {}", p.custom_width, p.custom_height)
         },
     ));
-    rows.push(("input", r.input.clone()));
     let a = &r.accounting;
     if let Some(c) = a.cost {
-        rows.push(("cost", format!("{c:.4}")));
+        pairs.push(row("cost", format!("{c:.4}")));
     }
     if let Some(t) = a.generation_time.or(a.total_time) {
-        rows.push(("time", format!("{t:.1} s")));
+        pairs.push(row("time", format!("{t:.1} s")));
     }
+    let mut lines = vec![row("input", r.input.clone())];
     if let Some(id) = &a.request_id {
-        rows.push(("request", id.clone()));
+        lines.push(row("request", id.clone()));
     }
-    rows.push(("file", r.saved.path.display().to_string()));
-    egui::Grid::new("result_params")
-        .num_columns(4)
-        .spacing([12.0, 2.0])
-        .show(ui, |ui| {
-            for (i, (k, v)) in rows.iter().enumerate() {
-                ui.label(RichText::new(*k).weak());
-                ui.label(v.as_str());
-                if i % 2 == 1 {
-                    ui.end_row();
-                }
+    lines.push(row("file", r.saved.path.display().to_string()));
+    (pairs, lines)
+}
+
+/// `rows` cut into lines that fit the width available, in order, each pair whole.
+fn flow_lines<'a>(ui: &Ui, rows: &'a [DetailRow]) -> Vec<Vec<&'a DetailRow>> {
+    let full = ui.available_width();
+    let spacing = ui.spacing().item_spacing.x;
+    let width = |text: RichText| {
+        egui::WidgetText::from(text)
+            .into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            )
+            .size()
+            .x
+    };
+    let mut lines: Vec<Vec<&DetailRow>> = Vec::new();
+    let mut used = 0.0;
+    for row in rows {
+        let value = RichText::new(row.value.as_str());
+        let w = width(RichText::new(row.label).weak()) + spacing + width(value.strong()) + 1.0;
+        match lines.last_mut() {
+            Some(line) if used + PAIR_GAP + w <= full => {
+                line.push(row);
+                used += PAIR_GAP + w;
             }
-        });
+            _ => {
+                lines.push(vec![row]);
+                used = w;
+            }
+        }
+    }
+    lines
 }

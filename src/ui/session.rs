@@ -52,6 +52,9 @@ pub struct JobEntry {
     pub request_id: Option<String>,
     /// Found in the journal at start-up rather than submitted in this session.
     pub recovered: bool,
+    /// When the current stage was reported: a stage with a wait (pacing, a retry) counts down
+    /// from here.
+    pub stage_at: Instant,
 }
 
 impl JobEntry {
@@ -64,6 +67,42 @@ impl JobEntry {
             finished: None,
             request_id: None,
             recovered: false,
+            stage_at: Instant::now(),
+        }
+    }
+
+    /// When the current stage's wait ends (pacing, or a retry's backoff), if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.status {
+            JobStatus::Active(Stage::Pacing { wait } | Stage::Retrying { delay: wait, .. }) => {
+                self.stage_at.checked_add(*wait)
+            }
+            _ => None,
+        }
+    }
+
+    /// How long the current stage's wait still runs at `now` (zero once it is over), if it has one.
+    pub fn time_left(&self, now: Instant) -> Option<Duration> {
+        self.deadline().map(|d| d.saturating_duration_since(now))
+    }
+
+    /// The short status text at `now`: a wait is a live countdown from when its stage arrived
+    /// (the runtime reports a wait once, when it starts).
+    pub fn status_text(&self, now: Instant) -> String {
+        let left = self.time_left(now).map(whole_seconds);
+        match (&self.status, left) {
+            (JobStatus::Active(Stage::Pacing { .. }), Some(0)) => "pacing: sending now".into(),
+            (JobStatus::Active(Stage::Pacing { .. }), Some(s)) => {
+                format!("pacing: next slot in {}", super::widgets::seconds(s))
+            }
+            (JobStatus::Active(Stage::Retrying { attempt, .. }), Some(0)) => {
+                format!("retrying now (attempt {attempt})")
+            }
+            (JobStatus::Active(Stage::Retrying { attempt, .. }), Some(s)) => format!(
+                "retrying in {} (attempt {attempt})",
+                super::widgets::seconds(s)
+            ),
+            (status, _) => status.label(),
         }
     }
 
@@ -73,6 +112,32 @@ impl JobEntry {
             .unwrap_or_else(Instant::now)
             .saturating_duration_since(self.started)
     }
+}
+
+/// A wait in whole seconds, rounded up (a countdown shows 1 s until it is over).
+fn whole_seconds(d: Duration) -> u64 {
+    let s = d.as_secs();
+    if d.subsec_nanos() > 0 { s + 1 } else { s }
+}
+
+/// Why a job waits for a pacing slot, in plain words. The runtime's event does not say, so it is
+/// read from what the window knows: `user_rate` is the pacing set in the settings (requests a
+/// minute, `None` when off), `rate_limited` whether the service has answered "too many requests"
+/// (429) in this session. With pacing off, only a 429 makes the runtime pace.
+pub fn pacing_reason(user_rate: Option<f64>, rate_limited: bool) -> String {
+    match (user_rate, rate_limited) {
+        (None, _) => "the service said too many requests (429); pacing is off".into(),
+        (Some(r), true) => {
+            format!("the service said too many requests (429); your limit is {r:.0} a minute")
+        }
+        (Some(r), false) => format!("your plan's limit: {r:.0} requests a minute (Settings)"),
+    }
+}
+
+/// Whether a retry's reason is the service's "too many requests".
+fn is_rate_limited(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("429") || r.contains("rate limit") || r.contains("too many requests")
 }
 
 /// One saved image of a finished job.
@@ -111,6 +176,8 @@ pub struct Session {
     pub last_seed: Option<i64>,
     /// The last known cost of one image, from the service's accounting.
     pub last_cost_per_image: Option<f64>,
+    /// When the service last answered "too many requests" (429) to a job of this session.
+    pub rate_limited_at: Option<Instant>,
 }
 
 impl Session {
@@ -138,8 +205,23 @@ impl Session {
             if let Stage::Submitted { request_id } = &stage {
                 j.request_id = Some(request_id.clone());
             }
+            let limited =
+                matches!(&stage, Stage::Retrying { reason, .. } if is_rate_limited(reason));
             j.status = JobStatus::Active(stage);
+            j.stage_at = Instant::now();
+            if limited {
+                self.rate_limited_at = Some(Instant::now());
+            }
         }
+    }
+
+    /// The seed a finished job's first image was made with (the server's answer to a random
+    /// seed), if it produced one in this session.
+    pub fn seed_used(&self, id: JobId) -> Option<i64> {
+        self.results
+            .iter()
+            .find(|r| r.job == id)
+            .map(|r| r.saved.seed)
     }
 
     /// A job finished: its entry is marked done and each image becomes a result (the newest is
@@ -199,6 +281,9 @@ impl Session {
     }
 
     pub fn on_failed(&mut self, id: JobId, failure: JobFailure) {
+        if failure.kind == crate::jobs::FailureKind::Http(429) {
+            self.rate_limited_at = Some(Instant::now());
+        }
         if let Some(j) = self.job_mut(id) {
             j.status = JobStatus::Failed(failure);
             j.finished = Some(Instant::now());
@@ -301,5 +386,64 @@ mod tests {
         assert!(s.any_active());
         s.on_cancelled(1, true);
         assert!(!s.any_active());
+    }
+
+    #[test]
+    fn waits_count_down_from_when_their_stage_arrived() {
+        let mut s = Session::default();
+        s.add_job(JobEntry::new(3, spec()));
+        s.on_stage(
+            3,
+            Stage::Pacing {
+                wait: Duration::from_secs(45),
+            },
+        );
+        let at = s.jobs[0].stage_at;
+        assert_eq!(s.jobs[0].status_text(at), "pacing: next slot in 45 s");
+        let later = at + Duration::from_millis(20_500);
+        assert_eq!(s.jobs[0].status_text(later), "pacing: next slot in 25 s");
+        assert_eq!(
+            s.jobs[0].time_left(later),
+            Some(Duration::from_millis(24_500))
+        );
+        assert_eq!(
+            s.jobs[0].status_text(at + Duration::from_secs(50)),
+            "pacing: sending now"
+        );
+        assert!(s.rate_limited_at.is_none());
+        s.on_stage(
+            3,
+            Stage::Retrying {
+                attempt: 2,
+                delay: Duration::from_secs(90),
+                reason: "rate limited (429)".into(),
+            },
+        );
+        let at = s.jobs[0].stage_at;
+        assert_eq!(
+            s.jobs[0].status_text(at + Duration::from_secs(10)),
+            "retrying in 1 min 20 s (attempt 2)"
+        );
+        assert!(s.rate_limited_at.is_some(), "a 429 retry is remembered");
+        s.on_stage(3, Stage::Waiting);
+        assert_eq!(s.jobs[0].time_left(Instant::now()), None);
+        assert_eq!(
+            s.jobs[0].status_text(Instant::now()),
+            "waiting for the server"
+        );
+    }
+
+    #[test]
+    fn pacing_says_why() {
+        assert!(pacing_reason(None, false).contains("too many requests"));
+        assert!(pacing_reason(None, false).contains("pacing is off"));
+        let plan = pacing_reason(Some(5.0), false);
+        assert!(plan.contains("limit: 5 requests a minute"), "{plan}");
+        assert!(!plan.contains("429"), "{plan}");
+        assert!(pacing_reason(Some(5.0), true).contains("too many requests (429)"));
+        assert!(is_rate_limited(
+            "polling: the service answered 429 Too Many Requests"
+        ));
+        assert!(!is_rate_limited("service unavailable (503)"));
     }
 }

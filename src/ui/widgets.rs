@@ -1,7 +1,9 @@
-//! Small shared pieces of the window: labelled knobs with hover help, headings, error lines, and
-//! number formatting.
+//! Small shared pieces of the window: labelled knobs with hover help, headings, error lines, values
+//! copied with a click, and number formatting.
 
-use egui::{Color32, Rect, RichText, TextureHandle, Ui, Vec2};
+use std::time::Duration;
+
+use egui::{Color32, Rect, RichText, Sense, TextureHandle, Ui, Vec2};
 
 /// The colour of an error line (readable in light and dark themes).
 pub const ERROR: Color32 = Color32::from_rgb(0xE0, 0x4F, 0x4F);
@@ -31,6 +33,50 @@ pub fn warn_line(ui: &mut Ui, text: &str) -> egui::Response {
 /// A weak (grey) wrapped line for explanations.
 pub fn hint_line(ui: &mut Ui, text: &str) -> egui::Response {
     ui.add(egui::Label::new(RichText::new(text).weak()).wrap())
+}
+
+/// How long the "copied" note stays after a click on a copyable value (seconds).
+const COPIED_FOR: f64 = 1.5;
+
+/// A value shown whole (never wrapped nor cut) that copies itself to the clipboard on a click: the
+/// hover text says so, and for a moment after the click a "copied" note floats beside it (it takes
+/// no room, so nothing moves). `what` names the value in the hover text.
+pub fn copyable(ui: &mut Ui, text: &str, what: &str) -> egui::Response {
+    let resp = ui
+        .add(
+            egui::Label::new(RichText::new(text).strong())
+                .extend()
+                .selectable(false)
+                .sense(Sense::click()),
+        )
+        .on_hover_cursor(egui::CursorIcon::PointingHand)
+        .on_hover_text(format!("Click to copy the {what}"));
+    let key = egui::Id::unique(("copied_note", what, text));
+    let now = ui.input(|i| i.time);
+    if resp.clicked() {
+        ui.ctx().copy_text(text.to_owned());
+        ui.data_mut(|d| d.insert_temp(key, now));
+    }
+    let Some(at) = ui.data(|d| d.get_temp::<f64>(key)) else {
+        return resp;
+    };
+    let left = COPIED_FOR - (now - at);
+    if left <= 0.0 {
+        ui.data_mut(|d| d.remove::<f64>(key));
+        return resp;
+    }
+    egui::Area::new(key)
+        .order(egui::Order::Tooltip)
+        .interactable(false)
+        .fixed_pos(resp.rect.right_top() + egui::vec2(6.0, 0.0))
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.add(egui::Label::new(RichText::new("copied").color(OK)).extend());
+            });
+        });
+    ui.ctx()
+        .request_repaint_after(Duration::from_secs_f64(left.max(0.05)));
+    resp
 }
 
 /// An integer slider over `min..=max` (typing in its box is clamped too), with one line of help.
