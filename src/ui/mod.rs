@@ -26,6 +26,9 @@ use crate::jobs::{InputSource, JobsHandle, RuntimeConfig};
 
 pub type Notify = crate::jobs::Notify;
 
+/// The app's icon (256 × 256 PNG), the same as `assets/fluxcn.png`.
+pub const ICON_PNG: &[u8] = include_bytes!("../../assets/fluxcn.png");
+
 /// The window's title.
 pub const TITLE: &str = "Flux ControlNet Studio";
 
@@ -48,8 +51,14 @@ pub fn run(
     opts: LaunchOptions,
     start_jobs: Box<dyn FnOnce(Notify) -> JobsHandle>,
 ) -> Result<(), eframe::Error> {
+    let mut viewport = egui::ViewportBuilder::default();
+    // The window and taskbar icon (also installed with the .desktop file: see the README).
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport = viewport.with_icon(std::sync::Arc::new(icon)),
+        Err(e) => tracing::warn!(error = %e, "the window icon could not be read"),
+    }
     let native = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
+        viewport: viewport
             .with_title(TITLE)
             .with_inner_size([1280.0, 820.0])
             .with_min_inner_size([900.0, 560.0])
