@@ -13,6 +13,11 @@
 //!
 //! [`KeyStore::resolve`] with no environment value and an unavailable keyring returns
 //! `Err(Unavailable)` rather than `Ok(None)`: the caller can then say *why* there is no key.
+//!
+//! A platform's error (a zbus message such as "zbus error: Failed to connect to address …") is
+//! never shown as it is: [`KeyStoreError`] carries a few plain words ("no D-Bus session is
+//! running"), and the raw text goes to one `tracing` warning (once per distinct message, the key
+//! scrubbed out), for whoever reads the log.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -29,23 +34,31 @@ pub const ENV_VAR: &str = "SEGMIND_API_KEY";
 /// How long one call to the OS keyring may take before it is reported as unavailable.
 const SYSTEM_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// Why the key could not be read, stored or removed. Never contains the key.
+/// Why the key could not be read, stored or removed, in plain words (the platform's own message is
+/// in the log, never here). Never contains the key. Each message ends with what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
-    #[error("the system keyring is not available ({0}): set SEGMIND_API_KEY instead")]
-    Unavailable(String),
+    /// No keyring to talk to (no D-Bus session, no Secret Service, a platform without one). The
+    /// value is a short reason, e.g. "no D-Bus session is running".
     #[error(
-        "the system keyring is locked or refused access ({0}): unlock it (log in to the desktop \
-         session) and try again, or set SEGMIND_API_KEY"
+        "no OS keyring is available on this system ({0}): set SEGMIND_API_KEY before starting \
+         fluxcn"
+    )]
+    Unavailable(String),
+    /// The keyring is there but refused (locked, no default collection, prompt dismissed).
+    #[error(
+        "the OS keyring cannot be used now ({0}): unlock it (log in to the desktop session) and \
+         try again, or set SEGMIND_API_KEY before starting fluxcn"
     )]
     Locked(String),
     #[error(
-        "the key stored in the system keyring cannot be used ({0}): run `fluxcn key clear`, then \
+        "the key stored in the OS keyring cannot be used ({0}): run `fluxcn key clear`, then \
          set the key again"
     )]
     Corrupt(String),
     #[error(
-        "the system keyring failed to {action} the key ({detail}): try again, or set SEGMIND_API_KEY"
+        "the OS keyring failed to {action} the key ({detail}): try again, or set SEGMIND_API_KEY \
+         before starting fluxcn"
     )]
     Failed {
         action: &'static str,
@@ -147,7 +160,7 @@ impl KeyStore {
                 *lock(m) = Some(secret);
                 Ok(())
             }
-            _ => self.with_entry(move |e| e.set_password(&secret), "store"),
+            _ => self.with_entry(move |e| e.set_password(&secret), "store", Some(key.clone())),
         };
         // A platform message should never echo the secret; scrub it anyway.
         r.map_err(|e| scrub(e, key))
@@ -166,6 +179,7 @@ impl KeyStore {
                     other => other,
                 },
                 "remove",
+                None,
             ),
         }
     }
@@ -185,19 +199,25 @@ impl KeyStore {
                     Err(other) => Err(other),
                 },
                 "read",
+                None,
             ),
         }
     }
 
     /// Runs `op` on this store's entry: inline for a given store, on a helper thread with a
-    /// time limit for the OS store.
-    fn with_entry<T, F>(&self, op: F, action: &'static str) -> Result<T, KeyStoreError>
+    /// time limit for the OS store. `key`, when given, is scrubbed from anything logged.
+    fn with_entry<T, F>(
+        &self,
+        op: F,
+        action: &'static str,
+        key: Option<ApiKey>,
+    ) -> Result<T, KeyStoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Entry) -> keyring_core::Result<T> + Send + 'static,
     {
         match &self.backend {
-            Backend::Store(store) => run_op(store, op, action),
+            Backend::Store(store) => run_op(store, op, action, key.as_ref()),
             Backend::System(cell) => {
                 let cell = cell.clone();
                 let (tx, rx) = std::sync::mpsc::channel();
@@ -205,27 +225,31 @@ impl KeyStore {
                     .name("fluxcn-keyring".into())
                     .spawn(move || {
                         let r = match cell.get_or_init(connect_system) {
-                            Ok(store) => run_op(store, op, action),
-                            Err(e) => Err(KeyStoreError::Unavailable(e.clone())),
+                            Ok(store) => run_op(store, op, action, key.as_ref()),
+                            Err(raw) => Err(unavailable(action, raw, None)),
                         };
                         let _ = tx.send(r);
                     });
                 if let Err(e) = spawned {
-                    return Err(KeyStoreError::Unavailable(format!(
-                        "no thread could be started to reach it: {e}"
-                    )));
+                    return Err(unavailable(
+                        action,
+                        &format!("no thread could be started to reach the keyring: {e}"),
+                        None,
+                    ));
                 }
                 match rx.recv_timeout(SYSTEM_TIMEOUT) {
                     Ok(r) => r,
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                         Err(KeyStoreError::Unavailable(format!(
-                            "it did not answer within {} s",
+                            "the keyring did not answer within {} s",
                             SYSTEM_TIMEOUT.as_secs()
                         )))
                     }
                     // The helper thread ended without an answer: the store panicked.
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                        Err(KeyStoreError::Unavailable("it failed unexpectedly".into()))
+                        Err(KeyStoreError::Unavailable(
+                            "the keyring's helper failed unexpectedly".into(),
+                        ))
                     }
                 }
             }
@@ -241,33 +265,35 @@ fn run_op<T, F>(
     store: &Arc<CredentialStore>,
     op: F,
     action: &'static str,
+    key: Option<&ApiKey>,
 ) -> Result<T, KeyStoreError>
 where
     F: FnOnce(&Entry) -> keyring_core::Result<T>,
 {
-    let entry = Entry::new_in_store(store, SERVICE, ACCOUNT).map_err(|e| map_error(e, action))?;
-    op(&entry).map_err(|e| map_error(e, action))
+    let entry =
+        Entry::new_in_store(store, SERVICE, ACCOUNT).map_err(|e| map_error(e, action, key))?;
+    op(&entry).map_err(|e| map_error(e, action, key))
 }
 
-/// Connects to the platform's store.
+/// Connects to the platform's store. `Err` is the platform's own message (for the log).
 fn connect_system() -> Result<Arc<CredentialStore>, String> {
     #[cfg(target_os = "linux")]
     {
         zbus_secret_service_keyring_store::Store::new()
             .map(|s| s as Arc<CredentialStore>)
-            .map_err(|e| describe_platform(&e))
+            .map_err(|e| platform_text(&e))
     }
     #[cfg(target_os = "macos")]
     {
         apple_native_keyring_store::keychain::Store::new()
             .map(|s| s as Arc<CredentialStore>)
-            .map_err(|e| describe_platform(&e))
+            .map_err(|e| platform_text(&e))
     }
     #[cfg(target_os = "windows")]
     {
         windows_native_keyring_store::Store::new()
             .map(|s| s as Arc<CredentialStore>)
-            .map_err(|e| describe_platform(&e))
+            .map_err(|e| platform_text(&e))
     }
     #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
     {
@@ -275,15 +301,20 @@ fn connect_system() -> Result<Arc<CredentialStore>, String> {
     }
 }
 
-/// A keyring error in plain words. Only the platform's own message is shown: the variants that
-/// carry secret bytes or entries (`BadEncoding`, `BadDataFormat`, `Ambiguous`) are never printed.
-fn map_error(e: keyring_core::Error, action: &'static str) -> KeyStoreError {
+/// A keyring error in plain words. A platform's own message is logged, and replaced by a few
+/// words on what it means; the variants that carry secret bytes or entries (`BadEncoding`,
+/// `BadDataFormat`, `Ambiguous`) are never printed.
+fn map_error(e: keyring_core::Error, action: &'static str, key: Option<&ApiKey>) -> KeyStoreError {
     use keyring_core::Error as E;
     match e {
-        E::PlatformFailure(p) => KeyStoreError::Unavailable(one_line(&p.to_string())),
-        E::NoStorageAccess(p) => KeyStoreError::Locked(one_line(&p.to_string())),
+        E::PlatformFailure(p) => unavailable(action, &p.to_string(), key),
+        E::NoStorageAccess(p) => {
+            let raw = p.to_string();
+            log_platform(action, &raw, key);
+            KeyStoreError::Locked(locked_reason(&raw).to_owned())
+        }
         E::NoDefaultStore => KeyStoreError::Unavailable("no keyring store is set up".into()),
-        E::NotSupportedByStore(s) => KeyStoreError::Unavailable(one_line(&s)),
+        E::NotSupportedByStore(s) => unavailable(action, &s, key),
         E::BadEncoding(_) => KeyStoreError::Corrupt("it is not valid text".into()),
         E::BadDataFormat(..) => KeyStoreError::Corrupt("its data is malformed".into()),
         E::Ambiguous(items) => {
@@ -301,10 +332,13 @@ fn map_error(e: keyring_core::Error, action: &'static str) -> KeyStoreError {
             action,
             detail: format!("{name} is invalid: {}", one_line(&reason)),
         },
-        E::BadStoreFormat(s) => KeyStoreError::Failed {
-            action,
-            detail: format!("the keyring's data is malformed: {}", one_line(&s)),
-        },
+        E::BadStoreFormat(s) => {
+            log_platform(action, &s, key);
+            KeyStoreError::Failed {
+                action,
+                detail: "the keyring's data is malformed".into(),
+            }
+        }
         _ => KeyStoreError::Failed {
             action,
             detail: "an unknown keyring error".into(),
@@ -312,13 +346,98 @@ fn map_error(e: keyring_core::Error, action: &'static str) -> KeyStoreError {
     }
 }
 
-fn describe_platform(e: &keyring_core::Error) -> String {
+/// [`KeyStoreError::Unavailable`] for a platform's message: logged, and said in a few words.
+fn unavailable(action: &'static str, raw: &str, key: Option<&ApiKey>) -> KeyStoreError {
+    log_platform(action, raw, key);
+    KeyStoreError::Unavailable(unavailable_reason(raw).to_owned())
+}
+
+/// Why no keyring could be reached, in a few words, from the platform's message (zbus's on Linux).
+pub fn unavailable_reason(raw: &str) -> &'static str {
+    let m = raw.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if has(&[
+        "serviceunknown",
+        "not provided by any .service",
+        "org.freedesktop.secrets",
+        "name has no owner",
+    ]) {
+        "no Secret Service, such as GNOME Keyring or KWallet, is running"
+    } else if has(&["no secret service provider or dbus session"]) {
+        "no Secret Service or D-Bus session was found"
+    } else if has(&[
+        "dbus_session_bus_address",
+        "failed to connect to address",
+        "session bus",
+        "address not found",
+    ]) {
+        "no D-Bus session is running"
+    } else if has(&["timed out", "timeout"]) {
+        "the keyring did not answer in time"
+    } else if has(&[
+        "connection refused",
+        "no such file",
+        "broken pipe",
+        "connection reset",
+    ]) {
+        "the D-Bus session cannot be reached"
+    } else if has(&["access denied", "accessdenied", "permission denied"]) {
+        "access to the keyring was denied"
+    } else if has(&["no keyring is supported"]) {
+        "fluxcn supports no keyring on this platform"
+    } else {
+        "the keyring reported an error, written to the log"
+    }
+}
+
+/// Why a reachable keyring refused, in a few words, from the platform's message.
+pub fn locked_reason(raw: &str) -> &'static str {
+    let m = raw.to_ascii_lowercase();
+    if m.contains("prompt dismissed") {
+        "the unlock prompt was dismissed"
+    } else if m.contains("prompt") {
+        "the unlock prompt was closed"
+    } else if m.contains("result not returned") {
+        "there is no default keyring, or it is locked"
+    } else if m.contains("locked") {
+        "the default keyring is locked"
+    } else {
+        "access was refused"
+    }
+}
+
+/// A platform error's own message, for the log (never a variant that may carry secret bytes).
+fn platform_text(e: &keyring_core::Error) -> String {
     match e {
         keyring_core::Error::PlatformFailure(p) | keyring_core::Error::NoStorageAccess(p) => {
-            one_line(&p.to_string())
+            p.to_string()
         }
-        _ => "it could not be opened".to_owned(),
+        keyring_core::Error::NotSupportedByStore(s) => s.clone(),
+        _ => "the platform's keyring store could not be opened".to_owned(),
     }
+}
+
+/// Logs a platform's own message: a warning the first time a text is seen, then a debug line (a
+/// window asks for the key's state again and again). The key, when known, is scrubbed out.
+fn log_platform(action: &str, raw: &str, key: Option<&ApiKey>) {
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let text = match key {
+        Some(k) => k.redact(raw),
+        None => raw.to_owned(),
+    };
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.contains(&text) {
+        tracing::debug!(action, detail = %text, "the OS keyring could not be used (again)");
+        return;
+    }
+    if seen.len() >= 32 {
+        seen.remove(0);
+    }
+    seen.push(text.clone());
+    drop(seen);
+    tracing::warn!(action, detail = %text, "the OS keyring could not be used");
 }
 
 /// Removes any copy of the key from an error's text.

@@ -1,6 +1,11 @@
 //! The settings window: the API key (masked; it goes to the key store through the runtime and never
 //! into the saved state), the service's base URL and API version, concurrency, pacing, and where
 //! results are saved. Every change sends `Configure`.
+//!
+//! The key section says only what happened ([`key_status`]): a key is "stored in the OS keyring"
+//! only when the keyring said so; demo mode keeps a key in memory for the session; with no usable
+//! keyring it says why in one sentence and offers SEGMIND_API_KEY or a key for this session only
+//! (kept in memory, sent with the configuration, never stored).
 
 use egui::{RichText, Ui};
 
@@ -30,43 +35,32 @@ impl FluxApp {
 
     fn key_section(&mut self, ui: &mut Ui) {
         widgets::heading(ui, "API key");
-        match &self.key_state {
-            None if self.session_key.is_some() => {
-                ui.label("Using the session's key (demo)");
-            }
-            None => {
-                ui.label(RichText::new("checking…").weak());
-            }
-            Some(KeyState::Stored { masked }) => {
-                ui.colored_label(
-                    widgets::OK,
-                    format!("Key {masked} stored in the OS keyring"),
-                );
-            }
-            Some(KeyState::FromEnv { masked }) => {
-                ui.colored_label(
-                    widgets::OK,
-                    format!("Key {masked} from SEGMIND_API_KEY (it overrides the keyring)"),
-                );
-            }
-            Some(KeyState::Missing) => {
-                widgets::warn_line(
-                    ui,
-                    "No key yet: paste your Segmind key below and Save (or set SEGMIND_API_KEY).",
-                );
-            }
-            Some(KeyState::Unavailable(why)) => {
-                widgets::error_line(
-                    ui,
-                    &format!(
-                        "The OS keyring cannot be used here ({why}). Set SEGMIND_API_KEY in the \
-                         environment before starting the app instead."
-                    ),
-                );
-            }
+        let lines = key_status(
+            self.key_state.as_ref(),
+            self.demo,
+            self.session_key.as_ref(),
+        );
+        for (tone, text) in &lines {
+            let color = match tone {
+                Tone::Good => widgets::OK,
+                Tone::Warn => widgets::WARN,
+                Tone::Error => widgets::ERROR,
+                Tone::Hint => ui.visuals().weak_text_color(),
+            };
+            ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
         }
+        let offer_session = offers_session_key(
+            self.key_state.as_ref(),
+            self.demo,
+            self.session_key.as_ref(),
+        );
         ui.horizontal(|ui| {
             let label = ui.label("New key");
+            let hover = if self.demo {
+                "Your Segmind API key; in demo mode it is kept in memory only, never stored"
+            } else {
+                "Your Segmind API key; Save stores it in the OS keyring, never in a file"
+            };
             let field = ui
                 .add(
                     egui::TextEdit::singleline(&mut self.key_entry)
@@ -75,33 +69,77 @@ impl FluxApp {
                         .desired_width(220.0),
                 )
                 .labelled_by(label.id)
-                .on_hover_text("Your Segmind API key; stored in the OS keyring, never in a file");
+                .on_hover_text(hover);
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let can_save = !self.key_entry.trim().is_empty();
-            if ui
+            let save_hover = if self.demo {
+                "Keep the key for this demo session only (demo mode never uses the OS keyring)"
+            } else {
+                "Store the key in the OS keyring"
+            };
+            let save = ui
                 .add_enabled(can_save, egui::Button::new("Save"))
-                .clicked()
-                || (entered && can_save)
-            {
-                if let Some(k) = ApiKey::new(&self.key_entry) {
-                    self.key_warning = k.shape_warning();
-                    self.pending_key = Some(self.jobs.services().save_key(Some(k)));
-                }
-                self.key_entry.clear();
+                .on_hover_text(save_hover)
+                .clicked();
+            let session = offer_session
+                && ui
+                    .add_enabled(can_save, egui::Button::new("Use for this session only"))
+                    .on_hover_text(
+                        "Use the key until fluxcn closes: it is kept in memory, never stored",
+                    )
+                    .clicked();
+            if can_save && (session || (entered && offer_session)) {
+                self.use_session_key();
+            } else if can_save && (save || entered) {
+                self.save_key_entry();
             }
-            if ui
-                .button("Clear")
-                .on_hover_text("Remove the key from the OS keyring")
-                .clicked()
-            {
-                self.key_entry.clear();
-                self.key_warning = None;
-                self.pending_key = Some(self.jobs.services().save_key(None));
+            let clear_hover = if self.demo {
+                "Forget the key kept for this demo session"
+            } else {
+                "Remove the key from the OS keyring (and forget this session's key)"
+            };
+            if ui.button("Clear").on_hover_text(clear_hover).clicked() {
+                self.clear_key();
             }
         });
         if let Some(w) = &self.key_warning {
             widgets::warn_line(ui, w);
         }
+    }
+
+    /// Save: the typed key goes to the key store (the OS keyring; in demo mode, memory). Outside
+    /// demo mode a session key is dropped, so that the saved key is the one used.
+    fn save_key_entry(&mut self) {
+        if let Some(k) = ApiKey::new(&self.key_entry) {
+            self.key_warning = k.shape_warning();
+            if !self.demo && self.session_key.take().is_some() {
+                self.send_configure();
+            }
+            self.pending_key = Some(self.jobs.services().save_key(Some(k)));
+        }
+        self.key_entry.clear();
+    }
+
+    /// "Use for this session only": the typed key is sent with the configuration and kept in
+    /// memory until the app closes; nothing is stored.
+    fn use_session_key(&mut self) {
+        if let Some(k) = ApiKey::new(&self.key_entry) {
+            self.key_warning = k.shape_warning();
+            self.session_key = Some(k);
+            self.send_configure();
+            self.refresh_credits();
+        }
+        self.key_entry.clear();
+    }
+
+    /// Clear: removes the stored key and forgets a session key (not demo mode's own key).
+    fn clear_key(&mut self) {
+        self.key_entry.clear();
+        self.key_warning = None;
+        if !self.demo && self.session_key.take().is_some() {
+            self.send_configure();
+        }
+        self.pending_key = Some(self.jobs.services().save_key(None));
     }
 
     fn service_section(&mut self, ui: &mut Ui) {
@@ -200,6 +238,114 @@ impl FluxApp {
     }
 }
 
+/// How a status line of the key section reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tone {
+    Good,
+    Warn,
+    Error,
+    Hint,
+}
+
+/// What the key section says about the key: where it is, and what to do when there is none. It
+/// claims nothing that did not happen: in demo mode a key is only kept in memory, and a session
+/// key is never called stored.
+pub(crate) fn key_status(
+    state: Option<&KeyState>,
+    demo: bool,
+    session: Option<&ApiKey>,
+) -> Vec<(Tone, String)> {
+    if demo {
+        return demo_key_status(state);
+    }
+    let mut lines = Vec::new();
+    if let Some(k) = session {
+        lines.push((
+            Tone::Good,
+            format!(
+                "Key {} is used for this session only: it is not stored, and is forgotten when \
+                 fluxcn closes.",
+                k.masked()
+            ),
+        ));
+        if let Some(KeyState::Unavailable(why)) = state {
+            lines.push((Tone::Hint, sentence(why)));
+        }
+        return lines;
+    }
+    match state {
+        None => lines.push((Tone::Hint, "Checking the key…".into())),
+        Some(KeyState::Stored { masked }) => lines.push((
+            Tone::Good,
+            format!("Key {masked} stored in the OS keyring."),
+        )),
+        Some(KeyState::FromEnv { masked }) => lines.push((
+            Tone::Good,
+            format!("Key {masked} from SEGMIND_API_KEY (it overrides the keyring)."),
+        )),
+        Some(KeyState::Missing) => lines.push((
+            Tone::Warn,
+            "No key yet: paste your Segmind key below and Save (or set SEGMIND_API_KEY).".into(),
+        )),
+        Some(KeyState::Unavailable(why)) => {
+            lines.push((Tone::Error, sentence(why)));
+            lines.push((
+                Tone::Hint,
+                "Or paste the key below and choose \"Use for this session only\": it is kept in \
+                 memory until fluxcn closes, never stored."
+                    .into(),
+            ));
+        }
+    }
+    lines
+}
+
+/// Demo mode's key store is memory: a key saved there is kept for the session, never stored.
+fn demo_key_status(state: Option<&KeyState>) -> Vec<(Tone, String)> {
+    let kept = match state {
+        Some(KeyState::Stored { masked }) => Some(format!(
+            "Key {masked} kept for this demo session only: it is not stored (demo mode never uses \
+             the OS keyring), and is forgotten when the window closes."
+        )),
+        _ => None,
+    };
+    let mut lines = vec![(
+        Tone::Hint,
+        "Demo mode: the built-in stand-in needs no key, and no key is stored.".to_owned(),
+    )];
+    if let Some(k) = kept {
+        lines.push((Tone::Good, k));
+    }
+    if let Some(KeyState::Unavailable(why)) = state {
+        lines.push((Tone::Error, sentence(why)));
+    }
+    lines
+}
+
+/// Whether "Use for this session only" is offered: outside demo mode, when the keyring cannot be
+/// used, or a session key is in use already (to replace it).
+pub(crate) fn offers_session_key(
+    state: Option<&KeyState>,
+    demo: bool,
+    session: Option<&ApiKey>,
+) -> bool {
+    !demo && (session.is_some() || matches!(state, Some(KeyState::Unavailable(_))))
+}
+
+/// A message as a sentence: a capital first letter and a full stop.
+fn sentence(text: &str) -> String {
+    let t = text.trim();
+    let mut chars = t.chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// The base URL as typed, checked: an `http(s)` URL without trailing slashes.
 pub(crate) fn check_base(text: &str) -> Result<String, String> {
     let t = text.trim().trim_end_matches('/');
@@ -230,6 +376,120 @@ pub(crate) fn default_output_folder(demo: bool) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn texts(lines: &[(Tone, String)]) -> Vec<&str> {
+        lines.iter().map(|(_, t)| t.as_str()).collect()
+    }
+
+    #[test]
+    fn demo_mode_never_claims_the_keyring() {
+        let stored = KeyState::Stored {
+            masked: "SG_…ef".into(),
+        };
+        let lines = key_status(
+            Some(&stored),
+            true,
+            ApiKey::new("SG_d3m0d3m0d3m0d3m0").as_ref(),
+        );
+        assert_eq!(
+            lines.last(),
+            Some(&(
+                Tone::Good,
+                "Key SG_…ef kept for this demo session only: it is not stored (demo mode never \
+                 uses the OS keyring), and is forgotten when the window closes."
+                    .to_owned()
+            ))
+        );
+        assert!(
+            !texts(&lines)
+                .iter()
+                .any(|t| t.contains("stored in the OS keyring")),
+            "{lines:?}"
+        );
+        // Before a key is saved: no "No key yet" warning (the stand-in needs none).
+        let lines = key_status(Some(&KeyState::Missing), true, None);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].0, Tone::Hint);
+        assert!(!offers_session_key(Some(&KeyState::Missing), true, None));
+    }
+
+    #[test]
+    fn no_keyring_is_said_once_with_what_to_do() {
+        let why = "no OS keyring is available on this system (no D-Bus session is running): set \
+                   SEGMIND_API_KEY before starting fluxcn";
+        let state = KeyState::Unavailable(why.into());
+        let lines = key_status(Some(&state), false, None);
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    Tone::Error,
+                    "No OS keyring is available on this system (no D-Bus session is running): \
+                     set SEGMIND_API_KEY before starting fluxcn."
+                        .to_owned()
+                ),
+                (
+                    Tone::Hint,
+                    "Or paste the key below and choose \"Use for this session only\": it is kept \
+                     in memory until fluxcn closes, never stored."
+                        .to_owned()
+                ),
+            ]
+        );
+        assert!(offers_session_key(Some(&state), false, None));
+        // A working keyring: no session-only offer.
+        assert!(!offers_session_key(Some(&KeyState::Missing), false, None));
+    }
+
+    #[test]
+    fn a_session_key_is_never_called_stored() {
+        let state = KeyState::Unavailable("no OS keyring is available on this system (x)".into());
+        let k = ApiKey::new("SG_0123456789abcdef");
+        let lines = key_status(Some(&state), false, k.as_ref());
+        assert_eq!(lines[0].0, Tone::Good);
+        assert_eq!(
+            lines[0].1,
+            "Key SG_…ef is used for this session only: it is not stored, and is forgotten when \
+             fluxcn closes."
+        );
+        assert_eq!(
+            lines[1],
+            (
+                Tone::Hint,
+                "No OS keyring is available on this system (x).".to_owned()
+            )
+        );
+        assert!(!texts(&lines).iter().any(|t| t.contains("stored in")));
+        assert!(offers_session_key(Some(&state), false, k.as_ref()));
+    }
+
+    #[test]
+    fn the_keyring_states_read_plainly() {
+        let stored = KeyState::Stored {
+            masked: "SG_…ef".into(),
+        };
+        assert_eq!(
+            key_status(Some(&stored), false, None),
+            vec![(
+                Tone::Good,
+                "Key SG_…ef stored in the OS keyring.".to_owned()
+            )]
+        );
+        let env = KeyState::FromEnv {
+            masked: "SG_…01".into(),
+        };
+        assert_eq!(
+            texts(&key_status(Some(&env), false, None)),
+            vec!["Key SG_…01 from SEGMIND_API_KEY (it overrides the keyring)."]
+        );
+        assert_eq!(
+            key_status(Some(&KeyState::Missing), false, None)[0].0,
+            Tone::Warn
+        );
+        assert_eq!(key_status(None, false, None)[0].0, Tone::Hint);
+        assert_eq!(sentence("  already a sentence. "), "Already a sentence.");
+        assert_eq!(sentence(""), "");
+    }
 
     #[test]
     fn base_urls_are_checked() {
