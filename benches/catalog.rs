@@ -73,6 +73,8 @@ fn sidecar(n: u64) -> Sidecar {
         rating: (n % 6) as u8,
         model: "flux-controlnet".into(),
         job_id: Some(n),
+        input_file: None,
+        input_hash: None,
     }
 }
 

@@ -296,6 +296,7 @@ fn any_slider_value_survives_a_reopen_bit_for_bit() {
                 group: None,
                 index: 0,
                 job_id: None,
+                input_image: None,
             })
             .unwrap();
         assert_eq!(read_settings(&e.image_path).unwrap(), p);

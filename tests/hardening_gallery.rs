@@ -52,6 +52,7 @@ fn save(store: &Store, img: &ReceivedImage, seed: i64, job: u64) -> Entry {
             group: None,
             index: 0,
             job_id: Some(job),
+            input_image: None,
         })
         .unwrap()
 }

@@ -699,6 +699,30 @@ fn demo_mode_starts_with_the_sample_input_and_a_prompt() {
 }
 
 #[test]
+fn the_result_size_is_shown_with_its_reason() {
+    let (mut h, mut rt) = start();
+    assert!(h.query_by_label_contains("Result: the input image's size (choose an input)").is_some());
+    load_url_input(&mut h, &mut rt);
+    assert!(h.query_by_label_contains("Result: the URL image's own size").is_some());
+    // A local 6000 × 4000 file is sent downscaled to the longest side in Settings (2048).
+    let file = InputSource::File(PathBuf::from("/pics/pose.png"));
+    h.get_by_label("Open…").click();
+    h.run_steps(4);
+    let mut big = preview(file.clone());
+    big.width = 6000;
+    big.height = 4000;
+    rt.answer_input(&file, Ok(big));
+    h.run_steps(4);
+    assert!(
+        h.query_by_label_contains("Result: 2048 × 1365 px: the input's 6000 × 4000 downscaled")
+            .is_some()
+    );
+    h.get_by_label("Use input image size").click();
+    h.run_steps(4);
+    assert!(h.query_by_label("Result: 1024 × 1024 px, as set").is_some());
+}
+
+#[test]
 fn state_round_trips_through_serde_without_a_key() {
     let mut o = opts();
     o.initial.key = ApiKey::new(KEY);

@@ -35,6 +35,8 @@ fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
         meta: Sidecar {
             version: 1,
             job_id: None,
+            input_file: None,
+            input_hash: None,
             app: "fluxcn test".into(),
             created: "2026-11-25T07:00:00.000Z".into(),
             created_unix_ms: 1_700_000_000_000 - i as u64,
@@ -380,7 +382,14 @@ fn gallery_details_favourite_delete_undo_and_use_these_settings() {
         seed: 1001,
         ..list[1].meta.params.clone()
     };
-    assert_eq!(h.state().actions, vec![PanelAction::UseSettings(want)]);
+    assert_eq!(
+        h.state().actions,
+        vec![PanelAction::UseResult {
+            params: want,
+            input: None,
+            input_was: "photo.jpg".into(),
+        }]
+    );
 
     h.get_by_label("Open folder").click();
     h.run();

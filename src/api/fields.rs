@@ -145,7 +145,7 @@ pub const TABLE: [FieldInfo; 16] = [
         "cn_stop",
         OPTIONAL,
         Allowed::Num(CN_STOP),
-        key("ControlNet stop", &["controlnet end"]),
+        unit("Guidance End", &["controlnet stop", "controlnet end"]),
     )
     .decimals(1),
     row(
@@ -153,7 +153,7 @@ pub const TABLE: [FieldInfo; 16] = [
         "cn_strength",
         OPTIONAL,
         Allowed::Num(CN_STRENGTH),
-        key("ControlNet strength", &["controlnet weight"]),
+        unit("Weight", &["controlnet strength", "controlnet weight"]),
     )
     .decimals(1),
     row(
@@ -161,7 +161,7 @@ pub const TABLE: [FieldInfo; 16] = [
         "cn_type",
         OPTIONAL,
         one_of(CnType::NAMES, CnType::DEFAULT_NAME),
-        key("ControlNet", &["controlnet type"]),
+        unit("Module", &["controlnet", "controlnet type"]),
     ),
     row(
         Field::CustomHeight,
@@ -291,6 +291,10 @@ const fn key(key: &'static str, also: &'static [&'static str]) -> A1111 {
         also,
         preferred: &[],
     })
+}
+
+const fn unit(key: &'static str, line_keys: &'static [&'static str]) -> A1111 {
+    A1111::Unit(UnitKey { key, line_keys })
 }
 
 /// A field's value, typed.
@@ -622,8 +626,9 @@ pub fn field_named_in(message: &str) -> Option<&'static str> {
 
 mod a1111;
 pub use a1111::{
-    A1111, A1111_LINE, A1111_MODEL_KEY, A1111_SIZE_KEY, A1111Item, A1111Key, a1111_field,
-    a1111_pairs,
+    A1111, A1111_LINE, A1111_MODEL_KEY, A1111_SIZE_KEY, A1111_UNIT, A1111_UNIT_KEY, A1111Item,
+    A1111Key, UNIT_GUIDANCE_START, UnitItem, UnitKey, a1111_field, a1111_pairs, a1111_unit,
+    a1111_unit_field, unit_module,
 };
 
 #[cfg(test)]

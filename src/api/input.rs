@@ -126,6 +126,12 @@ pub fn prepare_file(path: &Path, opts: &PrepareOptions) -> Result<PreparedInput,
     prepare_bytes(&path.display().to_string(), &bytes, opts)
 }
 
+/// The size an image of `w` × `h` (after EXIF orientation) is sent at, with `max_side` the
+/// longest side sent: what "use the input image's size" gives.
+pub fn sent_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
+    pixels::fit_within(w, h, max_side)
+}
+
 /// Prepares image bytes already in memory; `name` is what messages call them.
 pub fn prepare_bytes(
     name: &str,

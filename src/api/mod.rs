@@ -2,6 +2,7 @@
 //! client and its errors.
 
 pub mod client;
+pub mod diff;
 pub mod error;
 pub mod fields;
 pub mod input;

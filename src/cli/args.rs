@@ -79,6 +79,14 @@ pub enum Cmd {
         #[command(subcommand)]
         action: GalleryAction,
     },
+    /// What changed between two pictures' settings (ours, or A1111 `parameters` text): one changed
+    /// field a line, `field: old → new`, then the prompt's removed and added words.
+    Diff {
+        /// The first picture: an image, or its `.json` settings file.
+        a: PathBuf,
+        /// The second picture.
+        b: PathBuf,
+    },
     /// Run the loopback stand-in server (for trying things without a key or network).
     Sim {
         #[arg(long, default_value_t = 8787)]
@@ -275,6 +283,13 @@ pub struct GenArgs {
     /// Longest side of a local input image before it is downscaled.
     #[arg(long, default_value_t = 2048)]
     pub max_input_side: u32,
+    /// Expand `{a|b|c}` choices in the prompt: one job per combination (at most 64), all with one
+    /// seed; the count and cost are printed first (`\{` is a literal brace). Generate only.
+    #[arg(long)]
+    pub variations: bool,
+    /// Send variations that make more than 4 images (without it they are refused, unsent).
+    #[arg(long, requires = "variations")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

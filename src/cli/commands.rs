@@ -68,6 +68,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Cmd::Credits) => credits(&cli),
         Some(Cmd::Key { action }) => key(action),
         Some(Cmd::Gallery { action }) => super::gallery::run(action, data_dir()?),
+        Some(Cmd::Diff { a, b }) => super::diff::run(a, b),
         Some(Cmd::Sim {
             port,
             delay_ms,
@@ -119,9 +120,7 @@ fn resolve_key() -> Result<ApiKey, CliError> {
             Ok(k)
         }
         Ok(None) => Err(ApiError::MissingKey.into()),
-        Err(e) => Err(CliError::Other(format!(
-            "no API key: SEGMIND_API_KEY is not set, and {e}"
-        ))),
+        Err(e) => Err(CliError::Other(format!("no API key: {e}"))),
     }
 }
 
@@ -388,12 +387,13 @@ fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
     check_input_side(g)?;
     let input = input_source(&g.image);
     let specs = sample_specs(&params, &input, g);
+    let specs = super::variations::apply(g, specs, cli.quiet)?;
     let rt = runtime()?;
     let (handle, _) = engine(
         &rt,
         cli,
         g.out.clone(),
-        specs.len().max(1),
+        specs.len().clamp(1, 8),
         false,
         g.max_input_side,
     )?;
@@ -403,7 +403,9 @@ fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
         .enumerate()
         .map(|(i, s)| {
             (
-                if n > 1 {
+                if let Some(t) = &s.group {
+                    format!("{} ({}/{n})", t.label, i + 1)
+                } else if n > 1 {
                     format!("sample {}/{n}", i + 1)
                 } else {
                     s.params.cn_type.to_string()
@@ -427,6 +429,7 @@ fn compare(
     // at its boundary, the only place that builds the wire body.
     let params = g.valid_params().map_err(CliError::Other)?.params().clone();
     check_input_side(g)?;
+    super::variations::refuse_in_compare(g)?;
     let input = input_source(&g.image);
     let group = jobs::next_job_id();
     let plan = match x {
@@ -562,7 +565,7 @@ pub fn describe_key_state(s: &jobs::KeyState) -> String {
         jobs::KeyState::Missing => {
             "no key: set one with `fluxcn key set` or SEGMIND_API_KEY".into()
         }
-        jobs::KeyState::Unavailable(why) => format!("keyring unavailable: {why}"),
+        jobs::KeyState::Unavailable(why) => why.clone(),
     }
 }
 

@@ -5,11 +5,13 @@
 //! of `Key: value` pairs separated by commas, values optionally double-quoted (A1111 quotes values
 //! that contain commas, e.g. its ControlNet units).
 
-use crate::api::fields::{self, A1111_SIZE_KEY, Allowed, Field};
-use crate::api::params::{SAMPLERS, is_known_sampler};
-use crate::api::{CnType, GenParams, Scheduler};
+use crate::api::GenParams;
+use crate::api::fields::{
+    self, A1111_MODEL_KEY, A1111_SIZE_KEY, Allowed, Field, UNIT_GUIDANCE_START,
+};
 
 use super::GalleryError;
+use super::foreign::Reading;
 
 /// The A1111 text for one image: prompt, then the settings line the field table lays out
 /// ([`fields::A1111_LINE`]), e.g.
@@ -36,10 +38,17 @@ fn quote(v: &str) -> String {
     }
 }
 
-/// Reads A1111 "parameters" text into settings, best effort: unknown keys are ignored, values out
-/// of range are clamped (e.g. `Steps: 150` → 75), A1111's sampler and ControlNet names are mapped
-/// to this API's. Errors name the key and value that could not be used.
+/// Reads A1111 "parameters" text into settings, best effort: values out of range are clamped
+/// (e.g. `Steps: 150` → 75), A1111's sampler and ControlNet names are mapped to this API's, other
+/// keys are left. Errors name the key and value that could not be used. [`read_a1111`] also says
+/// what was clamped or left.
 pub fn parse_a1111(text: &str) -> Result<GenParams, GalleryError> {
+    read_a1111(text).map(|r| r.p)
+}
+
+/// Like [`parse_a1111`], with the notes on what was clamped or has no counterpart here (a negative
+/// prompt, a sampler, a model, keys this service has no use for).
+pub(crate) fn read_a1111(text: &str) -> Result<Reading, GalleryError> {
     let text = text.trim_start_matches('\u{feff}');
     if text.trim().is_empty() {
         return Err(GalleryError::NotA1111 {
@@ -55,80 +64,93 @@ pub fn parse_a1111(text: &str) -> Result<GenParams, GalleryError> {
             reason: "there is no line starting with \"Steps:\"".into(),
         });
     };
-    let prompt: Vec<&str> = lines[..steps_at]
+    let negative_at = lines[..steps_at]
         .iter()
-        .take_while(|l| !l.trim_start().starts_with("Negative prompt:"))
-        .copied()
+        .position(|l| l.trim_start().starts_with("Negative prompt:"));
+    let mut r = Reading::new();
+    r.p.prompt = lines[..negative_at.unwrap_or(steps_at)]
+        .join("\n")
+        .trim()
+        .to_owned();
+    if let Some(at) = negative_at {
+        let negative = lines[at..steps_at].join("\n");
+        r.negative(negative.trim_start().trim_start_matches("Negative prompt:"));
+    }
+    let pairs = split_pairs(&lines[steps_at..].join(", "));
+    read_pairs(&mut r, &pairs)?;
+    Ok(r)
+}
+
+/// Applies the settings line's pairs. A field given by a preferred key anywhere in the line
+/// (Forge's `Distilled CFG Scale`) is read from it alone.
+fn read_pairs(r: &mut Reading, pairs: &[(String, String)]) -> Result<(), GalleryError> {
+    let preferred: Vec<Field> = pairs
+        .iter()
+        .filter_map(|(k, _)| fields::a1111_field(k).filter(|(_, pref)| *pref))
+        .map(|(f, _)| f)
         .collect();
-    let mut p = GenParams {
-        prompt: prompt.join("\n").trim().to_owned(),
-        ..GenParams::default()
-    };
-    let settings = lines[steps_at..].join(", ");
-    let pairs = split_pairs(&settings);
-    // Fields set from a preferred key (Forge's `Distilled CFG Scale`), which other keys then leave.
-    let mut preferred_seen: Vec<Field> = Vec::new();
     let mut unit_seen = false;
-    for (key, value) in &pairs {
+    let mut left: Vec<&str> = Vec::new();
+    for (key, value) in pairs {
         let k = key.to_ascii_lowercase();
         if k == A1111_SIZE_KEY.to_ascii_lowercase() {
             let (w, h) = size(key, value)?;
-            p.custom_width = w;
-            p.custom_height = h;
-            p.use_input_img_dimension = false;
-        } else if let Some((field, preferred)) = fields::a1111_field(&k) {
+            r.size(A1111_SIZE_KEY, w, h);
+        } else if let Some((field, pref)) = fields::a1111_field(&k) {
             if field == Field::CnType && value.contains(':') {
                 // `ControlNet: "Module: openpose, …"`: a unit, not a type name.
-                if !unit_seen {
-                    apply_unit(&mut p, value)?;
-                    unit_seen = true;
-                }
-            } else if preferred {
-                read_field(&mut p, field, key, value)?;
-                preferred_seen.push(field);
-            } else if !preferred_seen.contains(&field) {
-                read_field(&mut p, field, key, value)?;
+                read_unit(r, key, value, &mut unit_seen)?;
+            } else if pref || !preferred.contains(&field) {
+                read_field(r, field, key, value)?;
             }
-        } else if is_unit_key(&k) && !unit_seen {
-            apply_unit(&mut p, value)?;
-            unit_seen = true;
+        } else if is_unit_key(&k) {
+            read_unit(r, key, value, &mut unit_seen)?;
+        } else if k == A1111_MODEL_KEY.to_ascii_lowercase() {
+            r.model("model", value);
+        } else if !IGNORED.contains(&k.as_str()) {
+            left.push(key);
         }
     }
-    Ok(p)
+    if !left.is_empty() {
+        r.note(format!(
+            "not used, no counterpart here: {}",
+            left.join(", ")
+        ));
+    }
+    Ok(())
 }
 
-/// Sets `field` from an A1111 value: names mapped from A1111's (an unknown one leaves the value),
-/// numbers read by the field table and clamped into range.
-fn read_field(p: &mut GenParams, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
+/// Keys that say nothing about the picture (lowercase): left without a note.
+const IGNORED: [&str; 3] = ["version", "model hash", "vae hash"];
+
+/// Sets `field` from an A1111 value: names mapped from A1111's (an unknown one is noted), numbers
+/// read by the field table and clamped into range.
+fn read_field(r: &mut Reading, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
     match field {
-        Field::Sampler => apply_sampler(p, value),
-        Field::Scheduler => {
-            if let Some(s) = map_scheduler(value) {
-                p.scheduler = s;
-            }
-        }
+        Field::Sampler => r.sampler(key, value),
+        Field::Scheduler => r.scheduler(key, value),
         Field::CnType => {
-            if let Some(t) = map_cn(value) {
-                p.cn_type = t;
+            if !r.cn_type_from(value) {
+                r.unknown_control(&[value]);
             }
         }
-        _ => set_number(p, field, key, value)?,
+        _ => set_number(r, field, key, value)?,
     }
     Ok(())
 }
 
 /// Reads a number for `field` (whole numbers may be written `20.0`), clamped into its range.
-fn set_number(p: &mut GenParams, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
-    let bad = || GalleryError::A1111Value {
+fn set_number(r: &mut Reading, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
+    let v = field.parse(value).map_err(|_| GalleryError::A1111Value {
         key: key.to_owned(),
         value: value.to_owned(),
         expected: match field.info().allowed {
             Allowed::Num(_) => "a number",
             _ => "a whole number",
         },
-    };
-    let v = field.parse(value).map_err(|_| bad())?;
-    fields::set(p, field, field.clamp(v)).map_err(|_| bad())
+    })?;
+    r.set(field, key, v);
+    Ok(())
 }
 
 /// `ControlNet 0`, `ControlNet 1`, …: A1111's ControlNet units.
@@ -137,8 +159,21 @@ fn is_unit_key(k: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// One A1111 ControlNet unit: `Module: openpose, Model: …, Weight: 1, …, Guidance End: 1, …`.
-fn apply_unit(p: &mut GenParams, unit: &str) -> Result<(), GalleryError> {
+/// One A1111 ControlNet unit, as sd-webui-controlnet writes it: `Module: openpose, Model: …,
+/// Weight: 1, …, Guidance Start: 0, Guidance End: 1, …`. Only the first is used (this service
+/// applies one); another is noted.
+fn read_unit(
+    r: &mut Reading,
+    key: &str,
+    unit: &str,
+    seen: &mut bool,
+) -> Result<(), GalleryError> {
+    if std::mem::replace(seen, true) {
+        r.note(format!(
+            "{key} is not used: this service applies one ControlNet (the first unit's)"
+        ));
+        return Ok(());
+    }
     let pairs = split_pairs(unit);
     let get = |name: &str| {
         pairs
@@ -146,129 +181,52 @@ fn apply_unit(p: &mut GenParams, unit: &str) -> Result<(), GalleryError> {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     };
-    let from_module = get("Module")
-        .or_else(|| get("preprocessor"))
-        .and_then(map_cn);
-    let from_model = get("Model").and_then(map_cn);
-    if let Some(t) = from_module.or(from_model) {
-        p.cn_type = t;
+    // The preprocessor first ("none" says nothing), then the ControlNet model's name.
+    let names: Vec<&str> = [get("Module"), get("preprocessor"), get(A1111_MODEL_KEY)]
+        .into_iter()
+        .flatten()
+        .filter(|n| !n.trim().eq_ignore_ascii_case("none"))
+        .collect();
+    if !names.iter().any(|n| r.cn_type_from(n)) {
+        r.unknown_control(&names);
     }
-    if let Some(w) = get("Weight") {
-        set_number(p, Field::CnStrength, "Weight", w)?;
+    for (k, v) in &pairs {
+        if let Some(field) = fields::a1111_unit_field(k).filter(|f| *f != Field::CnType) {
+            set_number(r, field, k, v)?;
+        } else if k.eq_ignore_ascii_case(UNIT_GUIDANCE_START)
+            && v.trim().parse::<f64>().is_ok_and(|s| s > 0.0)
+        {
+            r.note(format!(
+                "ControlNet {UNIT_GUIDANCE_START} {v} is not used: the service's control acts from the first step"
+            ));
+        }
     }
-    if let Some(end) = get("Guidance End") {
-        set_number(p, Field::CnStop, "Guidance End", end)?;
-    } else if let Some(se) = get("starting/ending") {
-        // Older A1111 ControlNet: `starting/ending: (0, 1)`.
-        let end = se
-            .trim_matches(|c| c == '(' || c == ')' || c == ' ')
-            .split(',')
-            .nth(1)
-            .unwrap_or("");
-        set_number(p, Field::CnStop, "starting/ending", end)?;
+    if get("Guidance End").is_none() {
+        if let Some(se) = get("starting/ending") {
+            // Older sd-webui-controlnet: `starting/ending: (0, 1)`.
+            let end = se
+                .trim_matches(|c| c == '(' || c == ')' || c == ' ')
+                .split(',')
+                .nth(1)
+                .unwrap_or("");
+            set_number(r, Field::CnStop, "starting/ending", end)?;
+        }
     }
     Ok(())
 }
 
-/// Maps a preprocessor or model name (ours or A1111's) to a control type.
-fn map_cn(v: &str) -> Option<CnType> {
-    let l = v.trim().to_ascii_lowercase();
-    if let Ok(t) = l.parse::<CnType>() {
-        return Some(t);
-    }
-    if l.contains("openpose") || l.contains("pose") {
-        Some(CnType::Pose)
-    } else if l.contains("depth") {
-        Some(CnType::Depth)
-    } else if l.contains("canny") {
-        Some(CnType::Canny)
-    } else if l.contains("tile") {
-        Some(CnType::Tile)
-    } else {
-        None
-    }
-}
-
-/// Maps a scheduler name (ours or A1111's "Schedule type" label) to ours.
-fn map_scheduler(v: &str) -> Option<Scheduler> {
-    let l = v.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-    if let Ok(s) = l.parse::<Scheduler>() {
-        return Some(s);
-    }
-    match l.as_str() {
-        "ddim" => Some(Scheduler::DdimUniform),
-        "sgm" => Some(Scheduler::SgmUniform),
-        _ => None,
-    }
-}
-
-/// Sets the sampler (and, for old A1111 names like `DPM++ 2M Karras`, the scheduler). A name with
-/// no clear counterpart leaves the default and says so in the log.
-fn apply_sampler(p: &mut GenParams, v: &str) {
-    let raw = v.trim();
-    if is_known_sampler(raw) {
-        p.sampler = raw.to_owned();
-        return;
-    }
-    let mut l = raw.to_ascii_lowercase();
-    for (suffix, sched) in [
-        (" karras", Scheduler::Karras),
-        (" exponential", Scheduler::Exponential),
-    ] {
-        if let Some(stripped) = l.strip_suffix(suffix) {
-            p.scheduler = sched;
-            l = stripped.to_owned();
-        }
-    }
-    let mapped = match l.as_str() {
-        "euler" => Some("euler"),
-        "euler a" => Some("euler_ancestral"),
-        "heun" => Some("heun"),
-        "lms" => Some("lms"),
-        "dpm2" => Some("dpm_2"),
-        "dpm2 a" => Some("dpm_2_ancestral"),
-        "dpm fast" => Some("dpm_fast"),
-        "dpm adaptive" => Some("dpm_adaptive"),
-        "dpm++ 2s a" => Some("dpmpp_2s_ancestral"),
-        "dpm++ sde" => Some("dpmpp_sde"),
-        "dpm++ 2m" => Some("dpmpp_2m"),
-        "dpm++ 2m sde" => Some("dpmpp_2m_sde"),
-        "dpm++ 3m sde" => Some("dpmpp_3m_sde"),
-        "ddpm" => Some("ddpm"),
-        "lcm" => Some("lcm"),
-        "deis" => Some("deis"),
-        "ipndm" => Some("ipndm"),
-        "ipndm_v" => Some("ipndm_v"),
-        other => {
-            let snake = other.replace([' ', '-'], "_");
-            SAMPLERS.iter().copied().find(|s| *s == snake)
-        }
-    };
-    match mapped {
-        Some(s) => p.sampler = s.to_owned(),
-        None => tracing::warn!(sampler = raw, "no matching sampler; keeping the default"),
-    }
-}
-
-fn size(key: &str, v: &str) -> Result<(u32, u32), GalleryError> {
+fn size(key: &str, v: &str) -> Result<(i64, i64), GalleryError> {
     let bad = || GalleryError::A1111Value {
         key: key.to_owned(),
         value: v.to_owned(),
         expected: "WIDTHxHEIGHT, e.g. 1024x1024",
     };
     let (w, h) = v.trim().split_once(['x', 'X', '×']).ok_or_else(bad)?;
-    let side = |s: &str, field: Field| {
-        let n = s.trim().parse::<u64>().ok()?;
-        let clamped = field.clamp(fields::Value::Int(i64::try_from(n).unwrap_or(i64::MAX)));
-        match clamped {
-            fields::Value::Int(i) => u32::try_from(i).ok(),
-            _ => None,
-        }
+    let side = |s: &str| -> Result<i64, GalleryError> {
+        let n = s.trim().parse::<u64>().map_err(|_| bad())?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
     };
-    Ok((
-        side(w, Field::CustomWidth).ok_or_else(bad)?,
-        side(h, Field::CustomHeight).ok_or_else(bad)?,
-    ))
+    Ok((side(w)?, side(h)?))
 }
 
 /// Splits `Key: value, Key: "quoted, value", …` into pairs. Segments without a colon are skipped.
@@ -337,6 +295,8 @@ fn split_pairs(s: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::params::SAMPLERS;
+    use crate::api::{CnType, Scheduler};
 
     #[test]
     fn ours_round_trips() {
@@ -356,8 +316,10 @@ mod tests {
             ..Default::default()
         };
         let text = format_a1111(&p, 1234, 768, 1152);
-        assert!(text.starts_with("a knight, in armour\nsecond line\nSteps: 33, Sampler: dpmpp_2m, Schedule type: karras, CFG scale: 4.25, Seed: 1234, Size: 768x1152, Model: flux-controlnet, ControlNet: depth, ControlNet strength: 0.8, ControlNet stop: 0.65"), "{text}");
-        assert_eq!(parse_a1111(&text).unwrap(), p);
+        assert!(text.starts_with("a knight, in armour\nsecond line\nSteps: 33, Sampler: dpmpp_2m, Schedule type: karras, CFG scale: 4.25, Seed: 1234, Size: 768x1152, Model: flux-controlnet, ControlNet 0: \"Module: depth_midas, Model: flux-controlnet-depth, Weight: 0.8, Guidance Start: 0, Guidance End: 0.65\""), "{text}");
+        let r = read_a1111(&text).unwrap();
+        assert_eq!(r.p, p);
+        assert_eq!(r.notes, Vec::<String>::new(), "our own text maps whole");
     }
 
     #[test]
@@ -388,18 +350,49 @@ mod tests {
 
     #[test]
     fn samplers_map_and_old_names_set_the_scheduler() {
-        let mut p = GenParams::default();
-        apply_sampler(&mut p, "DPM++ 2M Karras");
+        let r = read_a1111("x\nSteps: 20, Sampler: DPM++ 2M Karras").unwrap();
         assert_eq!(
-            (p.sampler.as_str(), p.scheduler),
+            (r.p.sampler.as_str(), r.p.scheduler),
             ("dpmpp_2m", Scheduler::Karras)
         );
-        apply_sampler(&mut p, "Euler a");
-        assert_eq!(p.sampler, "euler_ancestral");
-        apply_sampler(&mut p, "DPM++ 2M SDE");
-        assert_eq!(p.sampler, "dpmpp_2m_sde");
-        apply_sampler(&mut p, "UniPC");
-        assert_eq!(p.sampler, "dpmpp_2m_sde", "unknown sampler keeps the value");
+        let r = read_a1111("x\nSteps: 20, Sampler: UniPC, Schedule type: Align Your Steps").unwrap();
+        assert_eq!(r.p.sampler, "euler", "an unknown sampler keeps the value");
+        let notes = r.notes.join("\n");
+        assert!(notes.contains("Sampler \"UniPC\" has no counterpart"), "{notes}");
+        assert!(notes.contains("Schedule type \"Align Your Steps\""), "{notes}");
+        assert!(notes.contains("names no ControlNet"), "{notes}");
+    }
+
+    #[test]
+    fn what_does_not_map_is_said() {
+        let r = read_a1111("a cat\nNegative prompt: dog, blurry\nSteps: 150, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 8192x512, Model: sd_xl_base_1.0, Model hash: 31e35c80fc, Clip skip: 2, Denoising strength: 0.4, ControlNet 0: \"Module: lineart, Model: control_lineart, Weight: 1, Guidance Start: 0.1, Guidance End: 0.9\", ControlNet 1: \"Module: canny, Weight: 1\", Version: v1.10.1").unwrap();
+        assert_eq!(r.p.prompt, "a cat");
+        assert_eq!((r.p.steps, r.p.custom_width), (75, 4096));
+        assert_eq!((r.p.cn_type, r.p.cn_stop), (CnType::Pose, 0.9));
+        let notes = r.notes.join("\n");
+        for want in [
+            "negative prompt \"dog, blurry\"",
+            "Steps 150 is outside",
+            "Size width 8192 is outside",
+            "model \"sd_xl_base_1.0\"",
+            "not used, no counterpart here: Clip skip, Denoising strength",
+            "ControlNet \"lineart\" / \"control_lineart\" matches none",
+            "Guidance Start 0.1 is not used",
+            "ControlNet 1 is not used",
+        ] {
+            assert!(notes.contains(want), "{want} in\n{notes}");
+        }
+        assert!(!notes.contains("Version") && !notes.contains("Model hash"), "{notes}");
+    }
+
+    #[test]
+    fn fluxcn_texts_written_before_units_still_read() {
+        let r = read_a1111("a dancer\nSteps: 20, Model: flux-controlnet, ControlNet: depth, ControlNet strength: 0.45, ControlNet stop: 0.5").unwrap();
+        assert_eq!(
+            (r.p.cn_type, r.p.cn_strength, r.p.cn_stop),
+            (CnType::Depth, 0.45, 0.5)
+        );
+        assert_eq!(r.notes, Vec::<String>::new());
     }
 
     #[test]

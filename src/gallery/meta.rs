@@ -1,36 +1,50 @@
-//! Settings inside the image files, without re-encoding a pixel.
+//! Settings inside the image files, without re-encoding a pixel, where AUTOMATIC1111 puts them
+//! (so that its PNG Info, image sites and metadata readers show them) and our own record beside.
 //!
 //! - PNG: two text chunks are inserted before the first `IDAT`: `parameters` (AUTOMATIC1111's text,
 //!   `tEXt` when it is Latin-1, else `iTXt`, as A1111 itself does) and `fluxcn` (`iTXt`, UTF-8: the
 //!   exact request JSON, the `image` field replaced by the input's description). The image chunks
 //!   are copied byte for byte.
-//! - JPEG: a `COM` segment with the A1111 text, and a second one starting `fluxcn:` with the request
-//!   JSON, inserted after the leading `APP0`/`APP1` segments (right after SOI when there are none),
-//!   so a JFIF/EXIF header stays first as those standards want. The scan data is copied unchanged.
-//! - WebP: nothing is inserted (the sidecar `.json` is the only record): adding a RIFF chunk would
-//!   mean rewriting the container header, and tools do not agree on where to look for it.
+//! - JPEG: an EXIF `APP1` segment whose `UserComment` holds the A1111 text (`UNICODE`, UTF-16, as
+//!   A1111 writes it), after the JFIF `APP0` when there is one; then, after the leading `APP`
+//!   segments, a `COM` segment with the A1111 text and a second one starting `fluxcn:` with the
+//!   request JSON (as before EXIF was written). The scan data is copied unchanged.
+//! - WebP: an `EXIF` chunk with the same `UserComment`, and the request JSON in its `MakerNote`
+//!   (`fluxcn:` first); the container becomes the extended one (`VP8X`) that metadata needs. The
+//!   image data is copied unchanged.
 //!
-//! Reading ([`read_settings`]) accepts our chunks, an A1111 `parameters` chunk from any tool, our JPEG
-//! comments, an A1111 comment, the EXIF `UserComment` where A1111 puts its text in JPEG and WebP
-//! files, and the sidecar next to the file.
+//! The containers are rewritten by the `img-parts` crate, the EXIF block built and read by
+//! `kamadak-exif` ([`super::exif`]). Reading ([`found`]) gathers every kind of metadata a file
+//! may hold (ours, A1111's, ComfyUI's, InvokeAI's); [`super::foreign`] turns it into settings.
 
 use std::path::{Path, PathBuf};
 
+use img_parts::jpeg::{Jpeg, JpegSegment, markers};
+use img_parts::webp::WebP;
+use img_parts::{Bytes, ImageEXIF};
 use png::text_metadata::{EncodableTextChunk, ITXtChunk, TEXtChunk};
-use serde::Deserialize;
 
 use crate::api::{GenParams, ImageFormat};
 
 use super::error::io;
 use super::exif;
-use super::{GalleryError, Sidecar, parse_a1111};
+use super::foreign::{self, ImportError, Tool};
+use super::{GalleryError, Sidecar};
 
 /// The PNG keyword and JPEG comment prefix of our machine-readable record.
 pub const FLUXCN_KEY: &str = "fluxcn";
 /// A1111's PNG keyword.
 pub const A1111_KEY: &str = "parameters";
+/// ComfyUI's PNG keyword for the API graph that was run.
+pub const COMFYUI_KEY: &str = "prompt";
+/// InvokeAI's PNG keyword for its metadata.
+pub const INVOKEAI_KEY: &str = "invokeai_metadata";
 /// The longest payload of one JPEG segment.
 const JPEG_SEGMENT_MAX: usize = 65_533;
+/// The longest EXIF block in a JPEG's `APP1` segment (its payload less `Exif\0\0`).
+const JPEG_EXIF_MAX: usize = JPEG_SEGMENT_MAX - 6;
+/// The longest EXIF block written into a WebP (the text of any real prompt fits).
+const WEBP_EXIF_MAX: usize = 16 * 1024 * 1024;
 const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
 /// The record of a request as sent: the wire body's shape (the params flat), with `image`
@@ -53,20 +67,18 @@ pub fn request_json(params: &GenParams, input: &str) -> String {
 }
 
 /// The bytes to write for `format`: the received bytes with our metadata inserted, or the received
-/// bytes unchanged when the format takes none (WebP) or the file's structure is not what we expect
-/// (then the sidecar alone records the settings; an image is never lost over its metadata).
+/// bytes unchanged when the file's structure is not what we expect (then the sidecar alone records
+/// the settings; an image is never lost over its metadata).
 pub fn embed(format: ImageFormat, bytes: &[u8], a1111: &str, request: &str) -> Vec<u8> {
     let out = match format {
         ImageFormat::Png => embed_png(bytes, a1111, request),
         ImageFormat::Jpeg => embed_jpeg(bytes, a1111, request),
-        ImageFormat::Webp => None,
+        ImageFormat::Webp => embed_webp(bytes, a1111, request),
     };
     match out {
         Some(v) => v,
         None => {
-            if format != ImageFormat::Webp {
-                tracing::warn!(%format, "unexpected file structure: saved without embedded settings (the sidecar has them)");
-            }
+            tracing::warn!(%format, "unexpected file structure: saved without embedded settings (the sidecar has them)");
             bytes.to_vec()
         }
     }
@@ -128,6 +140,7 @@ fn embed_png(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
 }
 
 /// A JPEG segment (marker + length + payload).
+#[cfg(test)]
 fn jpeg_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
     let mut s = Vec::with_capacity(payload.len() + 4);
     s.extend_from_slice(&[0xFF, marker]);
@@ -188,25 +201,34 @@ fn jpeg_segments(b: &[u8]) -> Vec<(u8, &[u8], usize)> {
 }
 
 fn embed_jpeg(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
-    if !b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return None;
-    }
-    let segments = jpeg_segments(b);
-    // After the leading APP0 (JFIF) / APP1 (EXIF) segments.
-    let insert_at = segments
+    let mut jpeg = Jpeg::from_bytes(Bytes::copy_from_slice(b)).ok()?;
+    // EXIF goes after a JFIF APP0 (img-parts places it so), replacing any the service sent.
+    jpeg.set_exif(exif::build(a1111, None, JPEG_EXIF_MAX).map(Bytes::from));
+    let segments = jpeg.segments_mut();
+    let at = segments
         .iter()
-        .find(|(m, _, _)| !matches!(m, 0xE0 | 0xE1))
-        .map(|(_, _, start)| *start)
-        .unwrap_or(2);
-    let mut com = jpeg_segment(0xFE, cut(a1111, JPEG_SEGMENT_MAX).as_bytes());
+        .position(|s| !(markers::APP0..=markers::APP15).contains(&s.marker()))
+        .unwrap_or(segments.len());
+    let comment = |text: &[u8]| JpegSegment::new_with_contents(markers::COM, Bytes::copy_from_slice(text));
+    let mut comments = vec![comment(cut(a1111, JPEG_SEGMENT_MAX).as_bytes())];
     let ours = format!("{FLUXCN_KEY}:{request}");
     if ours.len() <= JPEG_SEGMENT_MAX {
-        com.extend(jpeg_segment(0xFE, ours.as_bytes()));
+        comments.push(comment(ours.as_bytes()));
     }
-    let mut out = Vec::with_capacity(b.len() + com.len());
-    out.extend_from_slice(&b[..insert_at]);
-    out.extend_from_slice(&com);
-    out.extend_from_slice(&b[insert_at..]);
+    segments.splice(at..at, comments);
+    let mut out = Vec::with_capacity(b.len() + 2 * a1111.len() + request.len() + 256);
+    jpeg.encoder().write_to(&mut out).ok()?;
+    Some(out)
+}
+
+/// A WebP with an `EXIF` chunk: A1111's text in the `UserComment`, our record in the `MakerNote`.
+fn embed_webp(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
+    let mut webp = WebP::from_bytes(Bytes::copy_from_slice(b)).ok()?;
+    let note = format!("{FLUXCN_KEY}:{request}");
+    let block = exif::build(a1111, Some(note.as_bytes()), WEBP_EXIF_MAX)?;
+    webp.set_exif(Some(Bytes::from(block)));
+    let mut out = Vec::with_capacity(b.len() + 2 * a1111.len() + request.len() + 256);
+    webp.encoder().write_to(&mut out).ok()?;
     Some(out)
 }
 
@@ -269,8 +291,115 @@ pub fn jpeg_comments(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// What an image file says about its settings, without the sidecar: the request JSON of our own
-/// record when present, else an A1111 text. `Ok(None)` when the file holds neither.
+/// The metadata found inside an image, by kind (each the first of its kind; our record and
+/// A1111's text in the places listed in the module's documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// Our request JSON.
+    pub ours: Option<String>,
+    /// An A1111 "parameters" text.
+    pub a1111: Option<String>,
+    /// ComfyUI's API graph.
+    pub comfy: Option<String>,
+    /// InvokeAI's metadata.
+    pub invoke: Option<String>,
+    /// Metadata of ours or A1111's place that cannot be read (a UserComment that is not text).
+    pub problem: Option<ImportError>,
+}
+
+/// Whether a text is A1111's (another tool's comment in the same place is not).
+fn is_a1111(text: &str) -> bool {
+    text.contains("Steps:")
+}
+
+/// Gathers the metadata inside an image. Errors only when the file is not a PNG, JPEG or WebP.
+pub(crate) fn found(path: &Path, bytes: &[u8]) -> Result<Found, GalleryError> {
+    let mut f = Found::default();
+    match ImageFormat::sniff(bytes) {
+        Some(ImageFormat::Png) => {
+            let texts = png_texts(bytes);
+            let find = |k: &str| texts.iter().find(|(kw, _)| kw == k).map(|(_, t)| t.clone());
+            f.ours = find(FLUXCN_KEY);
+            f.a1111 = find(A1111_KEY);
+            f.comfy = find(COMFYUI_KEY);
+            f.invoke = find(INVOKEAI_KEY);
+        }
+        Some(ImageFormat::Jpeg) => {
+            let segments = jpeg_segments(bytes);
+            for block in jpeg_exif(&segments) {
+                take_exif(&mut f, &exif::read(block));
+            }
+            let prefix = format!("{FLUXCN_KEY}:");
+            let comments = jpeg_comments(bytes);
+            if f.ours.is_none() {
+                f.ours = comments
+                    .iter()
+                    .find_map(|c| c.strip_prefix(&prefix).map(str::to_owned));
+            }
+            if f.a1111.is_none() {
+                f.a1111 = comments
+                    .into_iter()
+                    .find(|c| !c.starts_with(&prefix) && is_a1111(c));
+            }
+        }
+        Some(ImageFormat::Webp) => {
+            if let Some(block) = webp_exif(bytes) {
+                take_exif(&mut f, &exif::read(block));
+            }
+        }
+        None => {
+            return Err(GalleryError::NotAnImage {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(f)
+}
+
+/// Takes A1111's text and our record from an EXIF block, where not found already.
+fn take_exif(f: &mut Found, t: &exif::ExifTexts) {
+    match &t.user_comment {
+        Some(Ok(text)) if f.a1111.is_none() && is_a1111(text) => f.a1111 = Some(text.clone()),
+        Some(Err(e)) if f.problem.is_none() => f.problem = Some(ImportError::UserComment(e.clone())),
+        _ => {}
+    }
+    if f.ours.is_none() {
+        f.ours = t
+            .maker_note
+            .as_deref()
+            .and_then(|m| m.strip_prefix(format!("{FLUXCN_KEY}:").as_bytes()))
+            .map(|json| String::from_utf8_lossy(json).into_owned());
+    }
+}
+
+/// The EXIF blocks of a JPEG (`APP1` segments starting `Exif\0\0`), given its segments.
+fn jpeg_exif<'a>(segments: &[(u8, &'a [u8], usize)]) -> Vec<&'a [u8]> {
+    segments
+        .iter()
+        .filter(|(m, p, _)| *m == 0xE1 && p.starts_with(b"Exif\0\0"))
+        .map(|(_, p, _)| *p)
+        .collect()
+}
+
+/// The `EXIF` chunk of a WebP file.
+pub(crate) fn webp_exif(b: &[u8]) -> Option<&[u8]> {
+    if b.len() < 12 || &b[0..4] != b"RIFF" || &b[8..12] != b"WEBP" {
+        return None;
+    }
+    let mut at = 12usize;
+    while let Some(head) = b.get(at..at.checked_add(8)?) {
+        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let data = b.get(at + 8..(at + 8).checked_add(size)?)?;
+        if &head[0..4] == b"EXIF" {
+            return Some(data);
+        }
+        at = at + 8 + size + (size & 1);
+    }
+    None
+}
+
+/// What an image file says about its settings, without the sidecar: our own record when present,
+/// else another tool's (see [`foreign::import_bytes`]). `Ok(None)` when the file holds none.
 pub fn embedded_settings(path: &Path, bytes: &[u8]) -> Result<Option<GenParams>, GalleryError> {
     embedded_record(path, bytes).map(|r| r.map(|e| e.params))
 }
@@ -278,12 +407,12 @@ pub fn embedded_settings(path: &Path, bytes: &[u8]) -> Result<Option<GenParams>,
 /// The settings found inside an image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedded {
-    /// As sent (from our record), or as read from an A1111 text.
+    /// As sent (from our record), or as read from another tool's metadata.
     pub params: GenParams,
     /// The input's description, when our own record carries it.
     pub input: Option<String>,
-    /// The seed the A1111 text names (for our files: the seed used, where the record has the seed
-    /// sent, e.g. `-1`).
+    /// The seed the metadata names as used (for our files: the A1111 text's, where the record
+    /// has the seed sent, e.g. `-1`).
     pub seed_used: Option<i64>,
     /// Whether the settings came from our own record (a picture fluxcn made), not another tool's.
     pub ours: bool,
@@ -291,78 +420,12 @@ pub struct Embedded {
 
 /// Like [`embedded_settings`], with the input's description and the seed used when present.
 pub fn embedded_record(path: &Path, bytes: &[u8]) -> Result<Option<Embedded>, GalleryError> {
-    let (ours, a1111) = match ImageFormat::sniff(bytes) {
-        Some(ImageFormat::Png) => {
-            let texts = png_texts(bytes);
-            let find = |k: &str| texts.iter().find(|(kw, _)| kw == k).map(|(_, t)| t.clone());
-            (find(FLUXCN_KEY), find(A1111_KEY))
-        }
-        Some(ImageFormat::Jpeg) => {
-            let comments = jpeg_comments(bytes);
-            let prefix = format!("{FLUXCN_KEY}:");
-            let ours = comments
-                .iter()
-                .find_map(|c| c.strip_prefix(&prefix).map(str::to_owned));
-            let a1111 = comments
-                .iter()
-                .find(|c| !c.starts_with(&prefix) && c.contains("Steps:"))
-                .cloned()
-                .or_else(|| {
-                    exif::jpeg_exif(&jpeg_segments(bytes))
-                        .into_iter()
-                        .filter_map(exif::user_comment)
-                        .find(|c| c.contains("Steps:"))
-                });
-            (ours, a1111)
-        }
-        Some(ImageFormat::Webp) => (
-            None,
-            exif::webp_exif(bytes)
-                .and_then(exif::user_comment)
-                .filter(|c| c.contains("Steps:")),
-        ),
-        None => {
-            return Err(GalleryError::NotAnImage {
-                path: path.to_path_buf(),
-            });
-        }
-    };
-    let from_a1111 = a1111.as_deref().map(parse_a1111);
-    let seed_used = match &from_a1111 {
-        Some(Ok(p)) => Some(p.seed),
-        _ => None,
-    };
-    if let Some(json) = ours {
-        match serde_json::from_str::<serde_json::Value>(&json)
-            .and_then(|v| GenParams::deserialize(&v).map(|p| (p, v)))
-        {
-            Ok((params, v)) => {
-                let input = v.get("image").and_then(|i| i.as_str()).map(str::to_owned);
-                return Ok(Some(Embedded {
-                    params,
-                    input,
-                    seed_used,
-                    ours: true,
-                }));
-            }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "unreadable fluxcn record; trying the A1111 text")
-            }
-        }
-    }
-    match from_a1111 {
-        Some(Ok(params)) => Ok(Some(Embedded {
-            params,
-            input: None,
-            ours: false,
-            seed_used,
-        })),
-        Some(Err(e)) => Err(GalleryError::BadEmbedded {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        }),
-        None => Ok(None),
-    }
+    Ok(foreign::import_bytes(path, bytes)?.map(|i| Embedded {
+        ours: i.source == Tool::Fluxcn,
+        params: i.params,
+        input: i.input,
+        seed_used: i.seed_used,
+    }))
 }
 
 /// The sidecar path of an image: same folder, same stem, `.json`.
@@ -372,7 +435,7 @@ pub fn sidecar_of(path: &Path) -> PathBuf {
 
 /// Reads and parses a sidecar.
 pub fn read_sidecar(path: &Path) -> Result<Sidecar, GalleryError> {
-    let bytes = read_regular(path, MAX_SETTINGS_FILE)?;
+    let bytes = read_limited(path, MAX_SETTINGS_FILE)?;
     serde_json::from_slice(&bytes).map_err(|e| GalleryError::BadSidecar {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -382,10 +445,15 @@ pub fn read_sidecar(path: &Path) -> Result<Sidecar, GalleryError> {
 /// The largest file read for settings (a 100 MP PNG is smaller).
 const MAX_SETTINGS_FILE: u64 = 512 * 1024 * 1024;
 
+/// Reads a file that must be a regular file of a size an image can have (see [`read_limited`]).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, GalleryError> {
+    read_limited(path, MAX_SETTINGS_FILE)
+}
+
 /// Reads a file that must be a regular file of at most `max` bytes: a folder, a FIFO, a socket or a
 /// device (anything dropped on the window) is refused before it is opened, so no worker blocks on
 /// it, and a huge file is refused before it is read.
-fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, GalleryError> {
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, GalleryError> {
     use std::io::Read as _;
     let meta = std::fs::metadata(path).map_err(io("read", path))?;
     let refuse = |what: String| GalleryError::NotAFile {
@@ -418,32 +486,11 @@ fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, GalleryError> {
     Ok(bytes)
 }
 
-/// The settings of any saved image (ours or another tool's): our PNG chunk, an A1111 `parameters`
-/// chunk, our JPEG comment or an A1111 one, else the sidecar `.json` next to it. A `.json` path is
-/// read as a sidecar.
+/// The settings of any saved image (ours or another tool's: A1111, ComfyUI, InvokeAI), else of
+/// the sidecar `.json` next to it; a `.json` path is read as a sidecar. What was clamped or has no
+/// counterpart here is in [`foreign::read_any`]'s notes.
 pub fn read_settings(path: &Path) -> Result<GenParams, GalleryError> {
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    {
-        return read_sidecar(path).map(|s| s.params);
-    }
-    let bytes = read_regular(path, MAX_SETTINGS_FILE)?;
-    let embedded = embedded_settings(path, &bytes);
-    if let Ok(Some(p)) = embedded {
-        return Ok(p);
-    }
-    let sidecar = sidecar_of(path);
-    if sidecar.exists() {
-        return read_sidecar(&sidecar).map(|s| s.params);
-    }
-    match embedded {
-        Err(e) => Err(e),
-        Ok(_) => Err(GalleryError::NoSettings {
-            path: path.to_path_buf(),
-            sidecar,
-        }),
-    }
+    foreign::read_any(path).map(|i| i.params)
 }
 
 #[cfg(test)]
@@ -521,9 +568,14 @@ mod tests {
                 image::ImageFormat::Jpeg,
             )
             .unwrap();
-        let exif = super::exif::tests::exif_with_comment(
-            "a depth castle\nSteps: 25, Sampler: Euler a, CFG scale: 6, Seed: 77, Size: 512x512, ControlNet 0: \"Module: depth_midas, Weight: 0.6\"",
-            true,
+        let mut exif = b"Exif\0\0".to_vec();
+        exif.extend(
+            super::exif::build(
+                "a depth castle\nSteps: 25, Sampler: Euler a, CFG scale: 6, Seed: 77, Size: 512x512, ControlNet 0: \"Module: depth_midas, Weight: 0.6\"",
+                None,
+                JPEG_EXIF_MAX,
+            )
+            .unwrap(),
         );
         let mut with = jpg[..2].to_vec();
         with.extend(jpeg_segment(0xE1, &exif));
@@ -569,8 +621,9 @@ mod tests {
                 let _ = png_texts(bytes);
                 let _ = jpeg_comments(bytes);
                 let _ = embedded_record(Path::new("x"), bytes);
-                let _ = super::exif::user_comment(bytes);
-                let _ = super::exif::webp_exif(bytes);
+                let _ = super::exif::read(bytes);
+                let _ = webp_exif(bytes);
+                let _ = found(Path::new("x"), bytes);
             }
         }
         let tokens = [
@@ -599,7 +652,7 @@ mod tests {
             let text: String = (0..rng.usize(0..30))
                 .map(|_| tokens[rng.usize(..tokens.len())])
                 .collect();
-            if let Ok(p) = parse_a1111(&text) {
+            if let Ok(p) = super::super::parse_a1111(&text) {
                 assert_eq!(
                     p.clamped(),
                     p,

@@ -1,6 +1,7 @@
 //! The gallery: every paid result on disk, never lost. Each `200` is written before it is shown,
-//! atomically, with its parameters inside the file where the format allows (PNG text chunks, JPEG
-//! comments; WebP takes none) and always in a JSON sidecar. The API key never reaches any of it.
+//! atomically, with its parameters inside the file where A1111 puts them (PNG text chunks, the EXIF
+//! UserComment of JPEG and WebP; see [`meta`]) and always in a JSON sidecar. Settings are read back
+//! from any image, ours or another tool's ([`foreign`]). The API key never reaches any of it.
 //!
 //! Layout of a gallery folder: `YYYYMMDD-HHMMSS-<cn_type>-<seed>[-<n>].<ext>` images (UTC), a
 //! `<same stem>.json` sidecar each, `.catalog.sqlite` (the catalog, see [`catalog`]), `.thumbs/`
@@ -11,6 +12,7 @@ mod atomic;
 pub mod catalog;
 mod error;
 mod exif;
+pub mod foreign;
 pub mod meta;
 mod repair;
 mod store;
@@ -26,6 +28,7 @@ use crate::types::{ApiVersion, GroupTag, JobId};
 pub use a1111::{format_a1111, parse_a1111};
 pub use atomic::{TMP_GRACE, write_fallback};
 pub use error::GalleryError;
+pub use foreign::{ImportError, Imported, Tool, read_any};
 pub use meta::read_settings;
 pub use store::{Store, THUMBS_DIR, TRASH_DIR};
 
@@ -57,6 +60,10 @@ pub struct NewResult<'a> {
     /// The job that paid for it: a resume after a crash finds the result by it instead of
     /// reporting the job as lost (or fetching it again).
     pub job_id: Option<JobId>,
+    /// The control image exactly as it was sent (after orientation, downscaling and
+    /// re-encoding), kept once per distinct content beside the results; `None` for a URL input
+    /// (the URL itself is kept in `input`).
+    pub input_image: Option<&'a [u8]>,
 }
 
 /// The JSON file next to every image: everything needed to show, reproduce and account for it.
@@ -90,6 +97,41 @@ pub struct Sidecar {
     /// The job that made it (see [`NewResult::job_id`]); absent from older sidecars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
+    /// The control image as it was sent, kept in the gallery: a path relative to the folder
+    /// holding this sidecar (`.inputs/<sha256>.jpg`), or absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_file: Option<String>,
+    /// The SHA-256 of the kept input's bytes (hex), its content address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_hash: Option<String>,
+}
+
+/// The kept input of a saved result, from the sidecar beside `image` (`None` when there is no
+/// sidecar, it names no kept input, or that file is gone).
+pub fn kept_input_of(image: &std::path::Path) -> Option<PathBuf> {
+    let sidecar = meta::sidecar_of(image);
+    let meta = meta::read_sidecar(&sidecar).ok()?;
+    let entry = Entry {
+        id: String::new(),
+        image_path: image.to_path_buf(),
+        sidecar_path: sidecar,
+        meta,
+    };
+    entry.input_path().filter(|p| p.is_file())
+}
+
+impl Entry {
+    /// The kept input image of this result, as a path (`None` when none was kept, e.g. a URL
+    /// input or a result older than kept inputs).
+    pub fn input_path(&self) -> Option<PathBuf> {
+        let f = self.meta.input_file.as_deref()?;
+        let p = std::path::Path::new(f);
+        Some(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.sidecar_path.parent()?.join(p)
+        })
+    }
 }
 
 fn is_zero(n: &u8) -> bool {

@@ -249,6 +249,8 @@ pub(super) fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), Gallery
         rating: 0,
         model: MODEL.to_owned(),
         job_id: None,
+        input_file: None,
+        input_hash: None,
     };
     Ok((sidecar, ours))
 }

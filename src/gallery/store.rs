@@ -37,6 +37,9 @@ use super::{Entry, GalleryError, NewResult, SIDECAR_VERSION, Sidecar, format_a11
 pub const TRASH_DIR: &str = ".trash";
 /// The thumbnail cache inside the gallery.
 pub const THUMBS_DIR: &str = ".thumbs";
+/// The kept input images inside the gallery, one file per distinct content
+/// (`<sha256>.<ext>`); inside the trash, the inputs no result uses any more.
+pub const INPUTS_DIR: &str = ".inputs";
 /// The image extensions the gallery lists.
 pub(super) const IMAGE_EXTS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
 
@@ -279,7 +282,21 @@ impl Store {
             rating: 0,
             model: MODEL.to_owned(),
             job_id: new.job_id,
+            input_file: None,
+            input_hash: None,
         };
+        let mut meta = meta;
+        if let Some(bytes) = new.input_image {
+            // The input is kept before the image: a result never names an input not on disk. A
+            // failure costs only the kept copy (the paid image matters more), and is logged.
+            match self.keep_input(bytes) {
+                Ok((hash, file)) => {
+                    meta.input_hash = Some(hash);
+                    meta.input_file = Some(file);
+                }
+                Err(e) => tracing::warn!(error = %e, "the input image could not be kept with the result"),
+            }
+        }
         let file = format!("{id}.{}", new.image.format.extension());
         let image_path = dir.join(&file);
         let sidecar_path = dir.join(format!("{id}.json"));
@@ -305,6 +322,84 @@ impl Store {
         let entry = self.entry((id, file, meta));
         super::atomic::hold_after_save_for_tests();
         Ok(entry)
+    }
+
+    /// Keeps an input image in `.inputs/` under its content address (once per distinct content);
+    /// returns its hash and its path relative to the gallery folder.
+    fn keep_input(&self, bytes: &[u8]) -> Result<(String, String), GalleryError> {
+        use sha2::Digest;
+        let hash: String = sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let ext = match image::guess_format(bytes) {
+            Ok(image::ImageFormat::Png) => "png",
+            Ok(image::ImageFormat::Jpeg) => "jpg",
+            Ok(image::ImageFormat::WebP) => "webp",
+            Ok(image::ImageFormat::Gif) => "gif",
+            Ok(image::ImageFormat::Bmp) => "bmp",
+            Ok(image::ImageFormat::Tiff) => "tiff",
+            _ => "bin",
+        };
+        let dir = own_subdir(self.dir(), INPUTS_DIR)?;
+        let name = format!("{hash}.{ext}");
+        let path = dir.join(&name);
+        // The same content is there already (its name is its hash): nothing to write. A file of
+        // another size under that name is damaged, and is replaced.
+        let there = std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+        if !there {
+            let trashed = self.dir().join(TRASH_DIR).join(INPUTS_DIR).join(&name);
+            if std::fs::rename(&trashed, &path).is_err() {
+                write_atomic(&path, bytes)?;
+            }
+        }
+        Ok((hash, format!("{INPUTS_DIR}/{name}")))
+    }
+
+    /// Moves a kept input that no listed result uses any more into the trash (where
+    /// [`Store::empty_trash`] deletes it and [`Store::undo_delete`] finds it again).
+    fn retire_input(&self, st: &State, meta: &Sidecar) {
+        let (Some(hash), Some(file)) = (&meta.input_hash, &meta.input_file) else {
+            return;
+        };
+        if self.read(st, 1, |c| c.input_users(hash)) > 0 {
+            return;
+        }
+        let Some(name) = file
+            .strip_prefix(&format!("{INPUTS_DIR}/"))
+            .filter(|n| valid_id(n))
+        else {
+            return;
+        };
+        let from = self.dir().join(INPUTS_DIR).join(name);
+        let moved = own_subdir(self.dir(), TRASH_DIR)
+            .and_then(|t| own_subdir(&t, INPUTS_DIR))
+            .and_then(|to| std::fs::rename(&from, to.join(name)).map_err(io("move to the trash", &from)));
+        if let Err(e) = moved {
+            tracing::warn!(error = %e, "an input no result uses could not be moved to the trash");
+        }
+    }
+
+    /// Brings a result's kept input back from the trash if it went there with the result.
+    fn restore_input(&self, meta: &Sidecar) {
+        let Some(name) = meta
+            .input_file
+            .as_deref()
+            .and_then(|f| f.strip_prefix(&format!("{INPUTS_DIR}/")))
+            .filter(|n| valid_id(n))
+        else {
+            return;
+        };
+        let to = self.dir().join(INPUTS_DIR).join(name);
+        let from = self.dir().join(TRASH_DIR).join(INPUTS_DIR).join(name);
+        if !to.exists() && from.is_file() {
+            let back = own_subdir(self.dir(), INPUTS_DIR)
+                .and_then(|_| std::fs::rename(&from, &to).map_err(io("restore", &to)));
+            if let Err(e) = back {
+                tracing::warn!(error = %e, "a result's input could not be restored from the trash");
+            }
+        }
     }
 
     /// Picks a free stem (`base`, `base-2`, `base-3`, …) and reserves it across processes by
@@ -436,7 +531,7 @@ impl Store {
             return Err(self.not_found(id));
         }
         let mut st = self.lock();
-        let Some((_, file, _)) = self.read(&st, None, |c| c.get(id)) else {
+        let Some((_, file, meta)) = self.read(&st, None, |c| c.get(id)) else {
             return Err(self.not_found(id));
         };
         let dir = &self.inner.dir;
@@ -456,6 +551,7 @@ impl Store {
         sync_dir(dir);
         sync_dir(&trash);
         self.write(&mut st, |c| c.remove_all([id]));
+        self.retire_input(&st, &meta);
         Ok(())
     }
 
@@ -503,6 +599,7 @@ impl Store {
         let Some(meta) = self.adopt(id, &file) else {
             return Err(GalleryError::NotAnImage { path: image });
         };
+        self.restore_input(&meta);
         self.write(&mut st, |c| c.put(id, &file, &meta));
         Ok(self.entry((id.to_owned(), file, meta)))
     }
@@ -545,6 +642,19 @@ impl Store {
                     });
                 if of_trashed {
                     let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        // The inputs that went to the trash with the last results that used them. A planted link
+        // there is never followed: only plain files directly inside are removed.
+        let inputs = trash.join(INPUTS_DIR);
+        if std::fs::symlink_metadata(&inputs).is_ok_and(|m| m.is_dir())
+            && let Ok(rd) = std::fs::read_dir(&inputs)
+        {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_file()) {
+                    let path = e.path();
+                    std::fs::remove_file(&path).map_err(io("delete", &path))?;
                 }
             }
         }

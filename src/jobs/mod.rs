@@ -14,6 +14,7 @@ mod resume;
 pub mod runtime;
 pub mod services;
 pub mod types;
+pub mod variations;
 
 pub use runtime::{Notify, RuntimeDeps, decode_preview, start};
 pub use services::{Pending, Poll, ServiceError, Services};

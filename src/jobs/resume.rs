@@ -200,7 +200,7 @@ async fn resume_v2(
             {
                 Ok(mut g) => {
                     g.images.drain(..found.len().min(g.images.len()));
-                    match save(sh, id, spec, g).await {
+                    match save(sh, id, spec, g, None).await {
                         Ok((saved, acc)) => Ok((found.into_iter().chain(saved).collect(), acc)),
                         Err(e) => Err((e, true)),
                     }

@@ -454,16 +454,23 @@ async fn job_body(
         Ok(g) => g,
         Err(e) => return Err((e.into(), true)),
     };
-    save(sh, id, spec, generation).await.map_err(|e| (e, true))
+    // The input as sent is kept with the results (a URL input was sent as its URL).
+    let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(prepared.payload);
+    save(sh, id, spec, generation, sent)
+        .await
+        .map_err(|e| (e, true))
 }
 
 /// Saves every image (off the async threads) and decodes its preview. An image that cannot be
-/// saved in the gallery goes to a fallback folder rather than being lost.
+/// saved in the gallery goes to a fallback folder rather than being lost. `sent_input` is the
+/// input's payload as sent (base64), kept with the results; `None` keeps none (a URL input, or a
+/// job resumed after a crash, whose payload is gone).
 pub(super) async fn save(
     sh: &Arc<Shared>,
     id: JobId,
     spec: &JobSpec,
     generation: Generation,
+    sent_input: Option<String>,
 ) -> Result<(Vec<SavedImage>, crate::api::Accounting), JobEnd> {
     sh.stage(id, Stage::Saving);
     let store = sh.store.clone();
@@ -472,6 +479,10 @@ pub(super) async fn save(
     let r = tokio::task::spawn_blocking(move || {
         let mut saved = Vec::new();
         let label = spec.input.describe();
+        let input_bytes = sent_input.and_then(|b64| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).ok()
+        });
         for (index, image) in generation.images.iter().enumerate() {
             let new = NewResult {
                 image,
@@ -482,6 +493,7 @@ pub(super) async fn save(
                 group: spec.group.as_ref(),
                 index,
                 job_id: Some(id),
+                input_image: input_bytes.as_deref(),
             };
             let (path, sidecar) = match store.save(&new) {
                 Ok(entry) => (entry.image_path, entry.sidecar_path),

@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::api::{ApiKey, Credits, GenParams};
+use crate::api::{ApiKey, Credits};
 use crate::jobs::{
     self, Command, InputPreview, InputSource, JobSpec, JobsHandle, KeyState, Pending, ServiceError,
 };
@@ -75,7 +75,10 @@ pub struct FluxApp {
     pub(crate) compare: super::compare_view::CompareView,
     /// Files dropped on the window whose settings are being read: with settings inside they restore
     /// them, without they become the input image.
-    pub(crate) pending_drops: Vec<(std::path::PathBuf, Pending<Result<GenParams, ServiceError>>)>,
+    pub(crate) pending_drops: Vec<(
+        std::path::PathBuf,
+        Pending<Result<crate::jobs::services::Restored, ServiceError>>,
+    )>,
     /// The credit balance asked for and not answered yet.
     pub(crate) pending_credits: Option<Pending<Result<Credits, ServiceError>>>,
     /// The key's state asked for (at start, or after Save/Clear) and not answered yet.
@@ -242,7 +245,11 @@ impl FluxApp {
         if let (Some(err), false) = (&input.error, matches!(input.source, InputSource::Url(_))) {
             return Some(format!("The input image cannot be used: {err}"));
         }
-        if matches!(self.key_state, Some(KeyState::Missing)) && self.session_key.is_none() {
+        if matches!(
+            self.key_state,
+            Some(KeyState::Missing | KeyState::Unavailable(_))
+        ) && self.session_key.is_none()
+        {
             return Some("No API key: add one in Settings (or set SEGMIND_API_KEY).".into());
         }
         if self.runtime_gone {
@@ -301,7 +308,7 @@ impl FluxApp {
             self.gallery.files_dropped(paths, self.jobs.services());
         } else if let Some(p) = paths.into_iter().next() {
             // A saved image restores its settings; any other image becomes the input.
-            let reading = self.jobs.services().read_settings(p.clone());
+            let reading = self.jobs.services().read_result(p.clone());
             self.pending_drops.push((p, reading));
         }
         // A paste into a text field is that field's; otherwise it is an input image.
@@ -503,10 +510,7 @@ impl FluxApp {
     pub(crate) fn use_settings(&mut self, params: crate::api::GenParams, notice: &str) {
         self.state.params = params.clamped();
         self.state.settings.seed_mode = super::state::SeedMode::Locked;
-        self.notices.push(notice.to_owned());
-        if self.notices.len() > 5 {
-            self.notices.remove(0);
-        }
+        self.push_notice(notice.to_owned());
     }
 
     /// The central panel: the latest result, the comparison view or the gallery.
@@ -549,8 +553,29 @@ impl FluxApp {
             }
             self.send(c);
         }
-        if let Some(super::gallery_panel::PanelAction::UseSettings(p)) = action {
-            self.use_settings(p, "Settings restored from the gallery");
+        match action {
+            Some(super::gallery_panel::PanelAction::UseSettings(p)) => {
+                self.use_settings(p, "Settings restored from the gallery");
+            }
+            Some(super::gallery_panel::PanelAction::UseResult {
+                params,
+                input,
+                input_was,
+            }) => match input.filter(|p| p.is_file()) {
+                Some(path) => {
+                    self.set_input(InputSource::File(path));
+                    self.use_settings(params, "Settings and input image restored from the gallery");
+                }
+                None => self.use_settings(
+                    params,
+                    &format!(
+                        "Settings restored from the gallery. Its input image was not kept with it \
+                         (it was {}), so the current input stays.",
+                        shorten(&input_was, 80)
+                    ),
+                ),
+            },
+            None => {}
         }
     }
 }
@@ -621,7 +646,7 @@ fn drop_overlay(ctx: &egui::Context) {
     painter.text(
         screen.center(),
         egui::Align2::CENTER_CENTER,
-        "Drop the image to use it as input",
+        "Drop a saved result to restore its settings and input, or any image to use it as input",
         egui::FontId::proportional(22.0),
         egui::Color32::WHITE,
     );

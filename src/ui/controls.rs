@@ -74,6 +74,8 @@ impl FluxApp {
             ui.checkbox(&mut self.state.fine_size_steps, "Fine steps (8 px)")
                 .on_hover_text("Snap width and height to multiples of 8 instead of 64");
         });
+        let size = self.result_size_line();
+        widgets::hint_line(ui, &size);
         let p = &mut self.state.params;
         p.custom_width = widgets::snap(p.custom_width, step, SIZE.min, SIZE.max);
         p.custom_height = widgets::snap(p.custom_height, step, SIZE.min, SIZE.max);
@@ -156,6 +158,36 @@ impl FluxApp {
         {
             self.state.params.seed = seed.clamp(0, MAX_SEED);
             self.state.settings.seed_mode = SeedMode::Locked;
+        }
+    }
+
+    /// The size the result will be asked for, and why.
+    pub(crate) fn result_size_line(&self) -> String {
+        let p = &self.state.params;
+        if !p.use_input_img_dimension {
+            return format!("Result: {} × {} px, as set", p.custom_width, p.custom_height);
+        }
+        let max = self.state.settings.max_input_side;
+        match self.input.as_ref().map(|v| (&v.source, &v.preview)) {
+            None => "Result: the input image's size (choose an input)".to_owned(),
+            Some((crate::jobs::InputSource::Url(_), _)) => {
+                "Result: the URL image's own size (the service downloads it; its size is not \
+                 known here)"
+                    .to_owned()
+            }
+            Some((_, None)) => "Result: the input image's size".to_owned(),
+            Some((_, Some(pre))) => {
+                let (w, h) = crate::api::input::sent_size(pre.width, pre.height, max);
+                if (w, h) == (pre.width, pre.height) {
+                    format!("Result: {w} × {h} px, the input's size")
+                } else {
+                    format!(
+                        "Result: {w} × {h} px: the input's {} × {} downscaled to {max} px on its \
+                         long side before sending (Settings)",
+                        pre.width, pre.height
+                    )
+                }
+            }
         }
     }
 

@@ -56,8 +56,18 @@ impl FluxApp {
                 ui.label("loading preview…");
             });
         }
-        if let Some(err) = &view.error {
-            widgets::error_line(ui, err);
+        match (&view.error, &view.source) {
+            // Not an error: the service reads a URL itself, so there is nothing to show here.
+            (Some(_), crate::jobs::InputSource::Url(_)) => {
+                widgets::hint_line(
+                    ui,
+                    "No preview for a URL: the service downloads the image itself.",
+                );
+            }
+            (Some(err), _) => {
+                widgets::error_line(ui, err);
+            }
+            (None, _) => {}
         }
         if let (Some(tex), Some(pre)) = (&view.texture, &view.preview) {
             let avail = ui.available_width().min(320.0);

@@ -26,8 +26,10 @@ impl FluxApp {
         }
     }
 
-    /// A notice that belongs to no job (the last five are kept).
+    /// A notice that belongs to no job (the last five are kept; the same text twice is shown once,
+    /// as the newest).
     pub(crate) fn push_notice(&mut self, msg: String) {
+        self.notices.retain(|n| *n != msg);
         self.notices.push(msg);
         if self.notices.len() > 5 {
             self.notices.remove(0);
@@ -143,11 +145,26 @@ impl FluxApp {
                 Poll::Lost => None,
             };
             let (path, _) = self.pending_drops.remove(i);
+            let name = path
+                .file_name()
+                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
             match answer {
-                Some(params) => self.use_settings(
-                    params,
-                    &format!("Settings restored from {}", path.display()),
-                ),
+                Some(r) => match r.input {
+                    Some(input) => {
+                        self.set_input(InputSource::File(input));
+                        self.use_settings(
+                            r.params,
+                            &format!("Settings and input image restored from {name}"),
+                        );
+                    }
+                    None => self.use_settings(
+                        r.params,
+                        &format!(
+                            "Settings restored from {name}. Its input image was not kept with \
+                             it, so the current input stays."
+                        ),
+                    ),
+                },
                 None => self.set_input(InputSource::File(path)),
             }
         }

@@ -85,6 +85,7 @@ pub fn save(store: &Store, img: &ReceivedImage, p: &GenParams, seed: i64) -> Ent
             group: Some(&group),
             index: 0,
             job_id: Some(17),
+            input_image: None,
         })
         .unwrap()
 }

@@ -311,6 +311,14 @@ fn a1111_keys_are_unique_and_the_line_writes_each_once() {
                     assert_eq!(a1111_field(name).map(|(g, _)| g), Some(f));
                 }
             }
+            A1111::Unit(u) => {
+                assert_eq!(in_line, 0, "{f}: written inside the unit");
+                assert_eq!(a1111_unit_field(u.key), Some(f));
+                for name in u.line_keys {
+                    assert!(keys.insert((*name).to_owned()), "{name} read as two fields");
+                    assert_eq!(a1111_field(name).map(|(g, _)| g), Some(f));
+                }
+            }
             _ => assert_eq!(in_line, 0, "{f}"),
         }
     }
@@ -320,4 +328,40 @@ fn a1111_keys_are_unique_and_the_line_writes_each_once() {
         Some((Field::Guidance, true))
     );
     assert_eq!(a1111_field("Model"), None);
+}
+
+#[test]
+fn the_controlnet_unit_is_written_as_sd_webui_controlnet_records_it() {
+    let p = GenParams {
+        cn_type: CnType::Depth,
+        cn_strength: 0.7,
+        cn_stop: 0.6,
+        ..GenParams::default()
+    };
+    assert_eq!(
+        a1111_unit(&p),
+        "Module: depth_midas, Model: flux-controlnet-depth, Weight: 0.7, Guidance Start: 0, Guidance End: 0.6"
+    );
+    let pairs = a1111_pairs(&p, (64, 64));
+    assert_eq!(pairs.last(), Some(&(A1111_UNIT_KEY, a1111_unit(&p))));
+    // Every unit field is in the unit once; no value holds the unit's separators.
+    for f in Field::ALL {
+        if let A1111::Unit(u) = f.info().a1111 {
+            for v in boundary_values(f) {
+                let mut q = GenParams::default();
+                set(&mut q, f, v).unwrap();
+                let unit = a1111_unit(&q);
+                let items: Vec<(&str, &str)> = unit
+                    .split(", ")
+                    .map(|i| i.split_once(": ").unwrap())
+                    .collect();
+                assert_eq!(items.len(), A1111_UNIT.len(), "{unit}");
+                assert_eq!(items.iter().filter(|(k, _)| *k == u.key).count(), 1);
+                assert!(items.iter().all(|(_, v)| !v.contains([',', ':'])), "{unit}");
+            }
+        }
+    }
+    for t in CnType::ALL {
+        assert!(!unit_module(*t).contains([',', ':', ' ']));
+    }
 }

@@ -231,7 +231,9 @@ impl Catalog {
                                 identity: file_id(&path),
                                 path: Some(path),
                             },
-                            fill: fill || m == Migrated::Created,
+                            // An upgrade may add columns the old rows lack: they are filled
+                            // again from the sidecars.
+                            fill: fill || m != Migrated::Current,
                             notes,
                         };
                     }
@@ -453,6 +455,14 @@ impl Catalog {
         Ok(out)
     }
 
+    /// How many pictures use the kept input with this content address.
+    pub fn input_users(&self, hash: &str) -> rusqlite::Result<usize> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM results WHERE input_hash = ?")?
+            .query_row([hash], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as usize)
+    }
+
     /// How many pictures are listed.
     pub fn count(&self) -> rusqlite::Result<usize> {
         self.conn
@@ -501,14 +511,14 @@ fn put(conn: &Connection, id: &str, file: &str, m: &Sidecar) -> rusqlite::Result
         .unwrap_or_default();
     conn.prepare_cached(
         "INSERT INTO results (id, file, created_ms, cn_type, seed_used, prompt, favourite, rating,
-                              grp, job_id, request_id, api, cost, meta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                              grp, job_id, request_id, api, cost, meta, input_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (id) DO UPDATE SET
             file = excluded.file, created_ms = excluded.created_ms, cn_type = excluded.cn_type,
             seed_used = excluded.seed_used, prompt = excluded.prompt,
             favourite = excluded.favourite, rating = excluded.rating, grp = excluded.grp,
             job_id = excluded.job_id, request_id = excluded.request_id, api = excluded.api,
-            cost = excluded.cost, meta = excluded.meta",
+            cost = excluded.cost, meta = excluded.meta, input_hash = excluded.input_hash",
     )?
     .execute(params![
         id,
@@ -525,6 +535,7 @@ fn put(conn: &Connection, id: &str, file: &str, m: &Sidecar) -> rusqlite::Result
         api,
         m.accounting.cost,
         meta,
+        m.input_hash,
     ])?;
     Ok(())
 }

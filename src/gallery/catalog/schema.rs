@@ -8,7 +8,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
 const MIGRATIONS: [&str; VERSION as usize] = [
@@ -58,6 +58,12 @@ const MIGRATIONS: [&str; VERSION as usize] = [
         updated_ms  INTEGER NOT NULL,
         PRIMARY KEY (batch, line_key)
     );
+    ",
+    // 2: the content address of each result's kept input (how many results use an input is
+    // counted from here, so it can never drift).
+    r"
+    ALTER TABLE results ADD COLUMN input_hash TEXT;
+    CREATE INDEX results_input ON results (input_hash) WHERE input_hash IS NOT NULL;
     ",
 ];
 

@@ -27,6 +27,8 @@ fn meta(n: u64, prompt: &str, cn: CnType) -> Sidecar {
         rating: (n % 6) as u8,
         model: "flux-controlnet".into(),
         job_id: Some(100 + n),
+        input_file: None,
+        input_hash: None,
     }
 }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use pending::{Pending, Poll, take};
-pub use request::{Found, Listing, Reply, Request};
+pub use request::{Found, Listing, Reply, Request, Restored};
 
 use super::clients::Clients;
 use super::export::{ExportError, GridCell};
@@ -208,6 +208,12 @@ impl Services {
     /// Brings a deleted image back from the trash; answers with `query`'s new listing.
     pub fn undo_delete(&self, id: String, query: Query) -> Pending<Result<Listing, ServiceError>> {
         self.ask(|reply| Request::UndoDelete { id, query, reply })
+    }
+
+    /// The settings stored in an image file, and its kept input image when it is one of ours
+    /// that kept it (a dropped result restores both).
+    pub fn read_result(&self, path: PathBuf) -> Pending<Result<Restored, ServiceError>> {
+        self.ask(|reply| Request::ReadResult { path, reply })
     }
 
     /// The settings stored in an image file (ours, or an A1111-style PNG).

@@ -23,6 +23,13 @@ pub struct Found {
     pub total: usize,
 }
 
+/// What a saved image restores: its settings, and its kept input image when there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    pub params: GenParams,
+    pub input: Option<PathBuf>,
+}
+
 /// A gallery listing, shared without copying.
 pub type Listing = Arc<Found>;
 
@@ -85,6 +92,10 @@ pub enum Request {
         id: String,
         query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
+    },
+    ReadResult {
+        path: PathBuf,
+        reply: Reply<Result<Restored, ServiceError>>,
     },
     ReadSettings {
         path: PathBuf,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::request::{Found, Listing, Reply, Request};
+use super::request::{Found, Listing, Reply, Request, Restored};
 use super::{ServiceError, reveal};
 use crate::api::input;
 use crate::gallery::catalog::Query;
@@ -95,6 +95,12 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
         Request::UndoDelete { id, query, reply } => blocking(s, reply, move |s| {
             s.store.undo_delete(&id)?;
             listing(s, &query)
+        }),
+        Request::ReadResult { path, reply } => blocking(s, reply, move |_| {
+            Ok(Restored {
+                params: crate::gallery::read_settings(&path)?,
+                input: crate::gallery::kept_input_of(&path),
+            })
         }),
         Request::ReadSettings { path, reply } => {
             blocking(s, reply, move |_| Ok(crate::gallery::read_settings(&path)?))

@@ -132,13 +132,20 @@ impl GalleryPanel {
             }
             if ui
                 .button("Use these settings")
-                .on_hover_text("Load these settings, with the seed this image was made with")
+                .on_hover_text(
+                    "Load these settings, with the seed this image was made with, and its input \
+                     image when it was kept",
+                )
                 .clicked()
             {
-                action = Some(PanelAction::UseSettings(GenParams {
-                    seed: m.seed_used,
-                    ..m.params.clone()
-                }));
+                action = Some(PanelAction::UseResult {
+                    params: GenParams {
+                        seed: m.seed_used,
+                        ..m.params.clone()
+                    },
+                    input: entry.input_path(),
+                    input_was: m.input.clone(),
+                });
             }
         });
         action

@@ -52,6 +52,14 @@ pub const DETAILS_BESIDE_FROM: f32 = 620.0;
 pub enum PanelAction {
     /// Load these settings into the controls (the seed is the one the result was made with).
     UseSettings(GenParams),
+    /// Load a saved result's settings (with its seed) and, when it was kept, its input image.
+    UseResult {
+        params: GenParams,
+        /// The result's kept input (`None` when none was kept: a URL input, an older result).
+        input: Option<PathBuf>,
+        /// How the result's input was described when it was made (a path or URL).
+        input_was: String,
+    },
 }
 
 enum Thumb {
