@@ -65,9 +65,14 @@ fn stdout_lines(o: &std::process::Output) -> Vec<String> {
 
 /// Runs `fluxcn generate` with `args` (PNG output into `out`) and returns the saved paths.
 fn generate(base: &str, tmp: &Path, out: &Path, args: &[&str]) -> Vec<PathBuf> {
+    generate_from(base, tmp, &photo(tmp), out, args)
+}
+
+/// [`generate`] from the control image `input`.
+fn generate_from(base: &str, tmp: &Path, input: &Path, out: &Path, args: &[&str]) -> Vec<PathBuf> {
     let o = fluxcn(base, &tmp.join("data"))
         .args(["generate", "--format", "png", "--image"])
-        .arg(photo(tmp))
+        .arg(input)
         .arg("--out")
         .arg(out)
         .args(args)
@@ -81,7 +86,8 @@ fn a1111_png(path: &Path, text: &str) {
     let f = std::fs::File::create(path).unwrap();
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), 4, 4);
     enc.set_color(png::ColorType::Rgb);
-    enc.add_text_chunk("parameters".into(), text.into()).unwrap();
+    enc.add_text_chunk("parameters".into(), text.into())
+        .unwrap();
     let mut w = enc.write_header().unwrap();
     w.write_image_data(&[0u8; 48]).unwrap();
     w.finish().unwrap();
@@ -141,14 +147,37 @@ fn diff_of_two_saved_pictures_an_a1111_png_and_a_file_without_settings() {
     ];
     assert_eq!(stdout_lines(&diff_cmd(a, b)), want);
     // The sidecar reads the same as its image; the other way round swaps old and new.
-    assert_eq!(
-        stdout_lines(&diff_cmd(&a.with_extension("json"), b)),
-        want
-    );
+    assert_eq!(stdout_lines(&diff_cmd(&a.with_extension("json"), b)), want);
     let back = stdout_lines(&diff_cmd(b, a));
     assert_eq!(back[0], "cn_type: canny → depth");
     assert_eq!(back[4], "prompt removed: blue … at night");
     assert_eq!(stdout_lines(&diff_cmd(a, a)), ["no difference"]);
+
+    // The same settings from another control image: the sidecars tell the image apart.
+    let other = tmp.path().join("other.png");
+    image::RgbImage::from_pixel(160, 120, image::Rgb([200, 10, 10]))
+        .save(&other)
+        .unwrap();
+    let c = generate_from(
+        &base,
+        tmp.path(),
+        &other,
+        &out,
+        &[
+            "--prompt",
+            "a knight in red armour",
+            "--seed",
+            "1",
+            "--cn-type",
+            "depth",
+        ],
+    );
+    let lines = stdout_lines(&diff_cmd(a, &c[0]));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("image: ") && lines[0].ends_with("other.png"),
+        "{lines:?}"
+    );
 
     // Another tool's picture: its A1111 text, names mapped, the size it states.
     let foreign = tmp.path().join("00001-1.png");
@@ -256,7 +285,10 @@ fn variations_send_one_job_per_prompt_with_one_seed_after_saying_the_cost() {
     }
     prompts.sort();
     assert_eq!(prompts, ["a blue car", "a green car", "a red car"]);
-    assert!(seeds.iter().all(|s| *s == seeds[0] && *s != -1), "{seeds:?}");
+    assert!(
+        seeds.iter().all(|s| *s == seeds[0] && *s != -1),
+        "{seeds:?}"
+    );
     assert_eq!(server.stats().v1_requests, 3);
 
     // Two variations differ in their prompt alone.
@@ -297,13 +329,7 @@ fn variations_send_one_job_per_prompt_with_one_seed_after_saying_the_cost() {
         "6 prompts → 6 images ≈ $0.29: more than 4 images; add --yes",
     );
     refused(
-        &[
-            "--variations",
-            "--samples",
-            "3",
-            "--prompt",
-            "{a|b} car",
-        ],
+        &["--variations", "--samples", "3", "--prompt", "{a|b} car"],
         "2 prompts → 6 images",
     );
     refused(

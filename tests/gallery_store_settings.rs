@@ -1,7 +1,8 @@
 //! The gallery store keeps the settings with the picture, end to end in a temporary folder: PNG
-//! chunks (A1111 text and our own record) and JPEG comments that leave the pixels untouched, WebP
-//! with a sidecar only, A1111 text and PNGs from other tools read back, any slider value restored
-//! bit for bit, and never the API key in any file.
+//! chunks (A1111 text and our own record), JPEG EXIF and comments, and the WebP EXIF chunk, all
+//! leaving the pixels untouched; A1111 text and PNGs from other tools read back, any slider value
+//! restored bit for bit, and never the API key in any file. (Readers independent of ours check the
+//! same files in `metadata_roundtrip.rs`.)
 // Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
@@ -32,7 +33,7 @@ fn png_carries_a1111_and_fluxcn_chunks_and_pixels_are_untouched() {
         .find(|t| t.keyword == "parameters")
         .expect("a parameters tEXt chunk");
     assert_eq!(parameters.text, format_a1111(&p, 99, 96, 80));
-    assert!(parameters.text.starts_with("a knight in armour, dramatic light, élan\nSteps: 28, Sampler: dpmpp_2m, Schedule type: karras, CFG scale: 4.5, Seed: 99, Size: 96x80, Model: flux-controlnet, ControlNet: depth, ControlNet strength: 0.7, ControlNet stop: 0.6"));
+    assert!(parameters.text.starts_with("a knight in armour, dramatic light, élan\nSteps: 28, Sampler: dpmpp_2m, Schedule type: karras, CFG scale: 4.5, Seed: 99, Size: 96x80, Model: flux-controlnet, ControlNet 0: \"Module: depth_midas, Model: flux-controlnet-depth, Weight: 0.7, Guidance Start: 0, Guidance End: 0.6\""));
     let ours = info
         .utf8_text
         .iter()
@@ -121,25 +122,43 @@ fn jpeg_comment_is_written_and_read_back_and_pixels_are_untouched() {
     let before = image::load_from_memory(&img.bytes).unwrap().to_rgb8();
     let after = image::load_from_memory(&file).unwrap().to_rgb8();
     assert_eq!(before, after);
-    // The only change is the inserted comments.
+    // The only change is the inserted EXIF segment and comments.
+    let exif_len = 2 + u16::from_be_bytes([file[22], file[23]]) as usize;
+    assert_eq!(
+        &file[20..22],
+        [0xFF, 0xE1],
+        "EXIF right after the JFIF header"
+    );
     assert_eq!(
         file.len(),
-        img.bytes.len() + comments.iter().map(|c| c.len() + 4).sum::<usize>()
+        img.bytes.len() + exif_len + comments.iter().map(|c| c.len() + 4).sum::<usize>()
     );
 }
 
 #[test]
-fn webp_is_stored_byte_exact_with_a_sidecar_only() {
+fn webp_carries_its_settings_inside_and_its_pixels_are_untouched() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap();
     let img = encoded(16, 16, image::ImageFormat::WebP);
     let e = save(&store, &img, &params(), 5);
-    assert_eq!(std::fs::read(&e.image_path).unwrap(), img.bytes);
+    let file = std::fs::read(&e.image_path).unwrap();
+    assert_eq!(
+        &file[12..16],
+        b"VP8X",
+        "the extended format, for its EXIF chunk"
+    );
+    let before = image::load_from_memory(&img.bytes).unwrap().to_rgba8();
+    let after = image::load_from_memory(&file).unwrap().to_rgba8();
+    assert_eq!(before, after);
     assert_eq!(read_settings(&e.image_path).unwrap(), params());
     std::fs::remove_file(&e.sidecar_path).unwrap();
-    let err = read_settings(&e.image_path).unwrap_err();
+    assert_eq!(read_settings(&e.image_path).unwrap(), params());
+    // A WebP with nothing inside and no sidecar says where it looked.
+    let bare = d.path().join("bare.webp");
+    std::fs::write(&bare, &img.bytes).unwrap();
+    let err = read_settings(&bare).unwrap_err();
     assert!(matches!(err, GalleryError::NoSettings { .. }));
-    assert!(err.to_string().contains(&e.id), "{err}");
+    assert!(err.to_string().contains("bare.webp"), "{err}");
 }
 
 #[test]

@@ -287,7 +287,7 @@ fn export_sends_the_plan_with_saved_paths_and_shows_the_result() {
         .set_export_dir(Some(PathBuf::from("/tmp/exports")));
     let subs = compare_four(&mut h);
     feed_c(&mut h, done_event(subs[1].0, "/g/depth.jpg"));
-    h.get_by_label("Export grid").click();
+    h.get_by_label("Export grid…").click();
     h.run();
     let asked: Vec<Request> = requests.try_iter().collect();
     let (plan, cells, out, reply) = asked
@@ -303,7 +303,14 @@ fn export_sends_the_plan_with_saved_paths_and_shows_the_result() {
         })
         .expect("an ExportGrid request");
     let group = subs[0].1.group.as_ref().unwrap().group;
-    assert_eq!(out, PathBuf::from(format!("/tmp/exports/grid-{group}.png")));
+    // No dialog here (tests): straight to the folder, under a name that says what the grid is.
+    let _ = group;
+    assert_eq!(out.parent(), Some(std::path::Path::new("/tmp/exports")));
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("grid-20") && name.ends_with("-cn_type.png") && name.len() == 30,
+        "{name}"
+    );
     assert_eq!(plan.cells.len(), 4);
     assert_eq!(cells.len(), 4);
     let with_image: Vec<_> = cells.iter().filter(|c| c.image.is_some()).collect();
@@ -508,4 +515,51 @@ fn the_cost_follows_the_last_reported_cost_and_the_samples() {
     h.state_mut().base.samples = 2;
     h.run();
     assert!(h.query_by_label("4 requests, 8 images ≈ $0.40").is_some());
+}
+
+/// A "Save as" dialog that answers at once with a fixed choice.
+struct ChosenPath(Option<PathBuf>);
+impl fluxcn::ui::SaveDialog for ChosenPath {
+    fn save_png(
+        &self,
+        dir: PathBuf,
+        name: String,
+        reply: std::sync::mpsc::Sender<Option<PathBuf>>,
+        wake: Box<dyn Fn() + Send>,
+    ) {
+        assert_eq!(dir, PathBuf::from("/tmp/exports"));
+        assert!(name.starts_with("grid-") && name.ends_with(".png"), "{name}");
+        reply.send(self.0.clone()).unwrap();
+        wake();
+    }
+}
+
+#[test]
+fn export_asks_where_to_save_and_a_cancel_writes_nothing() {
+    for (choice, want) in [
+        (None, None),
+        (
+            Some(PathBuf::from("/home/artist/knight-grid")),
+            Some(PathBuf::from("/home/artist/knight-grid.png")),
+        ),
+    ] {
+        let mut h = compare(input());
+        let (services, requests) = Services::manual();
+        h.state_mut().view.set_services(services);
+        h.state_mut()
+            .view
+            .set_export_dir(Some(PathBuf::from("/tmp/exports")));
+        h.state_mut()
+            .view
+            .set_save_dialog(std::sync::Arc::new(ChosenPath(choice)));
+        let subs = compare_four(&mut h);
+        feed_c(&mut h, done_event(subs[1].0, "/g/depth.jpg"));
+        h.get_by_label("Export grid…").click();
+        h.run();
+        let out = requests.try_iter().find_map(|r| match r {
+            Request::ExportGrid { out, .. } => Some(out),
+            _ => None,
+        });
+        assert_eq!(out, want, "the path chosen in the dialog, with .png added");
+    }
 }

@@ -405,7 +405,17 @@ fn type_into(h: &mut Harness<'static, FluxApp>, label: &str, text: &str) {
     h.run_steps(3);
 }
 
-fn grid_at(size: Vec2) {
+/// The app at `size` with one result, then on the Compare tab a 4×3 X/Y grid (cn_type ×
+/// cn_strength) sent and running: three cells done, one retrying, two waiting, six queued.
+/// Returns the first result's parameters and the grid's jobs, row-major.
+fn running_grid(
+    size: Vec2,
+) -> (
+    Harness<'static, FluxApp>,
+    FakeRuntime,
+    GenParams,
+    Vec<(JobId, JobSpec)>,
+) {
     let (mut h, mut rt) = start(size);
     // A result first, so the Result tab has details to come back to.
     let params = one_done(&mut h, &mut rt);
@@ -458,6 +468,11 @@ fn grid_at(size: Vec2) {
         rt.feed(ev);
     }
     h.run_steps(4);
+    (h, rt, params, subs)
+}
+
+fn grid_at(size: Vec2) {
+    let (mut h, _rt, _params, subs) = running_grid(size);
     let r = assert_frame(&h, size);
     for label in ["Compare control types", "X/Y grid"] {
         assert_whole(&h, &r, None, label, body(), r.central, "a compare mode");
@@ -488,7 +503,6 @@ fn grid_at(size: Vec2) {
     h.get_by_label("Result").click();
     h.run_steps(3);
     let r = assert_frame(&h, size);
-    assert_ne!(params.seed, 4323);
     let newest = GenParams {
         seed: 4323,
         ..subs[2].1.params.clone()
@@ -506,10 +520,59 @@ fn a_twelve_cell_grid_running_keeps_the_layout_at_1920_by_1080() {
     grid_at(LARGE);
 }
 
+/// Every cell of the running grid starts under its column's header, inside the central area, and
+/// the headers are whole (a header cut to "cn_type: …" hides the value the column is about).
+fn grid_columns_line_up(size: Vec2) {
+    let (h, _rt, _params, _subs) = running_grid(size);
+    let r = regions(&h, size);
+    let cols = ["pose", "depth", "canny", "tile"];
+    let rows = ["0.3", "0.6", "0.9"];
+    for col in cols {
+        let header_text = format!("cn_type: {col}");
+        let header = assert_whole(
+            &h,
+            &r,
+            None,
+            &header_text,
+            body(),
+            r.central,
+            "a column's header",
+        );
+        for row in rows {
+            let caption = format!("cn_strength: {row} · cn_type: {col}");
+            let found: Vec<Rect> = h
+                .query_all_by_label(&caption)
+                .chain(h.query_all_by_label(&format!("result: {caption}")))
+                .map(|n| n.rect())
+                .collect();
+            assert!(
+                found.iter().any(|c| (c.min.x - header.min.x).abs() <= 6.5
+                    && r.central.expand(0.5).contains_rect(*c)),
+                "the cell {caption:?} is not under its header at {header:?} inside {:?}: {found:?}",
+                r.central
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "issue 13, open: at 900 px a done cell's A/B/Use row is wider than its column, so the \
+            columns drift off their headers and the fourth leaves the view; headers are cut"]
+fn the_grid_s_columns_stay_under_their_headers_at_900_by_600() {
+    grid_columns_line_up(SMALL);
+}
+
+#[test]
+fn the_grid_s_columns_stay_under_their_headers_at_1920_by_1080() {
+    grid_columns_line_up(LARGE);
+}
+
 fn retry_at(size: Vec2) {
     let (mut h, mut rt) = start(size);
     let params = one_done(&mut h, &mut rt);
     let before = regions(&h, size);
+    // A second job with another strength (the same settings again would ask first).
+    h.state_mut().state_mut().params.cn_strength = 0.6;
     let (id, _) = generate(&mut h, &mut rt);
     let reason: String = format!(
         "service unavailable (503): {}",

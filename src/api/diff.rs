@@ -5,6 +5,7 @@
 //!   only, each with its old and new value as the rest of the app shows it
 //!   ([`fields::display`], [`Field::show`]), in the details panes' order; the prompt apart, word by
 //!   word.
+//! - [`ParamDiff::with_input`]: the control image, which the settings do not hold (a sidecar does).
 //! - [`prompt_words`]: a word-level diff (longest common subsequence). Words are what
 //!   `split_whitespace` gives, punctuation attached: `car,` and `car` are different words, and an
 //!   A1111 weight `(red:1.2)` → `(red:1.4)` is one word replaced, which is what the artist edited.
@@ -144,6 +145,29 @@ impl FieldChange {
     }
 }
 
+/// The control image of one side: how it is described (a path or URL) and, when known, the
+/// SHA-256 of its bytes as sent (a sidecar's `input_hash`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputRef<'a> {
+    pub describe: &'a str,
+    pub hash: Option<&'a str>,
+}
+
+/// A changed control image, each side as its description (with the start of its hash when the
+/// description alone does not tell them apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputChange {
+    pub old: String,
+    pub new: String,
+}
+
+impl InputChange {
+    /// `image: photo.png → other.png` (the request field's name, as the other lines use).
+    pub fn line(&self) -> String {
+        format!("{}: {} → {}", fields::IMAGE, self.old, self.new)
+    }
+}
+
 /// What changed between two sets of settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ParamDiff {
@@ -152,12 +176,37 @@ pub struct ParamDiff {
     pub fields: Vec<FieldChange>,
     /// The prompt word by word, when it changed at all.
     pub prompt: Option<PromptDiff>,
+    /// The control image, when both sides name theirs ([`ParamDiff::with_input`]) and it changed.
+    pub input: Option<InputChange>,
 }
 
 impl ParamDiff {
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.prompt.is_none()
+        self.fields.is_empty() && self.prompt.is_none() && self.input.is_none()
+    }
+
+    /// Adds the control image's change, if any (the settings alone do not hold it): by content when
+    /// both hashes are known (the same picture under another name is no change, a file edited in
+    /// place is one), else by description.
+    pub fn with_input(mut self, a: InputRef<'_>, b: InputRef<'_>) -> ParamDiff {
+        let changed = match (a.hash, b.hash) {
+            (Some(x), Some(y)) => !x.eq_ignore_ascii_case(y),
+            _ => a.describe != b.describe,
+        };
+        self.input = changed.then(|| {
+            let shown = |i: InputRef<'_>| match i.hash {
+                Some(h) if a.describe == b.describe => {
+                    format!("{} ({})", i.describe, h.get(..8).unwrap_or(h))
+                }
+                _ => i.describe.to_owned(),
+            };
+            InputChange {
+                old: shown(a),
+                new: shown(b),
+            }
+        });
+        self
     }
 
     /// The change of `field`, if it changed.
@@ -165,10 +214,11 @@ impl ParamDiff {
         self.fields.iter().find(|c| c.field == field)
     }
 
-    /// As text, one change a line: the fields (`field: old → new`), then the prompt
-    /// ([`PromptDiff::lines`]); no line when nothing changed.
+    /// As text, one change a line: the control image, the fields (`field: old → new`), then the
+    /// prompt ([`PromptDiff::lines`]); no line when nothing changed.
     pub fn lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.fields.iter().map(FieldChange::line).collect();
+        let mut out: Vec<String> = self.input.iter().map(InputChange::line).collect();
+        out.extend(self.fields.iter().map(FieldChange::line));
         if let Some(p) = &self.prompt {
             out.extend(p.lines());
         }
@@ -207,7 +257,11 @@ pub fn diff_seeds(
         .map(|((field, old), (_, new))| FieldChange { field, old, new })
         .collect();
     let prompt = (a.prompt != b.prompt).then(|| prompt_diff(&a.prompt, &b.prompt));
-    ParamDiff { fields, prompt }
+    ParamDiff {
+        fields,
+        prompt,
+        input: None,
+    }
 }
 
 /// The words of `a` and `b` marked same, added or removed (see [`prompt_diff`]).
@@ -228,10 +282,7 @@ pub fn prompt_diff(a: &str, b: &str) -> PromptDiff {
         .zip(new[head..].iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
-    let (mid_old, mid_new) = (
-        &old[head..old.len() - tail],
-        &new[head..new.len() - tail],
-    );
+    let (mid_old, mid_new) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
     let same = |w: &&str| WordChange::Same((*w).to_owned());
     let mut words: Vec<WordChange> = old[..head].iter().map(same).collect();
     let exact = mid_old.len() <= MAX_WORDS && mid_new.len() <= MAX_WORDS;

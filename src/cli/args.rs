@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::fields::{Allowed, Field, Value};
-use crate::api::params::{
-    self, CnType, GenParams, ImageFormat, ParamError, Scheduler, ValidParams,
-};
+use crate::api::params::{CnType, GenParams, ImageFormat, ParamError, Scheduler, ValidParams};
 use crate::types::ApiVersion;
 
 /// Flux ControlNet Studio: generate images with Segmind's Flux.1 ControlNet API.
@@ -79,8 +77,9 @@ pub enum Cmd {
         #[command(subcommand)]
         action: GalleryAction,
     },
-    /// What changed between two pictures' settings (ours, or A1111 `parameters` text): one changed
-    /// field a line, `field: old → new`, then the prompt's removed and added words.
+    /// What changed between two pictures' settings (ours, or those another tool such as A1111 wrote
+    /// into its image): one changed field a line, `field: old → new`, then the prompt's removed and
+    /// added words.
     Diff {
         /// The first picture: an image, or its `.json` settings file.
         a: PathBuf,
@@ -220,57 +219,76 @@ fn help(what: &str, field: Field) -> String {
     }
 }
 
-/// The knobs of one generation.
+/// A knob's help: [`help`]'s, then the contract's default (shown by hand: the knobs have no clap
+/// default, so that `--like FILE` can tell a flag given from one left out).
+fn knob(what: &str, field: Field) -> String {
+    format!("{} [default: {}]", help(what, field), field.default_value())
+}
+
+/// The knobs of one generation. Each knob is `None` when its flag is not given: it then takes the
+/// value of `--like FILE`, else the contract's default ([`GenArgs::params`]).
 #[derive(Debug, Clone, Args)]
 pub struct GenArgs {
-    /// The control image: a local file or an http(s) URL (a photo; the server extracts the control map).
-    #[arg(long, value_name = "PATH|URL")]
-    pub image: String,
-    /// What to generate.
-    #[arg(long)]
+    /// Start from every setting found in FILE: a picture made by fluxcn (or its .json settings
+    /// file), AUTOMATIC1111/Forge, ComfyUI or InvokeAI; the flags given override them. Its seed is
+    /// the one the picture was made with. What FILE says that has no counterpart here is printed.
+    #[arg(long, value_name = "FILE")]
+    pub like: Option<PathBuf>,
+    /// The control image: a local file or an http(s) URL (a photo; the server extracts the control
+    /// map). With --like a fluxcn picture whose input was kept, that input is the default.
+    #[arg(long, value_name = "PATH|URL", required_unless_present = "like")]
+    pub image: Option<String>,
+    /// What to generate (with --like, the prompt found in FILE is the default).
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        required_unless_present = "like"
+    )]
     pub prompt: String,
     // Control type.
-    #[arg(long, help = help("Control type", Field::CnType), default_value_t = CnType::default(), value_parser = parse_cn_type)]
-    pub cn_type: CnType,
-    /// Sampler (26 names, e.g. euler, dpmpp_2m).
-    #[arg(long, default_value = params::DEFAULT_SAMPLER, value_parser = parse_sampler)]
-    pub sampler: String,
+    #[arg(long, help = knob("Control type", Field::CnType), value_parser = parse_cn_type)]
+    pub cn_type: Option<CnType>,
+    /// Sampler (26 names, e.g. euler, dpmpp_2m) [default: euler].
+    #[arg(long, value_parser = parse_sampler)]
+    pub sampler: Option<String>,
     // Scheduler.
-    #[arg(long, help = help("Scheduler", Field::Scheduler), default_value_t = Scheduler::default(), value_parser = parse_scheduler)]
-    pub scheduler: Scheduler,
-    /// Seed; -1 lets the server pick one (the seed used is recorded).
-    #[arg(long, default_value_t = params::DEFAULT_SEED, allow_negative_numbers = true)]
-    pub seed: i64,
+    #[arg(long, help = knob("Scheduler", Field::Scheduler), value_parser = parse_scheduler)]
+    pub scheduler: Option<Scheduler>,
+    /// Seed; -1 lets the server pick one (the seed used is recorded) [default: 652889].
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<i64>,
     // Inference steps.
-    #[arg(long, help = help("Inference steps", Field::Steps), default_value_t = params::STEPS.default)]
-    pub steps: u32,
+    #[arg(long, help = knob("Inference steps", Field::Steps))]
+    pub steps: Option<u32>,
     // Guidance scale.
-    #[arg(long, help = help("Guidance scale", Field::Guidance), default_value_t = params::GUIDANCE.default)]
-    pub guidance: f64,
+    #[arg(long, help = knob("Guidance scale", Field::Guidance))]
+    pub guidance: Option<f64>,
     // ControlNet strength.
-    #[arg(long, help = help("ControlNet strength", Field::CnStrength), default_value_t = params::CN_STRENGTH.default)]
-    pub cn_strength: f64,
+    #[arg(long, help = knob("ControlNet strength", Field::CnStrength))]
+    pub cn_strength: Option<f64>,
     // Fraction of the steps after which the control stops acting.
-    #[arg(long, help = help("Fraction of the steps after which the control stops acting", Field::CnStop), default_value_t = params::CN_STOP.default)]
-    pub cn_stop: f64,
+    #[arg(long, help = knob("Fraction of the steps after which the control stops acting", Field::CnStop))]
+    pub cn_stop: Option<f64>,
     // Output width (used with --use-input-size false).
-    #[arg(long, help = help("Output width", Field::CustomWidth) + " (used with --use-input-size false)", default_value_t = params::SIZE.default)]
-    pub width: u32,
+    #[arg(long, help = help("Output width", Field::CustomWidth) + " (used with --use-input-size false) [default: 1024]")]
+    pub width: Option<u32>,
     // Output height (used with --use-input-size false).
-    #[arg(long, help = help("Output height", Field::CustomHeight) + " (used with --use-input-size false)", default_value_t = params::SIZE.default)]
-    pub height: u32,
-    /// Take the output size from the input image (then --width/--height are ignored).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
-    pub use_input_size: bool,
+    #[arg(long, help = help("Output height", Field::CustomHeight) + " (used with --use-input-size false) [default: 1024]")]
+    pub height: Option<u32>,
+    /// Take the output size from the input image (then --width/--height are ignored) [default:
+    /// true].
+    #[arg(long, action = clap::ArgAction::Set, value_name = "true|false")]
+    pub use_input_size: Option<bool>,
     // Output format.
-    #[arg(long, help = help("Output format", Field::ImageFormat), default_value_t = ImageFormat::default(), value_parser = parse_format)]
-    pub format: ImageFormat,
+    #[arg(long, help = knob("Output format", Field::ImageFormat), value_parser = parse_format)]
+    pub format: Option<ImageFormat>,
     // Output quality.
-    #[arg(long, help = help("Output quality", Field::Quality), default_value_t = params::QUALITY.default)]
-    pub quality: u32,
+    #[arg(long, help = knob("Output quality", Field::Quality))]
+    pub quality: Option<u32>,
     // Images for these settings.
-    #[arg(long, help = help("Images for these settings", Field::Samples), default_value_t = params::SAMPLES.default)]
-    pub samples: u32,
+    #[arg(long, help = knob("Images for these settings", Field::Samples))]
+    pub samples: Option<u32>,
     /// How several samples are requested.
     #[arg(long, value_enum, default_value_t = SamplesMode::Split)]
     pub samples_mode: SamplesMode,
@@ -316,25 +334,63 @@ impl GenArgs {
             .map_err(|e| flag_error_text(&e))
     }
 
-    /// The parameters these flags describe (not yet validated).
+    /// The parameters these flags describe (not yet validated): the flags given, the contract's
+    /// defaults for the others.
     pub fn params(&self) -> GenParams {
+        self.params_over(GenParams::default())
+    }
+
+    /// The flags given, over `base` (the settings of `--like FILE`, or the defaults). An empty
+    /// `--prompt` is the one not given.
+    pub fn params_over(&self, base: GenParams) -> GenParams {
+        let prompt = if self.prompt.is_empty() {
+            base.prompt.clone()
+        } else {
+            self.prompt.clone()
+        };
         GenParams {
-            prompt: self.prompt.clone(),
-            sampler: self.sampler.clone(),
-            scheduler: self.scheduler,
-            seed: self.seed,
+            prompt,
+            sampler: self.sampler.clone().unwrap_or(base.sampler),
+            scheduler: self.scheduler.unwrap_or(base.scheduler),
+            seed: self.seed.unwrap_or(base.seed),
             base64: false,
-            cn_stop: self.cn_stop,
-            cn_strength: self.cn_strength,
-            cn_type: self.cn_type,
-            custom_height: self.height,
-            custom_width: self.width,
-            guidance: self.guidance,
-            image_format: self.format,
-            quality: self.quality,
-            samples: self.samples,
-            steps: self.steps,
-            use_input_img_dimension: self.use_input_size,
+            cn_stop: self.cn_stop.unwrap_or(base.cn_stop),
+            cn_strength: self.cn_strength.unwrap_or(base.cn_strength),
+            cn_type: self.cn_type.unwrap_or(base.cn_type),
+            custom_height: self.height.unwrap_or(base.custom_height),
+            custom_width: self.width.unwrap_or(base.custom_width),
+            guidance: self.guidance.unwrap_or(base.guidance),
+            image_format: self.format.unwrap_or(base.image_format),
+            quality: self.quality.unwrap_or(base.quality),
+            samples: self.samples.unwrap_or(base.samples),
+            steps: self.steps.unwrap_or(base.steps),
+            use_input_img_dimension: self.use_input_size.unwrap_or(base.use_input_img_dimension),
+        }
+    }
+
+    /// These flags with `--like FILE`'s settings under them: the knobs not given set from `base`
+    /// (so that everything after reads one set of flags), `--image` from `input` when not given.
+    pub fn over(&self, base: &GenParams, input: Option<String>) -> GenArgs {
+        let p = self.params_over(base.clone());
+        GenArgs {
+            like: self.like.clone(),
+            image: self.image.clone().or(input),
+            prompt: p.prompt,
+            cn_type: Some(p.cn_type),
+            sampler: Some(p.sampler),
+            scheduler: Some(p.scheduler),
+            seed: Some(p.seed),
+            steps: Some(p.steps),
+            guidance: Some(p.guidance),
+            cn_strength: Some(p.cn_strength),
+            cn_stop: Some(p.cn_stop),
+            width: Some(p.custom_width),
+            height: Some(p.custom_height),
+            use_input_size: Some(p.use_input_img_dimension),
+            format: Some(p.image_format),
+            quality: Some(p.quality),
+            samples: Some(p.samples),
+            ..self.clone()
         }
     }
 }
@@ -407,10 +463,103 @@ mod tests {
             "{gen_help}"
         );
 
+        assert!(
+            gen_help.contains("Guidance scale, 1–15 [default: 3.5]"),
+            "{gen_help}"
+        );
+        assert!(gen_help.contains("--like <FILE>"), "{gen_help}");
+
         assert_eq!(g.valid_params().unwrap().params(), &want);
-        let e = GenArgs { width: 5000, ..g }.valid_params().unwrap_err();
+        let e = GenArgs {
+            width: Some(5000),
+            ..g.clone()
+        }
+        .valid_params()
+        .unwrap_err();
         assert_eq!(e, "--width: custom_width = 5000 is not allowed: 64 to 4096");
         assert_eq!(flag_of(Field::CnStrength), "cn-strength");
         assert_eq!(flag_of(Field::UseInputImgDimension), "use-input-size");
+    }
+}
+
+#[cfg(test)]
+mod like_tests {
+    use super::*;
+
+    fn generate(args: &[&str]) -> GenArgs {
+        let argv = ["fluxcn", "generate"].iter().chain(args.iter());
+        match Cli::try_parse_from(argv).unwrap().cmd {
+            Some(Cmd::Generate(g)) => g,
+            other => panic!("not generate: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn like_files_settings_are_overridden_only_by_the_flags_given() {
+        let file = GenParams {
+            prompt: "from the file".into(),
+            steps: 33,
+            guidance: 7.0,
+            seed: 42,
+            cn_type: CnType::Depth,
+            custom_width: 512,
+            use_input_img_dimension: false,
+            ..GenParams::default()
+        };
+        let g = generate(&["--like", "x.png", "--steps", "40"]);
+        assert_eq!(
+            g.image, None,
+            "--image is not required by the parser with --like"
+        );
+        let p = g.params_over(file.clone());
+        assert_eq!(
+            p,
+            GenParams {
+                steps: 40,
+                ..file.clone()
+            },
+            "flags left out (defaults included) never override the file"
+        );
+        // Given flags win, even when they equal the contract's default.
+        let g = generate(&[
+            "--like",
+            "x.png",
+            "--prompt",
+            "mine",
+            "--guidance",
+            "3.5",
+            "--use-input-size",
+            "true",
+        ]);
+        let p = g.params_over(file.clone());
+        assert_eq!((p.prompt.as_str(), p.guidance), ("mine", 3.5));
+        assert!(p.use_input_img_dimension);
+        assert_eq!((p.steps, p.seed, p.cn_type), (33, 42, CnType::Depth));
+        // `over` gives flags that read the same settings, and fills --image from a kept input.
+        let o = g.over(&file, Some("/kept/in.jpg".into()));
+        assert_eq!(o.params(), p);
+        assert_eq!(o.image.as_deref(), Some("/kept/in.jpg"));
+        let given = generate(&["--like", "x.png", "--image", "a.png"]);
+        assert_eq!(
+            given.over(&file, Some("/kept".into())).image.as_deref(),
+            Some("a.png")
+        );
+    }
+
+    #[test]
+    fn without_like_the_prompt_is_required_and_defaults_apply() {
+        let e = Cli::try_parse_from(["fluxcn", "generate", "--image", "a.png"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--prompt"), "{e}");
+        let g = generate(&["--image", "a.png", "--prompt", "x"]);
+        assert_eq!(g.like, None);
+        assert_eq!(
+            g.params(),
+            GenParams {
+                prompt: "x".into(),
+                ..GenParams::default()
+            }
+        );
     }
 }

@@ -380,12 +380,26 @@ fn check_input_side(g: &GenArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Other(format!("--max-input-side: {e}")))
 }
 
+/// The control image: `--image`, else (with `--like`) the error that says why it is needed.
+fn image_of(g: &GenArgs) -> Result<InputSource, CliError> {
+    match (&g.image, &g.like) {
+        (Some(image), _) => Ok(input_source(image)),
+        (None, like) => Err(CliError::Other(format!(
+            "--image is required: {} keeps no input image of its own (only a picture fluxcn saved \
+             with its input does); name the control image with --image PATH|URL",
+            like.as_deref()
+                .map_or_else(|| "the command".into(), |p| p.display().to_string())
+        ))),
+    }
+}
+
 fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
+    let g = &super::like::with_like(g, cli.quiet)?;
     // The flags' one check (the error names the flag); the runtime validates each job again
     // at its boundary, the only place that builds the wire body.
     let params = g.valid_params().map_err(CliError::Other)?.params().clone();
     check_input_side(g)?;
-    let input = input_source(&g.image);
+    let input = image_of(g)?;
     let specs = sample_specs(&params, &input, g);
     let specs = super::variations::apply(g, specs, cli.quiet)?;
     let rt = runtime()?;
@@ -425,12 +439,13 @@ fn compare(
     y: Option<&str>,
     grid_png: Option<&std::path::Path>,
 ) -> Result<(), CliError> {
+    let g = &super::like::with_like(g, cli.quiet)?;
     // The flags' one check (the error names the flag); the runtime validates each job again
     // at its boundary, the only place that builds the wire body.
     let params = g.valid_params().map_err(CliError::Other)?.params().clone();
     check_input_side(g)?;
     super::variations::refuse_in_compare(g)?;
-    let input = input_source(&g.image);
+    let input = image_of(g)?;
     let group = jobs::next_job_id();
     let plan = match x {
         Some(x) => {

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod diff;
 mod gallery;
+mod like;
 mod variations;
 
 pub use args::{Cli, Cmd, GenArgs};

@@ -53,7 +53,10 @@ pub fn apply(g: &GenArgs, specs: Vec<JobSpec>, quiet: bool) -> Result<Vec<JobSpe
     if !quiet {
         let seed = planned.first().map(|s| s.params.seed).unwrap_or_default();
         eprintln!("fluxcn: variations: {what}, seed {seed}");
-        for s in planned.iter().filter(|s| s.group.as_ref().is_some_and(|t| t.row == 0)) {
+        for s in planned
+            .iter()
+            .filter(|s| s.group.as_ref().is_some_and(|t| t.row == 0))
+        {
             eprintln!("fluxcn:   {}", s.params.prompt);
         }
     }

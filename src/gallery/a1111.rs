@@ -162,12 +162,7 @@ fn is_unit_key(k: &str) -> bool {
 /// One A1111 ControlNet unit, as sd-webui-controlnet writes it: `Module: openpose, Model: …,
 /// Weight: 1, …, Guidance Start: 0, Guidance End: 1, …`. Only the first is used (this service
 /// applies one); another is noted.
-fn read_unit(
-    r: &mut Reading,
-    key: &str,
-    unit: &str,
-    seen: &mut bool,
-) -> Result<(), GalleryError> {
+fn read_unit(r: &mut Reading, key: &str, unit: &str, seen: &mut bool) -> Result<(), GalleryError> {
     if std::mem::replace(seen, true) {
         r.note(format!(
             "{key} is not used: this service applies one ControlNet (the first unit's)"
@@ -201,17 +196,18 @@ fn read_unit(
             ));
         }
     }
-    if get("Guidance End").is_none() {
-        if let Some(se) = get("starting/ending") {
-            // Older sd-webui-controlnet: `starting/ending: (0, 1)`.
-            let end = se
-                .trim_matches(|c| c == '(' || c == ')' || c == ' ')
-                .split(',')
-                .nth(1)
-                .unwrap_or("");
-            set_number(r, Field::CnStop, "starting/ending", end)?;
-        }
+    if get("Guidance End").is_none()
+        && let Some(se) = get("starting/ending")
+    {
+        // Older sd-webui-controlnet: `starting/ending: (0, 1)`.
+        let end = se
+            .trim_matches(|c| c == '(' || c == ')' || c == ' ')
+            .split(',')
+            .nth(1)
+            .unwrap_or("");
+        set_number(r, Field::CnStop, "starting/ending", end)?;
     }
+
     Ok(())
 }
 
@@ -317,9 +313,9 @@ mod tests {
         };
         let text = format_a1111(&p, 1234, 768, 1152);
         assert!(text.starts_with("a knight, in armour\nsecond line\nSteps: 33, Sampler: dpmpp_2m, Schedule type: karras, CFG scale: 4.25, Seed: 1234, Size: 768x1152, Model: flux-controlnet, ControlNet 0: \"Module: depth_midas, Model: flux-controlnet-depth, Weight: 0.8, Guidance Start: 0, Guidance End: 0.65\""), "{text}");
-        let r = read_a1111(&text).unwrap();
-        assert_eq!(r.p, p);
-        assert_eq!(r.notes, Vec::<String>::new(), "our own text maps whole");
+        let (back, notes) = read_a1111(&text).unwrap().finish();
+        assert_eq!(back, p);
+        assert_eq!(notes, Vec::<String>::new(), "our own text maps whole");
     }
 
     #[test]
@@ -355,11 +351,20 @@ mod tests {
             (r.p.sampler.as_str(), r.p.scheduler),
             ("dpmpp_2m", Scheduler::Karras)
         );
-        let r = read_a1111("x\nSteps: 20, Sampler: UniPC, Schedule type: Align Your Steps").unwrap();
-        assert_eq!(r.p.sampler, "euler", "an unknown sampler keeps the value");
-        let notes = r.notes.join("\n");
-        assert!(notes.contains("Sampler \"UniPC\" has no counterpart"), "{notes}");
-        assert!(notes.contains("Schedule type \"Align Your Steps\""), "{notes}");
+        let (p, notes) =
+            read_a1111("x\nSteps: 20, Sampler: UniPC, Schedule type: Align Your Steps")
+                .unwrap()
+                .finish();
+        assert_eq!(p.sampler, "euler", "an unknown sampler keeps the value");
+        let notes = notes.join("\n");
+        assert!(
+            notes.contains("Sampler \"UniPC\" has no counterpart"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("Schedule type \"Align Your Steps\""),
+            "{notes}"
+        );
         assert!(notes.contains("names no ControlNet"), "{notes}");
     }
 
@@ -382,7 +387,10 @@ mod tests {
         ] {
             assert!(notes.contains(want), "{want} in\n{notes}");
         }
-        assert!(!notes.contains("Version") && !notes.contains("Model hash"), "{notes}");
+        assert!(
+            !notes.contains("Version") && !notes.contains("Model hash"),
+            "{notes}"
+        );
     }
 
     #[test]

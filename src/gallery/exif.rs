@@ -45,7 +45,10 @@ pub struct ExifTexts {
 /// is not EXIF gives nothing; a damaged field elsewhere in it does not hide ours.
 pub fn read(block: &[u8]) -> ExifTexts {
     let tiff = block.strip_prefix(b"Exif\0\0").unwrap_or(block);
-    let parsed = match Reader::new().continue_on_error(true).read_raw(tiff.to_vec()) {
+    let parsed = match Reader::new()
+        .continue_on_error(true)
+        .read_raw(tiff.to_vec())
+    {
         Ok(e) => e,
         Err(exif::Error::PartialResult(partial)) => partial.into_inner().0,
         Err(_) => return ExifTexts::default(),
@@ -88,7 +91,7 @@ pub fn decode_user_comment(raw: &[u8], tiff_little_endian: bool) -> Result<Strin
 }
 
 fn utf16(body: &[u8], tiff_little_endian: bool) -> Result<String, CommentError> {
-    if body.len() % 2 != 0 {
+    if !body.len().is_multiple_of(2) {
         return Err(CommentError::OddLength { bytes: body.len() });
     }
     let little = match body {
@@ -204,17 +207,23 @@ mod tests {
             .chain("ab".encode_utf16().flat_map(u16::to_le_bytes))
             .collect();
         assert_eq!(decode_user_comment(&le, false).unwrap(), "ab");
-        assert_eq!(decode_user_comment(b"ASCII\0\0\0hi\0\0", false).unwrap(), "hi");
+        assert_eq!(
+            decode_user_comment(b"ASCII\0\0\0hi\0\0", false).unwrap(),
+            "hi"
+        );
         assert_eq!(decode_user_comment(b"plain", false).unwrap(), "plain");
         assert_eq!(
             decode_user_comment(b"UNICODE\0\0a\0", false),
             Err(CommentError::OddLength { bytes: 3 })
         );
         assert_eq!(
-            decode_user_comment(b"UNICODE\0\xd8\x00\0a", false),
+            decode_user_comment(b"UNICODE\0\xd8\x01\0a", false),
             Err(CommentError::BadUtf16 { at: 8 })
         );
-        assert_eq!(decode_user_comment(b"JIS\0\0\0\0\0xx", false), Err(CommentError::Jis));
+        assert_eq!(
+            decode_user_comment(b"JIS\0\0\0\0\0xx", false),
+            Err(CommentError::Jis)
+        );
     }
 
     #[test]

@@ -209,7 +209,8 @@ fn embed_jpeg(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
         .iter()
         .position(|s| !(markers::APP0..=markers::APP15).contains(&s.marker()))
         .unwrap_or(segments.len());
-    let comment = |text: &[u8]| JpegSegment::new_with_contents(markers::COM, Bytes::copy_from_slice(text));
+    let comment =
+        |text: &[u8]| JpegSegment::new_with_contents(markers::COM, Bytes::copy_from_slice(text));
     let mut comments = vec![comment(cut(a1111, JPEG_SEGMENT_MAX).as_bytes())];
     let ours = format!("{FLUXCN_KEY}:{request}");
     if ours.len() <= JPEG_SEGMENT_MAX {
@@ -360,7 +361,9 @@ pub(crate) fn found(path: &Path, bytes: &[u8]) -> Result<Found, GalleryError> {
 fn take_exif(f: &mut Found, t: &exif::ExifTexts) {
     match &t.user_comment {
         Some(Ok(text)) if f.a1111.is_none() && is_a1111(text) => f.a1111 = Some(text.clone()),
-        Some(Err(e)) if f.problem.is_none() => f.problem = Some(ImportError::UserComment(e.clone())),
+        Some(Err(e)) if f.problem.is_none() => {
+            f.problem = Some(ImportError::UserComment(e.clone()))
+        }
         _ => {}
     }
     if f.ours.is_none() {

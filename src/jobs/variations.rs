@@ -210,7 +210,11 @@ pub fn expand_choices(template: &str) -> Result<Vec<Variation>, VariationError> 
         if v.prompt.trim().is_empty() {
             let label = v.label();
             return Err(VariationError::Blank {
-                choices: if label.is_empty() { "(none)".into() } else { label },
+                choices: if label.is_empty() {
+                    "(none)".into()
+                } else {
+                    label
+                },
             });
         }
         if !seen.insert(v.prompt.as_str()) {
@@ -226,11 +230,7 @@ pub fn expand_choices(template: &str) -> Result<Vec<Variation>, VariationError> 
 /// samples) with that prompt, tagged as a cell of `group` labelled by its choices. A random seed
 /// (`-1`) is replaced by one concrete seed shared by all, so the prompt is the only difference.
 /// `base` empty gives no jobs.
-pub fn specs(
-    template: &str,
-    base: &[JobSpec],
-    group: u64,
-) -> Result<Vec<JobSpec>, VariationError> {
+pub fn specs(template: &str, base: &[JobSpec], group: u64) -> Result<Vec<JobSpec>, VariationError> {
     let variations = expand_choices(template)?;
     let shared_seed = fastrand::i64(0..=i64::from(u32::MAX));
     let mut out = Vec::with_capacity(variations.len() * base.len());

@@ -69,6 +69,15 @@ pub struct FluxApp {
     pub(crate) runtime_gone: bool,
     /// Submit the demo input on the first frame (`autogenerate`).
     pending_autogenerate: bool,
+    /// Undo/redo of parameter edits, and Up/Down through the prompt history.
+    pub(crate) undo: super::tweak::Undo,
+    pub(crate) browse: super::tweak::Browse,
+    /// A job identical to one that finished (same settings, seed and input), waiting for the
+    /// artist to confirm paying for the same picture again.
+    pub(crate) confirm_duplicate: Option<JobSpec>,
+    /// The first frame: the controls start scrolled to the top (egui would restore the last
+    /// session's scroll, leaving "Open…" half hidden).
+    fresh_start: bool,
     /// Which view the central panel shows.
     pub(crate) tab: Tab,
     pub(crate) gallery: super::gallery_panel::GalleryPanel,
@@ -101,7 +110,10 @@ impl FluxApp {
             .storage
             .and_then(|s| eframe::get_value::<State>(s, STORAGE_KEY))
             .unwrap_or_default();
-        FluxApp::with_state(state, opts, jobs)
+        let mut app = FluxApp::with_state(state, opts, jobs);
+        app.compare
+            .set_save_dialog(std::sync::Arc::new(super::picker::NativePicker));
+        app
     }
 
     /// The app with a given state (tests, or a launcher with its own storage). Sends `Configure`
@@ -140,6 +152,10 @@ impl FluxApp {
             picked_rx,
             runtime_gone: false,
             pending_autogenerate: false,
+            fresh_start: true,
+            undo: Default::default(),
+            browse: Default::default(),
+            confirm_duplicate: None,
             tab: Tab::Result,
             gallery: Default::default(),
             compare: Default::default(),
@@ -277,7 +293,62 @@ impl FluxApp {
             api: self.state.settings.api_version,
             group: None,
         };
+        self.state.prompt_history.remember(&spec.params.prompt);
+        self.browse.reset();
+        if self.made_already(&spec) {
+            self.confirm_duplicate = Some(spec);
+            return;
+        }
         self.submit(spec);
+    }
+
+    /// Whether a job with exactly these settings, seed and input finished in this session (the
+    /// same picture, billed again). A server-picked seed never repeats a picture.
+    fn made_already(&self, spec: &JobSpec) -> bool {
+        spec.params.seed != crate::api::params::RANDOM_SEED
+            && self.session.jobs.iter().any(|j| {
+                matches!(j.status, super::session::JobStatus::Done { .. }) && j.spec == *spec
+            })
+    }
+
+    /// Asks before paying twice for the same picture.
+    fn duplicate_window(&mut self, ctx: &egui::Context) {
+        let Some(spec) = self.confirm_duplicate.clone() else {
+            return;
+        };
+        let mut decided = None;
+        egui::Window::new("Make the same picture again?")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "A job with exactly these settings, seed {} and input finished in this \
+                     session: the result would be the same picture, billed again (about ${:.2}).",
+                    spec.params.seed,
+                    self.session
+                        .last_cost_per_image
+                        .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE)
+                        * f64::from(spec.params.samples.max(1))
+                ));
+                ui.label("Change the seed (or any setting) for a new picture.");
+                ui.horizontal(|ui| {
+                    if ui.button("Generate again").clicked() {
+                        decided = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        decided = Some(false);
+                    }
+                });
+            });
+        match decided {
+            Some(true) => {
+                self.confirm_duplicate = None;
+                self.submit(spec);
+            }
+            Some(false) => self.confirm_duplicate = None,
+            None => {}
+        }
     }
 
     /// Queues `spec` under a fresh id (Generate, or an explicit Re-run).
@@ -295,6 +366,28 @@ impl FluxApp {
                 egui::Key::Enter,
             ))
         });
+        // Undo/redo of the knobs, unless a text field has the keyboard (it has its own undo).
+        if ctx.memory(|m| m.focused().is_none()) {
+            let (redo, undo) = ctx.input_mut(|i| {
+                let redo = i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+                    egui::Key::Z,
+                )) || i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::Y,
+                ));
+                let undo = i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::Z,
+                ));
+                (redo, undo)
+            });
+            if redo {
+                self.undo.redo(&mut self.state.params);
+            } else if undo {
+                self.undo.undo(&mut self.state.params);
+            }
+        }
         // The shortcut sends what the tab on screen would: the comparison on the Compare tab.
         if generate && self.tab == Tab::Compare {
             self.compare.request_send();
@@ -477,7 +570,11 @@ impl eframe::App for FluxApp {
                     self.generate_row(ui);
                     ui.add_space(4.0);
                 });
-                egui::ScrollArea::vertical().show(ui, |ui| {
+                let mut controls = egui::ScrollArea::vertical().id_salt("controls-scroll");
+                if std::mem::take(&mut self.fresh_start) {
+                    controls = controls.vertical_scroll_offset(0.0);
+                }
+                controls.show(ui, |ui| {
                     self.input_panel(ui);
                     ui.separator();
                     self.controls_panel(ui);
@@ -491,6 +588,11 @@ impl eframe::App for FluxApp {
             .show(ui, |ui| self.queue_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.settings_window(&ctx);
+        self.duplicate_window(&ctx);
+        // An edit becomes one undo step once it settles: no drag held, no text being typed.
+        let settled =
+            !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
+        self.undo.observe(&self.state.params, settled);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             drop_overlay(&ctx);
         }

@@ -16,20 +16,64 @@ impl FluxApp {
     /// The left panel's lower half: prompt, knobs, seed, Generate.
     pub(crate) fn controls_panel(&mut self, ui: &mut Ui) {
         ui.spacing_mut().slider_width = (ui.available_width() - 150.0).clamp(120.0, 260.0);
-        let label = widgets::heading(ui, "Prompt").on_hover_text("What the image should show");
-        ui.add(
-            egui::TextEdit::multiline(&mut self.state.params.prompt)
-                .hint_text("Describe the image… (Ctrl+Enter generates)")
-                .desired_rows(4)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
+        let label = ui
+            .horizontal(|ui| {
+                let label =
+                    widgets::heading(ui, "Prompt").on_hover_text("What the image should show");
+                self.prompt_history_menu(ui);
+                label
+            })
+            .inner;
+        // Up/Down in a one-line prompt browse the prompts sent before (newest first).
+        let one_line = !self.state.params.prompt.contains('\n');
+        let prompt_id = egui::Id::unique("prompt-box");
+        let focused = ui.ctx().memory(|m| m.has_focus(prompt_id));
+        if focused && one_line {
+            let (up, down) = ui.input_mut(|i| {
+                (
+                    i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowUp),
+                    i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowDown),
+                )
+            });
+            if up || down {
+                self.browse
+                    .step(&self.state.prompt_history, &mut self.state.params.prompt, up);
+            }
+        }
+        let r = ui
+            .add(
+                egui::TextEdit::multiline(&mut self.state.params.prompt)
+                    .id(prompt_id)
+                    .hint_text("Describe the image… (Ctrl+Enter generates, Up: earlier prompts)")
+                    .desired_rows(4)
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(label.id);
+        if r.changed() {
+            self.browse.reset();
+        }
         control_knobs(ui, &mut self.state.params);
         sampling_knobs(ui, &mut self.state.params);
         self.output_knobs(ui);
         self.seed_controls(ui);
 
         ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(self.undo.can_undo(), egui::Button::new("Undo"))
+                .on_hover_text("Undo the last change to the settings (Ctrl+Z)")
+                .clicked()
+            {
+                self.undo.undo(&mut self.state.params);
+            }
+            if ui
+                .add_enabled(self.undo.can_redo(), egui::Button::new("Redo"))
+                .on_hover_text("Redo (Ctrl+Shift+Z)")
+                .clicked()
+            {
+                self.undo.redo(&mut self.state.params);
+            }
+        });
         if ui
             .button("Reset to defaults")
             .on_hover_text("Every knob back to the service's defaults (the prompt stays)")
@@ -159,6 +203,49 @@ impl FluxApp {
             self.state.params.seed = seed.clamp(0, MAX_SEED);
             self.state.settings.seed_mode = SeedMode::Locked;
         }
+    }
+
+    /// The prompt history: a menu of the prompts sent before (search, pin, click to use).
+    fn prompt_history_menu(&mut self, ui: &mut Ui) {
+        let n = self.state.prompt_history.entries.len();
+        ui.add_enabled_ui(n > 0, |ui| {
+            ui.menu_button(format!("History ({n})"), |ui| {
+                ui.set_max_width(360.0);
+                let search_id = egui::Id::unique("prompt-history-search");
+                let mut query: String =
+                    ui.data_mut(|d| d.get_temp(search_id).unwrap_or_default());
+                ui.add(egui::TextEdit::singleline(&mut query).hint_text("Search prompts"))
+                    .accessible_name("Search prompts");
+                let mut chosen = None;
+                let mut pin = None;
+                egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
+                    for e in self.state.prompt_history.search(&query).into_iter().take(100) {
+                        ui.horizontal(|ui| {
+                            let pin_text = if e.pinned { "Unpin" } else { "Pin" };
+                            if ui.small_button(pin_text).clicked() {
+                                pin = Some(e.text.clone());
+                            }
+                            if ui
+                                .add(egui::Button::new(super::app::shorten(&e.text, 60)).frame(false))
+                                .on_hover_text(e.text.as_str())
+                                .clicked()
+                            {
+                                chosen = Some(e.text.clone());
+                            }
+                        });
+                    }
+                });
+                ui.data_mut(|d| d.insert_temp(search_id, query));
+                if let Some(t) = pin {
+                    self.state.prompt_history.toggle_pin(&t);
+                }
+                if let Some(t) = chosen {
+                    self.state.params.prompt = t;
+                    self.browse.reset();
+                    ui.close();
+                }
+            });
+        });
     }
 
     /// The size the result will be asked for, and why.

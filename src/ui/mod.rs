@@ -15,10 +15,11 @@ mod result_view;
 pub mod session;
 mod settings;
 pub mod state;
+pub mod tweak;
 pub mod widgets;
 
 pub use app::FluxApp;
-pub use picker::{FilePicker, NativePicker, Picked};
+pub use picker::{FilePicker, NativePicker, Picked, SaveDialog};
 pub use queue::RERUN_ARM;
 pub use state::{SeedMode, Settings, State};
 

@@ -24,6 +24,45 @@ pub trait FilePicker: Send {
     fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>);
 }
 
+/// Opens a "Save as" dialog without blocking the caller.
+pub trait SaveDialog: Send + Sync {
+    /// Shows the dialog in `dir` with `name` suggested; the chosen path is sent on `reply`
+    /// (`None` when the user cancels), then `wake` is called so the window repaints.
+    fn save_png(
+        &self,
+        dir: PathBuf,
+        name: String,
+        reply: std::sync::mpsc::Sender<Option<PathBuf>>,
+        wake: Box<dyn Fn() + Send>,
+    );
+}
+
+impl SaveDialog for NativePicker {
+    fn save_png(
+        &self,
+        dir: PathBuf,
+        name: String,
+        reply: std::sync::mpsc::Sender<Option<PathBuf>>,
+        wake: Box<dyn Fn() + Send>,
+    ) {
+        let spawned = std::thread::Builder::new()
+            .name("fluxcn-save-dialog".into())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Export the grid as a PNG")
+                    .add_filter("PNG image", &["png"])
+                    .set_directory(&dir)
+                    .set_file_name(&name)
+                    .save_file();
+                let _ = reply.send(block_on(dialog).map(|h| h.path().to_path_buf()));
+                wake();
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the save dialog thread");
+        }
+    }
+}
+
 /// The platform's dialog (via `rfd`, the desktop portal on Linux).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NativePicker;

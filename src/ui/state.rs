@@ -119,6 +119,8 @@ pub struct State {
     pub input: Option<InputSource>,
     /// Snap width/height to multiples of 8 instead of 64.
     pub fine_size_steps: bool,
+    /// Every prompt sent, newest first (see [`super::tweak::PromptHistory`]).
+    pub prompt_history: super::tweak::PromptHistory,
 }
 
 impl State {
@@ -133,6 +135,7 @@ impl State {
                 .clone()
                 .filter(|i| matches!(i, InputSource::File(_) | InputSource::Url(_))),
             fine_size_steps: self.fine_size_steps,
+            prompt_history: self.prompt_history.sanitized(),
         }
     }
 

@@ -5,6 +5,8 @@
 //! HTTP against the stand-in, and running the real binary (its runtime and command).
 #![allow(dead_code)] // each test crate uses its own subset
 
+#[cfg(feature = "app")]
+pub mod app;
 pub mod bad_inputs;
 pub mod binary;
 pub mod events;

@@ -180,3 +180,33 @@ fn runs_join_neighbours_and_split_at_shared_words() {
     assert_eq!(d.removed(), ["b", "d"]);
     assert_eq!(d.added(), ["x", "y z"]);
 }
+
+#[test]
+fn the_control_image_changes_by_content_when_hashes_are_known() {
+    let p = base();
+    let at = |describe, hash| InputRef { describe, hash };
+    let same = diff(&p, &p).with_input(at("a.png", Some("AB12")), at("b.png", Some("ab12")));
+    assert!(same.is_empty(), "the same bytes under another name");
+    let d = diff(&p, &p).with_input(
+        at("a.png", Some("0123456789abcdef")),
+        at("a.png", Some("fedcba9876543210")),
+    );
+    assert_eq!(d.lines(), ["image: a.png (01234567) → a.png (fedcba98)"]);
+    let d = diff(
+        &p,
+        &GenParams {
+            steps: 30,
+            ..p.clone()
+        },
+    )
+    .with_input(at("a.png", None), at("https://x/b.png", Some("ff")));
+    assert_eq!(
+        d.lines(),
+        ["image: a.png → https://x/b.png", "steps: 20 → 30"]
+    );
+    assert!(
+        diff(&p, &p)
+            .with_input(at("a.png", None), at("a.png", None))
+            .is_empty()
+    );
+}

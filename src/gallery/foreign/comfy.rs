@@ -64,10 +64,11 @@ fn link(v: &Value) -> Option<String> {
 
 impl<'a> Graph<'a> {
     fn node(&self, id: &str) -> Result<Node<'a>, ImportError> {
-        let (key, v) = self
-            .nodes
-            .get_key_value(id)
-            .ok_or_else(|| shape(format!("a link names node {id:?}, which is not in the graph")))?;
+        let (key, v) = self.nodes.get_key_value(id).ok_or_else(|| {
+            shape(format!(
+                "a link names node {id:?}, which is not in the graph"
+            ))
+        })?;
         let class = v
             .get("class_type")
             .and_then(Value::as_str)
@@ -109,9 +110,18 @@ impl<'a> Graph<'a> {
                 return Err(ImportError::Cycle { node: id });
             }
             let next = self.node(&id)?;
-            let found = [name, "value", "seed", "noise_seed", "text", "string", "int", "float"]
-                .into_iter()
-                .find(|k| next.inputs.contains_key(*k));
+            let found = [
+                name,
+                "value",
+                "seed",
+                "noise_seed",
+                "text",
+                "string",
+                "int",
+                "float",
+            ]
+            .into_iter()
+            .find(|k| next.inputs.contains_key(*k));
             match found {
                 Some(k) => {
                     at = next;
@@ -177,16 +187,16 @@ fn pick_sampler<'a>(g: &Graph<'a>, r: &mut Reading) -> Result<Node<'a>, ImportEr
     let mut found: Vec<Node<'a>> = Vec::new();
     for id in g.nodes.keys() {
         // Nodes that are not nodes (ComfyUI writes none) are skipped here, not refused.
-        if let Ok(n) = g.node(id) {
-            if SAMPLERS.contains(&n.class) {
-                found.push(n);
-            }
+        if let Ok(n) = g.node(id)
+            && SAMPLERS.contains(&n.class)
+        {
+            found.push(n);
         }
     }
     found.sort_by_key(|n| (n.id.parse::<u64>().unwrap_or(u64::MAX), n.id));
-    let first_pass = found.iter().copied().find(|n| {
-        matches!(g.linked(*n, "latent_image"), Ok(Some(l)) if l.class.starts_with("Empty"))
-    });
+    let first_pass = found.iter().copied().find(
+        |n| matches!(g.linked(*n, "latent_image"), Ok(Some(l)) if l.class.starts_with("Empty")),
+    );
     let Some(pick) = first_pass.or_else(|| found.first().copied()) else {
         return Err(ImportError::NoSampler);
     };
@@ -269,10 +279,10 @@ fn sources_of(s: Node<'_>) -> Sources<'_> {
 
 fn read_sampler<'a>(g: &Graph<'a>, s: Node<'a>, r: &mut Reading) -> Result<(), ImportError> {
     let src = sources(g, s)?;
-    if let Some((n, name)) = src.seed {
-        if let Some(v) = literal(g, n, name, r)? {
-            r.json_number(Field::Seed, name, v);
-        }
+    if let Some((n, name)) = src.seed
+        && let Some(v) = literal(g, n, name, r)?
+    {
+        r.json_number(Field::Seed, name, v);
     }
     if let Some(v) = opt_literal(g, src.steps, "steps", r)? {
         r.json_number(Field::Steps, "steps", v);
@@ -300,12 +310,14 @@ fn read_sampler<'a>(g: &Graph<'a>, s: Node<'a>, r: &mut Reading) -> Result<(), I
         flux_guidance = walked.guidance;
         match walked.text {
             Some(t) => r.p.prompt = t.trim().to_owned(),
-            None => r.note("the ComfyUI graph's positive prompt was not found: the prompt is empty"),
-        }
-        if c.inputs.contains_key("negative") {
-            if let Some(t) = walk(g, c, "negative", false, r)?.text {
-                r.negative(&t);
+            None => {
+                r.note("the ComfyUI graph's positive prompt was not found: the prompt is empty")
             }
+        }
+        if c.inputs.contains_key("negative")
+            && let Some(t) = walk(g, c, "negative", false, r)?.text
+        {
+            r.negative(&t);
         }
     }
     // Flux's guidance is the FluxGuidance node's (its KSampler's cfg is then 1); else the cfg.
@@ -318,10 +330,10 @@ fn read_sampler<'a>(g: &Graph<'a>, s: Node<'a>, r: &mut Reading) -> Result<(), I
         }
     }
     read_latent(g, s, r)?;
-    if let Some(d) = s.input("denoise").and_then(Value::as_f64) {
-        if d < 1.0 {
-            r.unused("denoise", &d.to_string());
-        }
+    if let Some(d) = s.input("denoise").and_then(Value::as_f64)
+        && d < 1.0
+    {
+        r.unused("denoise", &d.to_string());
     }
     Ok(())
 }
@@ -415,7 +427,9 @@ fn walk<'a>(
         {
             g.linked(at, next_input)?
         } else {
-            let pass = PASS_ON.into_iter().find(|k| at.input(k).and_then(link).is_some());
+            let pass = PASS_ON
+                .into_iter()
+                .find(|k| at.input(k).and_then(link).is_some());
             match pass {
                 Some(k) => g.linked(at, k)?,
                 None => None,
@@ -448,10 +462,10 @@ fn encoded_text<'a>(
         if !n.inputs.contains_key(key) {
             continue;
         }
-        if let Some(Value::String(s)) = literal(g, n, key, r)? {
-            if !s.trim().is_empty() || key == "text" {
-                return Ok(Some(s.clone()));
-            }
+        if let Some(Value::String(s)) = literal(g, n, key, r)?
+            && (!s.trim().is_empty() || key == "text")
+        {
+            return Ok(Some(s.clone()));
         }
     }
     Ok(None)
@@ -466,13 +480,14 @@ fn read_control<'a>(g: &Graph<'a>, n: Node<'a>, r: &mut Reading) -> Result<(), I
     if let Some(v) = literal(g, n, "end_percent", r)? {
         r.json_number(Field::CnStop, "ControlNet end_percent", v);
     }
-    if let Some(v) = literal(g, n, "start_percent", r)? {
-        if v.as_f64().is_some_and(|s| s > 0.0) {
-            r.note(format!(
-                "ControlNet start_percent {v} is not used: the service's control acts from the first step"
-            ));
-        }
+    if let Some(v) = literal(g, n, "start_percent", r)?
+        && v.as_f64().is_some_and(|s| s > 0.0)
+    {
+        r.note(format!(
+            "ControlNet start_percent {v} is not used: the service's control acts from the first step"
+        ));
     }
+
     let mut names: Vec<String> = Vec::new();
     let mut at = g.linked(n, "control_net")?;
     let mut seen = HashSet::new();

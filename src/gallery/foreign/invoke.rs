@@ -60,7 +60,11 @@ pub(crate) fn read(text: &str) -> Result<Reading, ImportError> {
     read_controlnets(m, &mut r);
     if let Some(loras) = m.get("loras").and_then(Value::as_array) {
         for l in loras {
-            if let Some(name) = l.get("model").or_else(|| l.get("lora")).and_then(model_name) {
+            if let Some(name) = l
+                .get("model")
+                .or_else(|| l.get("lora"))
+                .and_then(model_name)
+            {
                 r.model("LoRA", name);
             }
         }
@@ -89,10 +93,10 @@ fn read_controlnets(m: &Map<String, Value>, r: &mut Reading) {
             list.len()
         ));
     }
-    if let Some(name) = first.get("control_model").and_then(model_name) {
-        if !r.cn_type_from(name) {
-            r.unknown_control(&[name]);
-        }
+    if let Some(name) = first.get("control_model").and_then(model_name)
+        && !r.cn_type_from(name)
+    {
+        r.unknown_control(&[name]);
     }
     match first.get("control_weight") {
         Some(Value::Array(per_step)) => {
@@ -107,11 +111,11 @@ fn read_controlnets(m: &Map<String, Value>, r: &mut Reading) {
     if let Some(v) = first.get("end_step_percent") {
         r.json_number(Field::CnStop, "ControlNet end_step_percent", v);
     }
-    if let Some(b) = first.get("begin_step_percent").and_then(Value::as_f64) {
-        if b > 0.0 {
-            r.note(format!(
-                "ControlNet begin_step_percent {b} is not used: the service's control acts from the first step"
-            ));
-        }
+    if let Some(b) = first.get("begin_step_percent").and_then(Value::as_f64)
+        && b > 0.0
+    {
+        r.note(format!(
+            "ControlNet begin_step_percent {b} is not used: the service's control acts from the first step"
+        ));
     }
 }

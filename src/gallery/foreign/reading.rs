@@ -75,8 +75,18 @@ impl Reading {
         let int_field = !matches!(field.info().allowed, fields::Allowed::Num(_));
         if let (true, Some(i)) = (int_field, v.as_i64()) {
             self.set(field, from, Value::Int(i));
-        } else if let (true, Some(_)) = (int_field, v.as_u64()) {
-            self.set(field, from, Value::Int(i64::MAX));
+        } else if let (true, Some(u)) = (int_field, v.as_u64()) {
+            // Past i64 (ComfyUI seeds go to 2^64 - 1): said as it was, then clamped.
+            let clamped = field.clamp(Value::Int(i64::MAX));
+            self.note(format!(
+                "{from} {u} is outside what the service allows ({}): {} is used",
+                field.allowed_text(),
+                shown(&clamped)
+            ));
+            if matches!(field, Field::CnType | Field::CnStrength | Field::CnStop) {
+                self.control = true;
+            }
+            let _ = fields::set(&mut self.p, field, clamped);
         } else if let Some(n) = v.as_f64() {
             self.number(field, from, n);
         } else if let Some(n) = v.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
@@ -152,7 +162,11 @@ impl Reading {
 
     /// Sets the output size wanted (so not the input's size), clamped.
     pub fn size(&mut self, from: &str, width: i64, height: i64) {
-        self.set(Field::CustomWidth, &format!("{from} width"), Value::Int(width));
+        self.set(
+            Field::CustomWidth,
+            &format!("{from} width"),
+            Value::Int(width),
+        );
         self.set(
             Field::CustomHeight,
             &format!("{from} height"),
@@ -311,7 +325,10 @@ mod tests {
                 "DPM++ 2M SDE Exponential",
                 ("dpmpp_2m_sde", Some(Scheduler::Exponential)),
             ),
-            ("DPM2 a Karras", ("dpm_2_ancestral", Some(Scheduler::Karras))),
+            (
+                "DPM2 a Karras",
+                ("dpm_2_ancestral", Some(Scheduler::Karras)),
+            ),
             ("euler_a", ("euler_ancestral", None)),
             ("dpmpp_2m_k", ("dpmpp_2m", Some(Scheduler::Karras))),
             ("kdpm_2_a", ("dpm_2_ancestral", None)),
@@ -343,12 +360,18 @@ mod tests {
         assert_eq!(r.p.seed, crate::api::params::MAX_SEED);
         let all = r.notes.join("\n");
         assert_eq!(r.notes.len(), 7, "{all}");
-        assert!(all.contains("Steps 150 is outside what the service allows (15 to 75): 75 is used"));
+        assert!(
+            all.contains("Steps 150 is outside what the service allows (15 to 75): 75 is used")
+        );
         assert!(all.contains("\"UniPC\" has no counterpart"), "{all}");
         assert!(all.contains("\"kl_optimal\""), "{all}");
         assert!(all.contains("negative prompt \"blurry\""), "{all}");
         assert!(all.contains("sd_xl_base_1.0"), "{all}");
-        assert!(all.contains("steps [1] is not a number"), "{all}");
+        assert!(all.contains("steps \"[1]\" is not a number"), "{all}");
+        assert!(
+            all.contains(&format!("seed {} is outside", u64::MAX)),
+            "{all}"
+        );
     }
 
     #[test]

@@ -51,10 +51,7 @@ fn a_prompt_without_groups_is_itself() {
 
 #[test]
 fn escapes_give_literal_braces_and_bars() {
-    assert_eq!(
-        expand(r"\{x\} {a\|b|c}").unwrap(),
-        ["{x} a|b", "{x} c"]
-    );
+    assert_eq!(expand(r"\{x\} {a\|b|c}").unwrap(), ["{x} a|b", "{x} c"]);
     assert!(!has_groups(r"\{x\}"));
 }
 

@@ -4,6 +4,7 @@
 //! the view knows how they travel.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use egui::Ui;
 
@@ -15,8 +16,12 @@ use crate::jobs::{ServiceError, Services};
 /// The export's state: where grids go, the request in flight and the last answer.
 #[derive(Default)]
 pub(super) struct Export {
-    /// The folder exported grids go to (`<folder>/grid-<group>.png`).
+    /// The folder the Save dialog opens in (and grids go to without a dialog).
     pub dir: Option<PathBuf>,
+    /// The "Save as" dialog; without one (tests) the grid goes straight to `dir`.
+    pub dialog: Option<Arc<dyn crate::ui::picker::SaveDialog>>,
+    /// The dialog's answer, until it comes, with the run it is for.
+    choosing: Option<(std::sync::mpsc::Receiver<Option<PathBuf>>, Box<GridRun>)>,
     services: Option<Services>,
     exporting: Option<Pending<Result<PathBuf, ServiceError>>>,
     revealing: Option<Pending<Result<(), ServiceError>>>,
@@ -24,6 +29,22 @@ pub(super) struct Export {
     result: Option<Result<PathBuf, String>>,
     /// Why the folder could not be opened.
     reveal_error: Option<String>,
+}
+
+/// A name that says what the grid is: `grid-20261130-1402-cn_type-by-cn_strength.png`.
+pub(super) fn readable_name(run: &GridRun) -> String {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .take(13)
+        .map(|c| if c == 'T' { '-' } else { c })
+        .collect();
+    let x = run.plan.x.kind.field().wire();
+    match &run.plan.y {
+        Some(y) => format!("grid-{stamp}-{x}-by-{}.png", y.kind.field().wire()),
+        None => format!("grid-{stamp}-{x}.png"),
+    }
 }
 
 /// The cells of `run` as the export wants them: where each is and the saved image, if any.
@@ -66,7 +87,7 @@ impl Export {
 
     /// Takes in the answers that arrived; `true` when one did.
     pub fn poll(&mut self) -> bool {
-        let mut changed = false;
+        let mut changed = self.poll_dialog();
         if let Some(answer) = services::take(&mut self.exporting) {
             self.result = Some(match answer {
                 Some(r) => r.map_err(|e| e.to_string()),
@@ -87,24 +108,64 @@ impl Export {
 
     /// The "Export grid" button (enabled once a cell has a result).
     pub fn button(&mut self, ui: &mut Ui, run: &GridRun, any_done: bool) {
-        let can =
-            any_done && self.dir.is_some() && self.services.is_some() && self.exporting.is_none();
+        let can = any_done
+            && self.dir.is_some()
+            && self.services.is_some()
+            && self.exporting.is_none()
+            && self.choosing.is_none();
         if ui
-            .add_enabled(can, egui::Button::new("Export grid"))
-            .on_hover_text("Write the comparison as one labelled PNG")
+            .add_enabled(can, egui::Button::new("Export grid…"))
+            .on_hover_text("Write the comparison as one labelled PNG (you choose where)")
             .clicked()
         {
-            self.start(run);
+            self.start(ui.ctx(), run);
         }
     }
 
-    fn start(&mut self, run: &GridRun) {
-        let (Some(services), Some(dir)) = (&self.services, &self.dir) else {
+    /// Asks where to save (the Save dialog, with a readable name suggested), or saves to the
+    /// folder at once when there is no dialog.
+    fn start(&mut self, ctx: &egui::Context, run: &GridRun) {
+        let Some(dir) = self.dir.clone() else {
             return;
         };
-        let out = dir.join(format!("grid-{}.png", run.group));
+        let name = readable_name(run);
+        match &self.dialog {
+            Some(dialog) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let ctx = ctx.clone();
+                dialog.save_png(dir, name, tx, Box::new(move || ctx.request_repaint()));
+                self.choosing = Some((rx, Box::new(run.clone())));
+            }
+            None => self.export_to(run, dir.join(name)),
+        }
+    }
+
+    fn export_to(&mut self, run: &GridRun, out: PathBuf) {
+        let Some(services) = &self.services else {
+            return;
+        };
         self.exporting = Some(services.export_grid(run.plan.clone(), grid_cells(run), out));
         self.result = None;
+    }
+
+    /// Takes the Save dialog's answer: a path starts the export, a cancel does nothing.
+    fn poll_dialog(&mut self) -> bool {
+        let Some((rx, _)) = &self.choosing else {
+            return false;
+        };
+        let answer = match rx.try_recv() {
+            Ok(a) => a,
+            Err(std::sync::mpsc::TryRecvError::Empty) => return false,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+        };
+        if let (Some(mut path), Some((_, run))) = (answer, self.choosing.take()) {
+            if path.extension().is_none() {
+                path.set_extension("png");
+            }
+            self.export_to(&run, path);
+        }
+        self.choosing = None;
+        true
     }
 
     /// The export's status line, if there is one.
@@ -198,11 +259,11 @@ mod tests {
             dir,
             ..Default::default()
         };
-        e.start(&run());
+        e.start(&egui::Context::default(), &run());
         assert!(e.exporting.is_none(), "no services, no request");
         let (services, inbox) = Services::manual();
         e.set_services(services);
-        e.start(&run());
+        e.start(&egui::Context::default(), &run());
         assert!(!e.poll(), "not answered yet");
         let Ok(Request::ExportGrid {
             cells, out, reply, ..
@@ -210,10 +271,10 @@ mod tests {
         else {
             panic!("an export request");
         };
-        assert_eq!(
-            (cells.len(), &out),
-            (2, &PathBuf::from("/tmp/exports/grid-7.png"))
-        );
+        assert_eq!(cells.len(), 2);
+        assert_eq!(out.parent(), Some(std::path::Path::new("/tmp/exports")));
+        let name = out.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("grid-") && name.ends_with(".png"), "{name}");
         let _ = reply.send(Ok(out.clone()));
         assert!(e.poll());
         assert_eq!(e.result, Some(Ok(out)));
@@ -221,7 +282,7 @@ mod tests {
         e.reset();
         assert_eq!(e.result, None);
         // A request the services dropped is an error, not a wait forever.
-        e.start(&run());
+        e.start(&egui::Context::default(), &run());
         drop(inbox.try_recv());
         assert!(e.poll());
         assert!(matches!(&e.result, Some(Err(m)) if m.contains("cut short")));

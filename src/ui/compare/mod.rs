@@ -56,6 +56,12 @@ impl CompareView {
         self.export.set_services(services);
     }
 
+    /// The "Save as" dialog the grid export asks where to write (without one, grids go straight
+    /// to the export folder under a readable name).
+    pub fn set_save_dialog(&mut self, dialog: std::sync::Arc<dyn crate::ui::picker::SaveDialog>) {
+        self.export.dialog = Some(dialog);
+    }
+
     /// Sends the comparison as planned on the next frame, as a click on its button would (the
     /// app's Ctrl+Enter while this tab shows). Nothing is sent when the plan is not ready.
     pub fn request_send(&mut self) {

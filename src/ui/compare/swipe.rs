@@ -2,7 +2,7 @@
 //! right), with the zoom the cells share. Dragging near the divider moves it; dragging elsewhere
 //! pans, and the wheel zooms about the pointer.
 
-use egui::{Align2, Color32, FontId, Role, Sense, Stroke, TextureHandle, Ui, WidgetInfo, vec2};
+use egui::{Color32, Role, Sense, Stroke, TextureHandle, Ui, WidgetInfo, vec2};
 
 use crate::ui::gallery_panel::fit_in;
 use crate::ui::zoom::{Frame, ZoomPan, split_rect, split_uv};
@@ -60,6 +60,16 @@ impl Swipe {
         (label_a, label_b): (&str, &str),
         zoom: &mut ZoomPan,
     ) {
+        // The captions on a line of their own above the images, so they never cover them.
+        ui.horizontal(|ui| {
+            ui.add(egui::Label::new(format!("A (left): {label_a}")).truncate());
+            ui.with_layout(
+                egui::Layout::right_to_left(egui::Align::Center),
+                |ui| {
+                    ui.add(egui::Label::new(format!("B (right): {label_b}")).truncate());
+                },
+            );
+        });
         let avail = ui.available_size().max(vec2(64.0, 64.0));
         let (area, resp) = ui.allocate_exact_size(avail, Sense::click_and_drag());
         let frame = Frame::fixed(fit_in(area, a.size_vec2()));
@@ -99,7 +109,7 @@ impl Swipe {
         painter.image(a.id(), ra, ua, Color32::WHITE);
         painter.image(b.id(), rb, ub, Color32::WHITE);
         let x = ra.max.x;
-        paint_divider(&painter, shown, x, (label_a, label_b));
+        paint_divider(&painter, shown, x);
         if resp.hovered() {
             let near = ui
                 .input(|i| i.pointer.hover_pos())
@@ -111,34 +121,14 @@ impl Swipe {
     }
 }
 
-/// The divider at `x` with its handle, and the A and B captions in the image's corners.
-fn paint_divider(
-    painter: &egui::Painter,
-    rect: egui::Rect,
-    x: f32,
-    (label_a, label_b): (&str, &str),
-) {
+/// The divider at `x` with its handle.
+fn paint_divider(painter: &egui::Painter, rect: egui::Rect, x: f32) {
     let stroke = Stroke::new(2.0, Color32::WHITE);
     painter.line_segment(
         [egui::pos2(x, rect.min.y), egui::pos2(x, rect.max.y)],
         stroke,
     );
     painter.circle_filled(egui::pos2(x, rect.center().y), 7.0, Color32::WHITE);
-    let font = FontId::proportional(13.0);
-    painter.text(
-        rect.left_top() + vec2(6.0, 6.0),
-        Align2::LEFT_TOP,
-        format!("A: {label_a}"),
-        font.clone(),
-        Color32::WHITE,
-    );
-    painter.text(
-        rect.right_top() + vec2(-6.0, 6.0),
-        Align2::RIGHT_TOP,
-        format!("B: {label_b}"),
-        font,
-        Color32::WHITE,
-    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,128 @@
+//! The tweak loop in the whole app (headless, egui_kittest): the prompts sent come back with Up in
+//! the prompt box and from the History menu, parameter edits undo and redo one step per edit
+//! (Ctrl+Z, Ctrl+Shift+Z and the buttons), and a job identical to one that finished asks before
+//! paying for the same picture again.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::app::*;
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use fluxcn::api::Accounting;
+use fluxcn::jobs::{Command, Event, SavedImage};
+use fluxcn::ui::State;
+
+/// Generates with the current settings and answers the job as done.
+fn generate_and_finish(h: &mut egui_kittest::Harness<'static, fluxcn::ui::FluxApp>, rt: &mut FakeRuntime) -> u64 {
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let (id, _) = submitted(&rt.sent()).remove(0);
+    rt.feed(Event::Done {
+        id,
+        images: vec![SavedImage {
+            path: PathBuf::from(format!("/g/{id}.jpg")),
+            sidecar: PathBuf::from(format!("/g/{id}.json")),
+            width: 64,
+            height: 64,
+            seed: 5,
+            preview: None,
+        }],
+        accounting: Accounting::default(),
+    });
+    h.run_steps(4);
+    id
+}
+
+#[test]
+fn up_in_the_prompt_box_brings_back_earlier_prompts_and_they_persist() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    for p in ["a red fox", "a blue hare"] {
+        h.get_by_role_and_label(Role::MultilineTextInput, "Prompt").focus();
+        h.run_steps(1);
+        h.state_mut().state_mut().params.prompt = p.into();
+        h.run_steps(2);
+        h.key_press(egui::Key::Escape);
+        h.run_steps(2);
+        generate_and_finish(&mut h, &mut rt);
+    }
+    h.state_mut().state_mut().params.prompt = "my draft".into();
+    h.get_by_role_and_label(Role::MultilineTextInput, "Prompt").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::ArrowUp);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.prompt, "a blue hare");
+    h.key_press(egui::Key::ArrowUp);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.prompt, "a red fox");
+    h.key_press(egui::Key::ArrowDown);
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.prompt, "my draft");
+    // The history is part of what the window persists.
+    let saved = serde_json::to_string(h.state().state()).unwrap();
+    let back: State = serde_json::from_str(&saved).unwrap();
+    assert_eq!(back.prompt_history.entries[0].text, "a blue hare");
+    assert!(h.query_by_label("History (2)").is_some());
+}
+
+#[test]
+fn edits_undo_and_redo_one_step_each() {
+    let (mut h, _rt) = start();
+    let before = h.state().state().params.clone();
+    type_into_number(&mut h, "Steps", "33");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    type_into_number(&mut h, "Guidance", "7");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.steps, 33);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.steps, 33, "one step: the guidance only");
+    assert_eq!(h.state().state().params.guidance, before.guidance);
+    h.get_by_role_and_label(Role::Button, "Undo").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state().params, before);
+    h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.steps, 33);
+    h.get_by_role_and_label(Role::Button, "Redo").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.guidance, 7.0);
+}
+
+#[test]
+fn the_same_picture_twice_asks_first() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a fox");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    generate_and_finish(&mut h, &mut rt);
+    // Same settings, seed and input: nothing is sent until the artist says so.
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    assert!(submitted(&rt.sent()).is_empty());
+    assert!(h.query_by_label_contains("billed again").is_some());
+    h.get_by_label("Cancel").click();
+    h.run_steps(4);
+    assert!(submitted(&rt.sent()).is_empty());
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    h.get_by_label("Generate again").click();
+    h.run_steps(4);
+    assert_eq!(submitted(&rt.sent()).len(), 1);
+    // Another seed is another picture: no question.
+    h.state_mut().state_mut().params.seed += 1;
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let cmds = rt.sent();
+    assert_eq!(submitted(&cmds).len(), 1);
+    assert!(cmds.iter().all(|c| !matches!(c, Command::Cancel(_))));
+}
