@@ -514,9 +514,15 @@ fn demo_mode_starts_with_the_sample_input_and_a_prompt() {
 #[test]
 fn the_result_size_is_shown_with_its_reason() {
     let (mut h, mut rt) = start();
-    assert!(h.query_by_label_contains("Result: the input image's size (choose an input)").is_some());
+    assert!(
+        h.query_by_label_contains("Result: the input image's size (choose an input)")
+            .is_some()
+    );
     load_url_input(&mut h, &mut rt);
-    assert!(h.query_by_label_contains("Result: the URL image's own size").is_some());
+    assert!(
+        h.query_by_label_contains("Result: the URL image's own size")
+            .is_some()
+    );
     // A local 6000 × 4000 file is sent downscaled to the longest side in Settings (2048).
     let file = InputSource::File(PathBuf::from("/pics/pose.png"));
     h.get_by_label("Open…").click();

@@ -17,7 +17,20 @@ use fluxcn::jobs::{Command, Event, SavedImage};
 use fluxcn::ui::State;
 
 /// Generates with the current settings and answers the job as done.
-fn generate_and_finish(h: &mut egui_kittest::Harness<'static, fluxcn::ui::FluxApp>, rt: &mut FakeRuntime) -> u64 {
+fn generate_and_finish(
+    h: &mut egui_kittest::Harness<'static, fluxcn::ui::FluxApp>,
+    rt: &mut FakeRuntime,
+) -> u64 {
+    finish_with(h, rt, 5, None)
+}
+
+/// Generates and answers the job as done with this seed and preview.
+fn finish_with(
+    h: &mut egui_kittest::Harness<'static, fluxcn::ui::FluxApp>,
+    rt: &mut FakeRuntime,
+    seed: i64,
+    preview: Option<std::sync::Arc<image::RgbaImage>>,
+) -> u64 {
     h.get_by_role_and_label(Role::Button, "Generate").click();
     h.run_steps(4);
     let (id, _) = submitted(&rt.sent()).remove(0);
@@ -28,8 +41,8 @@ fn generate_and_finish(h: &mut egui_kittest::Harness<'static, fluxcn::ui::FluxAp
             sidecar: PathBuf::from(format!("/g/{id}.json")),
             width: 64,
             height: 64,
-            seed: 5,
-            preview: None,
+            seed,
+            preview,
         }],
         accounting: Accounting::default(),
     });
@@ -42,7 +55,8 @@ fn up_in_the_prompt_box_brings_back_earlier_prompts_and_they_persist() {
     let (mut h, mut rt) = start();
     load_url_input(&mut h, &mut rt);
     for p in ["a red fox", "a blue hare"] {
-        h.get_by_role_and_label(Role::MultilineTextInput, "Prompt").focus();
+        h.get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+            .focus();
         h.run_steps(1);
         h.state_mut().state_mut().params.prompt = p.into();
         h.run_steps(2);
@@ -51,7 +65,8 @@ fn up_in_the_prompt_box_brings_back_earlier_prompts_and_they_persist() {
         generate_and_finish(&mut h, &mut rt);
     }
     h.state_mut().state_mut().params.prompt = "my draft".into();
-    h.get_by_role_and_label(Role::MultilineTextInput, "Prompt").focus();
+    h.get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+        .focus();
     h.run_steps(2);
     h.key_press(egui::Key::ArrowUp);
     h.run_steps(2);
@@ -83,12 +98,19 @@ fn edits_undo_and_redo_one_step_each() {
     assert_eq!(h.state().state().params.steps, 33);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
-    assert_eq!(h.state().state().params.steps, 33, "one step: the guidance only");
+    assert_eq!(
+        h.state().state().params.steps,
+        33,
+        "one step: the guidance only"
+    );
     assert_eq!(h.state().state().params.guidance, before.guidance);
     h.get_by_role_and_label(Role::Button, "Undo").click();
     h.run_steps(2);
     assert_eq!(h.state().state().params, before);
-    h.key_press_modifiers(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
     h.run_steps(2);
     assert_eq!(h.state().state().params.steps, 33);
     h.get_by_role_and_label(Role::Button, "Redo").click();
@@ -125,4 +147,75 @@ fn the_same_picture_twice_asks_first() {
     let cmds = rt.sent();
     assert_eq!(submitted(&cmds).len(), 1);
     assert!(cmds.iter().all(|c| !matches!(c, Command::Cancel(_))));
+}
+
+#[test]
+fn the_result_tab_compares_with_the_previous_or_pinned_result() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a red fox");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    let img = |v: u8| {
+        std::sync::Arc::new(image::RgbaImage::from_pixel(
+            32,
+            24,
+            image::Rgba([v, v, v, 255]),
+        ))
+    };
+    finish_with(&mut h, &mut rt, 1, Some(img(10)));
+    h.state_mut().state_mut().params.cn_strength = 0.8;
+    h.state_mut().state_mut().params.prompt = "a blue fox".into();
+    h.run_steps(2);
+    finish_with(&mut h, &mut rt, 2, Some(img(60)));
+    // What changed, field by field and word by word.
+    assert!(
+        h.query_by_label_contains("#1 -> #2:").is_some(),
+        "the change line"
+    );
+    assert!(
+        h.query_by_label_contains("cn_strength: 0.5 -> 0.8")
+            .is_some()
+            || h.query_by_label_contains("-> 0.8").is_some()
+    );
+    assert!(h.query_all_by_label_contains("#1 -> #2:").any(|n| {
+        let t = format!("{n:?}");
+        t.contains("blue") && t.contains("red")
+    }));
+
+    h.get_by_label("Side by side").click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("compared: #1").is_some());
+    assert!(h.query_by_label_contains("compared: #2").is_some());
+    // C cycles: swipe, blink, difference.
+    h.key_press(egui::Key::C);
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("A/B swipe: A #1").is_some());
+    h.key_press(egui::Key::C);
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("Showing #").is_some());
+    h.key_press(egui::Key::C);
+    let t = std::time::Instant::now();
+    while h.query_by_label("compared: difference").is_none() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "the difference never came"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Pinned: a later result is compared with the pinned one, not the one before it.
+    h.get_by_label("Pin").click();
+    h.run_steps(2);
+    h.state_mut().state_mut().params.steps = 31;
+    h.run_steps(2);
+    finish_with(&mut h, &mut rt, 3, Some(img(90)));
+    assert!(h.query_by_label_contains("#2 -> #3:").is_some());
+    assert!(
+        h.query_all_by_label_contains("#2 -> #3:")
+            .any(|n| format!("{n:?}").contains("31"))
+    );
+    h.get_by_label("Single").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("compared:").is_none());
 }

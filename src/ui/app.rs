@@ -69,6 +69,8 @@ pub struct FluxApp {
     pub(crate) runtime_gone: bool,
     /// Submit the demo input on the first frame (`autogenerate`).
     pending_autogenerate: bool,
+    /// The Result tab's comparison with an earlier result.
+    pub(crate) result_compare: super::result_compare::ResultCompare,
     /// Undo/redo of parameter edits, and Up/Down through the prompt history.
     pub(crate) undo: super::tweak::Undo,
     pub(crate) browse: super::tweak::Browse,
@@ -154,6 +156,7 @@ impl FluxApp {
             pending_autogenerate: false,
             fresh_start: true,
             undo: Default::default(),
+            result_compare: Default::default(),
             browse: Default::default(),
             confirm_duplicate: None,
             tab: Tab::Result,
@@ -388,6 +391,9 @@ impl FluxApp {
                 self.undo.undo(&mut self.state.params);
             }
         }
+        if self.tab == Tab::Result {
+            self.compare_key(ctx);
+        }
         // The shortcut sends what the tab on screen would: the comparison on the Compare tab.
         if generate && self.tab == Tab::Compare {
             self.compare.request_send();
@@ -590,8 +596,7 @@ impl eframe::App for FluxApp {
         self.settings_window(&ctx);
         self.duplicate_window(&ctx);
         // An edit becomes one undo step once it settles: no drag held, no text being typed.
-        let settled =
-            !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
+        let settled = !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
         self.undo.observe(&self.state.params, settled);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             drop_overlay(&ctx);

@@ -36,8 +36,11 @@ impl FluxApp {
                 )
             });
             if up || down {
-                self.browse
-                    .step(&self.state.prompt_history, &mut self.state.params.prompt, up);
+                self.browse.step(
+                    &self.state.prompt_history,
+                    &mut self.state.params.prompt,
+                    up,
+                );
             }
         }
         let r = ui
@@ -212,29 +215,39 @@ impl FluxApp {
             ui.menu_button(format!("History ({n})"), |ui| {
                 ui.set_max_width(360.0);
                 let search_id = egui::Id::unique("prompt-history-search");
-                let mut query: String =
-                    ui.data_mut(|d| d.get_temp(search_id).unwrap_or_default());
+                let mut query: String = ui.data_mut(|d| d.get_temp(search_id).unwrap_or_default());
                 ui.add(egui::TextEdit::singleline(&mut query).hint_text("Search prompts"))
                     .accessible_name("Search prompts");
                 let mut chosen = None;
                 let mut pin = None;
-                egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
-                    for e in self.state.prompt_history.search(&query).into_iter().take(100) {
-                        ui.horizontal(|ui| {
-                            let pin_text = if e.pinned { "Unpin" } else { "Pin" };
-                            if ui.small_button(pin_text).clicked() {
-                                pin = Some(e.text.clone());
-                            }
-                            if ui
-                                .add(egui::Button::new(super::app::shorten(&e.text, 60)).frame(false))
-                                .on_hover_text(e.text.as_str())
-                                .clicked()
-                            {
-                                chosen = Some(e.text.clone());
-                            }
-                        });
-                    }
-                });
+                egui::ScrollArea::vertical()
+                    .max_height(300.0)
+                    .show(ui, |ui| {
+                        for e in self
+                            .state
+                            .prompt_history
+                            .search(&query)
+                            .into_iter()
+                            .take(100)
+                        {
+                            ui.horizontal(|ui| {
+                                let pin_text = if e.pinned { "Unpin" } else { "Pin" };
+                                if ui.small_button(pin_text).clicked() {
+                                    pin = Some(e.text.clone());
+                                }
+                                if ui
+                                    .add(
+                                        egui::Button::new(super::app::shorten(&e.text, 60))
+                                            .frame(false),
+                                    )
+                                    .on_hover_text(e.text.as_str())
+                                    .clicked()
+                                {
+                                    chosen = Some(e.text.clone());
+                                }
+                            });
+                        }
+                    });
                 ui.data_mut(|d| d.insert_temp(search_id, query));
                 if let Some(t) = pin {
                     self.state.prompt_history.toggle_pin(&t);
@@ -252,7 +265,10 @@ impl FluxApp {
     pub(crate) fn result_size_line(&self) -> String {
         let p = &self.state.params;
         if !p.use_input_img_dimension {
-            return format!("Result: {} × {} px, as set", p.custom_width, p.custom_height);
+            return format!(
+                "Result: {} × {} px, as set",
+                p.custom_width, p.custom_height
+            );
         }
         let max = self.state.settings.max_input_side;
         match self.input.as_ref().map(|v| (&v.source, &v.preview)) {

@@ -11,6 +11,7 @@ mod input_panel;
 mod picker;
 mod queue;
 mod replies;
+mod result_compare;
 mod result_view;
 pub mod session;
 mod settings;

@@ -48,6 +48,12 @@ impl FluxApp {
                 ui.spacing().interact_size.y + ui.spacing().item_spacing.y,
             );
         self.zoom_bar(ui, idx, image_room);
+        if self.session.results.len() > 1 {
+            self.compare_bar(ui, idx);
+        }
+        if self.draw_comparison(ui, idx) {
+            return;
+        }
         let Some(r) = self.session.results.get(idx) else {
             return;
         };

@@ -195,14 +195,27 @@ mod tests {
         h.remember("  ");
         h.remember("a hare");
         h.remember("a fox ");
-        assert_eq!(h.entries.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["a fox", "a hare"]);
+        assert_eq!(
+            h.entries
+                .iter()
+                .map(|e| e.text.as_str())
+                .collect::<Vec<_>>(),
+            ["a fox", "a hare"]
+        );
         h.toggle_pin("a hare");
         for i in 0..PROMPT_HISTORY_CAP + 10 {
             h.remember(&format!("prompt {i}"));
         }
-        assert_eq!(h.entries.len(), PROMPT_HISTORY_CAP + 1, "the cap, plus the pinned one");
+        assert_eq!(
+            h.entries.len(),
+            PROMPT_HISTORY_CAP + 1,
+            "the cap, plus the pinned one"
+        );
         assert!(h.entries.iter().any(|e| e.text == "a hare" && e.pinned));
-        assert!(!h.entries.iter().any(|e| e.text == "a fox"), "the oldest unpinned went");
+        assert!(
+            !h.entries.iter().any(|e| e.text == "a fox"),
+            "the oldest unpinned went"
+        );
         let found = h.search("PROMPT 20");
         assert_eq!(found[0].text, "prompt 209");
         assert_eq!(h.search("")[0].text, "a hare", "pinned first");

@@ -58,7 +58,11 @@ impl FakeRuntime {
         self.asked.remove(i)
     }
     /// Answers the request for the preview of `source`.
-    pub fn answer_input(&mut self, source: &InputSource, result: Result<InputPreview, ServiceError>) {
+    pub fn answer_input(
+        &mut self,
+        source: &InputSource,
+        result: Result<InputPreview, ServiceError>,
+    ) {
         match self.take(
             "LoadInput",
             |r| matches!(r, Request::LoadInput { source: s, .. } if s == source),
@@ -193,7 +197,6 @@ pub fn generate_enabled(h: &Harness<'static, FluxApp>) -> bool {
         .accesskit_node()
         .is_disabled()
 }
-
 
 /// Types `text` into the number field `label` (select all first), then Enter.
 pub fn type_into_number(h: &mut Harness<'static, FluxApp>, label: &str, text: &str) {

@@ -14,7 +14,7 @@ mod export;
 pub mod plan;
 mod setup;
 pub mod state;
-mod swipe;
+pub(crate) mod swipe;
 
 use std::path::PathBuf;
 

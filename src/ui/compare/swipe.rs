@@ -12,7 +12,7 @@ const GRAB: f32 = 12.0;
 
 /// The swipe's picks and divider.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Swipe {
+pub(crate) struct Swipe {
     /// The cell shown left of the divider.
     pub a: Option<usize>,
     /// The cell shown right of it.
