@@ -256,8 +256,16 @@ fn child(side: &str, dir: &Path) {
         (open, search, rating, found)
     } else {
         let store = Store::open(dir).unwrap();
+        let opened = t.elapsed();
         let rows = store.query(&Query::default()).unwrap();
         let open = t.elapsed();
+        if std::env::var_os("FLUXCN_BENCH_DETAIL").is_some() {
+            eprintln!(
+                "open {:.0} ms, listing {:.0} ms",
+                opened.as_secs_f64() * 1e3,
+                (open - opened).as_secs_f64() * 1e3
+            );
+        }
         assert!(store.notes().is_empty(), "{:?}", store.notes());
         let mut found = 0;
         let q = Query::parse(SEARCH).unwrap();

@@ -374,3 +374,65 @@ fn a_prompt_too_long_for_one_jpeg_segment_still_saves_a_valid_file() {
     // The whole prompt is in the sidecar.
     assert_eq!(read_settings(&e.image_path).unwrap(), p);
 }
+
+#[test]
+fn a_lossy_webp_gets_the_extended_header_with_its_size() {
+    // A simple-format lossy WebP: a `VP8 ` chunk whose key-frame header (RFC 6386: frame tag, start
+    // code 9d 01 2a, 14-bit width and height) says 300x200; the rest is opaque here.
+    let mut vp8 = vec![0x50, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+    vp8.extend(300u16.to_le_bytes());
+    vp8.extend(200u16.to_le_bytes());
+    vp8.extend([7u8; 31]);
+    let mut body = b"WEBPVP8 ".to_vec();
+    body.extend((vp8.len() as u32).to_le_bytes());
+    body.extend(&vp8);
+    body.push(0);
+    let mut webp = b"RIFF".to_vec();
+    webp.extend((body.len() as u32).to_le_bytes());
+    webp.extend(body);
+    let out = fluxcn::gallery::meta::embed(ImageFormat::Webp, &webp, "x\nSteps: 20", "{}");
+    let chunks = webp_chunks(&out);
+    let ids: Vec<&[u8]> = chunks.iter().map(|(id, _)| &id[..]).collect();
+    assert_eq!(ids, [&b"VP8X"[..], b"VP8 ", b"EXIF"]);
+    let vp8x = &chunks[0].1;
+    assert_eq!(vp8x[0], 0x08, "EXIF only: no alpha, no animation");
+    let w = u32::from_le_bytes([vp8x[4], vp8x[5], vp8x[6], 0]) + 1;
+    let h = u32::from_le_bytes([vp8x[7], vp8x[8], vp8x[9], 0]) + 1;
+    assert_eq!((w, h), (300, 200));
+    assert_eq!(chunks[1].1, vp8, "the image data unchanged");
+    let (comment, note) = exif_fields(&chunks[2].1);
+    assert_eq!(a1111_comment(&comment.unwrap()), "x\nSteps: 20");
+    assert_eq!(note.as_deref(), Some(&b"fluxcn:{}"[..]));
+    // A WebP whose size cannot be told is saved as received (the sidecar keeps the settings).
+    let mut odd = webp.clone();
+    odd[23] = 0; // the start code, broken
+    assert_eq!(
+        fluxcn::gallery::meta::embed(ImageFormat::Webp, &odd, "x\nSteps: 20", "{}"),
+        odd
+    );
+}
+
+#[test]
+fn our_sidecar_wins_over_a_cut_text_and_a_damaged_one_over_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let img = encoded(16, 16, image::ImageFormat::Jpeg);
+    // A prompt whose record does not fit a JPEG comment: the EXIF text is cut, the sidecar whole.
+    let p = GenParams {
+        prompt: "城".repeat(30_000),
+        image_format: ImageFormat::Jpeg,
+        ..params()
+    };
+    let e = save(&store, &img, &p, 99);
+    let i = read_any(&e.image_path).unwrap();
+    assert_eq!((i.source, &i.params), (Tool::Fluxcn, &p));
+    assert_eq!(i.seed_used, Some(99));
+    // Without the sidecar, the cut A1111 text is what there is, and it is read.
+    std::fs::remove_file(&e.sidecar_path).unwrap();
+    let i = read_any(&e.image_path).unwrap();
+    assert_eq!(i.source, Tool::A1111);
+    assert!(p.prompt.starts_with(&i.params.prompt) && i.params.prompt.len() > 60_000);
+    // A damaged sidecar next to a picture with another tool's settings does not hide them.
+    std::fs::write(&e.sidecar_path, b"{ not json").unwrap();
+    assert_eq!(read_any(&e.image_path).unwrap().source, Tool::A1111);
+}

@@ -414,17 +414,18 @@ fn type_into(h: &mut Harness<'static, FluxApp>, label: &str, text: &str) {
     h.run_steps(3);
 }
 
-/// The app at `size` with one result, then on the Compare tab a 4×3 X/Y grid (cn_type ×
-/// cn_strength) sent and running: three cells done, one retrying, two waiting, six queued.
-/// Returns the first result's parameters and the grid's jobs, row-major.
-fn running_grid(
-    size: Vec2,
-) -> (
+/// The app, its runtime, the first result's parameters and the grid's jobs (row-major).
+type RunningGrid = (
     Harness<'static, FluxApp>,
     FakeRuntime,
     GenParams,
     Vec<(JobId, JobSpec)>,
-) {
+);
+
+/// The app at `size` with one result, then on the Compare tab a 4×3 X/Y grid (cn_type ×
+/// cn_strength) sent and running: three cells done, one retrying, two waiting, six queued.
+/// Returns the first result's parameters and the grid's jobs, row-major.
+fn running_grid(size: Vec2) -> RunningGrid {
     let (mut h, mut rt) = start(size);
     // A result first, so the Result tab has details to come back to.
     let params = one_done(&mut h, &mut rt);
@@ -497,7 +498,15 @@ fn grid_at(size: Vec2) {
             "the grid's toolbar",
         );
     }
-    assert_whole(&h, &r, None, "3 of 12 done", body(&h), r.central, "progress");
+    assert_whole(
+        &h,
+        &r,
+        None,
+        "3 of 12 done",
+        body(&h),
+        r.central,
+        "progress",
+    );
     // Every cell has its caption somewhere in the view (the grid scrolls when it must).
     for t in ["pose", "depth", "canny", "tile"] {
         assert!(

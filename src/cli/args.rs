@@ -222,7 +222,12 @@ fn help(what: &str, field: Field) -> String {
 /// A knob's help: [`help`]'s, then the contract's default (shown by hand: the knobs have no clap
 /// default, so that `--like FILE` can tell a flag given from one left out).
 fn knob(what: &str, field: Field) -> String {
-    format!("{} [default: {}]", help(what, field), field.default_value())
+    with_default(&help(what, field), field)
+}
+
+/// `text`, then the field's default from the table.
+fn with_default(text: &str, field: Field) -> String {
+    format!("{text} [default: {}]", field.default_value())
 }
 
 /// The knobs of one generation. Each knob is `None` when its flag is not given: it then takes the
@@ -249,14 +254,14 @@ pub struct GenArgs {
     // Control type.
     #[arg(long, help = knob("Control type", Field::CnType), value_parser = parse_cn_type)]
     pub cn_type: Option<CnType>,
-    /// Sampler (26 names, e.g. euler, dpmpp_2m) [default: euler].
-    #[arg(long, value_parser = parse_sampler)]
+    // Sampler.
+    #[arg(long, help = with_default("Sampler (26 names, e.g. euler, dpmpp_2m)", Field::Sampler), value_parser = parse_sampler)]
     pub sampler: Option<String>,
     // Scheduler.
     #[arg(long, help = knob("Scheduler", Field::Scheduler), value_parser = parse_scheduler)]
     pub scheduler: Option<Scheduler>,
-    /// Seed; -1 lets the server pick one (the seed used is recorded) [default: 652889].
-    #[arg(long, allow_negative_numbers = true)]
+    // Seed.
+    #[arg(long, help = with_default("Seed; -1 lets the server pick one (the seed used is recorded)", Field::Seed), allow_negative_numbers = true)]
     pub seed: Option<i64>,
     // Inference steps.
     #[arg(long, help = knob("Inference steps", Field::Steps))]
@@ -271,14 +276,13 @@ pub struct GenArgs {
     #[arg(long, help = knob("Fraction of the steps after which the control stops acting", Field::CnStop))]
     pub cn_stop: Option<f64>,
     // Output width (used with --use-input-size false).
-    #[arg(long, help = help("Output width", Field::CustomWidth) + " (used with --use-input-size false) [default: 1024]")]
+    #[arg(long, help = with_default(&(help("Output width", Field::CustomWidth) + " (used with --use-input-size false)"), Field::CustomWidth))]
     pub width: Option<u32>,
     // Output height (used with --use-input-size false).
-    #[arg(long, help = help("Output height", Field::CustomHeight) + " (used with --use-input-size false) [default: 1024]")]
+    #[arg(long, help = with_default(&(help("Output height", Field::CustomHeight) + " (used with --use-input-size false)"), Field::CustomHeight))]
     pub height: Option<u32>,
-    /// Take the output size from the input image (then --width/--height are ignored) [default:
-    /// true].
-    #[arg(long, action = clap::ArgAction::Set, value_name = "true|false")]
+    // Take the output size from the input image.
+    #[arg(long, help = with_default("Take the output size from the input image (then --width/--height are ignored)", Field::UseInputImgDimension), action = clap::ArgAction::Set, value_name = "true|false")]
     pub use_input_size: Option<bool>,
     // Output format.
     #[arg(long, help = knob("Output format", Field::ImageFormat), value_parser = parse_format)]

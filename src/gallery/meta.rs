@@ -14,12 +14,13 @@
 //!   image data is copied unchanged.
 //!
 //! The containers are rewritten by the `img-parts` crate, the EXIF block built and read by
-//! `kamadak-exif` ([`super::exif`]). Reading ([`found`]) gathers every kind of metadata a file
-//! may hold (ours, A1111's, ComfyUI's, InvokeAI's); [`super::foreign`] turns it into settings.
+//! `kamadak-exif` (`super::exif`). Reading (`found`) gathers every kind of metadata a file may hold
+//! (ours, A1111's, ComfyUI's, InvokeAI's); [`super::foreign`] turns it into settings.
 
 use std::path::{Path, PathBuf};
 
 use img_parts::jpeg::{Jpeg, JpegSegment, markers};
+use img_parts::vp8::VP8Kind;
 use img_parts::webp::WebP;
 use img_parts::{Bytes, ImageEXIF};
 use png::text_metadata::{EncodableTextChunk, ITXtChunk, TEXtChunk};
@@ -228,6 +229,10 @@ fn embed_webp(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
     let note = format!("{FLUXCN_KEY}:{request}");
     let block = exif::build(a1111, Some(note.as_bytes()), WEBP_EXIF_MAX)?;
     webp.set_exif(Some(Bytes::from(block)));
+    // Metadata needs the extended format; a file whose size img-parts cannot tell stays as it is.
+    if webp.kind() != VP8Kind::VP8X {
+        return None;
+    }
     let mut out = Vec::with_capacity(b.len() + 2 * a1111.len() + request.len() + 256);
     webp.encoder().write_to(&mut out).ok()?;
     Some(out)

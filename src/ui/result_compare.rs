@@ -62,6 +62,9 @@ pub const BLINK_SECONDS: f64 = 0.6;
 /// How much the difference is brightened (small differences must be visible).
 pub const DIFFERENCE_GAIN: u16 = 4;
 
+/// Where a difference made off the UI thread arrives.
+type DifferenceReply = mpsc::Receiver<Option<egui::ColorImage>>;
+
 /// The comparison's state (runtime only).
 #[derive(Default)]
 pub struct ResultCompare {
@@ -71,7 +74,7 @@ pub struct ResultCompare {
     swipe: Swipe,
     /// The difference image of (A, B), once made off the UI thread.
     difference: Option<((usize, usize), TextureHandle)>,
-    making: Option<((usize, usize), mpsc::Receiver<Option<egui::ColorImage>>)>,
+    making: Option<((usize, usize), DifferenceReply)>,
 }
 
 /// The per-pixel absolute difference of `a` and `b` (B scaled to A's size first), brightened.

@@ -429,7 +429,8 @@ impl Catalog {
     pub fn query(&self, q: &Query) -> rusqlite::Result<Vec<Row>> {
         let (filter, args) = q.where_sql();
         let sql = format!(
-            "SELECT id, file, created_ms, cn_type, seed_used, favourite, rating, prompt FROM results {filter} {}",
+            "SELECT r.id, r.file, r.created_ms, r.cn_type, r.seed_used, r.favourite, r.rating, r.prompt {} {filter} {}",
+            q.from_sql(),
             q.order_sql()
         );
         let mut st = self.conn.prepare_cached(&sql)?;

@@ -188,27 +188,28 @@ impl Query {
             })
             .collect();
         if !words.is_empty() {
-            conds.push("rowid IN (SELECT rowid FROM results_fts WHERE results_fts MATCH ?)".into());
+            // The caller joins the full-text table (see `from_sql`).
+            conds.push("results_fts MATCH ?".into());
             args.push(Sql::Text(words.join(" ")));
         }
         if let Some(c) = self.cn {
-            conds.push("cn_type = ?".into());
+            conds.push("r.cn_type = ?".into());
             args.push(Sql::Text(c.as_str().to_owned()));
         }
         if self.favourites_only {
-            conds.push("favourite = 1".into());
+            conds.push("r.favourite = 1".into());
         }
         if let Some((cmp, n)) = self.rating {
-            conds.push(format!("rating {} ?", cmp.sql()));
+            conds.push(format!("r.rating {} ?", cmp.sql()));
             args.push(Sql::Integer(i64::from(n)));
         }
         if let Some((cmp, n)) = self.seed {
-            conds.push(format!("seed_used {} ?", cmp.sql()));
+            conds.push(format!("r.seed_used {} ?", cmp.sql()));
             args.push(Sql::Integer(n));
         }
         for (field, cmp, v) in &self.fields {
             conds.push(format!(
-                "json_extract(meta, '$.params.{}') {} ?",
+                "json_extract(r.meta, '$.params.{}') {} ?",
                 field.wire(),
                 cmp.sql()
             ));
@@ -227,12 +228,22 @@ impl Query {
         (sql, args)
     }
 
+    /// The `FROM` clause: the results, joined with their full-text rows when words are searched
+    /// (a join lets SQLite start from the few matches instead of probing every result).
+    pub(super) fn from_sql(&self) -> &'static str {
+        if self.words.is_empty() {
+            "FROM results r"
+        } else {
+            "FROM results r JOIN results_fts ON results_fts.rowid = r.rowid"
+        }
+    }
+
     /// The `ORDER BY` clause.
     pub(super) fn order_sql(&self) -> &'static str {
         match self.sort {
-            Sort::Newest => "ORDER BY created_ms DESC, id DESC",
-            Sort::Oldest => "ORDER BY created_ms ASC, id ASC",
-            Sort::Rating => "ORDER BY rating DESC, created_ms DESC, id DESC",
+            Sort::Newest => "ORDER BY r.created_ms DESC, r.id DESC",
+            Sort::Oldest => "ORDER BY r.created_ms ASC, r.id ASC",
+            Sort::Rating => "ORDER BY r.rating DESC, r.created_ms DESC, r.id DESC",
         }
     }
 }

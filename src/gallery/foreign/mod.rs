@@ -117,9 +117,9 @@ pub enum ImportError {
     UserComment(#[from] CommentError),
 }
 
-/// The settings of any image (or a fluxcn `.json` sidecar): the metadata inside it, read in this
-/// order: our own record, an A1111 text, a ComfyUI graph, InvokeAI's metadata; else the sidecar
-/// next to it. The error of unreadable metadata is given only when nothing else had settings.
+/// The settings of any image (or a fluxcn `.json` sidecar), from the first of: our own record
+/// inside it, the sidecar next to it, an A1111 text, a ComfyUI graph, InvokeAI's metadata. The
+/// error of unreadable metadata is given only when nothing else had settings.
 pub fn read_any(path: &Path) -> Result<Imported, GalleryError> {
     if path
         .extension()
@@ -128,17 +128,19 @@ pub fn read_any(path: &Path) -> Result<Imported, GalleryError> {
         return meta::read_sidecar(path).map(from_sidecar);
     }
     let bytes = meta::read_regular(path)?;
-    let embedded = import_bytes(path, &bytes);
-    if let Ok(Some(i)) = embedded {
-        return Ok(i);
-    }
+    let embedded = match import_bytes(path, &bytes) {
+        Ok(Some(i)) if i.source == Tool::Fluxcn => return Ok(i),
+        other => other,
+    };
+    // Our sidecar is exact where the picture's own text may have been cut (a JPEG comment holds
+    // 64 kB); another tool's settings come next, and a damaged sidecar only when there are none.
     let sidecar = meta::sidecar_of(path);
-    if sidecar.exists() {
-        return meta::read_sidecar(&sidecar).map(from_sidecar);
-    }
-    match embedded {
-        Err(e) => Err(e),
-        Ok(_) => Err(GalleryError::NoSettings {
+    let beside = sidecar.exists().then(|| meta::read_sidecar(&sidecar));
+    match (embedded, beside) {
+        (_, Some(Ok(s))) => Ok(from_sidecar(s)),
+        (Ok(Some(i)), _) => Ok(i),
+        (_, Some(Err(e))) | (Err(e), None) => Err(e),
+        (Ok(None), None) => Err(GalleryError::NoSettings {
             path: path.to_path_buf(),
             sidecar,
         }),
