@@ -219,3 +219,56 @@ fn the_result_tab_compares_with_the_previous_or_pinned_result() {
     h.run_steps(2);
     assert!(h.query_by_label_contains("compared:").is_none());
 }
+
+/// A file dropped on the window (by path, as on a desktop).
+#[derive(Debug)]
+struct Dropped(PathBuf);
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("not read in tests".into())
+    }
+}
+
+#[test]
+fn a_dropped_result_restores_its_settings_and_kept_input_and_says_what_it_read() {
+    let (mut h, mut rt) = start();
+    let dropped = PathBuf::from("/gallery/20261130-knight.png");
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(dropped.clone())));
+    h.run_steps(2);
+    let reply = match rt.take("ReadResult", |r| matches!(r, fluxcn::jobs::services::Request::ReadResult { path, .. } if *path == dropped)) {
+        fluxcn::jobs::services::Request::ReadResult { reply, .. } => reply,
+        _ => unreachable!(),
+    };
+    let params = fluxcn::api::GenParams {
+        prompt: "a knight".into(),
+        seed: 77,
+        ..Default::default()
+    };
+    let kept = PathBuf::from("/gallery/.inputs/ab12.png");
+    reply
+        .send(Ok(fluxcn::jobs::services::Restored {
+            params: params.clone(),
+            input: Some(kept.clone()),
+            summary: "Settings read from ComfyUI metadata; 1 note: the negative prompt has no counterpart".into(),
+        }))
+        .unwrap();
+    h.run_steps(4);
+    assert_eq!(h.state().state().params.prompt, "a knight");
+    assert_eq!(h.state().state().params.seed, 77);
+    assert!(
+        h.query_by_label_contains("ComfyUI metadata; 1 note")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("its input image restored too")
+            .is_some()
+    );
+    // The kept input becomes the input: its preview is asked for.
+    assert!(rt.asked().iter().any(|r| matches!(r,
+        fluxcn::jobs::services::Request::LoadInput { source: fluxcn::jobs::InputSource::File(p), .. } if *p == kept)));
+}

@@ -145,23 +145,24 @@ impl FluxApp {
                 Poll::Lost => None,
             };
             let (path, _) = self.pending_drops.remove(i);
-            let name = path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             match answer {
                 Some(r) => match r.input {
                     Some(input) => {
                         self.set_input(InputSource::File(input));
                         self.use_settings(
                             r.params,
-                            &format!("Settings and input image restored from {name}"),
+                            &format!("{name}: {}; its input image restored too", r.summary),
                         );
                     }
                     None => self.use_settings(
                         r.params,
                         &format!(
-                            "Settings restored from {name}. Its input image was not kept with \
-                             it, so the current input stays."
+                            "{name}: {}. It keeps no input image, so the current input stays.",
+                            r.summary
                         ),
                     ),
                 },

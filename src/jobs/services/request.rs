@@ -28,6 +28,9 @@ pub struct Found {
 pub struct Restored {
     pub params: GenParams,
     pub input: Option<PathBuf>,
+    /// Where the settings came from and what did not map, one line (`Settings read from
+    /// ComfyUI metadata; 2 notes: …`).
+    pub summary: String,
 }
 
 /// A gallery listing, shared without copying.

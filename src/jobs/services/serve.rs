@@ -97,9 +97,16 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             listing(s, &query)
         }),
         Request::ReadResult { path, reply } => blocking(s, reply, move |_| {
+            let imported = crate::gallery::read_any(&path)?;
+            let mut params = imported.params.clone();
+            // The seed the picture was made with, when the file says (a `-1` sent is useless).
+            if let Some(seed) = imported.seed_used.filter(|s| *s >= 0) {
+                params.seed = seed;
+            }
             Ok(Restored {
-                params: crate::gallery::read_settings(&path)?,
+                params,
                 input: crate::gallery::kept_input_of(&path),
+                summary: imported.summary(),
             })
         }),
         Request::ReadSettings { path, reply } => {
