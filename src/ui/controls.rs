@@ -315,7 +315,10 @@ impl FluxApp {
             .last_cost_per_image
             .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE);
         let images = if n == 1 { "image" } else { "images" };
-        let took = match self.typical_job_seconds() {
+        if let Some(s) = self.typical_job_seconds() {
+            self.state.learned_job_seconds = Some(s);
+        }
+        let took = match self.state.learned_job_seconds {
             Some(s) => format!("about {} each (as seen here)", widgets::seconds(s)),
             None => "about 49 s each (the service's typical time)".to_owned(),
         };

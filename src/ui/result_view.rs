@@ -16,7 +16,8 @@ impl FluxApp {
             .selected
             .filter(|i| *i < self.session.results.len())
         else {
-            ui.centered_and_justified(|ui| {
+            ui.vertical_centered(|ui| {
+                ui.add_space(ui.available_height() / 3.0);
                 widgets::hint_line(
                     ui,
                     "Results appear here. Choose an input image, write a prompt, and Generate.",
@@ -74,7 +75,8 @@ impl FluxApp {
         let (rect, uv) = self.view.placement(&frame);
         ui.painter_at(room)
             .image(tex.id(), rect, uv, egui::Color32::WHITE);
-        resp.on_hover_text("Scroll to zoom, drag to pan, double-click to fit");
+        // No tooltip over the image (it covered the details); the zoom bar's Fit says how.
+        drop(resp);
     }
 
     /// The row above the large image: Fit, 1:1, zoom out/in, the zoom as a percentage of the
@@ -86,7 +88,10 @@ impl FluxApp {
         ui.horizontal(|ui| {
             if ui
                 .button("Fit")
-                .on_hover_text("Fit the image to the panel")
+                .on_hover_text(
+                    "Fit the image to the panel (or double-click it). Scroll over the image to \
+                     zoom, drag to pan.",
+                )
                 .clicked()
             {
                 self.view.fit();

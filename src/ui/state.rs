@@ -121,6 +121,8 @@ pub struct State {
     pub fine_size_steps: bool,
     /// Every prompt sent, newest first (see [`super::tweak::PromptHistory`]).
     pub prompt_history: super::tweak::PromptHistory,
+    /// How long a job took here lately (seconds), for the estimate after a restart.
+    pub learned_job_seconds: Option<u64>,
 }
 
 impl State {
@@ -136,6 +138,7 @@ impl State {
                 .filter(|i| matches!(i, InputSource::File(_) | InputSource::Url(_))),
             fine_size_steps: self.fine_size_steps,
             prompt_history: self.prompt_history.sanitized(),
+            learned_job_seconds: self.learned_job_seconds.filter(|s| (1..=3600).contains(s)),
         }
     }
 
