@@ -79,12 +79,23 @@ fn one_copy_per_content_named_by_each_sidecar_and_freed_with_its_last_result() {
     ];
     let mut want_sorted = want.clone();
     want_sorted.sort();
-    assert_eq!(kept(d.path()), want_sorted, "stored once per distinct content");
+    assert_eq!(
+        kept(d.path()),
+        want_sorted,
+        "stored once per distinct content"
+    );
     // Each sidecar names its input relative to its folder, with its hash; the bytes are the sent ones.
-    for (e, bytes, name) in [(&a, &pose, &want[0]), (&b, &pose, &want[0]), (&c, &depth, &want[1])] {
+    for (e, bytes, name) in [
+        (&a, &pose, &want[0]),
+        (&b, &pose, &want[0]),
+        (&c, &depth, &want[1]),
+    ] {
         let side: Sidecar =
             serde_json::from_slice(&std::fs::read(&e.sidecar_path).unwrap()).unwrap();
-        assert_eq!(side.input_file.as_deref(), Some(format!(".inputs/{name}").as_str()));
+        assert_eq!(
+            side.input_file.as_deref(),
+            Some(format!(".inputs/{name}").as_str())
+        );
         assert_eq!(side.input_hash.as_deref(), Some(sha256_hex(bytes).as_str()));
         assert_eq!(std::fs::read(e.input_path().unwrap()).unwrap(), *bytes);
     }
@@ -125,17 +136,24 @@ fn the_binary_keeps_the_input_exactly_as_it_was_sent() {
     let tmp = tempfile::tempdir().unwrap();
     // Larger than the longest side sent: the input is downscaled and re-encoded before sending.
     let photo = tmp.path().join("big.png");
-    image::RgbImage::from_fn(3000, 2000, |x, y| image::Rgb([(x / 12) as u8, (y / 8) as u8, 77]))
-        .save(&photo)
-        .unwrap();
+    image::RgbImage::from_fn(3000, 2000, |x, y| {
+        image::Rgb([(x / 12) as u8, (y / 8) as u8, 77])
+    })
+    .save(&photo)
+    .unwrap();
     let out = tmp.path().join("g");
-    let o = fluxcn_cmd(KEY, &server.base_url(), &tmp.path().join("data"), Duration::from_secs(60))
-        .args(["generate", "--image"])
-        .arg(&photo)
-        .args(["--prompt", "a dancer", "--seed", "5", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = fluxcn_cmd(
+        KEY,
+        &server.base_url(),
+        &tmp.path().join("data"),
+        Duration::from_secs(60),
+    )
+    .args(["generate", "--image"])
+    .arg(&photo)
+    .args(["--prompt", "a dancer", "--seed", "5", "--out"])
+    .arg(&out)
+    .output()
+    .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let store = Store::open(&out).unwrap();
     let e = store.list().remove(0);
@@ -146,7 +164,10 @@ fn the_binary_keeps_the_input_exactly_as_it_was_sent() {
     let sent = base64::engine::general_purpose::STANDARD
         .decode(sent.payload)
         .unwrap();
-    assert_eq!(kept, sent, "the kept input is the request's image, byte for byte");
+    assert_eq!(
+        kept, sent,
+        "the kept input is the request's image, byte for byte"
+    );
     let img = image::load_from_memory(&kept).unwrap();
     assert_eq!((img.width(), img.height()), (2048, 1365));
 }

@@ -528,7 +528,10 @@ impl fluxcn::ui::SaveDialog for ChosenPath {
         wake: Box<dyn Fn() + Send>,
     ) {
         assert_eq!(dir, PathBuf::from("/tmp/exports"));
-        assert!(name.starts_with("grid-") && name.ends_with(".png"), "{name}");
+        assert!(
+            name.starts_with("grid-") && name.ends_with(".png"),
+            "{name}"
+        );
         reply.send(self.0.clone()).unwrap();
         wake();
     }

@@ -36,7 +36,7 @@ pub enum GalleryError {
     BadSidecar { path: PathBuf, reason: String },
     /// `read_settings` found no settings anywhere.
     #[error(
-        "{path} holds no generation settings: no fluxcn or AUTOMATIC1111 \"parameters\" metadata inside it and no settings file ({sidecar}) next to it"
+        "{path} holds no generation settings: no fluxcn, AUTOMATIC1111, ComfyUI or InvokeAI metadata inside it and no settings file ({sidecar}) next to it"
     )]
     NoSettings { path: PathBuf, sidecar: PathBuf },
     /// Settings were found in a file but could not be understood.

@@ -294,7 +294,9 @@ impl Store {
                     meta.input_hash = Some(hash);
                     meta.input_file = Some(file);
                 }
-                Err(e) => tracing::warn!(error = %e, "the input image could not be kept with the result"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the input image could not be kept with the result")
+                }
             }
         }
         let file = format!("{id}.{}", new.image.format.extension());
@@ -375,7 +377,9 @@ impl Store {
         let from = self.dir().join(INPUTS_DIR).join(name);
         let moved = own_subdir(self.dir(), TRASH_DIR)
             .and_then(|t| own_subdir(&t, INPUTS_DIR))
-            .and_then(|to| std::fs::rename(&from, to.join(name)).map_err(io("move to the trash", &from)));
+            .and_then(|to| {
+                std::fs::rename(&from, to.join(name)).map_err(io("move to the trash", &from))
+            });
         if let Err(e) = moved {
             tracing::warn!(error = %e, "an input no result uses could not be moved to the trash");
         }

@@ -430,7 +430,7 @@ impl Catalog {
         let (filter, args) = q.where_sql();
         let sql = format!(
             "SELECT r.id, r.file, r.created_ms, r.cn_type, r.seed_used, r.favourite, r.rating, r.prompt {} {filter} {}",
-            q.from_sql(),
+            q.tables_sql(),
             q.order_sql()
         );
         let mut st = self.conn.prepare_cached(&sql)?;

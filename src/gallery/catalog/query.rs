@@ -188,7 +188,7 @@ impl Query {
             })
             .collect();
         if !words.is_empty() {
-            // The caller joins the full-text table (see `from_sql`).
+            // The caller joins the full-text table (see `tables_sql`).
             conds.push("results_fts MATCH ?".into());
             args.push(Sql::Text(words.join(" ")));
         }
@@ -230,7 +230,7 @@ impl Query {
 
     /// The `FROM` clause: the results, joined with their full-text rows when words are searched
     /// (a join lets SQLite start from the few matches instead of probing every result).
-    pub(super) fn from_sql(&self) -> &'static str {
+    pub(super) fn tables_sql(&self) -> &'static str {
         if self.words.is_empty() {
             "FROM results r"
         } else {

@@ -274,7 +274,10 @@ mod tests {
         assert_eq!(cells.len(), 2);
         assert_eq!(out.parent(), Some(std::path::Path::new("/tmp/exports")));
         let name = out.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with("grid-") && name.ends_with(".png"), "{name}");
+        assert!(
+            name.starts_with("grid-") && name.ends_with(".png"),
+            "{name}"
+        );
         let _ = reply.send(Ok(out.clone()));
         assert!(e.poll());
         assert_eq!(e.result, Some(Ok(out)));

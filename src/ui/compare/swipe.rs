@@ -63,12 +63,9 @@ impl Swipe {
         // The captions on a line of their own above the images, so they never cover them.
         ui.horizontal(|ui| {
             ui.add(egui::Label::new(format!("A (left): {label_a}")).truncate());
-            ui.with_layout(
-                egui::Layout::right_to_left(egui::Align::Center),
-                |ui| {
-                    ui.add(egui::Label::new(format!("B (right): {label_b}")).truncate());
-                },
-            );
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.add(egui::Label::new(format!("B (right): {label_b}")).truncate());
+            });
         });
         let avail = ui.available_size().max(vec2(64.0, 64.0));
         let (area, resp) = ui.allocate_exact_size(avail, Sense::click_and_drag());
