@@ -132,7 +132,7 @@ fn comparing_four_control_types_against_the_stand_in_shows_four_labelled_cells()
     };
     let mut h = r.app(state);
     step_until(&mut h, Duration::from_secs(20), "the input preview", |h| {
-        h.query_by_label_contains("768 × 1024").is_some()
+        h.query_all_by_label_contains("768 × 1024").next().is_some()
     });
     h.get_by_label("Compare").click();
     h.run_steps(2);
