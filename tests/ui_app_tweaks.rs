@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use common::app::*;
 use egui::accesskit::Role;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use fluxcn::api::Accounting;
 use fluxcn::jobs::{Command, Event, SavedImage};
 use fluxcn::ui::State;
@@ -271,4 +271,31 @@ fn a_dropped_result_restores_its_settings_and_kept_input_and_says_what_it_read()
     // The kept input becomes the input: its preview is asked for.
     assert!(rt.asked().iter().any(|r| matches!(r,
         fluxcn::jobs::services::Request::LoadInput { source: fluxcn::jobs::InputSource::File(p), .. } if *p == kept)));
+}
+
+#[test]
+fn tab_keeps_the_focused_control_in_view_at_900_by_600() {
+    let (mut h, _rt) = start();
+    h.set_size(egui::vec2(900.0, 600.0));
+    h.run_steps(4);
+    let mut seen_out_of_view = Vec::new();
+    for n in 0..40 {
+        h.key_press(egui::Key::Tab);
+        h.run_steps(3);
+        let focused = h
+            .root()
+            .children_recursive()
+            .find(|n| n.accesskit_node().is_focused())
+            .map(|n| n.rect());
+        if let Some(r) = focused
+            && !egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(900.0, 600.0))
+                .contains_rect(r)
+        {
+            seen_out_of_view.push((n, r));
+        }
+    }
+    assert!(
+        seen_out_of_view.is_empty(),
+        "focus left the window: {seen_out_of_view:?}"
+    );
 }

@@ -584,6 +584,7 @@ impl eframe::App for FluxApp {
                     self.input_panel(ui);
                     ui.separator();
                     self.controls_panel(ui);
+                    follow_keyboard_focus(ui);
                 });
             });
         egui::Panel::right("queue")
@@ -743,6 +744,25 @@ pub(crate) fn shorten(s: &str, n: usize) -> String {
 }
 
 /// A hint over the whole window while a file is dragged over it.
+/// Scrolls the controls to the widget Tab moved the focus to, when it is one of theirs and out of
+/// view (egui does not follow the keyboard focus on its own).
+fn follow_keyboard_focus(ui: &mut egui::Ui) {
+    if !ui.input(|i| i.key_pressed(egui::Key::Tab)) {
+        return;
+    }
+    let Some(r) = ui
+        .ctx()
+        .memory(|m| m.focused())
+        .and_then(|id| ui.ctx().read_response(id))
+    else {
+        return;
+    };
+    let content = ui.min_rect();
+    if content.contains(r.rect.center()) && !ui.clip_rect().contains_rect(r.rect) {
+        ui.scroll_to_rect(r.rect, Some(egui::Align::Center));
+    }
+}
+
 fn drop_overlay(ctx: &egui::Context) {
     let screen = ctx.content_rect();
     let painter = ctx.layer_painter(egui::LayerId::new(
