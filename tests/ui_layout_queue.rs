@@ -420,3 +420,50 @@ fn result_details_show_every_row_and_the_whole_seed_copies_with_a_click() {
     h.run_steps(10);
     assert!(h.query_by_label("copied").is_none(), "the note goes away");
 }
+
+/// At 900 px the queue's cards are narrow (~190 px): the seed still shows whole (it is what gets
+/// copied; steps and guidance give way first), and a failure shows its first words on two lines
+/// instead of a few letters on one.
+#[test]
+fn narrow_cards_keep_the_seed_whole_and_give_a_failure_two_lines() {
+    let (mut h, mut rt) = start(None);
+    let done = generate(&mut h, &mut rt);
+    let failed = generate(&mut h, &mut rt);
+    rt.feed(Event::Done {
+        id: done,
+        images: vec![saved(655_321)],
+        accounting: Accounting::default(),
+    });
+    let message = "the service is unavailable (503): the upstream gateway timed out".to_owned();
+    rt.feed(Event::Failed {
+        id: failed,
+        failure: JobFailure {
+            message: message.clone(),
+            kind: FailureKind::Http(503),
+            maybe_billed: false,
+        },
+    });
+    h.run_steps(4);
+    let left = queue_left(&h);
+    let queue = Rect::from_min_max(pos2(left - 1.0, 0.0), pos2(WIDTH, HEIGHT));
+    let body = egui::TextStyle::Body.resolve(&h.ctx.global_style());
+    let width = |text: &str| {
+        h.ctx
+            .fonts_mut(|f| f.layout_no_wrap(text.to_owned(), body.clone(), egui::Color32::WHITE))
+            .size()
+            .x
+    };
+    let seed = h.get_by_label("seed 655321").rect();
+    assert_inside("the seed", seed, queue);
+    assert!(
+        seed.width() + 0.5 >= width("seed 655321"),
+        "the seed is cut: {seed:?}"
+    );
+    let msg = h.get_by_label(&message).rect();
+    assert_inside("the failure", msg, queue);
+    let one_row = h.ctx.fonts_mut(|f| f.row_height(&body));
+    assert!(
+        msg.height() > one_row && msg.height() < 30.0,
+        "the failure takes two lines within its card: {msg:?}"
+    );
+}

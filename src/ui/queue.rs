@@ -3,7 +3,8 @@
 //! differs between jobs (control type, strength, seed, the grid cell), the stage with a live
 //! countdown and why it waits, and what can be done with it (Cancel while it runs; Re-run, an
 //! explicit user action, after a failure or a cancel), both at the same place. Every line is cut to
-//! the panel's width (the whole text on hover): no message can widen the panel.
+//! the panel's width (the whole text on hover; a long detail gets two lines of a smaller font first,
+//! and the seed is placed first so it is never the one cut): no message can widen the panel.
 
 use std::time::{Duration, Instant};
 
@@ -142,7 +143,57 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
         job,
         cx.now,
     );
-    detail_line(&mut line(3, Layout::right_to_left(Align::Center)), job, cx)
+    let mut button_line = line(3, Layout::right_to_left(Align::Center));
+    let action = card_button(&mut button_line, job);
+    // The detail takes the room left of the button, down to the card's edge: two lines of a
+    // smaller font when one line of the body font cannot hold it.
+    let room = button_line.available_rect_before_wrap();
+    let area = Rect::from_min_max(room.min, egui::pos2(room.max.x, rect.max.y - 1.0));
+    let mut detail_ui = ui.new_child(
+        UiBuilder::new()
+            .id_salt(("queue_card", job.id, "detail"))
+            .max_rect(area)
+            .layout(Layout::top_down(Align::Min)),
+    );
+    detail_ui.shrink_clip_rect(rect);
+    let text = detail(&detail_ui, job, cx);
+    detail_text(&mut detail_ui, text, row_h);
+    action
+}
+
+/// The card's detail in `ui`: on one line (centred on a card line of `row_h`) when it fits there
+/// whole, else wrapped to two lines of a font small enough for both to fit, cut after that (the
+/// whole text on hover).
+fn detail_text(ui: &mut Ui, text: RichText, row_h: f32) {
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let width = ui.available_width();
+    let one_line = ui
+        .fonts_mut(|f| f.layout_no_wrap(text.text().to_owned(), body.clone(), egui::Color32::WHITE))
+        .size()
+        .x;
+    if one_line <= width {
+        let rect = Rect::from_min_size(ui.cursor().min, vec2(width, row_h));
+        ui.scope_builder(
+            UiBuilder::new()
+                .max_rect(rect)
+                .layout(Layout::left_to_right(Align::Center)),
+            |ui| cut(ui, text),
+        );
+        return;
+    }
+    let room = ui.available_height();
+    let body_row = ui.fonts_mut(|f| f.row_height(&body));
+    let size = (body.size * room / (2.0 * body_row)).clamp(8.0, body.size);
+    let mut job = egui::text::LayoutJob::default();
+    text.size(size).append_to(
+        &mut job,
+        ui.style(),
+        egui::FontSelection::Default,
+        Align::Min,
+    );
+    job.wrap.max_rows = 2;
+    job.wrap.overflow_character = Some('…');
+    ui.add(egui::Label::new(job).wrap());
 }
 
 /// A label cut to the room left on its line, the whole text on hover.
@@ -175,7 +226,9 @@ fn identity_line(ui: &mut Ui, job: &JobEntry) {
     }
 }
 
-/// What else tells jobs apart: strength, seed (the one the result used), steps, guidance.
+/// What else tells jobs apart: the seed (the one the result used) first and whole, as it is what
+/// gets copied; then the strength, and steps and guidance when there is room for them whole. The
+/// whole line shows on hover.
 fn knobs_line(ui: &mut Ui, job: &JobEntry, seed: Option<i64>) {
     let p = &job.spec.params;
     let seed = match seed {
@@ -183,12 +236,26 @@ fn knobs_line(ui: &mut Ui, job: &JobEntry, seed: Option<i64>) {
         None if p.seed < 0 => "random".to_owned(),
         None => p.seed.to_string(),
     };
-    cut(ui, format!("cn_strength {}", p.cn_strength));
-    cut(ui, format!("seed {seed}"));
-    cut(
-        ui,
-        RichText::new(format!("steps {} · guidance {}", p.steps, p.guidance)).weak(),
-    );
+    let strength = format!("cn_strength {}", p.cn_strength);
+    let steps = format!("steps {} · guidance {}", p.steps, p.guidance);
+    let all = format!("seed {seed} · {strength} · {steps}");
+    cut(ui, format!("seed {seed}")).on_hover_text(&all);
+    if fits(ui, &strength) || ui.available_width() >= 48.0 {
+        cut(ui, strength).on_hover_text(&all);
+    }
+    if fits(ui, &steps) {
+        cut(ui, RichText::new(steps).weak());
+    }
+}
+
+/// Whether `text` fits whole in the room left on `ui`'s line.
+fn fits(ui: &Ui, text: &str) -> bool {
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let w = ui
+        .fonts_mut(|f| f.layout_no_wrap(text.to_owned(), body, egui::Color32::WHITE))
+        .size()
+        .x;
+    w <= ui.available_width()
 }
 
 /// The stage (a live countdown while it waits), whether it may have been billed, and the clock at
@@ -221,8 +288,8 @@ fn stage_line(ui: &mut Ui, job: &JobEntry, now: Instant) {
 }
 
 /// The button at the right (Cancel while the job runs, Re-run after a failure or a cancel, at the
-/// same place), and left of it one line of detail: why it waits, the error, what was saved.
-fn detail_line(ui: &mut Ui, job: &JobEntry, cx: &CardContext) -> Option<QueueAction> {
+/// same place); the detail (why it waits, the error, what was saved) goes left of it.
+fn card_button(ui: &mut Ui, job: &JobEntry) -> Option<QueueAction> {
     let size = vec2(BUTTON_WIDTH, ui.spacing().interact_size.y);
     let mut action = None;
     match &job.status {
@@ -255,10 +322,6 @@ fn detail_line(ui: &mut Ui, job: &JobEntry, cx: &CardContext) -> Option<QueueAct
         }
         JobStatus::Done { .. } => {}
     }
-    ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
-        let text = detail(ui, job, cx);
-        cut(ui, text);
-    });
     action
 }
 

@@ -20,8 +20,23 @@ pub(super) enum CellEvent {
     Use(usize),
 }
 
-/// The sizes of the grid, from the room there is and the images' aspect.
+/// The gap between the A, B and Use buttons under a result (tighter than the style's, so the line
+/// fits narrow columns).
+const BUTTON_GAP: f32 = 3.0;
+/// The padding either side of those buttons' text (tighter than the style's, for the same reason).
+const BUTTON_PAD: f32 = 4.0;
+/// The room kept either side of a header's or a row label's text.
+const LABEL_PAD: f32 = 4.0;
+/// The widest a column grows to show its header whole (longer headers are cut, whole on hover).
+const MAX_HEADER_W: f32 = 160.0;
+/// The bounds of the row labels' column.
+const ROW_LABEL_W: (f32, f32) = (28.0, 140.0);
+/// The narrowest a cell's image is drawn.
+const MIN_CELL: f32 = 48.0;
+
+/// The sizes of the grid, from the room there is, the images' aspect and the texts to show whole.
 struct Layout {
+    /// One width for a column's header, its cells and their lines of buttons.
     cell_w: f32,
     img_h: f32,
     row_label_w: f32,
@@ -33,26 +48,64 @@ impl Layout {
     fn new(ui: &Ui, run: &GridRun, aspect: f32) -> Layout {
         let (rows, cols) = (run.plan.rows.max(1), run.plan.cols.max(1));
         let spacing = ui.spacing().item_spacing;
-        let row_label_w = if run.plan.y.is_some() { 110.0 } else { 0.0 };
-        let header_h = 18.0;
+        let pad = 2.0 * LABEL_PAD;
+        let row_label_w = match &run.plan.y {
+            Some(y) => (0..rows)
+                .map(|r| text_width(ui, &axis_value(y, r)) + pad)
+                .fold(ROW_LABEL_W.0, f32::max)
+                .min(ROW_LABEL_W.1),
+            None => 0.0,
+        };
+        let header_w = (0..cols)
+            .map(|c| text_width(ui, &axis_value(&run.plan.x, c)) + pad)
+            .fold(0.0, f32::max)
+            .min(MAX_HEADER_W);
+        let min_w = buttons_width(ui).max(header_w).max(MIN_CELL);
+        let header_h = ui.spacing().interact_size.y;
         let line_h = ui.spacing().interact_size.y;
         let avail = ui.available_size();
-        let mut cell_w =
-            ((avail.x - row_label_w - spacing.x * cols as f32) / cols as f32).max(48.0);
-        let max_img_h =
-            ((avail.y - header_h - spacing.y) / rows as f32 - line_h - 2.0 * spacing.y).max(48.0);
-        let mut img_h = cell_w * aspect;
-        if img_h > max_img_h {
-            img_h = max_img_h;
-            cell_w = (img_h / aspect.max(0.01)).max(48.0);
+        let above = 2.0 * (header_h + spacing.y);
+        let max_img_h = ((avail.y - above) / rows as f32 - line_h - 2.0 * spacing.y).max(MIN_CELL);
+        let mut cell_w = (avail.x - row_label_w - spacing.x * cols as f32) / cols as f32;
+        if cell_w * aspect > max_img_h {
+            cell_w = max_img_h / aspect.max(0.01);
         }
+        let cell_w = cell_w.max(min_w);
         Layout {
             cell_w,
-            img_h,
+            img_h: (cell_w * aspect).clamp(MIN_CELL.min(max_img_h), max_img_h),
             row_label_w,
             header_h,
             line_h,
         }
+    }
+}
+
+/// The width of `text` in the body font, drawn on one line.
+fn text_width(ui: &Ui, text: &str) -> f32 {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    ui.fonts_mut(|f| f.layout_no_wrap(text.to_owned(), font, Color32::WHITE))
+        .size()
+        .x
+}
+
+/// The width of a result's line of buttons (A, B, Use with their padding and gaps).
+fn buttons_width(ui: &Ui) -> f32 {
+    let pad = 2.0 * BUTTON_PAD;
+    ["A", "B", "Use"]
+        .iter()
+        .map(|t| text_width(ui, t) + pad)
+        .sum::<f32>()
+        + 2.0 * BUTTON_GAP
+        + 2.0
+}
+
+/// What a header (or row label) shows: the axis's value alone (the axis is named once above).
+fn axis_value(axis: &crate::jobs::grid::Axis, i: usize) -> String {
+    match axis.values.get(i) {
+        Some(_) if axis.kind == crate::jobs::grid::AxisKind::Prompt => axis.label(i),
+        Some(v) => v.to_string(),
+        None => String::new(),
     }
 }
 
@@ -70,7 +123,8 @@ fn aspect(run: &GridRun, textures: &[Option<TextureHandle>]) -> f32 {
     })
 }
 
-/// Draws the grid of `run`'s cells (`textures` is parallel to its cells).
+/// Draws the grid of `run`'s cells (`textures` is parallel to its cells), in a scroll area with
+/// visible bars when it does not fit.
 pub(super) fn grid(
     ui: &mut Ui,
     run: &GridRun,
@@ -81,6 +135,12 @@ pub(super) fn grid(
     let layout = Layout::new(ui, run, aspect(run, textures));
     let (rows, cols) = (run.plan.rows.max(1), run.plan.cols.max(1));
     let mut event = None;
+    // The bars stay visible (not the floating ones that show only on hover): a grid wider than
+    // the view must say so.
+    let scroll_style = std::mem::replace(
+        &mut ui.spacing_mut().scroll,
+        egui::style::ScrollStyle::solid(),
+    );
     // Many cells may not fit: scroll with the bars only, the wheel zooms the images.
     egui::ScrollArea::both()
         .auto_shrink([false, false])
@@ -90,15 +150,13 @@ pub(super) fn grid(
             mouse_wheel: false,
         })
         .show(ui, |ui| {
+            axis_title(ui, run);
             column_labels(ui, run, &layout, cols);
             for r in 0..rows {
                 ui.horizontal_top(|ui| {
-                    if run.plan.y.is_some() {
-                        ui.add_sized(
-                            [layout.row_label_w, layout.img_h],
-                            egui::Label::new(egui::RichText::new(run.plan.row_label(r)).strong())
-                                .wrap(),
-                        );
+                    if let Some(y) = &run.plan.y {
+                        let size = vec2(layout.row_label_w, layout.img_h);
+                        value_label(ui, size, &axis_value(y, r), &run.plan.row_label(r));
                     }
                     for c in 0..cols {
                         let i = r * cols + c;
@@ -116,7 +174,17 @@ pub(super) fn grid(
                 });
             }
         });
+    ui.spacing_mut().scroll = scroll_style;
     event
+}
+
+/// The axes' names, once above the grid: "columns: cn_type · rows: cn_strength".
+fn axis_title(ui: &mut Ui, run: &GridRun) {
+    let text = match &run.plan.y {
+        Some(y) => format!("columns: {} · rows: {}", run.plan.x.kind, y.kind),
+        None => format!("columns: {}", run.plan.x.kind),
+    };
+    ui.add(egui::Label::new(egui::RichText::new(text).weak()).truncate());
 }
 
 fn column_labels(ui: &mut Ui, run: &GridRun, layout: &Layout, cols: usize) {
@@ -126,12 +194,33 @@ fn column_labels(ui: &mut Ui, run: &GridRun, layout: &Layout, cols: usize) {
             ui.add_space(layout.row_label_w + spacing.x);
         }
         for c in 0..cols {
-            ui.add_sized(
-                [layout.cell_w, layout.header_h],
-                egui::Label::new(egui::RichText::new(run.plan.col_label(c)).strong()).truncate(),
+            let size = vec2(layout.cell_w, layout.header_h);
+            value_label(
+                ui,
+                size,
+                &axis_value(&run.plan.x, c),
+                &run.plan.col_label(c),
             );
         }
     });
+}
+
+/// A header or row label in a box of `size`: `shown` (the value) drawn centred, cut to the box;
+/// its accessible name and hover text are `name` (the axis and the value).
+fn value_label(ui: &mut Ui, size: Vec2, shown: &str, name: &str) {
+    let (rect, resp) = ui.allocate_exact_size(size, Sense::hover());
+    resp.widget_info(|| WidgetInfo::labeled(Role::Label, true, name));
+    let text = egui::WidgetText::from(egui::RichText::new(shown).strong());
+    let galley = text.into_galley(
+        ui,
+        Some(egui::TextWrapMode::Truncate),
+        size.x,
+        egui::TextStyle::Body,
+    );
+    let pos = rect.center() - galley.size() / 2.0;
+    let colour = ui.visuals().strong_text_color();
+    ui.painter_at(rect).galley(pos, galley, colour);
+    resp.on_hover_text(name);
 }
 
 /// Gives cell `i` its fixed room (the image, then a line of buttons) and draws it with `add`.
@@ -191,7 +280,7 @@ fn cell_ui(
         },
         CellState::Waiting(status) => {
             status_box(ui, img, fill, |ui| {
-                ui.weak(label);
+                caption(ui, label);
                 ui.label(status.as_str());
             });
             None
@@ -203,7 +292,7 @@ fn cell_ui(
         CellState::Cancelled { maybe_billed } => {
             let mut ev = None;
             status_box(ui, img, fill, |ui| {
-                ui.weak(label);
+                caption(ui, label);
                 ui.label("Cancelled");
                 if *maybe_billed {
                     ui.weak("The request was already out and may have been billed.");
@@ -241,6 +330,8 @@ fn image_cell(
     }
     let mut ev = None;
     ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = BUTTON_GAP;
+        ui.spacing_mut().button_padding.x = BUTTON_PAD;
         if ui
             .selectable_label(is_a, "A")
             .on_hover_text("Swipe: left image")
@@ -277,7 +368,7 @@ fn failed_cell(
     let visuals = ui.visuals().clone();
     let mut ev = None;
     status_box(ui, img, visuals.faint_bg_color, |ui| {
-        ui.weak(label);
+        caption(ui, label);
         ui.add(
             egui::Label::new(
                 egui::RichText::new(crate::api::error::shorten(message, 240))
@@ -294,6 +385,11 @@ fn failed_cell(
         }
     });
     ev
+}
+
+/// A cell's caption on one line, cut to the cell (never broken mid-word), whole on hover.
+fn caption(ui: &mut Ui, label: &str) {
+    ui.add(egui::Label::new(egui::RichText::new(label).weak()).truncate());
 }
 
 /// A filled box of `size` with text content, for a cell without an image.
