@@ -169,30 +169,28 @@ fn a_process_killed_while_saving_leaves_a_catalog_that_opens() {
     let rt = rt();
     let server = rt
         .block_on(sim::start(SimConfig {
-            delay: Duration::from_millis(40),
+            delay: Duration::from_millis(100),
             ..Default::default()
         }))
         .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let input = photo(tmp.path());
     let data = tmp.path().join("data");
-    // How long a whole run takes here, to kill the next ones somewhere in their saves.
-    let t = std::time::Instant::now();
-    let full = grid_into(
-        &server.base_url(),
-        &data,
-        &input,
-        &tmp.path().join("full"),
-        "a wolf",
-    );
-    assert!(full.wait_with_output().unwrap().status.success());
-    let whole = t.elapsed();
     let out = tmp.path().join("g");
     let mut killed_mid_run = 0;
     for round in 0..6u32 {
         let before = if out.exists() { images(&out).len() } else { 0 };
         let mut child = grid_into(&server.base_url(), &data, &input, &out, "a wolf");
-        std::thread::sleep(whole.mul_f64(0.3 + 0.6 * fastrand::f64()));
+        // Killed once this round's n-th image is on disk: in the middle of the saves whatever
+        // the machine's speed (a timer misses them on a loaded machine).
+        let n = before + 1 + 3 * round as usize;
+        let t = std::time::Instant::now();
+        while out.exists().then(|| images(&out).len()).unwrap_or(0) < n
+            && t.elapsed() < Duration::from_secs(60)
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         let on_disk = images(&out);
