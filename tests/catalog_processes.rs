@@ -185,7 +185,8 @@ fn a_process_killed_while_saving_leaves_a_catalog_that_opens() {
         // the machine's speed (a timer misses them on a loaded machine).
         let n = before + 1 + 3 * round as usize;
         let t = std::time::Instant::now();
-        while out.exists().then(|| images(&out).len()).unwrap_or(0) < n
+        let saved_now = || if out.exists() { images(&out).len() } else { 0 };
+        while saved_now() < n
             && t.elapsed() < Duration::from_secs(60)
             && child.try_wait().unwrap().is_none()
         {
