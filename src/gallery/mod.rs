@@ -13,10 +13,12 @@ pub mod catalog;
 mod error;
 mod exif;
 pub mod foreign;
+mod inputs;
 pub mod meta;
 mod repair;
 mod store;
 mod thumbs;
+mod trash;
 
 use std::path::PathBuf;
 

@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::api::MODEL;
 use crate::types::JobId;
 
-use super::atomic::{clean_tmp, own_subdir, sync_dir, write_atomic, write_atomic_unsynced_dir};
+use super::atomic::{clean_tmp, sync_dir, write_atomic, write_atomic_unsynced_dir};
 use super::catalog::{CATALOG_FILE, Catalog, Query, Row, Stored, valid_id};
 use super::error::io;
 use super::meta::{embed, read_sidecar, request_json};
@@ -54,7 +54,7 @@ struct Inner {
     state: Mutex<State>,
 }
 
-struct State {
+pub(super) struct State {
     cat: Catalog,
     /// What the user should be told about the catalog (set aside, rebuilt, in memory).
     notes: Vec<String>,
@@ -167,7 +167,7 @@ impl Store {
 
     /// The state, with the catalog opened again if its file was deleted or replaced meanwhile
     /// (and then filled from the files, so nothing changed since is lost).
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere while holding the lock leaves the catalog consistent (SQLite rolls
         // back an unfinished transaction), so a poisoned lock is used as is.
         let mut st = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -184,7 +184,7 @@ impl Store {
         st
     }
 
-    fn entry(&self, (id, file, meta): Stored) -> Entry {
+    pub(super) fn entry(&self, (id, file, meta): Stored) -> Entry {
         Entry {
             image_path: self.inner.dir.join(&file),
             sidecar_path: self.inner.dir.join(format!("{id}.json")),
@@ -195,7 +195,7 @@ impl Store {
 
     /// A read from the catalog; a failure is logged and reads as `fallback` (the pictures are
     /// safe on disk; the next open rebuilds what the catalog lost).
-    fn read<T>(
+    pub(super) fn read<T>(
         &self,
         st: &State,
         fallback: T,
@@ -213,7 +213,7 @@ impl Store {
     /// A change to the catalog. When it fails, the store moves to a catalog in memory built from
     /// the files (and the change is made there), and says so in its notes: a save is never
     /// reported as failed because of the catalog.
-    fn write(&self, st: &mut State, f: impl Fn(&mut Catalog) -> rusqlite::Result<()>) {
+    pub(super) fn write(&self, st: &mut State, f: impl Fn(&mut Catalog) -> rusqlite::Result<()>) {
         let Err(e) = f(&mut st.cat) else {
             return;
         };
@@ -326,86 +326,6 @@ impl Store {
         Ok(entry)
     }
 
-    /// Keeps an input image in `.inputs/` under its content address (once per distinct content);
-    /// returns its hash and its path relative to the gallery folder.
-    fn keep_input(&self, bytes: &[u8]) -> Result<(String, String), GalleryError> {
-        use sha2::Digest;
-        let hash: String = sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let ext = match image::guess_format(bytes) {
-            Ok(image::ImageFormat::Png) => "png",
-            Ok(image::ImageFormat::Jpeg) => "jpg",
-            Ok(image::ImageFormat::WebP) => "webp",
-            Ok(image::ImageFormat::Gif) => "gif",
-            Ok(image::ImageFormat::Bmp) => "bmp",
-            Ok(image::ImageFormat::Tiff) => "tiff",
-            _ => "bin",
-        };
-        let dir = own_subdir(self.dir(), INPUTS_DIR)?;
-        let name = format!("{hash}.{ext}");
-        let path = dir.join(&name);
-        // The same content is there already (its name is its hash): nothing to write. A file of
-        // another size under that name is damaged, and is replaced.
-        let there = std::fs::symlink_metadata(&path)
-            .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
-        if !there {
-            let trashed = self.dir().join(TRASH_DIR).join(INPUTS_DIR).join(&name);
-            if std::fs::rename(&trashed, &path).is_err() {
-                write_atomic(&path, bytes)?;
-            }
-        }
-        Ok((hash, format!("{INPUTS_DIR}/{name}")))
-    }
-
-    /// Moves a kept input that no listed result uses any more into the trash (where
-    /// [`Store::empty_trash`] deletes it and [`Store::undo_delete`] finds it again).
-    fn retire_input(&self, st: &State, meta: &Sidecar) {
-        let (Some(hash), Some(file)) = (&meta.input_hash, &meta.input_file) else {
-            return;
-        };
-        if self.read(st, 1, |c| c.input_users(hash)) > 0 {
-            return;
-        }
-        let Some(name) = file
-            .strip_prefix(&format!("{INPUTS_DIR}/"))
-            .filter(|n| valid_id(n))
-        else {
-            return;
-        };
-        let from = self.dir().join(INPUTS_DIR).join(name);
-        let moved = own_subdir(self.dir(), TRASH_DIR)
-            .and_then(|t| own_subdir(&t, INPUTS_DIR))
-            .and_then(|to| {
-                std::fs::rename(&from, to.join(name)).map_err(io("move to the trash", &from))
-            });
-        if let Err(e) = moved {
-            tracing::warn!(error = %e, "an input no result uses could not be moved to the trash");
-        }
-    }
-
-    /// Brings a result's kept input back from the trash if it went there with the result.
-    fn restore_input(&self, meta: &Sidecar) {
-        let Some(name) = meta
-            .input_file
-            .as_deref()
-            .and_then(|f| f.strip_prefix(&format!("{INPUTS_DIR}/")))
-            .filter(|n| valid_id(n))
-        else {
-            return;
-        };
-        let to = self.dir().join(INPUTS_DIR).join(name);
-        let from = self.dir().join(TRASH_DIR).join(INPUTS_DIR).join(name);
-        if !to.exists() && from.is_file() {
-            let back = own_subdir(self.dir(), INPUTS_DIR)
-                .and_then(|_| std::fs::rename(&from, &to).map_err(io("restore", &to)));
-            if let Err(e) = back {
-                tracing::warn!(error = %e, "a result's input could not be restored from the trash");
-            }
-        }
-    }
-
     /// Picks a free stem (`base`, `base-2`, `base-3`, …) and reserves it across processes by
     /// creating its sidecar exclusively (`create_new`), so two processes saving the same seed in the
     /// same second can never overwrite each other's image. The empty reservation is replaced by
@@ -493,7 +413,7 @@ impl Store {
             .collect()
     }
 
-    fn not_found(&self, id: &str) -> GalleryError {
+    pub(super) fn not_found(&self, id: &str) -> GalleryError {
         GalleryError::NotFound {
             id: id.to_owned(),
             dir: self.inner.dir.clone(),
@@ -527,143 +447,6 @@ impl Store {
         )?;
         self.write(&mut st, |c| c.put(id, &file, &meta));
         Ok(())
-    }
-
-    /// Moves the image and its sidecar into `<dir>/.trash/` (see [`Store::undo_delete`]).
-    pub fn delete(&self, id: &str) -> Result<(), GalleryError> {
-        if !valid_id(id) {
-            return Err(self.not_found(id));
-        }
-        let mut st = self.lock();
-        let Some((_, file, meta)) = self.read(&st, None, |c| c.get(id)) else {
-            return Err(self.not_found(id));
-        };
-        let dir = &self.inner.dir;
-        let trash = own_subdir(dir, TRASH_DIR)?;
-        let image = dir.join(&file);
-        let sidecar = dir.join(format!("{id}.json"));
-        if image.exists() {
-            std::fs::rename(&image, trash.join(&file)).map_err(io("move to the trash", &image))?;
-        }
-        if sidecar.exists()
-            && let Err(err) = std::fs::rename(&sidecar, trash.join(format!("{id}.json")))
-        {
-            // Put the image back so that nothing is half deleted.
-            let _ = std::fs::rename(trash.join(&file), &image);
-            return Err(io("move to the trash", &sidecar)(err));
-        }
-        sync_dir(dir);
-        sync_dir(&trash);
-        self.write(&mut st, |c| c.remove_all([id]));
-        self.retire_input(&st, &meta);
-        Ok(())
-    }
-
-    /// Restores a deleted picture from the trash. Restoring one that is already back returns it.
-    pub fn undo_delete(&self, id: &str) -> Result<Entry, GalleryError> {
-        let dir = &self.inner.dir;
-        if !valid_id(id) {
-            return Err(GalleryError::NotInTrash {
-                id: id.to_owned(),
-                dir: dir.join(TRASH_DIR),
-            });
-        }
-        let mut st = self.lock();
-        if let Some(s) = self.read(&st, None, |c| c.get(id)) {
-            return Ok(self.entry(s));
-        }
-        let trash = own_subdir(dir, TRASH_DIR)?;
-        let found = IMAGE_EXTS
-            .iter()
-            .map(|e| format!("{id}.{e}"))
-            .find(|f| trash.join(f).is_file());
-        let Some(file) = found else {
-            return Err(GalleryError::NotInTrash {
-                id: id.to_owned(),
-                dir: trash,
-            });
-        };
-        let image = dir.join(&file);
-        let sidecar = dir.join(format!("{id}.json"));
-        for target in [&image, &sidecar] {
-            if target.exists() {
-                return Err(GalleryError::RestoreClash {
-                    id: id.to_owned(),
-                    path: target.clone(),
-                });
-            }
-        }
-        std::fs::rename(trash.join(&file), &image).map_err(io("restore", &image))?;
-        let trashed_sidecar = trash.join(format!("{id}.json"));
-        if trashed_sidecar.exists() {
-            std::fs::rename(&trashed_sidecar, &sidecar).map_err(io("restore", &sidecar))?;
-        }
-        sync_dir(dir);
-        sync_dir(&trash);
-        let Some(meta) = self.adopt(id, &file) else {
-            return Err(GalleryError::NotAnImage { path: image });
-        };
-        self.restore_input(&meta);
-        self.write(&mut st, |c| c.put(id, &file, &meta));
-        Ok(self.entry((id.to_owned(), file, meta)))
-    }
-
-    /// Deletes for good everything in `.trash/`, and the cached thumbnails of those pictures;
-    /// returns how many pictures went. Nothing outside the trash and the thumbnail cache is touched.
-    pub fn empty_trash(&self) -> Result<usize, GalleryError> {
-        let _st = self.lock();
-        let trash = self.inner.dir.join(TRASH_DIR);
-        if std::fs::symlink_metadata(&trash).is_ok_and(|m| !m.is_dir()) {
-            // A planted link: never delete what it points at.
-            own_subdir(self.dir(), TRASH_DIR)?;
-        }
-        let entries = match std::fs::read_dir(&trash) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(io("list", &trash)(e)),
-        };
-        let mut stems = HashSet::new();
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
-            if !e.file_type().is_ok_and(|t| t.is_file()) {
-                continue;
-            }
-            std::fs::remove_file(&path).map_err(io("delete", &path))?;
-            if let Some(stem) = image_stem(&name) {
-                stems.insert(stem.to_owned());
-            }
-        }
-        let thumbs = self.inner.dir.join(THUMBS_DIR);
-        if let Ok(rd) = std::fs::read_dir(&thumbs) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let of_trashed = name
-                    .strip_suffix(".jpg")
-                    .and_then(|n| n.rsplit_once('-'))
-                    .is_some_and(|(stem, side)| {
-                        stems.contains(stem) && side.chars().all(|c| c.is_ascii_digit())
-                    });
-                if of_trashed {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-        // The inputs that went to the trash with the last results that used them. A planted link
-        // there is never followed: only plain files directly inside are removed.
-        let inputs = trash.join(INPUTS_DIR);
-        if std::fs::symlink_metadata(&inputs).is_ok_and(|m| m.is_dir())
-            && let Ok(rd) = std::fs::read_dir(&inputs)
-        {
-            for e in rd.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_file()) {
-                    let path = e.path();
-                    std::fs::remove_file(&path).map_err(io("delete", &path))?;
-                }
-            }
-        }
-        sync_dir(&trash);
-        Ok(stems.len())
     }
 
     /// Rebuilds the catalog from the sidecars (and images without one) on disk; returns how many
@@ -745,7 +528,7 @@ impl Store {
 
     /// The sidecar of an image in the folder: read from disk, or (missing or damaged) made from the
     /// image itself and written. `None` when the file is not an image at all.
-    fn adopt(&self, stem: &str, file: &str) -> Option<Sidecar> {
+    pub(super) fn adopt(&self, stem: &str, file: &str) -> Option<Sidecar> {
         let dir = &self.inner.dir;
         let sidecar_path = dir.join(format!("{stem}.json"));
         // An empty sidecar is a name reserved by a save that did not finish: nothing to keep.

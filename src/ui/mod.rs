@@ -8,6 +8,7 @@
 mod app;
 mod controls;
 mod input_panel;
+mod notices;
 mod picker;
 mod queue;
 mod replies;

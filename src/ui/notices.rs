@@ -1,0 +1,151 @@
+//! What the window says outside the panels: the notices bar, the first-run banner when there is no
+//! key, the question before paying twice for the same picture, the overlay while a file is dragged
+//! over the window, and keeping the keyboard focus in view.
+
+use super::app::FluxApp;
+use super::widgets;
+use crate::jobs::{JobSpec, KeyState};
+
+impl FluxApp {
+    /// Whether a job with exactly these settings, seed and input finished in this session (the
+    /// same picture, billed again). A server-picked seed never repeats a picture.
+    pub(crate) fn made_already(&self, spec: &JobSpec) -> bool {
+        spec.params.seed != crate::api::params::RANDOM_SEED
+            && self.session.jobs.iter().any(|j| {
+                matches!(j.status, super::session::JobStatus::Done { .. }) && j.spec == *spec
+            })
+    }
+
+    /// Asks before paying twice for the same picture.
+    pub(crate) fn duplicate_window(&mut self, ctx: &egui::Context) {
+        let Some(spec) = self.confirm_duplicate.clone() else {
+            return;
+        };
+        let mut decided = None;
+        egui::Window::new("Make the same picture again?")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "A job with exactly these settings, seed {} and input finished in this \
+                     session: the result would be the same picture, billed again (about ${:.2}).",
+                    spec.params.seed,
+                    self.session
+                        .last_cost_per_image
+                        .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE)
+                        * f64::from(spec.params.samples.max(1))
+                ));
+                ui.label("Change the seed (or any setting) for a new picture.");
+                ui.horizontal(|ui| {
+                    if ui.button("Generate again").clicked() {
+                        decided = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        decided = Some(false);
+                    }
+                });
+            });
+        match decided {
+            Some(true) => {
+                self.confirm_duplicate = None;
+                self.submit(spec);
+            }
+            Some(false) => self.confirm_duplicate = None,
+            None => {}
+        }
+    }
+
+    /// A first-run banner while there is no key: generating needs one, and the button opens the
+    /// settings where it is set (nothing is queued without a key: see `generate_blocker`).
+    pub(crate) fn key_banner(&mut self, ui: &mut egui::Ui) {
+        if self.session_key.is_some() {
+            return;
+        }
+        let text = match &self.key_state {
+            Some(KeyState::Missing) => {
+                "No API key yet: generating needs your Segmind API key.".to_owned()
+            }
+            Some(KeyState::Unavailable(_)) => {
+                "No API key can be read: this system's keyring is not available.".to_owned()
+            }
+            _ => return,
+        };
+        egui::Panel::top("key_banner").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(
+                    egui::RichText::new(text)
+                        .color(egui::Color32::BLACK)
+                        .background_color(widgets::WARN),
+                );
+                if ui
+                    .button("Set key")
+                    .on_hover_text("Open the settings to enter your API key")
+                    .clicked()
+                {
+                    self.show_settings = true;
+                }
+            });
+        });
+    }
+
+    /// Notices that belong to no job, each dismissable.
+    pub(crate) fn notices_bar(&mut self, ui: &mut egui::Ui) {
+        if self.notices.is_empty() {
+            return;
+        }
+        egui::Panel::bottom("notices").show(ui, |ui| {
+            let mut dismiss = None;
+            for (i, n) in self.notices.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    if ui
+                        .small_button("Dismiss")
+                        .on_hover_text("Dismiss")
+                        .clicked()
+                    {
+                        dismiss = Some(i);
+                    }
+                    widgets::warn_line(ui, n);
+                });
+            }
+            if let Some(i) = dismiss {
+                self.notices.remove(i);
+            }
+        });
+    }
+}
+
+/// Scrolls the controls to the widget Tab moved the focus to, when it is one of theirs and out of
+/// view (egui does not follow the keyboard focus on its own).
+pub(crate) fn follow_keyboard_focus(ui: &mut egui::Ui) {
+    if !ui.input(|i| i.key_pressed(egui::Key::Tab)) {
+        return;
+    }
+    let Some(r) = ui
+        .ctx()
+        .memory(|m| m.focused())
+        .and_then(|id| ui.ctx().read_response(id))
+    else {
+        return;
+    };
+    let content = ui.min_rect();
+    if content.contains(r.rect.center()) && !ui.clip_rect().contains_rect(r.rect) {
+        ui.scroll_to_rect(r.rect, Some(egui::Align::Center));
+    }
+}
+
+pub(crate) fn drop_overlay(ctx: &egui::Context) {
+    let screen = ctx.content_rect();
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop_overlay"),
+    ));
+    painter.rect_filled(screen, 0.0, egui::Color32::from_black_alpha(160));
+    painter.text(
+        screen.center(),
+        egui::Align2::CENTER_CENTER,
+        "Drop a saved result to restore its settings and input, or any image to use it as input",
+        egui::FontId::proportional(22.0),
+        egui::Color32::WHITE,
+    );
+}
