@@ -75,6 +75,8 @@ fn sidecar(n: u64) -> Sidecar {
         job_id: Some(n),
         input_file: None,
         input_hash: None,
+        prompt_template: None,
+        batch_line: None,
     }
 }
 

@@ -117,6 +117,8 @@ fn run(n: usize) {
         },
         api: ApiVersion::V1,
         group: None,
+        prompt_template: None,
+        batch: None,
     };
     for id in 1..=4u64 {
         ev_tx

@@ -21,6 +21,16 @@ pub enum ApiVersion {
     V2,
 }
 
+/// `v1` or `v2`, as in the sidecar.
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        })
+    }
+}
+
 /// Where the input image comes from.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub enum InputSource {

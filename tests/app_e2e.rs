@@ -56,6 +56,7 @@ impl Rig {
             concurrency: 4,
             rate_per_minute: None,
             max_input_side: 2048,
+            daily_budget: None,
         }
     }
 
@@ -70,6 +71,7 @@ impl Rig {
                 poll_interval: Duration::from_millis(50),
                 ..Default::default()
             },
+            ledger: None,
         }
     }
 
@@ -186,6 +188,8 @@ fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
             },
             api: ApiVersion::V2,
             group: None,
+            prompt_template: None,
+            batch: None,
         };
         h.send(Command::Submit { id: 4242, spec });
         let end = Instant::now() + Duration::from_secs(10);

@@ -31,6 +31,8 @@ fn save_with_input(store: &Store, input: &[u8], seed: i64) -> Entry {
             index: 0,
             job_id: Some(seed as u64),
             input_image: Some(input),
+            prompt_template: None,
+            batch_line: None,
         })
         .unwrap()
 }

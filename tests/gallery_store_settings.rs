@@ -316,6 +316,8 @@ fn any_slider_value_survives_a_reopen_bit_for_bit() {
                 index: 0,
                 job_id: None,
                 input_image: None,
+                prompt_template: None,
+                batch_line: None,
             })
             .unwrap();
         assert_eq!(read_settings(&e.image_path).unwrap(), p);

@@ -126,6 +126,7 @@ fn start(
             v2_deadline,
             ..Default::default()
         },
+        ledger: None,
     };
     let cfg = RuntimeConfig {
         api_base: format!("http://{addr}/v1"),
@@ -133,6 +134,7 @@ fn start(
         concurrency: 2,
         rate_per_minute: None,
         max_input_side: 2048,
+        daily_budget: None,
     };
     (
         jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),
@@ -153,6 +155,8 @@ fn spec() -> JobSpec {
         },
         api: ApiVersion::V2,
         group: None,
+        prompt_template: None,
+        batch: None,
     }
 }
 

@@ -53,6 +53,8 @@ fn save(store: &Store, img: &ReceivedImage, seed: i64, job: u64) -> Entry {
             index: 0,
             job_id: Some(job),
             input_image: None,
+            prompt_template: None,
+            batch_line: None,
         })
         .unwrap()
 }

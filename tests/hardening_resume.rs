@@ -185,6 +185,7 @@ fn start(
             poll_interval: Duration::from_millis(50),
             ..Default::default()
         },
+        ledger: None,
     };
     let cfg = RuntimeConfig {
         api_base: server.base_url(),
@@ -192,6 +193,7 @@ fn start(
         concurrency,
         rate_per_minute: rate,
         max_input_side: 2048,
+        daily_budget: None,
     };
     (
         jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),
@@ -212,6 +214,8 @@ fn spec() -> JobSpec {
         },
         api: ApiVersion::V2,
         group: None,
+        prompt_template: None,
+        batch: None,
     }
 }
 

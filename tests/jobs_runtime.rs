@@ -60,6 +60,7 @@ impl Rig {
                 poll_interval: Duration::from_millis(50),
                 ..Default::default()
             },
+            ledger: None,
         };
         let cfg = RuntimeConfig {
             api_base: self.sim.base_url(),
@@ -67,6 +68,7 @@ impl Rig {
             concurrency: 4,
             rate_per_minute: None,
             max_input_side: 2048,
+            daily_budget: None,
         };
         (
             jobs::start(self.rt.handle(), deps, cfg, Arc::new(|| {})),
@@ -88,6 +90,8 @@ fn spec(api: ApiVersion) -> JobSpec {
         },
         api,
         group: None,
+        prompt_template: None,
+        batch: None,
     }
 }
 

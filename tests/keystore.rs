@@ -425,6 +425,7 @@ mod settings_panel {
             journal: None,
             recovered: Vec::new(),
             client_template: ClientConfig::default(),
+            ledger: None,
         };
         let cfg = RuntimeConfig {
             api_base: "http://127.0.0.1:9/v1".into(),

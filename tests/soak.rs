@@ -59,6 +59,7 @@ fn soak_with_twenty_percent_faults() {
             max_rate_limit_wait: Duration::from_secs(5),
             ..Default::default()
         },
+        ledger: None,
     };
     let cfg = RuntimeConfig {
         api_base: server.base_url(),
@@ -66,6 +67,7 @@ fn soak_with_twenty_percent_faults() {
         concurrency: 8,
         rate_per_minute: Some(100_000.0),
         max_input_side: 2048,
+        daily_budget: None,
     };
     let h = jobs::start(rt.handle(), deps, cfg, Arc::new(|| {}));
     let input = InputSource::Bytes {
@@ -86,6 +88,8 @@ fn soak_with_twenty_percent_faults() {
             },
             api: ApiVersion::V1,
             group: None,
+            prompt_template: None,
+            batch: None,
         };
         assert!(h.send(Command::Submit {
             id: i as u64 + 1,

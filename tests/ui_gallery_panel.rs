@@ -60,6 +60,8 @@ fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
             favourite: false,
             rating: 0,
             model: "flux-controlnet".into(),
+            prompt_template: None,
+            batch_line: None,
         },
     }
 }
@@ -355,6 +357,9 @@ fn gallery_details_favourite_delete_undo_and_use_these_settings() {
     h.get_by_label("thumbnail: a blue car at night").click();
     h.run();
     assert_eq!(h.state().panel.selected(), Some(list[1].id.as_str()));
+    // A click opens the image large; Esc returns to the grid, the image still selected.
+    h.key_press(egui::Key::Escape);
+    h.run();
     answer_get(&mut h, &list[1]);
     h.run();
     // The details have their own place: selecting moves no thumbnail.

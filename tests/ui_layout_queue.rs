@@ -255,6 +255,8 @@ fn grid_cells_are_told_apart_on_cards_of_one_height() {
                     col: i % 2,
                     label: format!("cn_type: {}, cn_strength: {strength}", cn.as_str()),
                 }),
+                prompt_template: None,
+                batch: None,
             },
             request_id: None,
         });

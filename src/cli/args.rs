@@ -86,6 +86,19 @@ pub enum Cmd {
         /// The second picture.
         b: PathBuf,
     },
+    /// Run a file of requests: JSONL (one object of request fields a line) or CSV (a header row of
+    /// field names). `image` is a path (relative to the file) or an http(s) URL; other fields are
+    /// the request's (`prompt`, `cn_type`, `steps`, …) with the contract's defaults. Every line is
+    /// checked before anything is sent. Run it again to resume: saved lines are skipped, and a
+    /// line sent with no answer known is never sent again unless --resend-unknown is given.
+    Batch(BatchArgs),
+    /// What was spent (from the ledger of every billed job): today, this month, all time, by
+    /// control type, and the last days.
+    Spend {
+        /// How many recent days to list one by one.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=366))]
+        days: u32,
+    },
     /// Run the loopback stand-in server (for trying things without a key or network).
     Sim {
         #[arg(long, default_value_t = 8787)]
@@ -312,6 +325,55 @@ pub struct GenArgs {
     /// Send variations that make more than 4 images (without it they are refused, unsent).
     #[arg(long, requires = "variations")]
     pub yes: bool,
+    /// The daily budget in USD: work whose estimate would take today's spend over it is refused,
+    /// unsent.
+    #[arg(long, value_name = "USD", env = crate::jobs::budget::BUDGET_ENV, value_parser = parse_budget)]
+    pub budget: Option<f64>,
+}
+
+/// `fluxcn batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The batch file (`.jsonl` or `.csv`).
+    pub file: PathBuf,
+    /// Print the number of requests and images and the estimated cost; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send again the lines a run sent and never heard back from (they may have been billed).
+    #[arg(long)]
+    pub resend_unknown: bool,
+    /// Which API: v1 (synchronous) or v2 (submit/poll; resumable with `fluxcn resume`).
+    #[arg(long, value_enum, default_value_t = ApiArg::V1)]
+    pub api: ApiArg,
+    /// Where to save results (default: the gallery in the data folder). The batch's progress is
+    /// kept in this folder's catalog: resume with the same --out.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How many requests run at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+    /// At most this many requests a minute (your plan's rate limit); none by default.
+    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    pub rate_per_minute: Option<f64>,
+    /// The daily budget in USD: no line is sent that would take today's spend over it.
+    #[arg(long, value_name = "USD", env = crate::jobs::budget::BUDGET_ENV, value_parser = parse_budget)]
+    pub budget: Option<f64>,
+    /// Longest side of a local input image before it is downscaled.
+    #[arg(long, default_value_t = 2048)]
+    pub max_input_side: u32,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: a rate is a number of requests a minute, above 0"
+        )),
+    }
+}
+
+fn parse_budget(s: &str) -> Result<f64, String> {
+    crate::jobs::budget::parse_budget(s)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,19 +3,18 @@
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::args::{Cli, Cmd, GenArgs, KeyAction, SamplesMode};
-use crate::api::{ApiError, ApiKey, Client, ClientConfig, GenParams, params};
-use crate::gallery::{self, Store};
-use crate::jobs::grid::{self, Axis, GridPlan};
-use crate::jobs::{
-    self, Event, InputSource, JobId, JobSpec, JobsHandle, RuntimeConfig, RuntimeDeps, SavedImage,
-    journal::Journal,
+use super::engine::{
+    EngineOpts, check_budget, client_template, data_dir, engine, resolve_key, runtime,
 };
+use crate::api::{ApiError, ApiKey, Client, GenParams, params};
+use crate::gallery;
+use crate::jobs::grid::{self, Axis, GridPlan};
+use crate::jobs::{self, Event, InputSource, JobId, JobSpec, JobsHandle, SavedImage};
 use crate::keystore::KeyStore;
 
 /// A failure of a command, as one line for `error: …`.
@@ -32,6 +31,9 @@ pub enum CliError {
     /// One or more generations failed (each was already reported on stderr).
     #[error("{0}")]
     Failed(String),
+    /// Refused before sending: over the daily budget (the message names the figures).
+    #[error("{0}")]
+    Budget(String),
     #[error("{0}")]
     Other(String),
 }
@@ -48,7 +50,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         ));
     }
     match &cli.cmd {
-        None => open_app(&cli),
+        None => super::app::open_app(&cli),
         Some(Cmd::Generate(g)) => generate(&cli, g),
         Some(Cmd::Compare {
             args,
@@ -69,6 +71,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Cmd::Key { action }) => key(action),
         Some(Cmd::Gallery { action }) => super::gallery::run(action, data_dir()?),
         Some(Cmd::Diff { a, b }) => super::diff::run(a, b),
+        Some(Cmd::Batch(b)) => super::batch::run(&cli, b),
+        Some(Cmd::Spend { days }) => super::spend::run(*days),
         Some(Cmd::Sim {
             port,
             delay_ms,
@@ -91,87 +95,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("fluxcn-worker")
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Other(format!("could not start the async runtime: {e}")))
-}
-
-/// The data folder, or a clear error when the platform has none.
-pub(super) fn data_dir() -> Result<PathBuf, CliError> {
-    gallery::default_data_dir().ok_or_else(|| {
-        CliError::Other(
-            "no data folder could be determined for this user: set FLUXCN_DATA_DIR".into(),
-        )
-    })
-}
-
-/// The key from `SEGMIND_API_KEY` or the keyring, or the error that says how to set one.
-fn resolve_key() -> Result<ApiKey, CliError> {
-    let store = KeyStore::system();
-    match store.resolve() {
-        Ok(Some(k)) => {
-            if let Some(w) = k.shape_warning() {
-                eprintln!("warning: {w}");
-            }
-            Ok(k)
-        }
-        Ok(None) => Err(ApiError::MissingKey.into()),
-        Err(e) => Err(CliError::Other(format!("no API key: {e}"))),
-    }
-}
-
-fn client_template(cli: &Cli) -> ClientConfig {
-    ClientConfig {
-        api_base: cli.api_base.clone(),
-        max_retries: cli.retries,
-        ..ClientConfig::default()
-    }
-}
-
-/// Starts the job runtime for a CLI command.
-fn engine(
-    rt: &tokio::runtime::Runtime,
-    cli: &Cli,
-    out: Option<PathBuf>,
-    concurrency: usize,
-    resume: bool,
-    max_input_side: u32,
-) -> Result<(JobsHandle, Vec<JobId>), CliError> {
-    let data = data_dir()?;
-    let store = Store::open(out.unwrap_or_else(|| data.join("gallery")))?;
-    let (journal, pending) = Journal::open(data.join("journal.jsonl"))?;
-    // Only `resume` picks up unfinished jobs: another command must not finish (or report) them as a
-    // side effect.
-    let (recovered, pending_ids) = if resume {
-        let ids = pending.iter().map(|j| j.id).collect();
-        (pending, ids)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    crate::api::client::parse_base(&cli.api_base)?;
-    let key = resolve_key()?;
-    let deps = RuntimeDeps {
-        store,
-        keys: KeyStore::in_memory(),
-        journal: Some(Arc::new(journal)),
-        recovered,
-        client_template: client_template(cli),
-    };
-    let cfg = RuntimeConfig {
-        api_base: cli.api_base.clone(),
-        key: Some(key),
-        concurrency,
-        rate_per_minute: None,
-        max_input_side,
-    };
-    Ok((
-        jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),
-        pending_ids,
-    ))
+/// Images a set of jobs asks for (what it is priced by).
+fn images_of(specs: &[JobSpec]) -> usize {
+    specs.iter().map(|s| s.params.samples.max(1) as usize).sum()
 }
 
 /// The jobs for one setting: one request, or one per sample with consecutive seeds.
@@ -183,6 +109,8 @@ fn sample_specs(params: &GenParams, input: &InputSource, g: &GenArgs) -> Vec<Job
             params: params.clone(),
             api: g.api.into(),
             group: None,
+            prompt_template: None,
+            batch: None,
         }];
     }
     let base_seed = concrete_seed(params.seed);
@@ -196,6 +124,8 @@ fn sample_specs(params: &GenParams, input: &InputSource, g: &GenArgs) -> Vec<Job
             },
             api: g.api.into(),
             group: None,
+            prompt_template: None,
+            batch: None,
         })
         .collect()
 }
@@ -209,7 +139,7 @@ fn concrete_seed(seed: i64) -> i64 {
     }
 }
 
-fn input_source(image: &str) -> InputSource {
+pub(super) fn input_source(image: &str) -> InputSource {
     let t = image.trim();
     // `ftp://…`, `file://…` and the like are addresses too (refused with a reason when prepared),
     // unless a file of that odd name exists.
@@ -364,7 +294,7 @@ fn wait_all(
 }
 
 /// Saved paths on stdout, one a line.
-fn print_paths(stdout: &std::io::Stdout, images: &[SavedImage]) {
+pub(super) fn print_paths(stdout: &std::io::Stdout, images: &[SavedImage]) {
     let mut out = stdout.lock();
     for img in images {
         // A closed stdout (e.g. `| head`) must not lose the result: it is on disk already.
@@ -402,15 +332,21 @@ fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
     let input = image_of(g)?;
     let specs = sample_specs(&params, &input, g);
     let specs = super::variations::apply(g, specs, cli.quiet)?;
+    check_budget(g.budget, images_of(&specs))?;
     let rt = runtime()?;
-    let (handle, _) = engine(
+    let handle = engine(
         &rt,
         cli,
-        g.out.clone(),
-        specs.len().clamp(1, 8),
-        false,
-        g.max_input_side,
-    )?;
+        EngineOpts {
+            out: g.out.clone(),
+            concurrency: specs.len().clamp(1, 8),
+            resume: false,
+            max_input_side: g.max_input_side,
+            budget: g.budget,
+            rate_per_minute: None,
+        },
+    )?
+    .handle;
     let n = specs.len();
     let labelled = specs
         .into_iter()
@@ -473,15 +409,21 @@ fn compare(
             )
         })
         .collect();
+    check_budget(g.budget, plan.cost_images())?;
     let rt = runtime()?;
-    let (handle, _) = engine(
+    let handle = engine(
         &rt,
         cli,
-        g.out.clone(),
-        specs.len().min(8),
-        false,
-        g.max_input_side,
-    )?;
+        EngineOpts {
+            out: g.out.clone(),
+            concurrency: specs.len().min(8),
+            resume: false,
+            max_input_side: g.max_input_side,
+            budget: g.budget,
+            rate_per_minute: None,
+        },
+    )?
+    .handle;
     if !cli.quiet {
         for d in &plan.duplicates {
             eprintln!("fluxcn: {d}");
@@ -506,7 +448,20 @@ fn compare(
 
 fn resume(cli: &Cli, out: Option<PathBuf>) -> Result<(), CliError> {
     let rt = runtime()?;
-    let (handle, pending) = engine(&rt, cli, out, 4, true, 2048)?;
+    let started = engine(
+        &rt,
+        cli,
+        EngineOpts {
+            out,
+            concurrency: 4,
+            resume: true,
+            max_input_side: 2048,
+            // Resumed jobs were paid for already: the budget does not hold them back.
+            budget: None,
+            rate_per_minute: None,
+        },
+    )?;
+    let (handle, pending) = (started.handle, started.pending);
     if pending.is_empty() {
         if !cli.quiet {
             eprintln!("fluxcn: no unfinished jobs to resume");
@@ -581,76 +536,6 @@ pub fn describe_key_state(s: &jobs::KeyState) -> String {
             "no key: set one with `fluxcn key set` or SEGMIND_API_KEY".into()
         }
         jobs::KeyState::Unavailable(why) => why.clone(),
-    }
-}
-
-/// Opens the desktop app (with `--demo`, wired to an in-process stand-in).
-fn open_app(cli: &Cli) -> Result<(), CliError> {
-    let rt = runtime()?;
-    let data = data_dir()?;
-    let autogenerate = std::env::var("FLUXCN_AUTOGENERATE").is_ok_and(|v| v == "1");
-    let (data, sim, keys) = if cli.demo {
-        let cfg = crate::sim::SimConfig {
-            delay: Duration::from_millis(1500),
-            ..Default::default()
-        };
-        let sim = rt
-            .block_on(crate::sim::start(cfg))
-            .map_err(|e| CliError::Other(format!("could not start the demo server: {e}")))?;
-        (data.join("demo"), Some(sim), KeyStore::in_memory())
-    } else {
-        (data, None, KeyStore::system())
-    };
-    let store = Store::open(data.join("gallery"))?;
-    let (journal, recovered) = Journal::open(data.join("journal.jsonl"))?;
-    let initial = RuntimeConfig {
-        api_base: sim
-            .as_ref()
-            .map(|s| s.base_url())
-            .unwrap_or_else(|| cli.api_base.clone()),
-        key: if sim.is_some() {
-            ApiKey::new("SG_d3m0d3m0d3m0d3m0")
-        } else {
-            None
-        },
-        ..RuntimeConfig::default()
-    };
-    let demo_input = sim.as_ref().map(|_| InputSource::Bytes {
-        name: "demo-figure.png".into(),
-        data: Arc::new(crate::sim::demo_input_png()),
-    });
-    let deps = RuntimeDeps {
-        store,
-        keys,
-        journal: Some(Arc::new(journal)),
-        recovered,
-        client_template: client_template(cli),
-    };
-    #[cfg(feature = "app")]
-    {
-        let opts = crate::ui::LaunchOptions {
-            demo: cli.demo,
-            autogenerate,
-            initial: initial.clone(),
-            demo_input,
-        };
-        let handle = rt.handle().clone();
-        let result = crate::ui::run(
-            opts,
-            Box::new(move |notify| jobs::start(&handle, deps, initial, notify)),
-        );
-        // The demo server lives until the window is closed.
-        let _ = &sim;
-        result.map_err(|e| CliError::Other(format!("the window could not be opened: {e}")))
-    }
-    #[cfg(not(feature = "app"))]
-    {
-        let _ = (sim, demo_input, deps, autogenerate, rt, initial);
-        Err(CliError::Other(
-            "this fluxcn was built without the window (the `app` feature): use its commands, \
-             e.g. `fluxcn generate --help`"
-                .into(),
-        ))
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod a1111;
 mod atomic;
+mod batch_journal;
 pub mod catalog;
 mod error;
 mod exif;
@@ -66,6 +67,10 @@ pub struct NewResult<'a> {
     /// re-encoding), kept once per distinct content beside the results; `None` for a URL input
     /// (the URL itself is kept in `input`).
     pub input_image: Option<&'a [u8]>,
+    /// The `{a|b}` template the prompt was expanded from, if it was.
+    pub prompt_template: Option<&'a str>,
+    /// The content key of the batch line this result answers, if any.
+    pub batch_line: Option<&'a str>,
 }
 
 /// The JSON file next to every image: everything needed to show, reproduce and account for it.
@@ -106,6 +111,14 @@ pub struct Sidecar {
     /// The SHA-256 of the kept input's bytes (hex), its content address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_hash: Option<String>,
+    /// The `{a|b}` template the prompt was expanded from (variations); the prompt sent is in
+    /// `params.prompt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<String>,
+    /// The content key of the batch line this result answers: a re-run of the batch finds it here
+    /// even when the catalog's batch table was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_line: Option<String>,
 }
 
 /// The kept input of a saved result, from the sidecar beside `image` (`None` when there is no

@@ -251,6 +251,8 @@ pub(super) fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), Gallery
         job_id: None,
         input_file: None,
         input_hash: None,
+        prompt_template: None,
+        batch_line: None,
     };
     Ok((sidecar, ours))
 }

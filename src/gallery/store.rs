@@ -55,7 +55,7 @@ struct Inner {
 }
 
 pub(super) struct State {
-    cat: Catalog,
+    pub(super) cat: Catalog,
     /// What the user should be told about the catalog (set aside, rebuilt, in memory).
     notes: Vec<String>,
 }
@@ -87,6 +87,11 @@ fn scan_images(dir: &Path) -> Result<Vec<(String, String)>, GalleryError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Now, in ms since the Unix epoch.
+pub(super) fn now_ms() -> u64 {
+    now_parts().1
 }
 
 fn now_parts() -> (SystemTime, u64) {
@@ -284,6 +289,8 @@ impl Store {
             job_id: new.job_id,
             input_file: None,
             input_hash: None,
+            prompt_template: new.prompt_template.map(str::to_owned),
+            batch_line: new.batch_line.map(str::to_owned),
         };
         let mut meta = meta;
         if let Some(bytes) = new.input_image {

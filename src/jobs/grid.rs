@@ -433,6 +433,8 @@ pub fn plan(
                     col,
                     label,
                 }),
+                prompt_template: None,
+                batch: None,
             });
         }
     }

@@ -50,6 +50,12 @@ pub struct JournalJob {
     /// proxy or the stand-in is unknown to any other).
     #[serde(default)]
     pub api_base: Option<String>,
+    /// The `{a|b}` template the prompt came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<String>,
+    /// The batch line the job runs (a resumed job still marks its line saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<super::types::BatchLineRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -470,6 +476,8 @@ mod tests {
             request_id: None,
             submitted_ms: None,
             api_base: None,
+            prompt_template: None,
+            batch: None,
         }
     }
 

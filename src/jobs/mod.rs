@@ -5,10 +5,13 @@
 //! Commands go in over [`JobsHandle::send`]; [`Event`]s come out over a channel that the UI drains
 //! each frame (the runtime calls the `notify` hook, e.g. `ctx.request_repaint()`, after each event).
 
+pub mod batch;
+pub mod budget;
 pub mod clients;
 pub mod export;
 pub mod grid;
 pub mod journal;
+pub mod ledger;
 pub mod pacer;
 mod resume;
 pub mod runtime;

@@ -44,6 +44,8 @@ pub(super) async fn resume_job(
         params: job.params.clone(),
         api: job.api,
         group: job.group.clone(),
+        prompt_template: job.prompt_template.clone(),
+        batch: job.batch.clone(),
     };
     sh.emit(Event::Recovered {
         id,
@@ -122,7 +124,7 @@ pub(super) async fn resume_job(
             .await;
         }
     };
-    finish(&sh, id, outcome);
+    finish(&sh, id, spec.batch.as_ref(), outcome);
 }
 
 /// The images (and accounting) a recovered job saved before the interruption (`Store::find_job`).
@@ -169,14 +171,14 @@ async fn resume_v2(
     let cancelled = || Err((JobEnd::Cancelled { maybe_billed: true }, false));
     sh.stage(id, Stage::Queued);
     let _permit = tokio::select! {
-        _ = cancel.cancelled() => return finish(sh, id, cancelled()),
+        _ = cancel.cancelled() => return finish(sh, id, spec.batch.as_ref(), cancelled()),
         p = permits.acquire_owned() => p,
     };
     let wait = sh.pacer.reserve();
     if !wait.is_zero() {
         sh.stage(id, Stage::Pacing { wait });
         tokio::select! {
-            _ = cancel.cancelled() => return finish(sh, id, cancelled()),
+            _ = cancel.cancelled() => return finish(sh, id, spec.batch.as_ref(), cancelled()),
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -211,7 +213,7 @@ async fn resume_v2(
             }
         }
     };
-    finish(sh, id, outcome);
+    finish(sh, id, spec.batch.as_ref(), outcome);
 }
 
 /// Whether two API base URLs name the same service (a trailing slash aside).

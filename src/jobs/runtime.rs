@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::budget::Gate;
 use super::clients::Clients;
 use super::journal::{Journal, JournalJob, now_ms};
+use super::ledger::{Charge, Ledger};
 use super::pacer::Pacer;
 use super::services::Services;
 use super::types::{
@@ -38,6 +40,9 @@ pub struct RuntimeDeps {
     pub recovered: Vec<JournalJob>,
     /// Client settings other than the base URL (timeouts, retries); tests shorten them.
     pub client_template: ClientConfig,
+    /// The spend ledger every billed job is recorded in (and the daily budget is checked
+    /// against); `None` records nothing (and counts today's spend as this process's alone).
+    pub ledger: Option<Arc<Ledger>>,
 }
 
 impl RuntimeDeps {
@@ -49,6 +54,7 @@ impl RuntimeDeps {
             journal: None,
             recovered: Vec::new(),
             client_template: ClientConfig::default(),
+            ledger: None,
         }
     }
 }
@@ -59,6 +65,8 @@ pub(super) struct Shared {
     pub(super) store: Store,
     pub(super) journal: Option<Arc<Journal>>,
     pub(super) pacer: Pacer,
+    /// The daily budget's gate (today's spend from the ledger, plus jobs in flight).
+    pub(super) gate: Gate,
     pub(super) clients: Arc<Clients>,
     pub(super) cancels: Mutex<HashMap<JobId, CancellationToken>>,
     /// Set when the UI or CLI went away: jobs stop, and their journal entries stay open so that the
@@ -108,6 +116,7 @@ pub fn start(
         deps.store.clone(),
         deps.keys,
         clients.clone(),
+        deps.ledger.clone(),
         notify.clone(),
     );
     let shared = Arc::new(Shared {
@@ -116,6 +125,7 @@ pub fn start(
         store: deps.store.clone(),
         journal: deps.journal,
         pacer: Pacer::new(cfg.rate_per_minute),
+        gate: Gate::new(deps.ledger),
         clients: clients.clone(),
         cancels: Mutex::new(HashMap::new()),
         shutting_down: std::sync::atomic::AtomicBool::new(false),
@@ -280,6 +290,8 @@ fn journal_job(id: JobId, spec: &JobSpec, api_base: &str) -> JournalJob {
         request_id: None,
         submitted_ms: None,
         api_base: Some(api_base.to_owned()),
+        prompt_template: spec.prompt_template.clone(),
+        batch: spec.batch.clone(),
     }
 }
 
@@ -292,12 +304,13 @@ async fn run_job(
     cancel: CancellationToken,
 ) {
     let outcome = job_body(&sh, id, &spec, &cfg, permits, &cancel).await;
-    finish(&sh, id, outcome);
+    finish(&sh, id, spec.batch.as_ref(), outcome);
 }
 
 pub(super) fn finish(
     sh: &Arc<Shared>,
     id: JobId,
+    batch: Option<&super::types::BatchLineRef>,
     outcome: Result<(Vec<SavedImage>, crate::api::Accounting), (JobEnd, bool)>,
 ) {
     sh.cancels
@@ -315,8 +328,12 @@ pub(super) fn finish(
             });
         }
         Err((end, journaled)) => {
-            if journaled && !sh.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+            let shutting_down = sh.shutting_down.load(std::sync::atomic::Ordering::SeqCst);
+            if journaled && !shutting_down {
                 sh.journal(|j| j.end(id, "ended"));
+            }
+            if let Some(line) = batch {
+                super::batch::mark_end(sh, id, line, &end, journaled);
             }
             match end {
                 JobEnd::Failed(f) => {
@@ -414,14 +431,10 @@ async fn job_body(
         Ok(c) => c,
         Err(e) => return not_sent(e.into()),
     };
-    let wait = sh.pacer.reserve();
-    if !wait.is_zero() {
-        sh.stage(id, Stage::Pacing { wait });
-        tokio::select! {
-            _ = cancel.cancelled() => return not_sent(JobEnd::Cancelled { maybe_billed: false }),
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
+    let _reserved = match clear_to_send(sh, id, spec, cfg, cancel).await {
+        Ok(r) => r,
+        Err(e) => return not_sent(e),
+    };
     // Written down before anything is sent.
     sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
     let progress = progress_sink(sh, id);
@@ -461,6 +474,58 @@ async fn job_body(
         .map_err(|e| (e, true))
 }
 
+/// The last steps before a job is sent: the daily budget (checked, then held until the job is
+/// recorded in the ledger or has failed), the pacer's slot, and a batch line's durable "sent" mark.
+async fn clear_to_send<'a>(
+    sh: &'a Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    cfg: &RuntimeConfig,
+    cancel: &CancellationToken,
+) -> Result<super::budget::Reserved<'a>, JobEnd> {
+    let images = spec.params.samples.max(1) as usize;
+    let estimate = || super::budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE);
+    let over_budget = |e: super::budget::GateError| {
+        JobEnd::Failed(JobFailure {
+            message: e.to_string(),
+            kind: FailureKind::Budget,
+            maybe_billed: false,
+        })
+    };
+    // First without holding anything: a refused job takes no pacer slot.
+    sh.gate
+        .fits(cfg.daily_budget, estimate())
+        .map_err(over_budget)?;
+    let wait = sh.pacer.reserve();
+    if !wait.is_zero() {
+        sh.stage(id, Stage::Pacing { wait });
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(JobEnd::Cancelled { maybe_billed: false }),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    // Then held: today's spend, what is in flight and this job's estimate.
+    let reserved = sh
+        .gate
+        .reserve(cfg.daily_budget, estimate())
+        .map_err(over_budget)?;
+    // A batch line is marked sent (durably) before it goes: a crash from here on leaves it
+    // "outcome unknown", never sent again on its own.
+    if let Some(line) = &spec.batch
+        && let Err(e) = super::batch::mark_sent(sh, id, line).await
+    {
+        return Err(JobEnd::Failed(JobFailure {
+            message: format!(
+                "not sent: the batch journal could not record line {} ({e})",
+                line.line_no
+            ),
+            kind: FailureKind::Save,
+            maybe_billed: false,
+        }));
+    }
+    Ok(reserved)
+}
+
 /// Saves every image (off the async threads) and decodes its preview. An image that cannot be
 /// saved in the gallery goes to a fallback folder rather than being lost. `sent_input` is the
 /// input's payload as sent (base64), kept with the results; `None` keeps none (a URL input, or a
@@ -474,6 +539,7 @@ pub(super) async fn save(
 ) -> Result<(Vec<SavedImage>, crate::api::Accounting), JobEnd> {
     sh.stage(id, Stage::Saving);
     let store = sh.store.clone();
+    let ledger = sh.gate.ledger().cloned();
     let spec = spec.clone();
     let accounting = generation.accounting.clone();
     let r = tokio::task::spawn_blocking(move || {
@@ -494,6 +560,8 @@ pub(super) async fn save(
                 index,
                 job_id: Some(id),
                 input_image: input_bytes.as_deref(),
+                prompt_template: spec.prompt_template.as_deref(),
+                batch_line: spec.batch.as_ref().map(|b| b.key.as_str()),
             };
             let (path, sidecar) = match store.save(&new) {
                 Ok(entry) => (entry.image_path, entry.sidecar_path),
@@ -514,11 +582,26 @@ pub(super) async fn save(
                 preview: decode_preview(&image.bytes).map(Arc::new),
             });
         }
-        Ok(saved)
+        // Billed: recorded once per job, whatever folder the images went to.
+        let ledger_error = ledger.and_then(|l| l.record(&charge_of(id, &spec, &generation)).err());
+        if let (Some(line), Some(first)) = (&spec.batch, saved.first())
+            && let Err(e) = store.batch_mark(&super::batch::saved_mark(id, line, &first.path))
+        {
+            tracing::error!(error = %e, "the batch journal could not record a saved line");
+        }
+        Ok((saved, ledger_error))
     })
     .await;
     match r {
-        Ok(Ok(saved)) => Ok((saved, accounting)),
+        Ok(Ok((saved, ledger_error))) => {
+            if let Some(e) = ledger_error {
+                tracing::error!(error = %e, "the spend ledger could not record a job");
+                sh.emit(Event::Notice(format!(
+                    "{e}: this job's cost is not in today's spend"
+                )));
+            }
+            Ok((saved, accounting))
+        }
         Ok(Err(msg)) => Err(JobEnd::Failed(JobFailure {
             message: msg,
             kind: FailureKind::Save,
@@ -529,6 +612,25 @@ pub(super) async fn save(
             kind: FailureKind::Save,
             maybe_billed: true,
         })),
+    }
+}
+
+/// The ledger row of a billed job: the service's cost, else the estimate (marked as one).
+fn charge_of(id: JobId, spec: &JobSpec, generation: &Generation) -> Charge {
+    let images = generation.images.len().max(1) as u32;
+    let (cost, estimated) = match generation.accounting.cost {
+        Some(c) => (c, false),
+        None => (f64::from(images) * crate::api::DEFAULT_COST_PER_IMAGE, true),
+    };
+    Charge {
+        job_id: id,
+        at_ms: now_ms(),
+        cost,
+        estimated,
+        request_id: generation.accounting.request_id.clone(),
+        cn_type: spec.params.cn_type.as_str().to_owned(),
+        images,
+        api: spec.api.to_string(),
     }
 }
 

@@ -14,6 +14,19 @@ pub struct JobSpec {
     pub params: GenParams,
     pub api: ApiVersion,
     pub group: Option<GroupTag>,
+    /// The `{a|b}` template the prompt was expanded from (kept with each result).
+    pub prompt_template: Option<String>,
+    /// The batch line this job runs (its state is kept in the gallery's catalog).
+    pub batch: Option<BatchLineRef>,
+}
+
+/// A line of a batch file, as the runtime keeps its state: the batch (the file's absolute path),
+/// the line's content key and its number in the file (for messages).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchLineRef {
+    pub batch: String,
+    pub key: String,
+    pub line_no: usize,
 }
 
 /// What the runtime needs to talk to the service; sent again whenever a setting changes.
@@ -27,6 +40,8 @@ pub struct RuntimeConfig {
     pub rate_per_minute: Option<f64>,
     /// The longest side of a local input image before it is downscaled.
     pub max_input_side: u32,
+    /// The daily budget (USD): a job that would take today's spend over it is not sent.
+    pub daily_budget: Option<f64>,
 }
 
 impl std::fmt::Debug for RuntimeConfig {
@@ -37,6 +52,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("concurrency", &self.concurrency)
             .field("rate_per_minute", &self.rate_per_minute)
             .field("max_input_side", &self.max_input_side)
+            .field("daily_budget", &self.daily_budget)
             .finish()
     }
 }
@@ -49,6 +65,7 @@ impl Default for RuntimeConfig {
             concurrency: 4,
             rate_per_minute: None,
             max_input_side: 2048,
+            daily_budget: None,
         }
     }
 }
@@ -181,6 +198,8 @@ pub enum FailureKind {
     Runtime,
     /// Cancelled by the user.
     Cancelled,
+    /// Not sent: it would have taken today's spend over the daily budget.
+    Budget,
 }
 
 impl FailureKind {
@@ -219,6 +238,7 @@ impl std::fmt::Display for FailureKind {
             FailureKind::OtherService => "other service",
             FailureKind::Runtime => "runtime",
             FailureKind::Cancelled => "cancelled",
+            FailureKind::Budget => "budget",
         };
         f.write_str(s)
     }

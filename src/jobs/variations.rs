@@ -238,6 +238,8 @@ pub fn specs(template: &str, base: &[JobSpec], group: u64) -> Result<Vec<JobSpec
         for (row, b) in base.iter().enumerate() {
             let mut spec = b.clone();
             spec.params.prompt.clone_from(&v.prompt);
+            // Kept with each result beside the prompt sent.
+            spec.prompt_template = Some(template.to_owned());
             if spec.params.seed == params::RANDOM_SEED {
                 spec.params.seed = shared_seed;
             }

@@ -210,6 +210,7 @@ async fn v1_generate(
     let (remaining, id) = {
         let mut inner = shared.lock();
         inner.credits -= cost;
+        inner.stats.billed_usd += cost;
         inner.stats.generations_billed += 1;
         let id = shared.new_id(&mut inner);
         (inner.credits, id)

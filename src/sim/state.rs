@@ -37,6 +37,8 @@ pub struct SimStats {
     /// Generations billed: v1 answers sent complete with `200`, and v2 jobs that completed (a v2
     /// job is billed when it completes, fetched or not: compare with `v2_results_delivered`).
     pub generations_billed: u64,
+    /// What those generations cost, in total (USD): what a ledger of this account must sum to.
+    pub billed_usd: f64,
     /// Completed v2 results answered to a `GET /v2/requests/{id}` (the same job may count twice
     /// when fetched twice).
     pub v2_results_delivered: u64,
@@ -138,6 +140,7 @@ impl Shared {
         if completes {
             let job = job.clone();
             inner.credits -= self.cost(&job.req);
+            inner.stats.billed_usd += self.cost(&job.req);
             let balance = inner.credits;
             inner.stats.generations_billed += 1;
             for (name, spec) in output_files(id, &job) {

@@ -94,6 +94,10 @@ pub struct FluxApp {
     pub(crate) pending_credits: Option<Pending<Result<Credits, ServiceError>>>,
     /// The key's state asked for (at start, or after Save/Clear) and not answered yet.
     pub(crate) pending_key: Option<Pending<KeyState>>,
+    /// What the ledger says was spent (the top bar, the Spend window, the budget's checks).
+    pub(crate) spend: super::spend::SpendView,
+    /// The Batch tab.
+    pub(crate) batch: super::batch_view::BatchView,
 }
 
 /// The views of the central panel.
@@ -103,6 +107,7 @@ pub enum Tab {
     Result,
     Compare,
     Gallery,
+    Batch,
 }
 
 impl FluxApp {
@@ -165,10 +170,13 @@ impl FluxApp {
             pending_drops: Vec::new(),
             pending_credits: None,
             pending_key: None,
+            spend: Default::default(),
+            batch: Default::default(),
         };
         app.send_configure();
         app.compare.set_services(app.jobs.services().clone());
         app.pending_key = Some(app.jobs.services().key_state());
+        app.spend.refresh(app.jobs.services());
         if app.session_key.is_some() {
             app.refresh_credits();
         }
@@ -277,7 +285,7 @@ impl FluxApp {
         if let Some(p) = self.state.params.problems().into_iter().next() {
             return Some(format!("The service would refuse this: {p}."));
         }
-        None
+        self.budget_blocker(self.state.params.samples.max(1) as usize)
     }
 
     /// Submits one generation with the current parameters and input, if nothing blocks it.
@@ -295,6 +303,8 @@ impl FluxApp {
             params,
             api: self.state.settings.api_version,
             group: None,
+            prompt_template: None,
+            batch: None,
         };
         self.state.prompt_history.remember(&spec.params.prompt);
         self.browse.reset();
@@ -415,6 +425,8 @@ impl FluxApp {
                         self.show_settings = !self.show_settings;
                     }
                     ui.separator();
+                    self.spend_label(ui);
+                    ui.separator();
                     match &self.credits {
                         Some(CreditsView::Known(c)) => {
                             ui.label(format!("Credits: {c:.2}"))
@@ -447,6 +459,7 @@ impl eframe::App for FluxApp {
         let ctx = ui.ctx().clone();
         self.drain_events(&ctx);
         self.poll_services(&ctx);
+        self.spend.poll(self.jobs.services());
         if std::mem::take(&mut self.pending_autogenerate) {
             self.generate();
         }
@@ -489,6 +502,7 @@ impl eframe::App for FluxApp {
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.settings_window(&ctx);
         self.duplicate_window(&ctx);
+        self.spend_window(&ctx);
         // An edit becomes one undo step once it settles: no drag held, no text being typed.
         let settled = !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
         self.undo.observe(&self.state.params, settled);
@@ -520,6 +534,7 @@ impl FluxApp {
             ui.selectable_value(&mut self.tab, Tab::Result, "Result");
             ui.selectable_value(&mut self.tab, Tab::Compare, "Compare");
             ui.selectable_value(&mut self.tab, Tab::Gallery, "Gallery");
+            ui.selectable_value(&mut self.tab, Tab::Batch, "Batch");
         });
         ui.separator();
         let mut out = Vec::new();
@@ -546,7 +561,28 @@ impl FluxApp {
                     })
             }
             Tab::Gallery => self.gallery.ui(ui, self.jobs.services()),
+            Tab::Batch => {
+                self.batch_tab(ui, &mut out);
+                None
+            }
         };
+        // A comparison is refused whole when it does not fit today's budget (the runtime would
+        // refuse its last cells one by one).
+        let images: usize = out
+            .iter()
+            .map(|c| match c {
+                Command::Submit { spec, .. } if spec.batch.is_none() => {
+                    spec.params.samples.max(1) as usize
+                }
+                _ => 0,
+            })
+            .sum();
+        if images > 0
+            && let Some(refusal) = self.budget_blocker(images)
+        {
+            let ctx = ui.ctx().clone();
+            self.refuse_submits(&ctx, &mut out, &refusal);
+        }
         for c in out {
             if let Command::Submit { id, spec } = &c {
                 // Comparison cells are jobs like any other: the queue lists them.
@@ -576,6 +612,10 @@ impl FluxApp {
                     ),
                 ),
             },
+            Some(super::gallery_panel::PanelAction::OpenInCompare(paths)) => {
+                self.tab = Tab::Compare;
+                self.compare.show_saved(paths, self.jobs.services());
+            }
             None => {}
         }
     }

@@ -6,6 +6,7 @@
 //! the right, the result in the middle.
 
 mod app;
+mod batch_view;
 mod controls;
 mod input_panel;
 mod notices;
@@ -16,6 +17,7 @@ mod result_compare;
 mod result_view;
 pub mod session;
 mod settings;
+mod spend;
 pub mod state;
 pub mod tweak;
 pub mod widgets;

@@ -22,6 +22,13 @@ pub trait FilePicker: Send {
     /// Shows the dialog; the chosen file is sent on `reply` (nothing when the user cancels), then
     /// `wake` is called so the window repaints.
     fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>);
+
+    /// Shows the dialog for a batch file (`.jsonl`, `.csv`); the chosen path is sent on `reply`.
+    /// Pickers that never open a window (tests) choose nothing; the Batch view's path field
+    /// serves them.
+    fn pick_batch(&self, reply: std::sync::mpsc::Sender<PathBuf>, wake: Box<dyn Fn() + Send>) {
+        let _ = (reply, wake);
+    }
 }
 
 /// Opens a "Save as" dialog without blocking the caller.
@@ -81,6 +88,24 @@ impl FilePicker for NativePicker {
                     .pick_file();
                 if let Some(handle) = block_on(dialog) {
                     let _ = reply.send(Picked::File(handle.path().to_path_buf()));
+                }
+                wake();
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the file dialog thread");
+        }
+    }
+
+    fn pick_batch(&self, reply: std::sync::mpsc::Sender<PathBuf>, wake: Box<dyn Fn() + Send>) {
+        let spawned = std::thread::Builder::new()
+            .name("fluxcn-open-dialog".into())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Choose a batch file")
+                    .add_filter("Batch files", &["jsonl", "ndjson", "json", "csv"])
+                    .pick_file();
+                if let Some(handle) = block_on(dialog) {
+                    let _ = reply.send(handle.path().to_path_buf());
                 }
                 wake();
             });

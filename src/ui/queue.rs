@@ -31,7 +31,7 @@ const RATE_LIMIT_MEMORY: Duration = Duration::from_secs(600);
 /// What the user asked for in the queue this frame.
 enum QueueAction {
     Cancel(JobId),
-    Rerun(JobSpec),
+    Rerun(Box<JobSpec>),
     ClearFinished,
 }
 
@@ -85,7 +85,7 @@ impl FluxApp {
         }
         match action {
             Some(QueueAction::Cancel(id)) => self.send(Command::Cancel(id)),
-            Some(QueueAction::Rerun(spec)) => self.submit(spec),
+            Some(QueueAction::Rerun(spec)) => self.submit(*spec),
             Some(QueueAction::ClearFinished) => self.session.clear_finished(),
             None => {}
         }
@@ -317,7 +317,7 @@ fn card_button(ui: &mut Ui, job: &JobEntry) -> Option<QueueAction> {
                 .on_hover_text("Send this job again with the same settings (billed again)")
                 .clicked()
             {
-                action = Some(QueueAction::Rerun(job.spec.clone()));
+                action = Some(QueueAction::Rerun(Box::new(job.spec.clone())));
             }
         }
         JobStatus::Done { .. } => {}

@@ -38,9 +38,10 @@ impl FluxApp {
 
     /// Applies one job event to the window's state. The comparison and the gallery see every job
     /// event too (their cells are jobs; a new result refreshes the gallery); the queue lists all.
-    fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
+    pub(crate) fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
         self.compare.handle_event(&ev, ctx);
         self.gallery.handle_event(&ev, ctx);
+        self.batch.handle_event(&ev);
         match ev {
             Event::Stage { id, stage } => self.session.on_stage(id, stage),
             Event::Done {
@@ -51,6 +52,8 @@ impl FluxApp {
                 if let Some(c) = accounting.remaining_credits.filter(|c| c.is_finite()) {
                     self.credits = Some(CreditsView::Known(c));
                 }
+                // Recorded in the ledger before the event was sent.
+                self.spend.refresh(self.jobs.services());
                 let new = self.session.on_done(id, images, accounting);
                 for i in new {
                     if let Some(r) = self.session.results.get_mut(i) {
@@ -83,6 +86,31 @@ impl FluxApp {
             }
             Event::Notice(msg) => self.push_notice(msg),
         }
+    }
+
+    /// Turns the submits in `out` into jobs refused at once (shown in the queue and their panel
+    /// like any failure), sending nothing: `refusal` says why (the daily budget).
+    pub(crate) fn refuse_submits(
+        &mut self,
+        ctx: &egui::Context,
+        out: &mut Vec<crate::jobs::Command>,
+        refusal: &str,
+    ) {
+        for c in std::mem::take(out) {
+            match c {
+                crate::jobs::Command::Submit { id, spec } => {
+                    self.session.add_job(JobEntry::new(id, spec));
+                    let failure = crate::jobs::JobFailure {
+                        message: refusal.to_owned(),
+                        kind: crate::jobs::FailureKind::Budget,
+                        maybe_billed: false,
+                    };
+                    self.apply_event(ctx, Event::Failed { id, failure });
+                }
+                other => out.push(other),
+            }
+        }
+        self.push_notice(format!("Nothing was sent. {refusal}"));
     }
 
     /// Takes the answers to the app's own service calls that have arrived.

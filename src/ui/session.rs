@@ -303,6 +303,15 @@ impl Session {
     }
 
     /// Whether any job is still running (the window then repaints each second for the clocks).
+    /// Images asked for by the jobs not ended yet (what may still be billed).
+    pub fn unfinished_images(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| j.status.is_active())
+            .map(|j| j.spec.params.samples.max(1) as usize)
+            .sum()
+    }
+
     pub fn any_active(&self) -> bool {
         self.jobs.iter().any(|j| j.status.is_active())
     }
@@ -329,6 +338,8 @@ mod tests {
             },
             api: ApiVersion::V1,
             group: None,
+            prompt_template: None,
+            batch: None,
         }
     }
 

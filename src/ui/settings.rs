@@ -29,6 +29,8 @@ impl FluxApp {
                 self.key_section(ui);
                 ui.separator();
                 self.service_section(ui);
+                ui.separator();
+                self.budget_settings(ui);
             });
         self.show_settings = open;
     }

@@ -70,6 +70,8 @@ pub struct Settings {
     /// The longest side of a local input image before it is downscaled.
     pub max_input_side: u32,
     pub seed_mode: SeedMode,
+    /// The daily budget (USD); `None`: none set here (`FLUXCN_DAILY_BUDGET` may set one).
+    pub daily_budget: Option<f64>,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             rate_per_minute: rc.rate_per_minute,
             max_input_side: rc.max_input_side,
             seed_mode: SeedMode::default(),
+            daily_budget: None,
         }
     }
 }
@@ -101,6 +104,10 @@ impl Settings {
         s.max_input_side = s
             .max_input_side
             .clamp(*MAX_INPUT_SIDE_RANGE.start(), *MAX_INPUT_SIDE_RANGE.end());
+        s.daily_budget = s
+            .daily_budget
+            .filter(|b| b.is_finite())
+            .map(|b| b.clamp(0.0, crate::jobs::budget::MAX_BUDGET));
         if s.api_base.trim().is_empty() {
             s.api_base = crate::api::DEFAULT_API_BASE.to_owned();
         }
@@ -157,6 +164,9 @@ impl State {
             concurrency: s.concurrency,
             rate_per_minute: s.rate_per_minute,
             max_input_side: s.max_input_side,
+            daily_budget: s
+                .daily_budget
+                .or_else(|| crate::jobs::budget::from_env().ok().flatten()),
         }
     }
 }

@@ -23,6 +23,7 @@ pub fn fluxcn_cmd(key: &str, base: &str, data: &Path, timeout: Duration) -> Comm
     c.env("SEGMIND_API_KEY", key)
         .env("FLUXCN_DATA_DIR", data)
         .env_remove("FLUXCN_API_BASE")
+        .env_remove("FLUXCN_DAILY_BUDGET")
         .env_remove("RUST_BACKTRACE")
         .arg("--api-base")
         .arg(base)

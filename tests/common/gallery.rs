@@ -86,6 +86,8 @@ pub fn save(store: &Store, img: &ReceivedImage, p: &GenParams, seed: i64) -> Ent
             index: 0,
             job_id: Some(17),
             input_image: None,
+            prompt_template: None,
+            batch_line: None,
         })
         .unwrap()
 }

@@ -12,6 +12,7 @@
 //! Every row read is checked like any outside input: an id that is not a plain file name or a
 //! file that is not `<id>.<image extension>` (a crafted catalog in a shared folder) is skipped.
 
+mod batch;
 mod query;
 mod schema;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
+pub use batch::{LineMark, LineState};
 pub use query::{Cmp, Query, QueryError, Sort};
 
 use super::Sidecar;

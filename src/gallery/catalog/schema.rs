@@ -8,7 +8,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
 const MIGRATIONS: [&str; VERSION as usize] = [
@@ -64,6 +64,10 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     r"
     ALTER TABLE results ADD COLUMN input_hash TEXT;
     CREATE INDEX results_input ON results (input_hash) WHERE input_hash IS NOT NULL;
+    ",
+    // 3: the job that ran each batch line (its result is found by it after a crash).
+    r"
+    ALTER TABLE batch_lines ADD COLUMN job_id INTEGER;
     ",
 ];
 

@@ -29,6 +29,8 @@ fn meta(n: u64, prompt: &str, cn: CnType) -> Sidecar {
         job_id: Some(100 + n),
         input_file: None,
         input_hash: None,
+        prompt_template: None,
+        batch_line: None,
     }
 }
 

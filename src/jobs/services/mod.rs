@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use pending::{Pending, Poll, take};
-pub use request::{Found, Listing, Reply, Request, Restored};
+pub use request::{BatchPreview, Found, Listing, Reply, Request, Restored};
 
 use super::clients::Clients;
 use super::export::{ExportError, GridCell};
@@ -42,6 +42,12 @@ pub enum ServiceError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error(transparent)]
+    Ledger(#[from] super::ledger::LedgerError),
+    #[error(transparent)]
+    Batch(#[from] super::batch::BatchError),
+    #[error("no spend ledger is open")]
+    NoLedger,
     #[error("{id} is no longer in the gallery")]
     NotInGallery { id: String },
     #[error("could not read {path}: {source}")]
@@ -83,6 +89,7 @@ impl Services {
         store: Store,
         keys: KeyStore,
         clients: Arc<Clients>,
+        ledger: Option<Arc<super::ledger::Ledger>>,
         notify: Notify,
     ) -> Services {
         Services {
@@ -91,6 +98,7 @@ impl Services {
                 store,
                 keys,
                 clients,
+                ledger,
                 notify,
             })),
         }
@@ -117,6 +125,25 @@ impl Services {
             Backend::Manual(tx) => drop(tx.send(request)),
         }
         pending
+    }
+
+    /// What was spent: today, this month, all time, by type, and the last `days` days.
+    pub fn spend(&self, days: u32) -> Pending<Result<super::ledger::Spend, ServiceError>> {
+        self.ask(|reply| Request::Spend { days, reply })
+    }
+
+    /// Reads the batch file at `path` and plans its run (which lines are saved already, which
+    /// have an unknown outcome).
+    pub fn read_batch(
+        &self,
+        path: PathBuf,
+        resend_unknown: bool,
+    ) -> Pending<Result<Arc<BatchPreview>, ServiceError>> {
+        self.ask(|reply| Request::ReadBatch {
+            path,
+            resend_unknown,
+            reply,
+        })
     }
 
     /// The credit balance for the configured base URL and key.

@@ -33,6 +33,15 @@ pub struct Restored {
     pub summary: String,
 }
 
+/// A batch file read and planned: its lines and what a run would do with each.
+#[derive(Debug)]
+pub struct BatchPreview {
+    /// The batch's name in the journal (the file's absolute path).
+    pub name: String,
+    pub lines: Vec<crate::jobs::batch::BatchLine>,
+    pub plan: crate::jobs::batch::Plan,
+}
+
 /// A gallery listing, shared without copying.
 pub type Listing = Arc<Found>;
 
@@ -56,6 +65,17 @@ pub enum Request {
     SaveKey {
         key: Option<ApiKey>,
         reply: Reply<KeyState>,
+    },
+    /// What the ledger says was spent, with the last `days` days.
+    Spend {
+        days: u32,
+        reply: Reply<Result<crate::jobs::ledger::Spend, ServiceError>>,
+    },
+    /// Reads a batch file and plans its run against the gallery's batch journal.
+    ReadBatch {
+        path: PathBuf,
+        resend_unknown: bool,
+        reply: Reply<Result<Arc<BatchPreview>, ServiceError>>,
     },
     GalleryList {
         query: Query,

@@ -20,13 +20,47 @@ pub(super) struct Server {
     pub store: Store,
     pub keys: KeyStore,
     pub clients: Arc<Clients>,
+    pub ledger: Option<Arc<crate::jobs::ledger::Ledger>>,
     pub notify: Notify,
+}
+
+/// What was spent, from the ledger.
+fn spend(
+    s: Arc<Server>,
+    days: u32,
+    reply: Reply<Result<crate::jobs::ledger::Spend, ServiceError>>,
+) {
+    blocking(s, reply, move |s| {
+        let ledger = s.ledger.as_ref().ok_or(ServiceError::NoLedger)?;
+        Ok(ledger.spend(chrono::Local::now(), days)?)
+    });
+}
+
+/// A batch file read and planned against the gallery's batch journal.
+fn read_batch(
+    s: Arc<Server>,
+    path: std::path::PathBuf,
+    resend_unknown: bool,
+    reply: Reply<Result<Arc<super::BatchPreview>, ServiceError>>,
+) {
+    blocking(s, reply, move |s| {
+        let lines = crate::jobs::batch::read_batch(&path)?;
+        let name = crate::jobs::batch::batch_name(&path);
+        let plan = crate::jobs::batch::plan(&s.store, &name, &lines, resend_unknown)?;
+        Ok(Arc::new(super::BatchPreview { name, lines, plan }))
+    });
 }
 
 /// Starts serving `request`; returns at once.
 pub(super) fn serve(server: &Arc<Server>, request: Request) {
     let s = server.clone();
     match request {
+        Request::Spend { days, reply } => spend(s, days, reply),
+        Request::ReadBatch {
+            path,
+            resend_unknown,
+            reply,
+        } => read_batch(s, path, resend_unknown, reply),
         Request::Credits { cfg, reply } => {
             let clients = s.clients.clone();
             spawn(&s, reply, async move {
@@ -60,16 +94,7 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             let e = entry(&s.store, &id)?;
             Ok(Arc::new(s.store.thumbnail(&e, max_side)?))
         }),
-        Request::OpenImage { id, reply } => blocking(s, reply, move |s| {
-            let e = entry(&s.store, &id)?;
-            let bytes = std::fs::read(&e.image_path).map_err(|source| ServiceError::Read {
-                path: e.image_path.clone(),
-                source,
-            })?;
-            decode_preview(&bytes)
-                .map(Arc::new)
-                .ok_or(ServiceError::NotAnImage { path: e.image_path })
-        }),
+        Request::OpenImage { id, reply } => blocking(s, reply, move |s| open_image(s, &id)),
         Request::SetFavourite {
             id,
             favourite,
@@ -117,14 +142,37 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             cells,
             out,
             reply,
-        } => blocking(s, reply, move |_| {
-            write_grid_png(&plan, &cells, &out)?;
-            Ok(out)
-        }),
+        } => export_grid(s, plan, cells, out, reply),
         Request::Reveal { path, reply } => blocking(s, reply, move |_| {
             reveal(&path).map_err(|source| ServiceError::Reveal { path, source })
         }),
     }
+}
+
+/// Writes a grid's results as one labelled PNG.
+fn export_grid(
+    s: Arc<Server>,
+    plan: Box<crate::jobs::grid::GridPlan>,
+    cells: Vec<crate::jobs::export::GridCell>,
+    out: std::path::PathBuf,
+    reply: Reply<Result<std::path::PathBuf, ServiceError>>,
+) {
+    blocking(s, reply, move |_| {
+        write_grid_png(&plan, &cells, &out)?;
+        Ok(out)
+    });
+}
+
+/// A saved picture decoded for the screen.
+fn open_image(s: &Server, id: &str) -> Result<Arc<image::RgbaImage>, ServiceError> {
+    let e = entry(&s.store, id)?;
+    let bytes = std::fs::read(&e.image_path).map_err(|source| ServiceError::Read {
+        path: e.image_path.clone(),
+        source,
+    })?;
+    decode_preview(&bytes)
+        .map(Arc::new)
+        .ok_or(ServiceError::NotAnImage { path: e.image_path })
 }
 
 /// The pictures `query` finds, with the gallery's size.

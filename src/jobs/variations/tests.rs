@@ -124,6 +124,8 @@ fn spec(seed: i64) -> JobSpec {
         },
         api: ApiVersion::V1,
         group: None,
+        prompt_template: None,
+        batch: None,
     }
 }
 
@@ -135,6 +137,11 @@ fn specs_tag_each_prompt_and_sample_and_share_one_seed() {
     let seed = s[0].params.seed;
     assert_ne!(seed, -1);
     assert!(s.iter().all(|j| j.params.seed == seed));
+    // The template travels with every job (and so into each result's sidecar).
+    assert!(
+        s.iter()
+            .all(|j| j.prompt_template.as_deref() == Some("{red|blue} car"))
+    );
     let tags: Vec<(usize, usize, &str, &str)> = s
         .iter()
         .map(|j| {

@@ -181,6 +181,7 @@ pub(super) fn grid(
 /// The axes' names, once above the grid: "columns: cn_type · rows: cn_strength".
 fn axis_title(ui: &mut Ui, run: &GridRun) {
     let text = match &run.plan.y {
+        _ if run.saved => "saved results, each labelled with the settings that differ".to_owned(),
         Some(y) => format!("columns: {} · rows: {}", run.plan.x.kind, y.kind),
         None => format!("columns: {}", run.plan.x.kind),
     };

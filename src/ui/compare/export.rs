@@ -238,6 +238,7 @@ mod tests {
             group: 7,
             plan,
             cells,
+            saved: false,
         }
     }
 

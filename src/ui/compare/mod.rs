@@ -2,7 +2,8 @@
 //! of any two knobs; shows the cost before anything is sent, then fills the cells as results
 //! arrive (status, image, or the error with a "Retry" that re-sends that one cell alone). All cells
 //! share one zoom/pan ("look closely"); two cells can be compared with an A/B swipe; the grid can
-//! be exported as one labelled PNG.
+//! be exported as one labelled PNG. Saved results (e.g. picked in the gallery) can be shown the
+//! same way, labelled with what differs between them ([`CompareView::show_saved`], `saved.rs`).
 //!
 //! The view does no I/O: it sends job [`Command`]s and is fed job [`Event`]s by the app; its
 //! one-off requests (export, reveal) are [`Services`] calls, all kept in `export.rs`.
@@ -12,6 +13,7 @@
 mod cells;
 mod export;
 pub mod plan;
+pub mod saved;
 mod setup;
 pub mod state;
 pub(crate) mod swipe;
@@ -42,6 +44,10 @@ pub struct CompareView {
     export: export::Export,
     /// Ctrl+Enter on this tab: send the planned comparison on the next frame, as its button would.
     send_requested: bool,
+    /// The saved results on screen (`show_saved`): their files' replies, and their settings.
+    saved: Option<saved::Loading>,
+    /// How many saved results were asked for beyond [`saved::MAX_SAVED`] (not shown).
+    saved_left_out: usize,
 }
 
 impl CompareView {
@@ -66,6 +72,34 @@ impl CompareView {
     /// app's Ctrl+Enter while this tab shows). Nothing is sent when the plan is not ready.
     pub fn request_send(&mut self) {
         self.send_requested = true;
+    }
+
+    /// Shows saved results (image files, e.g. picked in the gallery) side by side in place of the
+    /// comparison on screen: one column each, in this order (at most [`saved::MAX_SAVED`]),
+    /// labelled with the settings that differ between them. Their settings and pixels are read
+    /// through `services`, off the UI thread; nothing is sent to the service.
+    pub fn show_saved(&mut self, mut paths: Vec<std::path::PathBuf>, services: &Services) {
+        self.saved_left_out = paths.len().saturating_sub(saved::MAX_SAVED);
+        paths.truncate(saved::MAX_SAVED);
+        self.state.show(saved::saved_run(&paths));
+        self.textures = vec![None; paths.len()];
+        self.swipe = Swipe::default();
+        self.zoom.fit();
+        self.export.reset();
+        self.saved = Some(saved::Loading::start(paths, services));
+    }
+
+    /// Takes in what arrived for the saved results on screen: settings (labels) and pixels.
+    fn poll_saved(&mut self, ctx: &egui::Context) {
+        let (Some(loading), Some(run)) = (&mut self.saved, self.state.run_mut()) else {
+            return;
+        };
+        for (i, image) in loading.poll(run) {
+            if let Some(slot) = self.textures.get_mut(i) {
+                *slot = image.and_then(|p| texture_from_rgba(ctx, format!("saved-{i}"), &p));
+            }
+            ctx.request_repaint();
+        }
     }
 
     /// Switches between comparing control types and an X/Y grid.
@@ -123,6 +157,7 @@ impl CompareView {
         send: &mut dyn FnMut(Command),
     ) -> Option<PanelAction> {
         self.export.poll();
+        self.poll_saved(ui.ctx());
         let requested = std::mem::take(&mut self.send_requested);
         if let Some(plan) = setup::ui(ui, &mut self.state, base, input, api, requested) {
             self.start(plan, send);
@@ -145,6 +180,8 @@ impl CompareView {
         self.textures = vec![None; self.state.job_ids().len()];
         self.swipe = Swipe::default();
         self.export.reset();
+        self.saved = None;
+        self.saved_left_out = 0;
     }
 
     /// The comparison on screen: a toolbar, the export's status, then the cells or the swipe.
@@ -177,6 +214,8 @@ impl CompareView {
                 self.swipe.pick(i, is_a);
                 None
             }
+            // A saved result whose settings could not be read has nothing to use.
+            CellEvent::Use(i) if self.saved.as_ref().is_some_and(|l| !l.has_settings(i)) => None,
             CellEvent::Use(i) => run.settings_of(i).map(PanelAction::UseSettings),
         }
     }
@@ -194,10 +233,18 @@ impl CompareView {
             } else {
                 String::new()
             };
-            ui.label(format!(
-                "{} of {} done{failed}",
-                progress.done, progress.total
-            ));
+            if run.saved {
+                let more = match self.saved_left_out {
+                    0 => String::new(),
+                    n => format!(" (the first {}; {n} more not shown)", saved::MAX_SAVED),
+                };
+                ui.label(format!("{} saved results{more}", progress.total));
+            } else {
+                ui.label(format!(
+                    "{} of {} done{failed}",
+                    progress.done, progress.total
+                ));
+            }
             if !run.waiting().is_empty()
                 && ui
                     .button("Cancel remaining")

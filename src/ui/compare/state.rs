@@ -37,12 +37,15 @@ pub struct Cell {
     pub state: CellState,
 }
 
-/// A comparison that was sent: its plan and one cell per planned job (row-major).
+/// A comparison that was sent: its plan and one cell per planned job (row-major). Or saved
+/// results shown side by side (`saved`, see `saved.rs`): nothing was sent for them, and nothing
+/// ever is (no retry, nothing to cancel).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridRun {
     pub group: u64,
     pub plan: GridPlan,
     pub cells: Vec<Cell>,
+    pub saved: bool,
 }
 
 /// How far a comparison is.
@@ -74,8 +77,11 @@ impl GridRun {
         }
     }
 
-    /// The jobs of the cells still waiting.
+    /// The jobs of the cells still waiting (none for saved results: nothing was sent).
     pub fn waiting(&self) -> Vec<JobId> {
+        if self.saved {
+            return Vec::new();
+        }
         self.cells
             .iter()
             .filter(|c| matches!(c.state, CellState::Waiting(_)))
@@ -136,6 +142,16 @@ impl CompareState {
         self.run.as_ref()
     }
 
+    /// Shows `run` (saved results, see `saved.rs`) in place of the comparison on screen.
+    pub(super) fn show(&mut self, run: GridRun) {
+        self.run = Some(run);
+    }
+
+    /// The comparison on screen, to update (saved results as their files are read).
+    pub(super) fn run_mut(&mut self) -> Option<&mut GridRun> {
+        self.run.as_mut()
+    }
+
     /// The job ids of the comparison that was sent, row-major.
     pub fn job_ids(&self) -> Vec<JobId> {
         self.run
@@ -172,7 +188,12 @@ impl CompareState {
                 }
             })
             .collect();
-        self.run = Some(GridRun { group, plan, cells });
+        self.run = Some(GridRun {
+            group,
+            plan,
+            cells,
+            saved: false,
+        });
         // A new plan (a new group, and a new seed if the seed is random) for the next comparison.
         self.planner.forget();
         commands
@@ -247,7 +268,7 @@ impl CompareState {
     /// Re-sends cell `i` alone, under a new id, if it failed or was cancelled; returns the
     /// `Submit` to send.
     pub fn retry(&mut self, i: usize) -> Option<Command> {
-        let run = self.run.as_mut()?;
+        let run = self.run.as_mut().filter(|r| !r.saved)?;
         let (cell, spec) = (run.cells.get_mut(i)?, run.plan.cells.get(i)?);
         if !matches!(
             cell.state,

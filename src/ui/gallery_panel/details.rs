@@ -42,8 +42,15 @@ impl GalleryPanel {
     }
 
     fn details(&mut self, ui: &mut egui::Ui, services: &Services) -> Option<PanelAction> {
+        if self.picked.len() >= 2 {
+            return self.picks_details(ui);
+        }
         let Some(id) = self.selected.clone().filter(|id| !self.hidden.contains(id)) else {
-            ui.weak("Select an image to see its settings. Keys: 1 to 5 rate it, 0 clears, the arrow keys step.");
+            ui.weak(
+                "Click an image to view it large, with its settings here (Esc returns to the \
+                 grid, the arrow keys step). Ctrl+click selects several, to see what changed or \
+                 compare them. Keys: 1 to 5 rate, 0 clears.",
+            );
             return None;
         };
         let Some(entry) = self.details.clone().filter(|d| d.id == id) else {

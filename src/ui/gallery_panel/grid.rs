@@ -1,6 +1,7 @@
 //! The gallery's grid: a virtualised grid of thumbnail slots (only the rows on screen exist),
 //! thumbnails asked for as they come into view, a few per frame, and textures evicted least
-//! recently seen first.
+//! recently seen first. A click (or Enter on a slot) opens the image large; Ctrl+click or
+//! Shift+click adds it to (or removes it from) a selection of several.
 
 use egui::{
     Align2, Color32, FontId, Rect, Role, Sense, Stroke, StrokeKind, Vec2, WidgetInfo, pos2, vec2,
@@ -40,7 +41,7 @@ impl GalleryPanel {
             (((ui.available_width() + spacing) / (THUMB_SIZE + spacing)).floor() as usize).max(1);
         let rows = shown.len().div_ceil(cols);
         let mut seen: Vec<&Row> = Vec::new();
-        let mut clicked: Option<String> = None;
+        let mut clicked: Option<(String, egui::Modifiers)> = None;
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show_rows(ui, THUMB_SIZE, rows, |ui, range| {
@@ -52,14 +53,19 @@ impl GalleryPanel {
                             };
                             seen.push(row);
                             if self.thumb_slot(ui, row).clicked() {
-                                clicked = Some(row.id.clone());
+                                clicked = Some((row.id.clone(), click_modifiers(ui)));
                             }
                         }
                     });
                 }
             });
-        if let Some(id) = clicked {
-            self.select(Some(id));
+        match clicked {
+            Some((id, m)) if m.command || m.ctrl || m.mac_cmd || m.shift => self.toggle_pick(id),
+            Some((id, _)) => {
+                self.select(Some(id));
+                self.open_viewer(services);
+            }
+            None => {}
         }
         let ids: Vec<String> = seen.iter().map(|r| r.id.clone()).collect();
         self.request_thumbs(&ids, services);
@@ -68,7 +74,8 @@ impl GalleryPanel {
 
     fn thumb_slot(&self, ui: &mut egui::Ui, row: &Row) -> egui::Response {
         let (rect, resp) = ui.allocate_exact_size(Vec2::splat(THUMB_SIZE), Sense::click());
-        let selected = self.selected.as_deref() == Some(row.id.as_str());
+        let selected =
+            self.selected.as_deref() == Some(row.id.as_str()) || self.picked.contains(&row.id);
         let label = format!("thumbnail: {}", crate::api::error::shorten(&row.prompt, 60));
         resp.widget_info(|| WidgetInfo::selected(Role::Button, true, selected, &label));
         if ui.is_rect_visible(rect) {
@@ -192,4 +199,24 @@ impl GalleryPanel {
             self.thumbs.remove(&id);
         }
     }
+}
+
+/// The modifiers held for this frame's click: those of the primary button's release (the keys may
+/// be up again by the end of the frame), else those held now (Enter on a focused slot).
+fn click_modifiers(ui: &egui::Ui) -> egui::Modifiers {
+    ui.input(|i| {
+        i.events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                egui::Event::PointerButton {
+                    button: egui::PointerButton::Primary,
+                    pressed: false,
+                    modifiers,
+                    ..
+                } => Some(*modifiers),
+                _ => None,
+            })
+            .unwrap_or(i.modifiers)
+    })
 }

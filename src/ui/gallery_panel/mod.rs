@@ -12,9 +12,16 @@
 //!
 //! The details have a place of their own (beside the grid when there is room, under it when not)
 //! whether or not an image is selected, so selecting one never moves the grid under the cursor.
+//!
+//! A click (or Enter) opens the image large in place of the grid (`viewer.rs`: zoom and pan, Esc
+//! returns, the arrows step through the listing); Ctrl+click (or Shift+click) selects several
+//! (`picks.rs`): two show what changed between them, two or more can be opened in the Compare view.
 
 mod details;
 mod grid;
+mod keys;
+mod picks;
+mod viewer;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -60,6 +67,9 @@ pub enum PanelAction {
         /// How the result's input was described when it was made (a path or URL).
         input_was: String,
     },
+    /// Show these saved images side by side in the Compare view (their paths, in the listing's
+    /// order).
+    OpenInCompare(Vec<PathBuf>),
 }
 
 enum Thumb {
@@ -109,6 +119,14 @@ pub struct GalleryPanel {
     /// The selected image's whole settings, once they have arrived.
     details: Option<Entry>,
     details_asked: Option<(String, Pending<Result<Entry, ServiceError>>)>,
+    /// The images selected with Ctrl+click (or Shift+click), in the order picked: empty, or at
+    /// least two (one is a plain selection). `selected` is one of them.
+    picked: Vec<String>,
+    /// The settings of the picked images that have arrived (the selected one's may be `details`).
+    picked_entries: HashMap<String, Entry>,
+    picked_asked: Vec<(String, Pending<Result<Entry, ServiceError>>)>,
+    /// The selected image shown large in place of the grid, while it is open.
+    viewer: Option<viewer::Viewer>,
     /// The last deleted image and until when (UI time, seconds) "Undo" is offered.
     undo: Option<(String, f64)>,
 
@@ -152,8 +170,16 @@ impl GalleryPanel {
         self.selected.as_deref()
     }
 
-    /// Selects an image by id (e.g. the result the app just showed).
+    /// Selects one image by id (e.g. the result the app just showed); a selection of several ends.
     pub fn select(&mut self, id: Option<String>) {
+        self.picked.clear();
+        self.picked_entries.clear();
+        self.picked_asked.clear();
+        self.focus(id);
+    }
+
+    /// Makes `id` the selected image (whose details show), leaving the picked ones as they are.
+    fn focus(&mut self, id: Option<String>) {
         if id != self.selected {
             self.details = None;
             self.details_asked = None;
@@ -265,6 +291,11 @@ impl GalleryPanel {
         if let Some((id, p)) = &mut self.details_asked {
             match p.poll() {
                 Poll::Waiting => {}
+                // Asked for alone, then picked with others (Ctrl+click): kept for those.
+                Poll::Ready(Ok(e)) if self.picked.contains(&e.id) => {
+                    self.picked_entries.insert(e.id.clone(), e);
+                    self.details_asked = None;
+                }
                 Poll::Ready(Ok(e)) if Some(&e.id) == self.selected.as_ref() => {
                     self.details = Some(e);
                     self.details_asked = None;
@@ -276,6 +307,8 @@ impl GalleryPanel {
                 Poll::Ready(_) | Poll::Lost => self.details_asked = None,
             }
         }
+        self.poll_picked();
+        self.poll_viewer(ctx);
         self.poll_thumbs(ctx);
         self.poll_reading();
         self.reveals.retain_mut(|p| match p.poll() {
@@ -351,6 +384,13 @@ impl GalleryPanel {
         // A thumbnail that failed may work now (the file may be back): ask again when seen.
         self.thumbs
             .retain(|_, slot| !matches!(slot.thumb, Thumb::Failed(_)));
+        // The picked images the search no longer finds are no longer picked.
+        let by_id = &self.by_id;
+        self.picked.retain(|id| by_id.contains_key(id));
+        if self.picked.len() < 2 {
+            let only = self.picked.first().cloned().or(self.selected.clone());
+            self.select(only);
+        }
         // The details of the selected image are asked again: its favourite or rating may have
         // changed (by this panel or by another process).
         self.details_asked = None;
@@ -382,6 +422,7 @@ impl GalleryPanel {
             }
         }
         self.ask_details(services);
+        self.ask_picked(services);
         let mut action = self.pending_action.take();
         self.toolbar(ui, services);
         self.messages(ui, services);
@@ -389,12 +430,21 @@ impl GalleryPanel {
             action = Some(a);
         }
         self.keys(ui, services);
-        self.grid(ui, services);
+        self.sync_viewer(services);
+        if self.viewer.is_some() {
+            self.viewer_ui(ui);
+        } else {
+            self.grid(ui, services);
+        }
         action
     }
 
-    /// Asks for the selected image's settings when they are not here yet.
+    /// Asks for the selected image's settings when they are not here yet (with several picked,
+    /// `picks.rs` asks for each).
     fn ask_details(&mut self, services: &Services) {
+        if self.picked.len() >= 2 {
+            return;
+        }
         let Some(id) = &self.selected else {
             return;
         };
@@ -501,55 +551,7 @@ impl GalleryPanel {
         self.rating_override.get(id).copied().unwrap_or(listed)
     }
 
-    /// Rates the selected image (keys 1–5, 0 clears) and steps through the grid (arrow keys),
-    /// unless a text field has the keyboard.
-    fn keys(&mut self, ui: &mut egui::Ui, services: &Services) {
-        if ui.ctx().egui_wants_keyboard_input() {
-            return;
-        }
-        let Some(id) = self.selected.clone() else {
-            return;
-        };
-        let digits = [
-            egui::Key::Num0,
-            egui::Key::Num1,
-            egui::Key::Num2,
-            egui::Key::Num3,
-            egui::Key::Num4,
-            egui::Key::Num5,
-        ];
-        let pressed = ui.input(|i| digits.iter().position(|k| i.key_pressed(*k)));
-        if let Some(n) = pressed {
-            self.set_rating(&id, n as u8, services);
-        }
-        let step = ui.input(|i| {
-            if i.key_pressed(egui::Key::ArrowRight) {
-                1
-            } else if i.key_pressed(egui::Key::ArrowLeft) {
-                -1
-            } else {
-                0
-            }
-        });
-        if step != 0 {
-            let visible: Vec<&str> = self
-                .found
-                .rows
-                .iter()
-                .filter(|r| !self.hidden.contains(&r.id))
-                .map(|r| r.id.as_str())
-                .collect();
-            if let Some(at) = visible.iter().position(|v| *v == id) {
-                let next = at
-                    .saturating_add_signed(step)
-                    .min(visible.len().saturating_sub(1));
-                let next = visible[next].to_owned();
-                self.select(Some(next));
-            }
-        }
-    }
-
-    fn set_rating(&mut self, id: &str, rating: u8, services: &Services) {
+    pub(super) fn set_rating(&mut self, id: &str, rating: u8, services: &Services) {
         let q = self.query_or_all();
         self.ask_listing(services.set_rating(id.to_owned(), rating, q));
         self.rating_override.insert(id.to_owned(), rating);

@@ -1,0 +1,174 @@
+//! Batches: a file of requests run through the job runtime like any other jobs, resumable after
+//! Ctrl+C, `kill -9` or a power cut. Each job of a batch carries its line ([`BatchLineRef`]); the
+//! runtime marks the line sent in the gallery's catalog before the request goes out, saved when
+//! its images are, and failed or "outcome unknown" when it ends otherwise (`mark_*` here). A
+//! re-run plans from those marks ([`plan`]): saved lines are skipped, lines whose outcome is
+//! unknown are listed and skipped unless the user asks to send them again, the rest run.
+//! [`Tracker`] follows a run's events for the CLI's progress bar and the window's Batch view.
+
+mod parse;
+mod track;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use parse::{
+    BatchError, BatchFormat, BatchLine, LineError, MAX_LINES, parse_batch, read_batch,
+};
+pub use track::{LineStatus, Tracker};
+
+use super::runtime::{JobEnd, Shared};
+use super::types::{BatchLineRef, FailureKind, JobId, JobSpec};
+use crate::gallery::Store;
+use crate::gallery::catalog::{LineMark, LineState};
+use crate::types::ApiVersion;
+
+/// The batch's name in the journal: the file's absolute path.
+pub fn batch_name(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    abs.display().to_string()
+}
+
+/// The job of a line.
+pub fn spec_of(batch: &str, line: &BatchLine, api: ApiVersion) -> JobSpec {
+    JobSpec {
+        input: line.input.clone(),
+        params: line.params.clone(),
+        api,
+        group: None,
+        prompt_template: None,
+        batch: Some(BatchLineRef {
+            batch: batch.to_owned(),
+            key: line.key.clone(),
+            line_no: line.line_no,
+        }),
+    }
+}
+
+/// What a run of a batch will do, from the journal's marks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Indexes (into the lines) to send.
+    pub todo: Vec<usize>,
+    /// Lines saved before: index and the image's path.
+    pub saved: Vec<(usize, String)>,
+    /// Lines sent with no answer known (maybe billed): index and what is known. Skipped unless
+    /// `resend_unknown`, then in `todo` too.
+    pub unknown: Vec<(usize, Option<String>)>,
+    /// Lines that failed before (unbilled) and will be sent again.
+    pub retried: usize,
+}
+
+/// Plans a run of `lines` given what the journal says of `batch`.
+pub fn plan(
+    store: &Store,
+    batch: &str,
+    lines: &[BatchLine],
+    resend_unknown: bool,
+) -> Result<Plan, crate::gallery::GalleryError> {
+    let marks: std::collections::HashMap<String, LineMark> = store
+        .batch_lines(batch)?
+        .into_iter()
+        .map(|m| (m.key.clone(), m))
+        .collect();
+    let mut plan = Plan::default();
+    for (i, line) in lines.iter().enumerate() {
+        match marks.get(&line.key) {
+            Some(m) if m.state == LineState::Saved => {
+                plan.saved.push((i, m.result.clone().unwrap_or_default()));
+            }
+            Some(m) if matches!(m.state, LineState::Unknown | LineState::Sent) => {
+                plan.unknown.push((i, m.detail.clone()));
+                if resend_unknown {
+                    plan.todo.push(i);
+                }
+            }
+            Some(_) => {
+                plan.retried += 1;
+                plan.todo.push(i);
+            }
+            // No mark: saved anyway when a result names the line (the batch rows were lost with
+            // a rebuilt catalog).
+            None => match store.batch_result(&line.key) {
+                Some(p) => plan.saved.push((i, p.display().to_string())),
+                None => plan.todo.push(i),
+            },
+        }
+    }
+    Ok(plan)
+}
+
+fn mark(line: &BatchLineRef, id: JobId, state: LineState) -> LineMark {
+    LineMark {
+        batch: line.batch.clone(),
+        key: line.key.clone(),
+        line_no: line.line_no,
+        state,
+        job_id: Some(id),
+        result: None,
+        detail: None,
+    }
+}
+
+/// Marks a line sent, durably, before its request goes out.
+pub(super) async fn mark_sent(
+    sh: &Arc<Shared>,
+    id: JobId,
+    line: &BatchLineRef,
+) -> Result<(), String> {
+    let store = sh.store.clone();
+    let m = mark(line, id, LineState::Sent);
+    match tokio::task::spawn_blocking(move || store.batch_mark(&m)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The mark of a saved line.
+pub(super) fn saved_mark(id: JobId, line: &BatchLineRef, path: &Path) -> LineMark {
+    LineMark {
+        result: Some(path.display().to_string()),
+        ..mark(line, id, LineState::Saved)
+    }
+}
+
+/// Marks how a line's job ended without images: maybe billed → unknown (never re-sent on its
+/// own); not billed → failed (a re-run sends it); refused by the budget → left as it was.
+pub(super) fn mark_end(
+    sh: &Arc<Shared>,
+    id: JobId,
+    line: &BatchLineRef,
+    end: &JobEnd,
+    _journaled: bool,
+) {
+    let m = match end {
+        JobEnd::Failed(f) if f.kind == FailureKind::Budget => return,
+        JobEnd::Failed(f) => LineMark {
+            detail: Some(f.message.clone()),
+            ..mark(
+                line,
+                id,
+                if f.maybe_billed {
+                    LineState::Unknown
+                } else {
+                    LineState::Failed
+                },
+            )
+        },
+        JobEnd::Cancelled { maybe_billed: true } => LineMark {
+            detail: Some("cancelled after it was sent: it may have been billed".into()),
+            ..mark(line, id, LineState::Unknown)
+        },
+        JobEnd::Cancelled {
+            maybe_billed: false,
+        } => LineMark {
+            detail: Some("cancelled before it was sent".into()),
+            ..mark(line, id, LineState::Failed)
+        },
+    };
+    if let Err(e) = sh.store.batch_mark(&m) {
+        tracing::error!(error = %e, line = line.line_no, "the batch journal could not record how a line ended");
+    }
+}

@@ -1,0 +1,233 @@
+//! The daily budget: work whose estimate would take today's spend over it is refused before
+//! anything is sent. The runtime checks every job just before it is sent (today's spend from the
+//! ledger, plus what this process has in flight, plus the job's own estimate), so a batch stops
+//! sending at the line that would cross; the CLI and the window also check a whole piece of work
+//! up front, so that a comparison is refused whole rather than half sent.
+
+use std::sync::{Arc, Mutex};
+
+use super::ledger::{Ledger, LedgerError};
+
+/// The environment variable that sets the daily budget (USD) when no flag or setting does.
+pub const BUDGET_ENV: &str = "FLUXCN_DAILY_BUDGET";
+
+/// The largest budget accepted (USD a day): a typo such as `50000` is refused, not obeyed.
+pub const MAX_BUDGET: f64 = 10_000.0;
+
+/// Work refused because it would take today's spend over the daily budget.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "refused, nothing sent: the daily budget is ${budget:.2}, ${spent:.2} is spent today{flight}, and this work is estimated at ${estimate:.2} ({what}){room}",
+    flight = if *in_flight > 0.0 { format!(" (and ${in_flight:.2} is in flight)") } else { String::new() },
+    room = room_text(*budget, *spent + *in_flight)
+)]
+pub struct OverBudget {
+    pub budget: f64,
+    pub spent: f64,
+    pub in_flight: f64,
+    pub estimate: f64,
+    /// What the estimate counts, e.g. "4 images × $0.05".
+    pub what: String,
+}
+
+fn room_text(budget: f64, used: f64) -> String {
+    let left = budget - used;
+    if left > 0.0 {
+        format!(
+            "; ${left:.2} is left today. Raise the budget (Settings, --budget or {BUDGET_ENV}) or wait until tomorrow"
+        )
+    } else {
+        format!(
+            "; nothing is left today. Raise the budget (Settings, --budget or {BUDGET_ENV}) or wait until tomorrow"
+        )
+    }
+}
+
+/// The estimate of `images` images at `per_image` each, and its text.
+pub fn estimate(images: usize, per_image: f64) -> (f64, String) {
+    let s = if images == 1 { "" } else { "s" };
+    (
+        images as f64 * per_image,
+        format!("{images} image{s} × ${per_image:.3}"),
+    )
+}
+
+/// Checks `estimate` against `budget` given what is spent and in flight. `None`: no budget.
+pub fn check(
+    budget: Option<f64>,
+    spent: f64,
+    in_flight: f64,
+    (estimate, what): (f64, String),
+) -> Result<(), OverBudget> {
+    let Some(budget) = budget else {
+        return Ok(());
+    };
+    // A cent's rounding never refuses work that fits.
+    if spent + in_flight + estimate <= budget + 1e-9 {
+        Ok(())
+    } else {
+        Err(OverBudget {
+            budget,
+            spent,
+            in_flight,
+            estimate,
+            what,
+        })
+    }
+}
+
+/// Reads a budget as the user typed it: `5`, `5.00`, `$5`. Zero is allowed (nothing may be spent).
+pub fn parse_budget(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_start_matches('$').trim();
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("`{s}` is not an amount in USD (e.g. 5 or 2.50)"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("`{s}`: a budget is 0 or more USD"));
+    }
+    if v > MAX_BUDGET {
+        return Err(format!(
+            "`{s}`: a daily budget is at most ${MAX_BUDGET:.0} (is that a typo?)"
+        ));
+    }
+    Ok(v)
+}
+
+/// The budget from [`BUDGET_ENV`]: `None` when unset or empty, an error naming the variable when
+/// it cannot be read.
+pub fn from_env() -> Result<Option<f64>, String> {
+    match std::env::var(BUDGET_ENV) {
+        Ok(v) if !v.trim().is_empty() => parse_budget(&v)
+            .map(Some)
+            .map_err(|e| format!("{BUDGET_ENV}: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// The runtime's gate: today's spend from the ledger plus this process's jobs in flight. A job
+/// holds a [`Reserved`] from just before it is sent until it is recorded in the ledger (or has
+/// failed), so two jobs leaving at once cannot both fit into the same last dollar.
+pub struct Gate {
+    ledger: Option<Arc<Ledger>>,
+    in_flight: Mutex<f64>,
+}
+
+/// A job's share of the in-flight spend; released when dropped.
+pub struct Reserved<'a> {
+    gate: &'a Gate,
+    amount: f64,
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        let mut f = self
+            .gate
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *f = (*f - self.amount).max(0.0);
+    }
+}
+
+/// Why the gate did not let a job go.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("{0}")]
+    Over(#[from] OverBudget),
+    #[error("{0}; with a daily budget set, nothing is sent until today's spend can be read")]
+    Ledger(#[from] LedgerError),
+}
+
+impl Gate {
+    pub fn new(ledger: Option<Arc<Ledger>>) -> Gate {
+        Gate {
+            ledger,
+            in_flight: Mutex::new(0.0),
+        }
+    }
+
+    pub fn ledger(&self) -> Option<&Arc<Ledger>> {
+        self.ledger.as_ref()
+    }
+
+    /// Whether a job of `estimate` would fit now, without holding anything (checked before a
+    /// job waits for the pacer, so that a refused job does not spend a slot).
+    pub fn fits(&self, budget: Option<f64>, estimate: (f64, String)) -> Result<(), GateError> {
+        drop(self.reserve(budget, estimate)?);
+        Ok(())
+    }
+
+    /// Lets a job of `estimate` go when it fits `budget`, holding its share until dropped.
+    pub fn reserve(
+        &self,
+        budget: Option<f64>,
+        estimate: (f64, String),
+    ) -> Result<Reserved<'_>, GateError> {
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if budget.is_some() {
+            let spent = match &self.ledger {
+                Some(l) => l.spent_today()?,
+                None => 0.0,
+            };
+            check(budget, spent, *f, estimate.clone())?;
+        }
+        *f += estimate.0;
+        Ok(Reserved {
+            gate: self,
+            amount: estimate.0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_over_the_budget_is_refused_with_every_figure_named() {
+        assert!(check(None, 100.0, 0.0, estimate(10, 0.05)).is_ok());
+        assert!(check(Some(1.0), 0.90, 0.0, estimate(2, 0.05)).is_ok());
+        let e = check(Some(1.0), 0.90, 0.05, estimate(2, 0.05)).unwrap_err();
+        let text = e.to_string();
+        for part in [
+            "$1.00",
+            "$0.90",
+            "$0.05 is in flight",
+            "$0.10",
+            "2 images",
+            "$0.05 is left",
+        ] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+        let e = check(Some(0.0), 0.0, 0.0, estimate(1, 0.05)).unwrap_err();
+        assert!(e.to_string().contains("nothing is left"), "{e}");
+    }
+
+    #[test]
+    fn budgets_are_read_as_typed_and_nonsense_is_refused() {
+        assert_eq!(parse_budget("5"), Ok(5.0));
+        assert_eq!(parse_budget(" $2.50 "), Ok(2.5));
+        assert_eq!(parse_budget("0"), Ok(0.0));
+        for bad in ["", "five", "-1", "NaN", "inf", "50000"] {
+            assert!(parse_budget(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_gate_counts_jobs_in_flight_until_they_end() {
+        let ledger = Arc::new(Ledger::in_memory().unwrap());
+        let gate = Gate::new(Some(ledger));
+        let a = gate.reserve(Some(0.10), estimate(1, 0.05)).unwrap();
+        let b = gate.reserve(Some(0.10), estimate(1, 0.05)).unwrap();
+        // A third would cross while the two are in flight.
+        assert!(matches!(
+            gate.reserve(Some(0.10), estimate(1, 0.05)),
+            Err(GateError::Over(_))
+        ));
+        drop(a);
+        drop(b);
+        assert!(gate.reserve(Some(0.10), estimate(1, 0.05)).is_ok());
+        // No budget: always goes.
+        assert!(gate.reserve(None, estimate(100, 0.05)).is_ok());
+    }
+}

@@ -1,0 +1,251 @@
+//! What was spent, in the window: today's spend in the top bar (against the daily budget when one
+//! is set), a Spend window with this month, all time, spend by control type and a chart of spend
+//! per day (`egui_plot`), and the daily budget's setting. The figures come from the user's spend
+//! ledger through the services (read off the UI thread), refreshed at start and after each result.
+
+use egui::{RichText, Ui};
+
+use super::app::FluxApp;
+use super::widgets;
+use crate::jobs::budget::{self, MAX_BUDGET};
+use crate::jobs::ledger::Spend;
+use crate::jobs::{Pending, ServiceError, Services, services};
+
+/// Days the chart shows.
+pub const CHART_DAYS: u32 = 30;
+
+/// The spend as last read, and the read under way.
+#[derive(Default)]
+pub struct SpendView {
+    pub spend: Option<Spend>,
+    pub error: Option<String>,
+    pending: Option<Pending<Result<Spend, ServiceError>>>,
+    /// Another read was asked for while one was under way.
+    again: bool,
+    pub show: bool,
+}
+
+impl SpendView {
+    /// Reads the ledger again (once more after the read under way, if one is).
+    pub fn refresh(&mut self, services: &Services) {
+        if self.pending.is_some() {
+            self.again = true;
+        } else {
+            self.pending = Some(services.spend(CHART_DAYS));
+        }
+    }
+
+    /// Takes the answer, if it came.
+    pub fn poll(&mut self, services: &Services) {
+        if let Some(answer) = services::take(&mut self.pending) {
+            match answer {
+                Some(Ok(s)) => {
+                    self.spend = Some(s);
+                    self.error = None;
+                }
+                Some(Err(e)) => self.error = Some(e.to_string()),
+                None => self.error = Some("the background worker stopped before answering".into()),
+            }
+            if std::mem::take(&mut self.again) {
+                self.refresh(services);
+            }
+        }
+    }
+
+    /// Today's spend as known (0 before the first answer).
+    pub fn today(&self) -> f64 {
+        self.spend.as_ref().map_or(0.0, |s| s.today)
+    }
+}
+
+impl FluxApp {
+    /// The daily budget in force: the setting, else `FLUXCN_DAILY_BUDGET`.
+    pub(crate) fn daily_budget(&self) -> Option<f64> {
+        self.state
+            .settings
+            .sanitized()
+            .daily_budget
+            .or_else(|| budget::from_env().ok().flatten())
+    }
+
+    /// Why work of `images` images may not be sent today (the budget's refusal), if it may not.
+    pub(crate) fn budget_blocker(&self, images: usize) -> Option<String> {
+        budget::check(
+            self.daily_budget(),
+            self.spend.today(),
+            self.session.unfinished_images() as f64 * crate::api::DEFAULT_COST_PER_IMAGE,
+            budget::estimate(images, self.cost_per_image()),
+        )
+        .err()
+        .map(|e| e.to_string())
+    }
+
+    fn cost_per_image(&self) -> f64 {
+        self.session
+            .last_cost_per_image
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE)
+    }
+
+    /// Today's spend in the top bar; a click opens the Spend window.
+    pub(crate) fn spend_label(&mut self, ui: &mut Ui) {
+        let today = self.spend.today();
+        let budget = self.daily_budget();
+        let text = match budget {
+            Some(b) => format!("Today ${today:.2} / ${b:.2}"),
+            None => format!("Today ${today:.2}"),
+        };
+        let over = budget.is_some_and(|b| today >= b - 1e-9);
+        let rich = if over {
+            RichText::new(text).color(widgets::WARN)
+        } else {
+            RichText::new(text)
+        };
+        let hover = match (&self.spend.error, budget) {
+            (Some(e), _) => format!("The spend ledger could not be read: {e}"),
+            (None, Some(b)) => format!(
+                "Spent today (local time), of a ${b:.2} daily budget. Click for the spend by day and by control type."
+            ),
+            (None, None) => "Spent today (local time). Click for the spend by day and by control type; a daily budget can be set in Settings.".into(),
+        };
+        if ui
+            .add(egui::Button::new(rich).frame(false))
+            .on_hover_text(hover)
+            .clicked()
+        {
+            self.spend.show = !self.spend.show;
+            if self.spend.show {
+                self.spend.refresh(self.jobs.services());
+            }
+        }
+    }
+
+    /// The Spend window.
+    pub(crate) fn spend_window(&mut self, ctx: &egui::Context) {
+        let mut open = self.spend.show;
+        let budget = self.daily_budget();
+        egui::Window::new("Spend")
+            .open(&mut open)
+            .collapsible(false)
+            .default_width(460.0)
+            .show(ctx, |ui| {
+                let Some(s) = self.spend.spend.clone() else {
+                    match &self.spend.error {
+                        Some(e) => widgets::error_line(ui, e),
+                        None => ui.label("Reading the ledger…"),
+                    };
+                    return;
+                };
+                spend_figures(ui, &s, budget);
+                ui.separator();
+                spend_chart(ui, &s, budget);
+            });
+        self.spend.show = open;
+    }
+
+    /// The budget's part of the Settings window.
+    pub(crate) fn budget_settings(&mut self, ui: &mut Ui) {
+        widgets::heading(ui, "Daily budget");
+        let env = budget::from_env();
+        let s = &mut self.state.settings;
+        let mut on = s.daily_budget.is_some();
+        ui.checkbox(&mut on, "Refuse work over a daily budget")
+            .on_hover_text("Nothing is sent that would take today's spend (local time) over it");
+        if on {
+            let mut b = s.daily_budget.unwrap_or(5.0);
+            ui.horizontal(|ui| {
+                ui.label("USD a day");
+                ui.add(
+                    egui::DragValue::new(&mut b)
+                        .range(0.0..=MAX_BUDGET)
+                        .speed(0.05)
+                        .max_decimals(2)
+                        .prefix("$"),
+                );
+            });
+            s.daily_budget = Some(b);
+        } else {
+            s.daily_budget = None;
+        }
+        match env {
+            Ok(Some(b)) if !on => {
+                widgets::hint_line(ui, &format!("{} sets ${b:.2} a day.", budget::BUDGET_ENV));
+            }
+            Err(e) => {
+                widgets::warn_line(ui, &e);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn spend_figures(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
+    egui::Grid::new("spend-figures")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("Today");
+            ui.label(match budget {
+                Some(b) => format!(
+                    "${:.2} of ${b:.2} (${:.2} left)",
+                    s.today,
+                    (b - s.today).max(0.0)
+                ),
+                None => format!("${:.2}", s.today),
+            });
+            ui.end_row();
+            ui.label("This month");
+            ui.label(format!("${:.2}", s.month));
+            ui.end_row();
+            ui.label("All time");
+            ui.label(format!("${:.2} ({} images)", s.all, s.images));
+            ui.end_row();
+            for (t, cost, images) in &s.by_type {
+                ui.label(format!("  {t}"));
+                ui.label(format!("${cost:.2} ({images} images)"));
+                ui.end_row();
+            }
+        });
+    if s.estimated_jobs > 0 {
+        widgets::hint_line(
+            ui,
+            &format!(
+                "{} job(s) came back without a cost: counted at the usual price.",
+                s.estimated_jobs
+            ),
+        );
+    }
+}
+
+fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
+    use egui_plot::{Bar, BarChart, HLine, Plot};
+    let n = s.per_day.len();
+    let bars: Vec<Bar> = s
+        .per_day
+        .iter()
+        .enumerate()
+        .map(|(i, (day, cost))| {
+            Bar::new(i as f64 - (n as f64 - 1.0), *cost)
+                .width(0.8)
+                .name(day.to_string())
+        })
+        .collect();
+    ui.label(format!("Spend per day, the last {n} days (USD)"));
+    Plot::new("spend-per-day")
+        .height(180.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .include_y(0.0)
+        .include_y(budget.unwrap_or(0.0))
+        .x_axis_formatter(|mark, _| match mark.value {
+            v if v.abs() < 0.5 => "today".into(),
+            v => format!("{v:.0} d"),
+        })
+        .y_axis_formatter(|mark, _| format!("${:.2}", mark.value))
+        .show(ui, |p| {
+            p.bar_chart(BarChart::new("spend", bars).color(widgets::OK));
+            if let Some(b) = budget {
+                p.hline(HLine::new("daily budget", b).color(widgets::WARN));
+            }
+        });
+}

@@ -1,0 +1,331 @@
+//! `fluxcn batch`, `fluxcn spend` and the daily budget, end to end against the stand-in: a file
+//! of requests runs and resumes (a re-run sends nothing saved; a kill -9 mid-batch and a re-run
+//! send no line twice), bad lines are refused before anything is sent, the ledger sums to what the
+//! stand-in billed, and work over the budget is refused unsent.
+// Test code: a failed unwrap is a failed test; a test reads top to bottom as one story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::binary::rt;
+use fluxcn::jobs::ledger::Ledger;
+use fluxcn::sim::{self, SimConfig, SimServer};
+
+const KEY: &str = "SG_0badc0de0badc0de";
+
+struct Bench {
+    _rt: tokio::runtime::Runtime,
+    server: SimServer,
+    tmp: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new(delay: Duration) -> Bench {
+        let rt = rt();
+        let server = rt
+            .block_on(sim::start(SimConfig {
+                delay,
+                ..Default::default()
+            }))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("in.png"), sim::demo_input_png()).unwrap();
+        Bench {
+            _rt: rt,
+            server,
+            tmp,
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    fn out(&self) -> PathBuf {
+        self.tmp.path().join("out")
+    }
+
+    /// A batch file of `n` small requests with distinct prompts (`prompt 1`…).
+    fn jsonl(&self, name: &str, n: usize) -> PathBuf {
+        let lines: Vec<String> = (1..=n)
+            .map(|i| {
+                format!(
+                    r#"{{"prompt": "prompt {i}", "image": "in.png", "seed": {i}, "use_input_img_dimension": false, "custom_width": 256, "custom_height": 256}}"#
+                )
+            })
+            .collect();
+        let p = self.tmp.path().join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fluxcn"));
+        c.env("SEGMIND_API_KEY", KEY)
+            .env("FLUXCN_DATA_DIR", self.data())
+            .env_remove("FLUXCN_API_BASE")
+            .env_remove("FLUXCN_DAILY_BUDGET")
+            .args(["--api-base", &self.server.base_url()])
+            .args(args);
+        c
+    }
+
+    fn batch(&self, file: &Path, extra: &[&str]) -> std::process::Output {
+        let mut c = self.cmd(&["batch"]);
+        c.arg(file).arg("--out").arg(self.out()).args(extra);
+        c.output().unwrap()
+    }
+
+    /// How many times each prompt reached the stand-in.
+    fn sent(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for (prompt, _) in self.server.stats().v1_log {
+            *m.entry(prompt).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn images_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    !n.starts_with('.') && (n.ends_with(".jpg") || n.ends_with(".png"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_batch_runs_resumes_and_its_spend_equals_what_the_stand_in_billed() {
+    let b = Bench::new(Duration::ZERO);
+    let file = b.jsonl("batch.jsonl", 6);
+    let o = b.batch(&file, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let paths: Vec<String> = text(&o.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(paths.len(), 6, "one saved path a line: {paths:?}");
+    assert!(paths.iter().all(|p| Path::new(p).is_file()));
+    assert!(
+        text(&o.stderr).contains("6 lines: 6 saved"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(b.server.stats().v1_requests, 6);
+
+    // The ledger holds exactly what the stand-in billed.
+    let billed = b.server.stats().billed_usd;
+    assert!(billed > 0.0);
+    let ledger = Ledger::open(Ledger::path_in(&b.data())).unwrap();
+    let spend = ledger.spend(chrono::Local::now(), 7).unwrap();
+    assert!(
+        (spend.all - billed).abs() < 1e-9,
+        "{} vs {billed}",
+        spend.all
+    );
+    assert!((spend.today - billed).abs() < 1e-9);
+    assert_eq!(spend.jobs, 6);
+    drop(ledger);
+    let o = b.cmd(&["spend"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains(&format!("today:      ${billed:.2}")), "{out}");
+    assert!(
+        out.contains(&format!("all time:   ${billed:.2} (6 jobs, 6 images)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("depth") || out.contains("pose") || out.contains("canny"),
+        "{out}"
+    );
+
+    // The same command again: every line is saved, nothing is sent, nothing more is billed.
+    let o = b.batch(&file, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("6 line(s) saved by an earlier run"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(b.server.stats().v1_requests, 6);
+    assert_eq!(text(&o.stdout).lines().count(), 0);
+
+    // Lines moved around and one added: only the new one is sent.
+    let mut lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.reverse();
+    lines.push(r#"{"prompt": "prompt 7", "image": "in.png", "seed": 7, "use_input_img_dimension": false, "custom_width": 256, "custom_height": 256}"#.into());
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let o = b.batch(&file, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(b.server.stats().v1_requests, 7);
+    assert_eq!(b.sent().get("prompt 7"), Some(&1));
+}
+
+#[test]
+fn bad_lines_are_refused_by_line_and_field_and_nothing_is_sent() {
+    let b = Bench::new(Duration::ZERO);
+    let file = b.tmp.path().join("bad.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            "{\"prompt\": \"ok\", \"image\": \"in.png\"}\n",
+            "{\"prompt\": \"x\", \"image\": \"in.png\", \"steps\": 9000}\n",
+            "{\"prompt\": \"x\", \"image\": \"in.png\", \"colour\": \"red\"}\n",
+        ),
+    )
+    .unwrap();
+    let o = b.batch(&file, &[]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("2 problems, nothing was sent"), "{err}");
+    assert!(
+        err.contains("line 2, field `steps`: `9000` is not allowed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 3, field `colour`: unknown field"),
+        "{err}"
+    );
+    assert_eq!(b.server.stats().v1_requests, 0);
+
+    // CSV: a quoted prompt with commas runs; a dry run prices it and sends nothing.
+    let csv = b.tmp.path().join("b.csv");
+    std::fs::write(
+        &csv,
+        "prompt,image,cn_type,use_input_img_dimension,custom_width,custom_height\n\"a knight, red cape\",in.png,depth,false,256,256\n\"a fox, at dusk\",in.png,canny,false,256,256\n",
+    )
+    .unwrap();
+    let o = b.batch(&csv, &["--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("2 requests, 2 images, estimated $0.10"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(b.server.stats().v1_requests, 0, "a dry run sends nothing");
+    let o = b.batch(&csv, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(b.sent().get("a knight, red cape"), Some(&1));
+    assert_eq!(b.sent().get("a fox, at dusk"), Some(&1));
+}
+
+#[test]
+fn a_batch_killed_mid_run_and_run_again_sends_no_line_twice() {
+    let b = Bench::new(Duration::from_millis(400));
+    let file = b.jsonl("long.jsonl", 12);
+    let mut child = b
+        .cmd(&["batch"])
+        .arg(&file)
+        .arg("--out")
+        .arg(b.out())
+        .args(["--concurrency", "3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while images_in(&b.out()) < 4 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let saved_at_kill = images_in(&b.out());
+    assert!(
+        (4..12).contains(&saved_at_kill),
+        "{saved_at_kill} saved when killed"
+    );
+    let sent_at_kill = b.sent();
+
+    let o = b.batch(&file, &[]);
+    let err = text(&o.stderr);
+    // No prompt reached the stand-in twice.
+    let sent = b.sent();
+    assert!(sent.values().all(|&n| n == 1), "{sent:?}\n{err}");
+    eprintln!("after the kill, the re-run said:\n{err}");
+    // Every line is saved, or listed as sent with no answer known (those in flight at the kill).
+    if images_in(&b.out()) < 12 {
+        assert!(
+            !o.status.success(),
+            "lines with an unknown outcome fail the run: {err}"
+        );
+        assert!(err.contains("with no answer known"), "{err}");
+        assert!(err.contains("lines with an unknown outcome"), "{err}");
+        // Told to, it sends those again; then all twelve are saved.
+        let o = b.batch(&file, &["--resend-unknown"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    } else {
+        assert!(o.status.success(), "{err}");
+    }
+    assert_eq!(images_in(&b.out()), 12, "{err}");
+    // A line already saved was never sent again, even with --resend-unknown.
+    let sent = b.sent();
+    let twice: Vec<_> = sent
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in &twice {
+        assert!(
+            sent_at_kill.contains_key(p),
+            "{p} sent twice but was not in flight at the kill"
+        );
+    }
+}
+
+#[test]
+fn work_over_the_daily_budget_is_refused_before_anything_is_sent() {
+    let b = Bench::new(Duration::ZERO);
+    let file = b.jsonl("five.jsonl", 5);
+    // $0.048 an image: two fit under $0.12, the third would cross it.
+    let o = b.batch(&file, &["--budget", "0.12", "--concurrency", "4"]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("daily budget is $0.12"), "{err}");
+    assert!(err.contains("3 not sent (daily budget)"), "{err}");
+    assert_eq!(b.server.stats().v1_requests, 2, "{err}");
+    assert_eq!(b.server.stats().generations_billed, 2);
+
+    // Generate: refused whole, naming the budget, today's spend and the estimate.
+    let mut c = b.cmd(&["generate", "--prompt", "one more", "--image"]);
+    c.arg(b.tmp.path().join("in.png"))
+        .env("FLUXCN_DAILY_BUDGET", "0.12");
+    let o = c.output().unwrap();
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the daily budget is $0.12, $0.10 is spent today"),
+        "{err}"
+    );
+    assert!(err.contains("estimated at $0.05 (1 image"), "{err}");
+    assert_eq!(b.server.stats().v1_requests, 2, "nothing sent");
+
+    // Compare: four images over the budget are refused whole, not half sent.
+    let mut c = b.cmd(&["compare", "--prompt", "four", "--budget", "0.20", "--image"]);
+    c.arg(b.tmp.path().join("in.png"));
+    let o = c.output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("refused, nothing sent"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(b.server.stats().v1_requests, 2);
+
+    // Under the budget, work runs: the re-run sends the three remaining lines.
+    let o = b.batch(&file, &["--budget", "1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(b.server.stats().v1_requests, 5);
+}
