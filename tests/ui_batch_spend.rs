@@ -50,7 +50,7 @@ fn the_top_bar_shows_todays_spend_and_the_budget_blocks_generate() {
     type_prompt(&mut h, "a knight");
     // $0.98 spent, one image ≈ $0.05: over the $1.00 budget.
     assert!(!generate_enabled(&h));
-    h.get_by_label_contains("the daily budget is $1.00, $0.98 is spent today");
+    h.get_by_label_contains("Over the daily budget of $1.00: $0.98 spent today");
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     h.run_steps(4);
     assert!(
@@ -124,9 +124,10 @@ fn the_batch_tab_shows_the_lines_runs_them_and_follows_each() {
     let (mut h, mut rt) = start_with(State::default(), opts());
     answer_spend(&mut rt, 0.0);
     open_batch(&mut h, &mut rt, preview(tmp.path(), 3));
-    h.get_by_label_contains("3 lines: 0 saved before, 0 with an unknown outcome, 3 to send");
+    h.get_by_label("3 lines");
     h.get_by_label("line prompt 2");
-    h.get_by_label("Run batch (3 lines ≈ $0.14)").click();
+    h.get_by_label("Run batch (3 lines, 3 images ≈ $0.14)")
+        .click();
     h.run_steps(4);
     let jobs = submitted(&rt.sent());
     assert_eq!(jobs.len(), 3);
@@ -155,7 +156,7 @@ fn the_batch_tab_shows_the_lines_runs_them_and_follows_each() {
     rt.feed(Event::Failed {
         id: jobs[1].0,
         failure: JobFailure {
-            message: "refused, nothing sent: the daily budget is $0.05".into(),
+            message: "over the daily budget of $0.05".into(),
             kind: FailureKind::Budget,
             maybe_billed: false,
         },
@@ -191,5 +192,5 @@ fn a_comparison_over_the_budget_is_refused_whole() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     h.run_steps(6);
     assert!(submitted(&rt.sent()).is_empty(), "no cell was sent");
-    h.get_by_label_contains("Nothing was sent. refused, nothing sent: the daily budget is $0.10");
+    h.get_by_label_contains("Nothing was sent. Over the daily budget of $0.10");
 }

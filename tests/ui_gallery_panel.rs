@@ -10,88 +10,23 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use common::entries::{entry, row_of, three};
 use common::events::done_event;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use fluxcn::api::{Accounting, CnType, GenParams, ImageFormat};
-use fluxcn::gallery::catalog::{Query, Row, Sort};
-use fluxcn::gallery::{Entry, Sidecar};
-use fluxcn::jobs::{ApiVersion, Event};
+use fluxcn::api::{CnType, GenParams};
+use fluxcn::gallery::Entry;
+use fluxcn::gallery::catalog::{Query, Sort};
+use fluxcn::jobs::Event;
 use fluxcn::ui::gallery_panel::{
-    GalleryPanel, MAX_THUMB_REQUESTS_PER_FRAME, MAX_THUMB_TEXTURES, PanelAction, THUMB_PIXELS,
+    GalleryPanel, MAX_THUMB_REQUESTS_PER_FRAME, MAX_THUMB_TEXTURES, MAX_THUMB_UPLOADS_PER_FRAME,
+    PanelAction, THUMB_PIXELS,
 };
 // The gallery's one-off requests.
 use fluxcn::gallery::GalleryError;
 use fluxcn::jobs::services::{Found, Request};
 use fluxcn::jobs::{ServiceError, Services};
-
-fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
-    let id = format!("{}-{cn}-{i}", 1_700_000_000_000u64 - i as u64);
-    Entry {
-        image_path: PathBuf::from(format!("/gallery/{id}.jpg")),
-        sidecar_path: PathBuf::from(format!("/gallery/{id}.json")),
-        id,
-        meta: Sidecar {
-            version: 1,
-            job_id: None,
-            input_file: None,
-            input_hash: None,
-            app: "fluxcn test".into(),
-            created: "2026-11-25T07:00:00.000Z".into(),
-            created_unix_ms: 1_700_000_000_000 - i as u64,
-            params: GenParams {
-                prompt: prompt.into(),
-                cn_type: cn,
-                seed: -1,
-                steps: 20 + i as u32 % 10,
-                cn_strength: 0.6,
-                ..Default::default()
-            },
-            seed_used: 1000 + i as i64,
-            input: "photo.jpg".into(),
-            api: ApiVersion::V1,
-            accounting: Accounting::default(),
-            format: ImageFormat::Jpeg,
-            width: 1024,
-            height: 768,
-            bytes: 1234,
-            group: None,
-            favourite: false,
-            rating: 0,
-            model: "flux-controlnet".into(),
-            prompt_template: None,
-            batch_line: None,
-        },
-    }
-}
-
-/// The row a search lists for `e`.
-fn row_of(e: &Entry) -> Row {
-    Row {
-        id: e.id.clone(),
-        file: e
-            .image_path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned(),
-        created_unix_ms: e.meta.created_unix_ms,
-        cn_type: e.meta.params.cn_type.as_str().to_owned(),
-        seed_used: e.meta.seed_used,
-        favourite: e.meta.favourite,
-        rating: e.meta.rating,
-        prompt: e.meta.params.prompt.clone(),
-    }
-}
-
-fn three() -> Vec<Entry> {
-    vec![
-        entry(0, "a red fox in the snow", CnType::Pose),
-        entry(1, "a blue car at night", CnType::Depth),
-        entry(2, "a FOX made of paper", CnType::Canny),
-    ]
-}
 
 struct G {
     panel: GalleryPanel,
@@ -467,6 +402,47 @@ fn gallery_with_ten_thousand_entries_requests_a_bounded_number_of_thumbnails() {
     assert!(t > MAX_THUMB_TEXTURES / 2 && t <= MAX_THUMB_TEXTURES, "{t}");
     // We really scrolled: old slots left the tree.
     assert!(h.query_by_label("thumbnail: prompt number 0").is_none());
+}
+
+#[test]
+fn a_page_of_thumbnails_arriving_at_once_becomes_textures_over_several_frames() {
+    let mut h = gallery();
+    h.run();
+    let list: Vec<Entry> = (0..200)
+        .map(|i| entry(i, &format!("prompt number {i}"), CnType::Tile))
+        .collect();
+    answer_list(&mut h, list);
+    h.run_steps(3);
+    let asked = thumb_requests(&h.state().asked);
+    assert!(
+        asked.len() > 2 * MAX_THUMB_UPLOADS_PER_FRAME,
+        "{}",
+        asked.len()
+    );
+    for id in &asked {
+        answer_thumb(&mut h, id, Ok(Arc::new(image::RgbaImage::new(96, 96))));
+    }
+    // One frame uploads a bounded number; the following frames take the rest.
+    let mut per_frame = Vec::new();
+    let mut before = h.state().panel.texture_count();
+    for _ in 0..asked.len() {
+        h.step();
+        let now = h.state().panel.texture_count();
+        per_frame.push(now - before);
+        before = now;
+        if now >= asked.len() {
+            break;
+        }
+    }
+    assert!(
+        per_frame.iter().all(|n| *n <= MAX_THUMB_UPLOADS_PER_FRAME),
+        "{per_frame:?}"
+    );
+    assert_eq!(
+        h.state().panel.texture_count(),
+        asked.len(),
+        "{per_frame:?}"
+    );
 }
 
 #[test]

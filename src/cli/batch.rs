@@ -25,7 +25,7 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
     let lines = batch::read_batch(&b.file).map_err(|e| CliError::Other(e.to_string()))?;
     let name = batch::batch_name(&b.file);
     if b.dry_run {
-        return dry_run(b, &lines);
+        return dry_run(b, &lines, &name);
     }
     let rt = runtime()?;
     let eng = engine(
@@ -67,7 +67,7 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
     finish(&run.tracker, stopped, cli.quiet)
 }
 
-fn dry_run(b: &BatchArgs, lines: &[BatchLine]) -> Result<(), CliError> {
+fn dry_run(b: &BatchArgs, lines: &[BatchLine], name: &str) -> Result<(), CliError> {
     let images: usize = lines.iter().map(BatchLine::images).sum();
     let s = |n: usize| if n == 1 { "" } else { "s" };
     println!(
@@ -77,6 +77,32 @@ fn dry_run(b: &BatchArgs, lines: &[BatchLine]) -> Result<(), CliError> {
         s(images),
         images as f64 * DEFAULT_COST_PER_IMAGE
     );
+    // What a run would do now, when the results folder exists (a dry run creates nothing).
+    let out = match &b.out {
+        Some(o) => o.clone(),
+        None => data_dir()?.join("gallery"),
+    };
+    if out.is_dir() {
+        let store = crate::gallery::Store::open(&out)?;
+        let plan = batch::plan(&store, name, lines, b.resend_unknown)?;
+        if plan.todo.len() < lines.len() {
+            let todo: usize = plan.todo.iter().map(|&i| lines[i].images()).sum();
+            println!(
+                "a run now: {} saved before (skipped), {} with an unknown outcome{}; it sends {} request{} ({todo} image{}, ${:.2})",
+                plan.saved.len(),
+                plan.unknown.len(),
+                if b.resend_unknown {
+                    " (sent again)"
+                } else {
+                    " (skipped)"
+                },
+                plan.todo.len(),
+                s(plan.todo.len()),
+                s(todo),
+                todo as f64 * DEFAULT_COST_PER_IMAGE
+            );
+        }
+    }
     if let Some(budget) = b.budget {
         let spent = open_ledger(&data_dir()?)?
             .spent_today()
@@ -94,14 +120,14 @@ fn dry_run(b: &BatchArgs, lines: &[BatchLine]) -> Result<(), CliError> {
 fn tell_plan(plan: &Plan, lines: &[BatchLine], resend: bool) {
     if !plan.saved.is_empty() {
         eprintln!(
-            "fluxcn: {} line(s) saved by an earlier run: skipped",
-            plan.saved.len()
+            "fluxcn: {} saved by an earlier run: skipped",
+            lines_text(plan.saved.len())
         );
     }
     if !plan.unknown.is_empty() {
         eprintln!(
-            "fluxcn: {} line(s) were sent by an earlier run with no answer known (they may have been billed); {}:",
-            plan.unknown.len(),
+            "fluxcn: {} sent by an earlier run with no answer known (they may have been billed); {}:",
+            lines_text(plan.unknown.len()),
             if resend {
                 "sending them again (--resend-unknown)"
             } else {
@@ -121,10 +147,15 @@ fn tell_plan(plan: &Plan, lines: &[BatchLine], resend: bool) {
     }
     if plan.retried > 0 {
         eprintln!(
-            "fluxcn: {} line(s) that failed unbilled before are sent again",
-            plan.retried
+            "fluxcn: {} that failed unbilled before: sent again",
+            lines_text(plan.retried)
         );
     }
+}
+
+/// "1 line", "3 lines".
+fn lines_text(n: usize) -> String {
+    format!("{n} line{}", if n == 1 { "" } else { "s" })
 }
 
 fn progress_bar(n: usize, quiet: bool) -> ProgressBar {
@@ -268,8 +299,13 @@ fn finish(tracker: &Tracker, stopped: bool, quiet: bool) -> Result<(), CliError>
     }
     let c = tracker.counts();
     if let Some(budget) = &tracker.budget_stop {
+        let line = tracker
+            .budget_line()
+            .map(|n| format!(" before line {n}"))
+            .unwrap_or_default();
         return Err(CliError::Budget(format!(
-            "the batch stopped at the daily budget: {budget}"
+            "the batch stopped{line} (that line and those after it were not sent): {budget}; {}",
+            crate::jobs::budget::CLI_ADVICE
         )));
     }
     if stopped {

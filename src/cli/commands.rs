@@ -237,8 +237,9 @@ fn wait_all(
                         .map(|c| format!(", {c:.2} credits left"))
                         .unwrap_or_default();
                     eprintln!(
-                        "fluxcn: {l}: saved {} image(s), seed {}{credits}",
+                        "fluxcn: {l}: saved {} image{}, seed {}{credits}",
                         images.len(),
+                        if images.len() == 1 { "" } else { "s" },
                         images.first().map(|i| i.seed).unwrap_or_default()
                     );
                 }

@@ -77,7 +77,12 @@ pub(super) fn check_budget(budget: Option<f64>, images: usize) -> Result<(), Cli
         0.0,
         budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE),
     )
-    .map_err(|e: OverBudget| CliError::Budget(e.to_string()))
+    .map_err(|e: OverBudget| {
+        CliError::Budget(format!(
+            "refused, nothing was sent: {e}; {}",
+            budget::CLI_ADVICE
+        ))
+    })
 }
 
 /// How to start the job runtime for a command.

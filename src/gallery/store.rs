@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::api::MODEL;
+use crate::api::{GenParams, MODEL};
 use crate::types::JobId;
 
 use super::atomic::{clean_tmp, sync_dir, write_atomic, write_atomic_unsynced_dir};
@@ -388,6 +388,13 @@ impl Store {
         st.cat.query(q).map_err(catalog_error(&path))
     }
 
+    /// The newest `limit` pictures, newest first (light rows, as [`Store::query`] gives).
+    pub fn newest(&self, limit: usize) -> Result<Vec<Row>, GalleryError> {
+        let st = self.lock();
+        let path = st.cat.path().unwrap_or(self.dir()).to_path_buf();
+        st.cat.newest(limit).map_err(catalog_error(&path))
+    }
+
     /// How many pictures the gallery holds.
     pub fn count(&self) -> usize {
         let st = self.lock();
@@ -417,6 +424,60 @@ impl Store {
             .into_iter()
             .map(|s| self.entry(s))
             .filter(|e| e.image_path.is_file())
+            .collect()
+    }
+
+    /// The newest picture made with exactly `params` (every field, the seed as used: see
+    /// [`Catalog::same_settings`]) from the same control image, whose image is still on disk: the
+    /// picture a job with these settings would make again, billed again. A random seed (`-1`)
+    /// never repeats a picture: `None`.
+    ///
+    /// The control image: a picture that kept its input matches by content, `hash` giving the
+    /// SHA-256 (hex, as [`Store::content_hash`]) of the job's input as it would be sent (called at
+    /// most once, and only when such a picture has these settings: preparing an input costs); one
+    /// that kept none (a URL input, or older than kept inputs) matches when its sidecar's `input`
+    /// is `describe`, if `by_describe` (a URL, a file path; not pasted bytes, whose name says
+    /// nothing).
+    pub fn find_identical(
+        &self,
+        params: &GenParams,
+        describe: &str,
+        by_describe: bool,
+        hash: impl FnOnce() -> Option<String>,
+    ) -> Result<Option<Entry>, GalleryError> {
+        if params.seed < 0 {
+            return Ok(None);
+        }
+        let candidates = {
+            let st = self.lock();
+            let path = st.cat.path().unwrap_or(self.dir()).to_path_buf();
+            st.cat.same_settings(params).map_err(catalog_error(&path))?
+        };
+        let mut hash = Some(hash);
+        let mut computed: Option<Option<String>> = None;
+        for found in candidates {
+            let same_input = match &found.2.input_hash {
+                Some(kept) => computed
+                    .get_or_insert_with(|| hash.take().and_then(|f| f()))
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(kept)),
+                None => by_describe && found.2.input == describe,
+            };
+            let entry = self.entry(found);
+            if same_input && entry.image_path.is_file() {
+                return Ok(Some(entry));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The content address of a kept input: the SHA-256 of its bytes, lowercase hex (what a
+    /// sidecar's `input_hash` holds).
+    pub fn content_hash(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
             .collect()
     }
 
@@ -591,3 +652,6 @@ mod tests {
         assert!(!valid_id("../x") && !valid_id("a/b") && !valid_id(".trash") && !valid_id(""));
     }
 }
+
+#[cfg(test)]
+mod identical_tests;

@@ -1,8 +1,9 @@
 //! The daily budget: work whose estimate would take today's spend over it is refused before
-//! anything is sent. The runtime checks every job just before it is sent (today's spend from the
-//! ledger, plus what this process has in flight, plus the job's own estimate), so a batch stops
-//! sending at the line that would cross; the CLI and the window also check a whole piece of work
-//! up front, so that a comparison is refused whole rather than half sent.
+//! anything is sent. The runtime checks every job as it is queued, in the order the jobs are
+//! submitted (today's spend from the ledger, plus the estimates of this process's jobs queued or
+//! under way, plus the job's own), so a batch stops at the line that would cross; the CLI and the
+//! window also check a whole piece of work up front, so that a comparison is refused whole rather
+//! than half sent.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,11 +15,17 @@ pub const BUDGET_ENV: &str = "FLUXCN_DAILY_BUDGET";
 /// The largest budget accepted (USD a day): a typo such as `50000` is refused, not obeyed.
 pub const MAX_BUDGET: f64 = 10_000.0;
 
+/// What follows a refusal where the budget comes from a flag or the environment (the CLI).
+pub const CLI_ADVICE: &str =
+    "raise it with --budget or FLUXCN_DAILY_BUDGET, or wait until tomorrow";
+/// What follows a refusal in the window (the budget is in Settings).
+pub const APP_ADVICE: &str = "raise it in Settings, or wait until tomorrow";
+
 /// Work refused because it would take today's spend over the daily budget.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "refused, nothing sent: the daily budget is ${budget:.2}, ${spent:.2} is spent today{flight}, and this work is estimated at ${estimate:.2} ({what}){room}",
-    flight = if *in_flight > 0.0 { format!(" (and ${in_flight:.2} is in flight)") } else { String::new() },
+    "over the daily budget of ${budget:.2}: ${spent:.2} is spent today{flight}, and this would cost about ${estimate:.2} ({what}){room}",
+    flight = if *in_flight > 0.0 { format!(" and ${in_flight:.2} is under way") } else { String::new() },
     room = room_text(*budget, *spent + *in_flight)
 )]
 pub struct OverBudget {
@@ -26,20 +33,31 @@ pub struct OverBudget {
     pub spent: f64,
     pub in_flight: f64,
     pub estimate: f64,
-    /// What the estimate counts, e.g. "4 images × $0.05".
+    /// What the estimate counts, e.g. "4 images at $0.048".
     pub what: String,
+}
+
+impl OverBudget {
+    /// The refusal in one short sentence, for a narrow place (the window's Generate).
+    pub fn short(&self) -> String {
+        let flight = if self.in_flight > 0.0 {
+            format!(" (+${:.2} under way)", self.in_flight)
+        } else {
+            String::new()
+        };
+        format!(
+            "Over the daily budget of ${:.2}: ${:.2} spent today{flight}, this ≈ ${:.2}.",
+            self.budget, self.spent, self.estimate
+        )
+    }
 }
 
 fn room_text(budget: f64, used: f64) -> String {
     let left = budget - used;
-    if left > 0.0 {
-        format!(
-            "; ${left:.2} is left today. Raise the budget (Settings, --budget or {BUDGET_ENV}) or wait until tomorrow"
-        )
+    if left >= 0.005 {
+        format!("; ${left:.2} is left today")
     } else {
-        format!(
-            "; nothing is left today. Raise the budget (Settings, --budget or {BUDGET_ENV}) or wait until tomorrow"
-        )
+        "; nothing is left today".into()
     }
 }
 
@@ -48,7 +66,7 @@ pub fn estimate(images: usize, per_image: f64) -> (f64, String) {
     let s = if images == 1 { "" } else { "s" };
     (
         images as f64 * per_image,
-        format!("{images} image{s} × ${per_image:.3}"),
+        format!("{images} image{s} at ${per_image:.3}"),
     )
 }
 
@@ -104,27 +122,23 @@ pub fn from_env() -> Result<Option<f64>, String> {
     }
 }
 
-/// The runtime's gate: today's spend from the ledger plus this process's jobs in flight. A job
-/// holds a [`Reserved`] from just before it is sent until it is recorded in the ledger (or has
-/// failed), so two jobs leaving at once cannot both fit into the same last dollar.
+/// The runtime's gate: today's spend from the ledger plus this process's jobs queued or under
+/// way. A job holds a [`Reserved`] from when it is queued until it is recorded in the ledger (or
+/// has failed), so two jobs cannot both fit into the same last dollar.
 pub struct Gate {
     ledger: Option<Arc<Ledger>>,
-    in_flight: Mutex<f64>,
+    in_flight: Arc<Mutex<f64>>,
 }
 
-/// A job's share of the in-flight spend; released when dropped.
-pub struct Reserved<'a> {
-    gate: &'a Gate,
+/// A job's share of the spend under way; released when dropped.
+pub struct Reserved {
+    in_flight: Arc<Mutex<f64>>,
     amount: f64,
 }
 
-impl Drop for Reserved<'_> {
+impl Drop for Reserved {
     fn drop(&mut self) {
-        let mut f = self
-            .gate
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         *f = (*f - self.amount).max(0.0);
     }
 }
@@ -142,7 +156,7 @@ impl Gate {
     pub fn new(ledger: Option<Arc<Ledger>>) -> Gate {
         Gate {
             ledger,
-            in_flight: Mutex::new(0.0),
+            in_flight: Arc::new(Mutex::new(0.0)),
         }
     }
 
@@ -150,19 +164,12 @@ impl Gate {
         self.ledger.as_ref()
     }
 
-    /// Whether a job of `estimate` would fit now, without holding anything (checked before a
-    /// job waits for the pacer, so that a refused job does not spend a slot).
-    pub fn fits(&self, budget: Option<f64>, estimate: (f64, String)) -> Result<(), GateError> {
-        drop(self.reserve(budget, estimate)?);
-        Ok(())
-    }
-
     /// Lets a job of `estimate` go when it fits `budget`, holding its share until dropped.
     pub fn reserve(
         &self,
         budget: Option<f64>,
         estimate: (f64, String),
-    ) -> Result<Reserved<'_>, GateError> {
+    ) -> Result<Reserved, GateError> {
         let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         if budget.is_some() {
             let spent = match &self.ledger {
@@ -173,7 +180,7 @@ impl Gate {
         }
         *f += estimate.0;
         Ok(Reserved {
-            gate: self,
+            in_flight: self.in_flight.clone(),
             amount: estimate.0,
         })
     }
@@ -192,7 +199,7 @@ mod tests {
         for part in [
             "$1.00",
             "$0.90",
-            "$0.05 is in flight",
+            "$0.05 is under way",
             "$0.10",
             "2 images",
             "$0.05 is left",

@@ -70,6 +70,13 @@ pub(super) async fn resume_job(
     let outcome: Outcome = match (job.api, &job.request_id) {
         _ if all_found => {
             tracing::info!(id, "the result was saved before the interruption; closing the job");
+            // Its charge, if the interruption came before it was recorded (once per job).
+            if let Some(l) = sh.gate.ledger() {
+                let charge = super::runtime::charge_of(id, &spec, &found_accounting, found.len());
+                if let Err(e) = l.record(&charge) {
+                    tracing::error!(error = %e, "the spend ledger could not record a resumed job");
+                }
+            }
             Ok((found, found_accounting))
         }
         (ApiVersion::V1, _) => fail(

@@ -165,6 +165,20 @@ async fn dispatcher(
     while let Some(cmd) = rx.recv().await {
         match cmd {
             Command::Submit { id, spec } => {
+                // The daily budget, checked in the order jobs are submitted (a batch stops at
+                // the line that crosses it) and held until the job is recorded or has failed.
+                let reserved = match reserve_budget(&sh, &spec, &cfg) {
+                    Ok(r) => r,
+                    Err(failure) => {
+                        finish(
+                            &sh,
+                            id,
+                            spec.batch.as_ref(),
+                            Err((JobEnd::Failed(failure), false)),
+                        );
+                        continue;
+                    }
+                };
                 let token = CancellationToken::new();
                 sh.cancels
                     .lock()
@@ -172,9 +186,13 @@ async fn dispatcher(
                     .insert(id, token.clone());
                 sh.stage(id, Stage::Queued);
                 // Every log line of the job (the client's retries included) carries its id.
+                let job = run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token);
                 tokio::spawn(
-                    run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token)
-                        .instrument(tracing::info_span!("job", id)),
+                    async move {
+                        job.await;
+                        drop(reserved);
+                    }
+                    .instrument(tracing::info_span!("job", id)),
                 );
             }
             Command::Cancel(id) => {
@@ -431,10 +449,9 @@ async fn job_body(
         Ok(c) => c,
         Err(e) => return not_sent(e.into()),
     };
-    let _reserved = match clear_to_send(sh, id, spec, cfg, cancel).await {
-        Ok(r) => r,
-        Err(e) => return not_sent(e),
-    };
+    if let Err(e) = clear_to_send(sh, id, spec, cancel).await {
+        return not_sent(e);
+    }
     // Written down before anything is sent.
     sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
     let progress = progress_sink(sh, id);
@@ -474,28 +491,32 @@ async fn job_body(
         .map_err(|e| (e, true))
 }
 
-/// The last steps before a job is sent: the daily budget (checked, then held until the job is
-/// recorded in the ledger or has failed), the pacer's slot, and a batch line's durable "sent" mark.
-async fn clear_to_send<'a>(
-    sh: &'a Arc<Shared>,
-    id: JobId,
+/// The job's share of today's budget, or the refusal (nothing is sent).
+fn reserve_budget(
+    sh: &Shared,
     spec: &JobSpec,
     cfg: &RuntimeConfig,
-    cancel: &CancellationToken,
-) -> Result<super::budget::Reserved<'a>, JobEnd> {
+) -> Result<super::budget::Reserved, JobFailure> {
     let images = spec.params.samples.max(1) as usize;
-    let estimate = || super::budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE);
-    let over_budget = |e: super::budget::GateError| {
-        JobEnd::Failed(JobFailure {
+    sh.gate
+        .reserve(
+            cfg.daily_budget,
+            super::budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE),
+        )
+        .map_err(|e| JobFailure {
             message: e.to_string(),
             kind: FailureKind::Budget,
             maybe_billed: false,
         })
-    };
-    // First without holding anything: a refused job takes no pacer slot.
-    sh.gate
-        .fits(cfg.daily_budget, estimate())
-        .map_err(over_budget)?;
+}
+
+/// The last steps before a job is sent: the pacer's slot, and a batch line's durable "sent" mark.
+async fn clear_to_send(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    cancel: &CancellationToken,
+) -> Result<(), JobEnd> {
     let wait = sh.pacer.reserve();
     if !wait.is_zero() {
         sh.stage(id, Stage::Pacing { wait });
@@ -504,11 +525,6 @@ async fn clear_to_send<'a>(
             _ = tokio::time::sleep(wait) => {}
         }
     }
-    // Then held: today's spend, what is in flight and this job's estimate.
-    let reserved = sh
-        .gate
-        .reserve(cfg.daily_budget, estimate())
-        .map_err(over_budget)?;
     // A batch line is marked sent (durably) before it goes: a crash from here on leaves it
     // "outcome unknown", never sent again on its own.
     if let Some(line) = &spec.batch
@@ -523,7 +539,7 @@ async fn clear_to_send<'a>(
             maybe_billed: false,
         }));
     }
-    Ok(reserved)
+    Ok(())
 }
 
 /// Saves every image (off the async threads) and decodes its preview. An image that cannot be
@@ -543,6 +559,10 @@ pub(super) async fn save(
     let spec = spec.clone();
     let accounting = generation.accounting.clone();
     let r = tokio::task::spawn_blocking(move || {
+        // Billed: recorded first (a crash while saving still counts what was paid), once per
+        // job whatever folder the images go to.
+        let charge = charge_of(id, &spec, &generation.accounting, generation.images.len());
+        let ledger_error = ledger.and_then(|l| l.record(&charge).err());
         let mut saved = Vec::new();
         let label = spec.input.describe();
         let input_bytes = sent_input.and_then(|b64| {
@@ -582,8 +602,6 @@ pub(super) async fn save(
                 preview: decode_preview(&image.bytes).map(Arc::new),
             });
         }
-        // Billed: recorded once per job, whatever folder the images went to.
-        let ledger_error = ledger.and_then(|l| l.record(&charge_of(id, &spec, &generation)).err());
         if let (Some(line), Some(first)) = (&spec.batch, saved.first())
             && let Err(e) = store.batch_mark(&super::batch::saved_mark(id, line, &first.path))
         {
@@ -616,9 +634,14 @@ pub(super) async fn save(
 }
 
 /// The ledger row of a billed job: the service's cost, else the estimate (marked as one).
-fn charge_of(id: JobId, spec: &JobSpec, generation: &Generation) -> Charge {
-    let images = generation.images.len().max(1) as u32;
-    let (cost, estimated) = match generation.accounting.cost {
+pub(super) fn charge_of(
+    id: JobId,
+    spec: &JobSpec,
+    accounting: &crate::api::Accounting,
+    images: usize,
+) -> Charge {
+    let images = images.max(1) as u32;
+    let (cost, estimated) = match accounting.cost {
         Some(c) => (c, false),
         None => (f64::from(images) * crate::api::DEFAULT_COST_PER_IMAGE, true),
     };
@@ -627,7 +650,7 @@ fn charge_of(id: JobId, spec: &JobSpec, generation: &Generation) -> Charge {
         at_ms: now_ms(),
         cost,
         estimated,
-        request_id: generation.accounting.request_id.clone(),
+        request_id: accounting.request_id.clone(),
         cn_type: spec.params.cn_type.as_str().to_owned(),
         images,
         api: spec.api.to_string(),

@@ -9,11 +9,10 @@ use crate::jobs::{
     self, Command, InputPreview, InputSource, JobSpec, JobsHandle, KeyState, Pending, ServiceError,
 };
 
+use super::LaunchOptions;
 use super::picker::{FilePicker, NativePicker, Picked};
 use super::session::{JobEntry, Session};
 use super::state::{STORAGE_KEY, State};
-use super::widgets;
-use super::{LaunchOptions, TITLE};
 
 /// The prompt demo mode starts with when none was saved.
 const DEMO_PROMPT: &str = "a dancer on a sunlit stage, dramatic rim light, film photo";
@@ -71,12 +70,16 @@ pub struct FluxApp {
     pending_autogenerate: bool,
     /// The Result tab's comparison with an earlier result.
     pub(crate) result_compare: super::result_compare::ResultCompare,
+    /// The Result tab's strip of recent results, from the gallery.
+    pub(crate) history: super::history::History,
     /// Undo/redo of parameter edits, and Up/Down through the prompt history.
     pub(crate) undo: super::tweak::Undo,
     pub(crate) browse: super::tweak::Browse,
     /// A job identical to one that finished (same settings, seed and input), waiting for the
     /// artist to confirm paying for the same picture again.
     pub(crate) confirm_duplicate: Option<JobSpec>,
+    /// Generate's gallery lookup and variations, waiting for an answer (`sending.rs`).
+    pub(crate) sending: super::sending::Sending,
     /// The first frame: the controls start scrolled to the top (egui would restore the last
     /// session's scroll, leaving "Open…" half hidden).
     fresh_start: bool,
@@ -96,6 +99,9 @@ pub struct FluxApp {
     pub(crate) pending_key: Option<Pending<KeyState>>,
     /// What the ledger says was spent (the top bar, the Spend window, the budget's checks).
     pub(crate) spend: super::spend::SpendView,
+    /// The settings as last written to storage (a change is written at once, not at the next
+    /// autosave: a lowered budget must survive a crash).
+    pub(crate) stored_settings: super::state::Settings,
     /// The Batch tab.
     pub(crate) batch: super::batch_view::BatchView,
 }
@@ -162,8 +168,10 @@ impl FluxApp {
             fresh_start: true,
             undo: Default::default(),
             result_compare: Default::default(),
+            history: Default::default(),
             browse: Default::default(),
             confirm_duplicate: None,
+            sending: Default::default(),
             tab: Tab::Result,
             gallery: Default::default(),
             compare: Default::default(),
@@ -171,9 +179,11 @@ impl FluxApp {
             pending_credits: None,
             pending_key: None,
             spend: Default::default(),
+            stored_settings: Default::default(),
             batch: Default::default(),
         };
         app.send_configure();
+        app.stored_settings = app.state.settings.clone();
         app.compare.set_services(app.jobs.services().clone());
         app.pending_key = Some(app.jobs.services().key_state());
         app.spend.refresh(app.jobs.services());
@@ -285,7 +295,10 @@ impl FluxApp {
         if let Some(p) = self.state.params.problems().into_iter().next() {
             return Some(format!("The service would refuse this: {p}."));
         }
-        self.budget_blocker(self.state.params.samples.max(1) as usize)
+        if let Some(why) = self.template_problem() {
+            return Some(why);
+        }
+        self.budget_blocker_short(self.images_per_click())
     }
 
     /// Submits one generation with the current parameters and input, if nothing blocks it.
@@ -308,11 +321,7 @@ impl FluxApp {
         };
         self.state.prompt_history.remember(&spec.params.prompt);
         self.browse.reset();
-        if self.made_already(&spec) {
-            self.confirm_duplicate = Some(spec);
-            return;
-        }
-        self.submit(spec);
+        self.check_then_submit(spec);
     }
 
     /// Queues `spec` under a fresh id (Generate, or an explicit Re-run).
@@ -401,61 +410,10 @@ impl FluxApp {
             }
         }
     }
-
-    /// The top bar: title, credits, demo banner, settings.
-    fn top_bar(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::top("top_bar").show(ui, |ui| {
-            ui.add_space(4.0);
-            ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(TITLE).strong().size(17.0));
-                if self.demo {
-                    ui.separator();
-                    ui.label(
-                        egui::RichText::new("Demo mode — stand-in server, no key, no network")
-                            .color(egui::Color32::BLACK)
-                            .background_color(widgets::WARN),
-                    );
-                }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui
-                        .button("Settings")
-                        .on_hover_text("API key, service, pacing")
-                        .clicked()
-                    {
-                        self.show_settings = !self.show_settings;
-                    }
-                    ui.separator();
-                    self.spend_label(ui);
-                    ui.separator();
-                    match &self.credits {
-                        Some(CreditsView::Known(c)) => {
-                            ui.label(format!("Credits: {c:.2}"))
-                                .on_hover_text("The balance the service last reported");
-                        }
-                        Some(CreditsView::Unavailable(why)) => {
-                            ui.label(egui::RichText::new("Credits: unknown").color(widgets::WARN))
-                                .on_hover_text(why.as_str());
-                        }
-                        None => {
-                            ui.label(egui::RichText::new("Credits: —").weak());
-                        }
-                    }
-                    if ui
-                        .small_button("Refresh")
-                        .on_hover_text("Ask the service for the balance (free)")
-                        .clicked()
-                    {
-                        self.refresh_credits();
-                    }
-                });
-            });
-            ui.add_space(4.0);
-        });
-    }
 }
 
 impl eframe::App for FluxApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.drain_events(&ctx);
         self.poll_services(&ctx);
@@ -501,7 +459,8 @@ impl eframe::App for FluxApp {
             .show(ui, |ui| self.queue_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.settings_window(&ctx);
-        self.duplicate_window(&ctx);
+        self.store_settings_now(&ctx, frame.storage_mut());
+        self.sending_windows(&ctx);
         self.spend_window(&ctx);
         // An edit becomes one undo step once it settles: no drag held, no text being typed.
         let settled = !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
@@ -646,55 +605,4 @@ pub(crate) fn texture(
     ctx.load_texture(name, color, egui::TextureOptions::LINEAR)
 }
 
-/// A pasted or typed text as an input source: an `http(s)` URL or an existing-looking file path.
-pub(crate) fn input_from_text(text: &str) -> Option<InputSource> {
-    let t = text.trim().trim_matches('"');
-    let t = t.strip_prefix("file://").unwrap_or(t);
-    if t.is_empty() || t.contains('\n') {
-        return None;
-    }
-    let lower = t.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Some(InputSource::Url(t.to_owned()));
-    }
-    let path = std::path::Path::new(t);
-    let ext_ok = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .is_some_and(|e| super::picker::IMAGE_EXTENSIONS.contains(&e.as_str()));
-    (path.is_absolute() && ext_ok).then(|| InputSource::File(path.to_path_buf()))
-}
-
-/// At most `n` characters of `s`, with an ellipsis when cut.
-pub(crate) fn shorten(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(n).collect();
-        out.push('…');
-        out
-    }
-}
-
-/// A hint over the whole window while a file is dragged over it.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pasted_text_becomes_a_url_or_a_path() {
-        assert_eq!(
-            input_from_text(" https://x.org/a.png \n"),
-            Some(InputSource::Url("https://x.org/a.png".into()))
-        );
-        assert_eq!(
-            input_from_text("file:///home/a/b.JPG"),
-            Some(InputSource::File("/home/a/b.JPG".into()))
-        );
-        assert_eq!(input_from_text("a cat on a mat"), None);
-        assert_eq!(input_from_text("relative/x.png"), None);
-        assert_eq!(input_from_text("/etc/passwd"), None);
-        assert_eq!(input_from_text(""), None);
-        assert_eq!(shorten("abcdef", 3), "abc…");
-    }
-}
+pub(crate) use super::text::{input_from_text, shorten};

@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use egui::{RichText, Ui};
 
 use super::app::FluxApp;
+use super::spend::{capitalized, count};
 use super::widgets;
 use crate::jobs::batch::{self, LineStatus, Tracker};
 use crate::jobs::services::BatchPreview;
@@ -213,7 +214,8 @@ impl FluxApp {
     }
 
     fn batch_summary(&mut self, ui: &mut Ui, p: &BatchPreview, out: &mut Vec<Command>) {
-        let to_send = if self.batch.running() {
+        let running = self.batch.running();
+        let to_send = if running {
             Vec::new()
         } else {
             self.batch.to_send()
@@ -223,57 +225,73 @@ impl FluxApp {
         };
         let images: usize = to_send.iter().map(|&i| t.lines[i].images()).sum();
         let cost = images as f64 * crate::api::DEFAULT_COST_PER_IMAGE;
-        ui.label(format!(
-            "{} lines: {} saved before, {} with an unknown outcome, {} to send ({images} images ≈ ${cost:.2})",
-            p.lines.len(),
-            p.plan.saved.len(),
-            p.plan.unknown.len(),
-            to_send.len(),
-        ));
-        ui.label(RichText::new(t.summary()).weak());
-        if !p.plan.unknown.is_empty() {
+        if t.started() {
+            // During and after a run: what happened to every line.
+            ui.label(capitalized(&t.summary()));
+        } else {
+            let mut parts = vec![count(p.lines.len() as u64, "line")];
+            if !p.plan.saved.is_empty() {
+                parts.push(format!("{} saved before", p.plan.saved.len()));
+            }
+            if !p.plan.unknown.is_empty() {
+                parts.push(format!("{} with an unknown outcome", p.plan.unknown.len()));
+            }
+            ui.label(parts.join(", "));
+        }
+        if !p.plan.unknown.is_empty() && !running {
             ui.checkbox(
                 &mut self.batch.resend_unknown,
                 "Send again the lines sent with no answer (they may have been billed)",
             );
         }
-        let blocker = if self.batch.running() {
-            Some("The batch is running.".to_owned())
-        } else if to_send.is_empty() {
-            Some("Nothing to send: every line is settled.".to_owned())
-        } else {
-            self.budget_blocker(images)
-                .filter(|_| self.budget_blocker(t.lines[to_send[0]].images()).is_some())
-                .or_else(|| self.generate_blocker_for_batch())
-        };
-        ui.horizontal(|ui| {
-            let run = ui.add_enabled(
-                blocker.is_none(),
-                egui::Button::new(format!("Run batch ({} lines ≈ ${cost:.2})", to_send.len())),
-            );
-            if run.clicked() {
-                self.batch.start();
-                let window = self.state.settings.sanitized().concurrency * 2;
-                out.extend(self.batch.feed(self.state.settings.api_version, window));
-            }
-            if self.batch.running()
-                && ui
-                    .button("Stop")
-                    .on_hover_text("Send no new line; the lines under way finish")
-                    .clicked()
+        if running {
+            if ui
+                .button("Stop")
+                .on_hover_text("Send no new line; the lines under way finish")
+                .clicked()
             {
                 out.extend(self.batch.stop());
             }
-        });
-        if let Some(b) = blocker.filter(|_| !self.batch.running()) {
-            widgets::hint_line(ui, &b);
-        } else if let Some(b) = self.budget_blocker(images) {
-            widgets::warn_line(
-                ui,
-                &format!(
-                    "The whole batch does not fit today's budget; it stops at the line that would cross it. {b}"
-                ),
-            );
+            return;
+        }
+        if to_send.is_empty() {
+            widgets::hint_line(ui, "Nothing to send: every line is settled.");
+            return;
+        }
+        // Run is refused only when not even the first line fits; a batch that does not fit
+        // whole stops at the line that would cross the budget (said below).
+        let first_fits = self.budget_blocker(t.lines[to_send[0]].images()).is_none();
+        let blocker = if first_fits {
+            self.generate_blocker_for_batch()
+        } else {
+            self.budget_blocker(images)
+        };
+        let label = format!(
+            "Run batch ({}, {} ≈ ${cost:.2})",
+            count(to_send.len() as u64, "line"),
+            count(images as u64, "image")
+        );
+        if ui
+            .add_enabled(blocker.is_none(), egui::Button::new(label))
+            .clicked()
+        {
+            self.batch.start();
+            let window = self.state.settings.sanitized().concurrency * 2;
+            out.extend(self.batch.feed(self.state.settings.api_version, window));
+        }
+        match (blocker, self.budget_blocker(images)) {
+            (Some(b), _) => {
+                widgets::warn_line(ui, &b);
+            }
+            (None, Some(b)) => {
+                widgets::warn_line(
+                    ui,
+                    &format!(
+                        "Not all of it fits today's budget: the run stops before the line that would go over. {b}"
+                    ),
+                );
+            }
+            (None, None) => {}
         }
     }
 
@@ -297,13 +315,13 @@ impl FluxApp {
         use egui_extras::{Column, TableBuilder};
         TableBuilder::new(ui)
             .striped(true)
-            .column(Column::exact(44.0))
-            .column(Column::remainder().at_least(120.0).clip(true))
-            .column(Column::exact(52.0))
-            .column(Column::exact(90.0))
-            .column(Column::exact(170.0).clip(true))
+            .column(Column::exact(40.0))
+            .column(Column::initial(190.0).at_least(120.0).clip(true))
+            .column(Column::exact(48.0))
+            .column(Column::exact(84.0))
+            .column(Column::remainder().at_least(80.0).clip(true))
             .header(20.0, |mut h| {
-                for title in ["Line", "Prompt", "Type", "Seed", "Status"] {
+                for title in ["Line", "Status", "Type", "Seed", "Prompt"] {
                     h.col(|ui| {
                         ui.strong(title);
                     });
@@ -316,9 +334,7 @@ impl FluxApp {
                     row.col(|ui| {
                         ui.label(line.line_no.to_string());
                     });
-                    row.col(|ui| {
-                        ui.add(egui::Label::new(line.params.prompt.as_str()).truncate());
-                    });
+                    row.col(|ui| status_cell(ui, status));
                     row.col(|ui| {
                         ui.label(line.params.cn_type.as_str());
                     });
@@ -326,28 +342,35 @@ impl FluxApp {
                         ui.label(line.params.seed.to_string());
                     });
                     row.col(|ui| {
-                        let color = match status {
-                            LineStatus::Saved(_) | LineStatus::SavedBefore(_) => widgets::OK,
-                            LineStatus::Failed { .. } | LineStatus::OverBudget(_) => widgets::ERROR,
-                            LineStatus::Unknown(_) => widgets::WARN,
-                            _ => ui.visuals().text_color(),
-                        };
-                        let r = ui.add(
-                            egui::Label::new(RichText::new(status.label()).color(color)).truncate(),
-                        );
-                        let detail = match status {
-                            LineStatus::Failed { message, .. }
-                            | LineStatus::OverBudget(message) => Some(message.clone()),
-                            LineStatus::Unknown(d) => d.clone(),
-                            LineStatus::Saved(p) => p.first().map(|p| p.display().to_string()),
-                            LineStatus::SavedBefore(p) => Some(p.clone()),
-                            _ => None,
-                        };
-                        if let Some(d) = detail {
-                            r.on_hover_text(d);
-                        }
+                        ui.add(egui::Label::new(line.params.prompt.as_str()).truncate());
                     });
                 });
             });
     }
+}
+
+/// A line's status, coloured, cut with an ellipsis when narrow; the whole (and any message or
+/// saved path) on hover.
+fn status_cell(ui: &mut Ui, status: &LineStatus) {
+    let color = match status {
+        LineStatus::Saved(_) | LineStatus::SavedBefore(_) => widgets::OK,
+        LineStatus::Failed { .. } | LineStatus::OverBudget(_) => widgets::ERROR,
+        LineStatus::Unknown(_) => widgets::WARN,
+        _ => ui.visuals().text_color(),
+    };
+    let label = status.label();
+    let r = ui.add(egui::Label::new(RichText::new(label.as_str()).color(color)).truncate());
+    let detail = match status {
+        LineStatus::Failed { message, .. } | LineStatus::OverBudget(message) => {
+            Some(message.clone())
+        }
+        LineStatus::Unknown(d) => d.clone(),
+        LineStatus::Saved(p) => p.first().map(|p| p.display().to_string()),
+        LineStatus::SavedBefore(p) => Some(p.clone()),
+        _ => None,
+    };
+    r.on_hover_text(match detail {
+        Some(d) => format!("{label}: {d}"),
+        None => label,
+    });
 }

@@ -322,20 +322,30 @@ impl FluxApp {
             Some(s) => format!("about {} each (as seen here)", widgets::seconds(s)),
             None => "about 49 s each (the service's typical time)".to_owned(),
         };
-        widgets::hint_line(
-            ui,
-            &format!("{n} {images} ≈ ${:.2} · {took}", each * f64::from(n)),
-        );
+        let cost = if crate::jobs::variations::has_groups(&self.state.params.prompt) {
+            // The prompt's {a|b} groups: one job per prompt, each with the samples.
+            let (jobs, images) = (self.variation_count(), self.images_per_click());
+            super::sending::variations_summary(jobs, images, each)
+        } else {
+            format!("{n} {images} ≈ ${:.2}", each * f64::from(n))
+        };
+        widgets::hint_line(ui, &format!("{cost} · {took}"));
         let blocker = self.generate_blocker();
+        let checking = self.sending.checking();
         let button = egui::Button::new(egui::RichText::new("Generate").strong().size(16.0))
             .min_size(egui::vec2(ui.available_width(), 32.0));
         let r = ui
-            .add_enabled(blocker.is_none(), button)
+            .add_enabled(blocker.is_none() && !checking, button)
             .on_hover_text("Send this generation (Ctrl+Enter); it is billed");
         if r.clicked() {
             self.generate();
         }
-        if let Some(why) = blocker {
+        if checking {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                widgets::hint_line(ui, "Checking the gallery for the same picture…");
+            });
+        } else if let Some(why) = blocker {
             widgets::warn_line(ui, &why);
         }
     }

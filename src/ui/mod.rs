@@ -8,6 +8,7 @@
 mod app;
 mod batch_view;
 mod controls;
+mod history;
 mod input_panel;
 mod notices;
 mod picker;
@@ -15,10 +16,13 @@ mod queue;
 mod replies;
 mod result_compare;
 mod result_view;
+mod sending;
 pub mod session;
 mod settings;
 mod spend;
 pub mod state;
+mod text;
+mod top_bar;
 pub mod tweak;
 pub mod widgets;
 

@@ -1,6 +1,7 @@
 //! What the window says outside the panels: the notices bar, the first-run banner when there is no
-//! key, the question before paying twice for the same picture, the overlay while a file is dragged
-//! over the window, and keeping the keyboard focus in view.
+//! key, the question before paying twice for the same picture (a result of this session, or one in
+//! the gallery: see `sending.rs`), the overlay while a file is dragged over the window, and keeping
+//! the keyboard focus in view.
 
 use super::app::FluxApp;
 use super::widgets;
@@ -8,7 +9,8 @@ use crate::jobs::{JobSpec, KeyState};
 
 impl FluxApp {
     /// Whether a job with exactly these settings, seed and input finished in this session (the
-    /// same picture, billed again). A server-picked seed never repeats a picture.
+    /// same picture, billed again). A server-picked seed never repeats a picture. The gallery's
+    /// results are asked for off the UI thread (`sending.rs`).
     pub(crate) fn made_already(&self, spec: &JobSpec) -> bool {
         spec.params.seed != crate::api::params::RANDOM_SEED
             && self.session.jobs.iter().any(|j| {
@@ -27,15 +29,27 @@ impl FluxApp {
             .resizable(false)
             .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
             .show(ctx, |ui| {
-                ui.label(format!(
-                    "A job with exactly these settings, seed {} and input finished in this \
-                     session: the result would be the same picture, billed again (about ${:.2}).",
-                    spec.params.seed,
-                    self.session
-                        .last_cost_per_image
-                        .unwrap_or(crate::api::DEFAULT_COST_PER_IMAGE)
-                        * f64::from(spec.params.samples.max(1))
-                ));
+                let cost = self.cost_per_image_now() * f64::from(spec.params.samples.max(1));
+                let seed = spec.params.seed;
+                ui.label(match &self.sending.duplicate_of {
+                    None => format!(
+                        "A job with exactly these settings, seed {seed} and input finished in \
+                         this session: the result would be the same picture, billed again \
+                         (about ${cost:.2})."
+                    ),
+                    Some(made) => format!(
+                        "The gallery has a picture made with exactly these settings, seed \
+                         {seed} and input ({}, {}): the result would be the same picture, \
+                         billed again (about ${cost:.2}).",
+                        made.id,
+                        made.meta
+                            .created
+                            .chars()
+                            .take(16)
+                            .collect::<String>()
+                            .replace('T', " ")
+                    ),
+                });
                 ui.label("Change the seed (or any setting) for a new picture.");
                 ui.horizontal(|ui| {
                     if ui.button("Generate again").clicked() {
@@ -46,13 +60,12 @@ impl FluxApp {
                     }
                 });
             });
-        match decided {
-            Some(true) => {
-                self.confirm_duplicate = None;
-                self.submit(spec);
-            }
-            Some(false) => self.confirm_duplicate = None,
-            None => {}
+        if decided.is_some() {
+            self.confirm_duplicate = None;
+            self.sending.duplicate_of = None;
+        }
+        if decided == Some(true) {
+            self.submit(spec);
         }
     }
 

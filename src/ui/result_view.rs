@@ -1,9 +1,11 @@
 //! The result view: the selected result large (fit, 1:1, zoom with the wheel or buttons, pan by
-//! dragging), its parameters and accounting, and a strip of this session's results.
+//! dragging), its parameters and accounting, and the strip of recent results from the gallery
+//! (`history.rs`).
 
 use egui::{RichText, Sense, Ui, vec2};
 
 use super::app::FluxApp;
+use super::history::STRIP_HEIGHT;
 use super::session::ResultEntry;
 use super::widgets;
 use super::zoom::{Frame, ZOOM_STEP, fit_scale};
@@ -11,34 +13,42 @@ use super::zoom::{Frame, ZOOM_STEP, fit_scale};
 impl FluxApp {
     /// The central panel.
     pub(crate) fn result_view(&mut self, ui: &mut Ui) {
-        let Some(idx) = self
-            .session
-            .selected
-            .filter(|i| *i < self.session.results.len())
-        else {
+        self.poll_history(ui.ctx());
+        let items = self.history_items();
+        let shown = self.shown_result();
+        let Some((idx, r)) = shown else {
+            if !items.is_empty() {
+                egui::Panel::bottom("result_details")
+                    .resizable(false)
+                    .show(ui, |ui| self.history_strip(ui, &items, STRIP_HEIGHT));
+            }
             ui.vertical_centered(|ui| {
                 ui.add_space(ui.available_height() / 3.0);
-                widgets::hint_line(
-                    ui,
-                    "Results appear here. Choose an input image, write a prompt, and Generate.",
-                );
+                let hint = if let Some(why) = self.history.shown_problem() {
+                    why
+                } else if self.history.shown.is_some() {
+                    "Reading its settings…"
+                } else if items.is_empty() {
+                    "Results appear here. Choose an input image, write a prompt, and Generate."
+                } else {
+                    "Results appear here; click one below to see it large."
+                };
+                widgets::hint_line(ui, hint);
             });
             return;
         };
-        let strip_h = if self.session.results.len() > 1 {
-            84.0
-        } else {
-            0.0
-        };
+        // The strip shows when it holds more than the result on screen.
+        let strip = items.len() > 1;
         egui::Panel::bottom("result_details")
             .resizable(false)
             .show(ui, |ui| {
-                if let Some(r) = self.session.results.get(idx) {
-                    details(ui, r);
+                details(ui, &r);
+                if let Some(e) = &self.history.error {
+                    widgets::warn_line(ui, e);
                 }
-                if strip_h > 0.0 {
+                if strip {
                     ui.separator();
-                    self.strip(ui, strip_h);
+                    self.history_strip(ui, &items, STRIP_HEIGHT);
                 }
             });
         // The room the image gets below this toolbar row (the row itself is one widget high): the
@@ -48,20 +58,20 @@ impl FluxApp {
                 0.0,
                 ui.spacing().interact_size.y + ui.spacing().item_spacing.y,
             );
-        self.zoom_bar(ui, idx, image_room);
-        if self.session.results.len() > 1 {
-            self.compare_bar(ui, idx);
-        }
-        if self.draw_comparison(ui, idx) {
-            return;
-        }
-        let Some(r) = self.session.results.get(idx) else {
-            return;
-        };
-        let Some(tex) = r.texture.clone() else {
-            if let Some(why) = &r.preview_problem {
-                widgets::warn_line(ui, why);
+        self.zoom_bar(ui, &r, image_room);
+        if let Some(idx) = idx {
+            if self.session.results.len() > 1 {
+                self.compare_bar(ui, idx);
             }
+            if self.draw_comparison(ui, idx) {
+                return;
+            }
+        }
+        let Some(tex) = r.texture.clone() else {
+            match &r.preview_problem {
+                Some(why) => widgets::warn_line(ui, why),
+                None => widgets::hint_line(ui, "Opening the image…"),
+            };
             return;
         };
         let room = ui.available_rect_before_wrap();
@@ -81,9 +91,8 @@ impl FluxApp {
 
     /// The row above the large image: Fit, 1:1, zoom out/in, the zoom as a percentage of the
     /// image's own size, and the image's size. `image_room` is the room the image will get.
-    fn zoom_bar(&mut self, ui: &mut Ui, idx: usize, image_room: egui::Vec2) {
-        let r = self.session.results.get(idx);
-        let image = r.and_then(|r| r.texture.as_ref()).map(|t| t.size_vec2());
+    fn zoom_bar(&mut self, ui: &mut Ui, r: &ResultEntry, image_room: egui::Vec2) {
+        let image = r.texture.as_ref().map(|t| t.size_vec2());
         let ppp = ui.ctx().pixels_per_point();
         ui.horizontal(|ui| {
             if ui
@@ -120,52 +129,9 @@ impl FluxApp {
                 let pct = self.view.scale(*fit) * ppp * 100.0;
                 ui.add(egui::Label::new(RichText::new(format!("{pct:.0} %")).weak()).truncate());
             }
-            if let Some(r) = r {
-                let size = format!("{} × {}", r.saved.width, r.saved.height);
-                ui.add(egui::Label::new(RichText::new(size).weak()).truncate());
-            }
+            let size = format!("{} × {}", r.saved.width, r.saved.height);
+            ui.add(egui::Label::new(RichText::new(size).weak()).truncate());
         });
-    }
-
-    /// Thumbnails of this session's results; a click shows one large.
-    fn strip(&mut self, ui: &mut Ui, height: f32) {
-        let mut pick = None;
-        egui::ScrollArea::horizontal().show(ui, |ui| {
-            ui.horizontal(|ui| {
-                for (i, r) in self.session.results.iter().enumerate() {
-                    let selected = self.session.selected == Some(i);
-                    let resp = match &r.texture {
-                        Some(t) => {
-                            let [w, h] = t.size().map(|v| v.max(1) as f32);
-                            let s = (height - 12.0) / h;
-                            ui.add(
-                                egui::Button::image(egui::Image::from_texture((
-                                    t.id(),
-                                    vec2(w * s, h * s),
-                                )))
-                                .selected(selected),
-                            )
-                        }
-                        None => ui.add(
-                            egui::Button::new(format!("#{}", i + 1))
-                                .selected(selected)
-                                .min_size(vec2(height - 12.0, height - 12.0)),
-                        ),
-                    };
-                    let resp = resp.on_hover_text(format!(
-                        "{} · {} · seed {}",
-                        r.params.cn_type, r.input, r.params.seed
-                    ));
-                    if resp.clicked() {
-                        pick = Some(i);
-                    }
-                }
-            });
-        });
-        if let Some(i) = pick {
-            self.session.selected = Some(i);
-            self.view.fit();
-        }
     }
 }
 
@@ -244,6 +210,9 @@ fn detail_rows(r: &ResultEntry) -> (Vec<DetailRow>, Vec<DetailRow>) {
         pairs.push(row("time", format!("{t:.1} s")));
     }
     let mut lines = vec![row("input", r.input.clone())];
+    if let Some(t) = &r.prompt_template {
+        lines.push(row("template", t.clone()));
+    }
     if let Some(id) = &a.request_id {
         lines.push(row("request", id.clone()));
     }

@@ -153,6 +153,8 @@ pub struct ResultEntry {
     pub texture: Option<egui::TextureHandle>,
     /// Why there is no preview to show, if there is none.
     pub preview_problem: Option<String>,
+    /// The `{a|b}` template the prompt was expanded from, if it was (variations).
+    pub prompt_template: Option<String>,
 }
 
 impl std::fmt::Debug for ResultEntry {
@@ -241,9 +243,13 @@ impl Session {
                     .unwrap_or_else(|| i.path.display().to_string())
             })
             .collect();
-        let (params, input) = match self.job(id) {
-            Some(j) => (j.spec.params.clone(), j.spec.input.describe()),
-            None => (GenParams::default(), String::new()),
+        let (params, input, template) = match self.job(id) {
+            Some(j) => (
+                j.spec.params.clone(),
+                j.spec.input.describe(),
+                j.spec.prompt_template.clone(),
+            ),
+            None => (GenParams::default(), String::new(), None),
         };
         if let Some(j) = self.job_mut(id) {
             j.status = JobStatus::Done { files };
@@ -268,6 +274,7 @@ impl Session {
                 accounting: accounting.clone(),
                 texture: None,
                 preview_problem: None,
+                prompt_template: template.clone(),
             });
         }
         if self.last_seed.is_none() {

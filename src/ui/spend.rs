@@ -68,8 +68,19 @@ impl FluxApp {
             .or_else(|| budget::from_env().ok().flatten())
     }
 
-    /// Why work of `images` images may not be sent today (the budget's refusal), if it may not.
+    /// Why work of `images` images may not be sent today (the budget's refusal, in full with
+    /// what to do), if it may not.
     pub(crate) fn budget_blocker(&self, images: usize) -> Option<String> {
+        self.over_budget(images)
+            .map(|e| format!("{}; {}.", capitalized(&e.to_string()), budget::APP_ADVICE))
+    }
+
+    /// The same in one short sentence (under Generate, where the panel is narrow).
+    pub(crate) fn budget_blocker_short(&self, images: usize) -> Option<String> {
+        self.over_budget(images).map(|e| e.short())
+    }
+
+    fn over_budget(&self, images: usize) -> Option<budget::OverBudget> {
         budget::check(
             self.daily_budget(),
             self.spend.today(),
@@ -77,7 +88,6 @@ impl FluxApp {
             budget::estimate(images, self.cost_per_image()),
         )
         .err()
-        .map(|e| e.to_string())
     }
 
     fn cost_per_image(&self) -> f64 {
@@ -124,8 +134,11 @@ impl FluxApp {
     pub(crate) fn spend_window(&mut self, ctx: &egui::Context) {
         let mut open = self.spend.show;
         let budget = self.daily_budget();
+        // Opens under the figure that opened it (the top bar's right side).
+        let right_top = ctx.content_rect().right_top() + egui::vec2(-480.0, 40.0);
         egui::Window::new("Spend")
             .open(&mut open)
+            .default_pos(right_top.max(egui::pos2(8.0, 40.0)))
             .collapsible(false)
             .default_width(460.0)
             .show(ctx, |ui| {
@@ -143,8 +156,27 @@ impl FluxApp {
         self.spend.show = open;
     }
 
+    /// Writes the settings to storage as soon as a change settles (no drag held, no field being
+    /// typed in), rather than at eframe's next autosave.
+    pub(crate) fn store_settings_now(
+        &mut self,
+        ctx: &egui::Context,
+        storage: Option<&mut (dyn eframe::Storage + 'static)>,
+    ) {
+        let settled = !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
+        if !settled || self.state.settings == self.stored_settings {
+            return;
+        }
+        self.stored_settings = self.state.settings.clone();
+        if let Some(s) = storage {
+            eframe::set_value(s, super::state::STORAGE_KEY, &self.state.sanitized());
+            s.flush();
+        }
+    }
+
     /// The budget's part of the Settings window.
     pub(crate) fn budget_settings(&mut self, ui: &mut Ui) {
+        let before = self.state.settings.daily_budget;
         widgets::heading(ui, "Daily budget");
         let env = budget::from_env();
         let s = &mut self.state.settings;
@@ -167,6 +199,10 @@ impl FluxApp {
         } else {
             s.daily_budget = None;
         }
+        if self.state.settings.daily_budget != before {
+            // The runtime checks every job against it.
+            self.send_configure();
+        }
         match env {
             Ok(Some(b)) if !on => {
                 widgets::hint_line(ui, &format!("{} sets ${b:.2} a day.", budget::BUDGET_ENV));
@@ -177,6 +213,21 @@ impl FluxApp {
             _ => {}
         }
     }
+}
+
+/// `s` with its first letter in capitals.
+pub(crate) fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// "1 image", "3 images".
+pub(crate) fn count(n: impl Into<u64>, what: &str) -> String {
+    let n = n.into();
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn spend_figures(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
@@ -197,11 +248,11 @@ fn spend_figures(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
             ui.label(format!("${:.2}", s.month));
             ui.end_row();
             ui.label("All time");
-            ui.label(format!("${:.2} ({} images)", s.all, s.images));
+            ui.label(format!("${:.2} ({})", s.all, count(s.images, "image")));
             ui.end_row();
             for (t, cost, images) in &s.by_type {
                 ui.label(format!("  {t}"));
-                ui.label(format!("${cost:.2} ({images} images)"));
+                ui.label(format!("${cost:.2} ({})", count(*images, "image")));
                 ui.end_row();
             }
         });
@@ -217,7 +268,7 @@ fn spend_figures(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
 }
 
 fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
-    use egui_plot::{Bar, BarChart, HLine, Plot};
+    use egui_plot::{Bar, BarChart, HLine, Legend, Plot};
     let n = s.per_day.len();
     let bars: Vec<Bar> = s
         .per_day
@@ -230,20 +281,30 @@ fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
         })
         .collect();
     ui.label(format!("Spend per day, the last {n} days (USD)"));
+    // Never below zero; tall enough for the budget line and a cent's bar.
+    let top = s
+        .per_day
+        .iter()
+        .map(|(_, c)| *c)
+        .fold(budget.unwrap_or(0.0), f64::max)
+        .max(0.10);
     Plot::new("spend-per-day")
         .height(180.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
-        .include_y(0.0)
-        .include_y(budget.unwrap_or(0.0))
+        .allow_double_click_reset(false)
+        .auto_bounds(false)
+        .default_x_bounds(-(n as f64) + 0.4, 0.6)
+        .default_y_bounds(0.0, top * 1.15)
+        .legend(Legend::default())
         .x_axis_formatter(|mark, _| match mark.value {
             v if v.abs() < 0.5 => "today".into(),
             v => format!("{v:.0} d"),
         })
         .y_axis_formatter(|mark, _| format!("${:.2}", mark.value))
         .show(ui, |p| {
-            p.bar_chart(BarChart::new("spend", bars).color(widgets::OK));
+            p.bar_chart(BarChart::new("spend per day", bars).color(widgets::OK));
             if let Some(b) = budget {
                 p.hline(HLine::new("daily budget", b).color(widgets::WARN));
             }

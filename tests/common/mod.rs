@@ -9,6 +9,7 @@
 pub mod app;
 pub mod bad_inputs;
 pub mod binary;
+pub mod entries;
 pub mod events;
 pub mod gallery;
 pub mod sim_http;

@@ -26,6 +26,7 @@ pub use query::{Cmp, Query, QueryError, Sort};
 
 use super::Sidecar;
 use super::store::IMAGE_EXTS;
+use crate::api::GenParams;
 use crate::types::JobId;
 use schema::Migrated;
 
@@ -427,6 +428,29 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The pictures made with exactly `params`, newest first: every field equal, the seed taken as
+    /// the one each picture was made with (a picture sent with `-1` whose seed the service
+    /// reported matches that seed). The columns narrow the rows (seed, type, prompt); the sidecars
+    /// decide. The control image is the caller's to compare ([`super::Store::find_identical`]).
+    pub fn same_settings(&self, params: &GenParams) -> rusqlite::Result<Vec<Stored>> {
+        let found = self.stored_where(
+            "SELECT id, file, meta FROM results
+             WHERE seed_used = ?1 AND cn_type = ?2 AND prompt = ?3
+             ORDER BY created_ms DESC, id DESC",
+            &[&params.seed, &params.cn_type.as_str(), &params.prompt],
+        )?;
+        Ok(found
+            .into_iter()
+            .filter(|(_, _, m)| {
+                let made = GenParams {
+                    seed: m.seed_used,
+                    ..m.params.clone()
+                };
+                made == *params
+            })
+            .collect())
+    }
+
     /// The pictures a search finds, in its order.
     pub fn query(&self, q: &Query) -> rusqlite::Result<Vec<Row>> {
         let (filter, args) = q.where_sql();
@@ -436,26 +460,20 @@ impl Catalog {
             q.order_sql()
         );
         let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok(Row {
-                id: r.get(0)?,
-                file: r.get(1)?,
-                created_unix_ms: r.get::<_, i64>(2)?.max(0) as u64,
-                cn_type: r.get(3)?,
-                seed_used: r.get(4)?,
-                favourite: r.get(5)?,
-                rating: r.get::<_, i64>(6)?.clamp(0, 5) as u8,
-                prompt: r.get(7)?,
-            })
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let r = r?;
-            if checked_file(&r.id, &r.file) {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        let rows = st.query_map(rusqlite::params_from_iter(args), listed)?;
+        checked_rows(rows)
+    }
+
+    /// The newest `limit` pictures, newest first (the Result tab's history strip): what the
+    /// default search lists first, without listing the rest.
+    pub fn newest(&self, limit: usize) -> rusqlite::Result<Vec<Row>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT r.id, r.file, r.created_ms, r.cn_type, r.seed_used, r.favourite, r.rating, r.prompt
+             FROM results r ORDER BY r.created_ms DESC, r.id DESC LIMIT ?1",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = st.query_map([limit], listed)?;
+        checked_rows(rows)
     }
 
     /// How many pictures use the kept input with this content address.
@@ -472,6 +490,34 @@ impl Catalog {
             .query_row("SELECT count(*) FROM results", [], |r| r.get::<_, i64>(0))
             .map(|n| n.max(0) as usize)
     }
+}
+
+/// A listed row, from `id, file, created_ms, cn_type, seed_used, favourite, rating, prompt`.
+fn listed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        file: r.get(1)?,
+        created_unix_ms: r.get::<_, i64>(2)?.max(0) as u64,
+        cn_type: r.get(3)?,
+        seed_used: r.get(4)?,
+        favourite: r.get(5)?,
+        rating: r.get::<_, i64>(6)?.clamp(0, 5) as u8,
+        prompt: r.get(7)?,
+    })
+}
+
+/// The rows whose path is safe (see [`checked_file`]).
+fn checked_rows(
+    rows: impl Iterator<Item = rusqlite::Result<Row>>,
+) -> rusqlite::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for r in rows {
+        let r = r?;
+        if checked_file(&r.id, &r.file) {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 fn job_sql(job: JobId) -> i64 {
@@ -545,3 +591,104 @@ fn put(conn: &Connection, id: &str, file: &str, m: &Sidecar) -> rusqlite::Result
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod additions_tests {
+    use super::*;
+    use crate::api::params::CnType;
+
+    fn made(n: u64, params: GenParams, seed_used: i64) -> Stored {
+        let meta = Sidecar {
+            version: 1,
+            app: "fluxcn test".into(),
+            created: "2026-01-01T00:00:00.000Z".into(),
+            created_unix_ms: n,
+            params,
+            seed_used,
+            input: "in.png".into(),
+            api: Default::default(),
+            accounting: Default::default(),
+            format: Default::default(),
+            width: 8,
+            height: 8,
+            bytes: 10,
+            group: None,
+            favourite: false,
+            rating: 0,
+            model: "flux-controlnet".into(),
+            job_id: None,
+            input_file: None,
+            input_hash: None,
+            prompt_template: None,
+            batch_line: None,
+        };
+        (format!("id{n}"), format!("id{n}.png"), meta)
+    }
+
+    #[test]
+    fn finds_every_picture_made_with_exactly_these_settings_newest_first() {
+        let p = GenParams {
+            prompt: "a knight".into(),
+            cn_type: CnType::Depth,
+            seed: 42,
+            ..Default::default()
+        };
+        let other_steps = GenParams {
+            steps: p.steps + 1,
+            ..p.clone()
+        };
+        let other_type = GenParams {
+            cn_type: CnType::Pose,
+            ..p.clone()
+        };
+        let other_prompt = GenParams {
+            prompt: "a knight ".into(),
+            ..p.clone()
+        };
+        let random = GenParams {
+            seed: -1,
+            ..p.clone()
+        };
+        let mut c = Catalog::in_memory();
+        c.replace_all(&[
+            made(1, p.clone(), 42),
+            made(2, other_steps, 42),
+            made(3, other_type, 42),
+            made(4, other_prompt, 42),
+            // Sent with -1, made with 42: the same picture.
+            made(5, random.clone(), 42),
+            // Sent with -1, made with another seed.
+            made(6, random, 7),
+            made(7, p.clone(), 43),
+        ])
+        .unwrap();
+        let ids: Vec<String> = c
+            .same_settings(&p)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        assert_eq!(ids, ["id5", "id1"]);
+        let nothing = GenParams {
+            seed: 44,
+            ..p.clone()
+        };
+        assert!(c.same_settings(&nothing).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_newest_are_listed_first_and_no_more_than_asked() {
+        let mut c = Catalog::in_memory();
+        let items: Vec<Stored> = [3u64, 1, 4, 2]
+            .into_iter()
+            .map(|n| made(n, GenParams::default(), n as i64))
+            .collect();
+        c.replace_all(&items).unwrap();
+        let ids = |rows: Vec<Row>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(c.newest(2).unwrap()), ["id4", "id3"]);
+        assert_eq!(ids(c.newest(10).unwrap()), ["id4", "id3", "id2", "id1"]);
+        assert!(c.newest(0).unwrap().is_empty());
+        // The same order as the default search.
+        assert_eq!(c.newest(10).unwrap(), c.query(&Query::default()).unwrap());
+    }
+}

@@ -421,7 +421,11 @@ fn image_of(value: &str, base: &Path) -> Result<InputSource, String> {
     match std::fs::metadata(&p) {
         Ok(m) if m.is_file() => Ok(InputSource::File(p)),
         Ok(_) => Err(format!("{} is not a regular file", p.display())),
-        Err(e) => Err(format!("no image at {} ({e})", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "no image at {}: there is no such file",
+            p.display()
+        )),
+        Err(e) => Err(format!("the image {} cannot be read ({e})", p.display())),
     }
 }
 

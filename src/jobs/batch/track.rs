@@ -74,6 +74,7 @@ pub struct Tracker {
     pub spent: f64,
     /// The budget refusal that stopped the run, if one did.
     pub budget_stop: Option<String>,
+    started: bool,
 }
 
 impl Tracker {
@@ -96,6 +97,7 @@ impl Tracker {
             pending: plan.todo.iter().copied().collect(),
             spent: 0.0,
             budget_stop: None,
+            started: false,
         }
     }
 
@@ -133,6 +135,20 @@ impl Tracker {
         }
     }
 
+    /// Whether this run handed any line to the runtime yet.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// The first line the daily budget refused in this run (its number in the file).
+    pub fn budget_line(&self) -> Option<usize> {
+        self.status
+            .iter()
+            .zip(&self.lines)
+            .find(|(s, _)| matches!(s, LineStatus::OverBudget(_)))
+            .map(|(_, l)| l.line_no)
+    }
+
     /// Nothing under way and nothing left to send.
     pub fn is_done(&self) -> bool {
         self.jobs.is_empty() && self.pending.is_empty()
@@ -148,6 +164,7 @@ impl Tracker {
 
     /// Line `index` was submitted as job `id`.
     pub fn submitted(&mut self, id: JobId, index: usize) {
+        self.started = true;
         self.pending.retain(|&p| p != index);
         self.jobs.insert(id, index);
         self.status[index] = LineStatus::Running("queued".into());

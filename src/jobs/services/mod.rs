@@ -77,8 +77,12 @@ pub struct Services {
 enum Backend {
     /// Served on the runtime by [`serve`].
     Real(Arc<serve::Server>),
-    /// Handed to whoever holds the inbox (panel tests).
-    Manual(std::sync::mpsc::Sender<Request>),
+    /// Handed to whoever holds the inbox (panel tests); with `lookups` false, the same-picture
+    /// lookup is answered "none" at once instead.
+    Manual {
+        tx: std::sync::mpsc::Sender<Request>,
+        lookups: bool,
+    },
 }
 
 impl Services {
@@ -105,12 +109,23 @@ impl Services {
     }
 
     /// Services whose requests go to the returned inbox, unanswered until the holder answers them
-    /// (panel tests stand in for the I/O this way).
+    /// (panel tests stand in for the I/O this way). The one exception is the same-picture lookup
+    /// ([`Services::find_same`]), answered "none found" at once: Generate waits for it, and a test
+    /// about something else need not answer it. [`Services::manual_all`] hands it over too.
     pub fn manual() -> (Services, std::sync::mpsc::Receiver<Request>) {
+        Services::manual_with(false)
+    }
+
+    /// Like [`Services::manual`], every request to the inbox, the same-picture lookup included.
+    pub fn manual_all() -> (Services, std::sync::mpsc::Receiver<Request>) {
+        Services::manual_with(true)
+    }
+
+    fn manual_with(lookups: bool) -> (Services, std::sync::mpsc::Receiver<Request>) {
         let (tx, rx) = std::sync::mpsc::channel();
         (
             Services {
-                backend: Backend::Manual(tx),
+                backend: Backend::Manual { tx, lookups },
             },
             rx,
         )
@@ -121,8 +136,15 @@ impl Services {
         let request = make(reply);
         match &self.backend {
             Backend::Real(server) => serve::serve(server, request),
+            Backend::Manual { lookups: false, .. }
+                if matches!(request, Request::FindSame { .. }) =>
+            {
+                if let Request::FindSame { reply, .. } = request {
+                    let _ = reply.send(Ok(None));
+                }
+            }
             // A closed inbox drops the request and its reply: the caller sees `Poll::Lost`.
-            Backend::Manual(tx) => drop(tx.send(request)),
+            Backend::Manual { tx, .. } => drop(tx.send(request)),
         }
         pending
     }
@@ -173,9 +195,33 @@ impl Services {
         self.ask(|reply| Request::GalleryList { query, reply })
     }
 
+    /// The gallery's newest `limit` pictures, newest first (what the default search lists first),
+    /// with the gallery's size.
+    pub fn recent(&self, limit: usize) -> Pending<Result<Listing, ServiceError>> {
+        self.ask(|reply| Request::Recent { limit, reply })
+    }
+
     /// One picture of the gallery, with all its settings.
     pub fn gallery_get(&self, id: String) -> Pending<Result<Entry, ServiceError>> {
         self.ask(|reply| Request::GalleryGet { id, reply })
+    }
+
+    /// The newest gallery picture a job with `params` and `input` would make again: the same
+    /// settings, seed (as used) and control image (a local input is prepared as the runtime would,
+    /// with `max_input_side`, and compared by content with the inputs the gallery kept). `None`
+    /// when there is none, or the seed is random (`-1`).
+    pub fn find_same(
+        &self,
+        params: GenParams,
+        input: InputSource,
+        max_input_side: u32,
+    ) -> Pending<Result<Option<Entry>, ServiceError>> {
+        self.ask(|reply| Request::FindSame {
+            params,
+            input,
+            max_input_side,
+            reply,
+        })
     }
 
     /// A thumbnail of a saved image, made (and cached on disk) off the UI thread.

@@ -81,9 +81,23 @@ pub enum Request {
         query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
     },
+    /// The newest `limit` pictures of the gallery, newest first (the Result tab's history).
+    Recent {
+        limit: usize,
+        reply: Reply<Result<Listing, ServiceError>>,
+    },
     GalleryGet {
         id: String,
         reply: Reply<Result<Entry, ServiceError>>,
+    },
+    /// The newest gallery picture a job with `params` and `input` would make again (same settings,
+    /// seed and control image), if any; `max_input_side` prepares a local input as the runtime
+    /// would, to compare its content with the inputs the gallery kept.
+    FindSame {
+        params: GenParams,
+        input: InputSource,
+        max_input_side: u32,
+        reply: Reply<Result<Option<Entry>, ServiceError>>,
     },
     Thumbnail {
         id: String,

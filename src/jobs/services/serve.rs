@@ -12,7 +12,7 @@ use crate::jobs::clients::Clients;
 use crate::jobs::export::write_grid_png;
 use crate::jobs::runtime::{Notify, PREVIEW_SIDE, decode_preview};
 use crate::keystore::KeyStore;
-use crate::types::KeyState;
+use crate::types::{InputSource, KeyState};
 
 /// What serving needs.
 pub(super) struct Server {
@@ -85,7 +85,14 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             }
         }),
         Request::GalleryList { query, reply } => blocking(s, reply, move |s| listing(s, &query)),
+        Request::Recent { limit, reply } => recent(s, limit, reply),
         Request::GalleryGet { id, reply } => blocking(s, reply, move |s| entry(&s.store, &id)),
+        Request::FindSame {
+            params,
+            input,
+            max_input_side,
+            reply,
+        } => find_same(s, params, input, max_input_side, reply),
         Request::Thumbnail {
             id,
             max_side,
@@ -147,6 +154,53 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             reveal(&path).map_err(|source| ServiceError::Reveal { path, source })
         }),
     }
+}
+
+/// The gallery's newest `limit` pictures, with its size.
+fn recent(s: Arc<Server>, limit: usize, reply: Reply<Result<Listing, ServiceError>>) {
+    blocking(s, reply, move |s| {
+        let rows = s.store.newest(limit)?;
+        Ok(Arc::new(Found {
+            total: s.store.count(),
+            rows,
+        }))
+    });
+}
+
+/// The newest gallery picture a job of `params` from `input` would make again.
+fn find_same(
+    s: Arc<Server>,
+    params: crate::api::GenParams,
+    input: InputSource,
+    max_input_side: u32,
+    reply: Reply<Result<Option<Entry>, ServiceError>>,
+) {
+    blocking(s, reply, move |s| {
+        // Pasted bytes are named by nothing that tells them apart: by content only.
+        let by_describe = !matches!(input, InputSource::Bytes { .. });
+        Ok(s.store
+            .find_identical(&params, &input.describe(), by_describe, || {
+                sent_hash(&input, max_input_side)
+            })?)
+    });
+}
+
+/// The content hash of `input` as a job would send it (what the gallery keeps and names it by);
+/// `None` for a URL (sent as its text), or an input that cannot be prepared (the job would fail).
+fn sent_hash(input: &InputSource, max_side: u32) -> Option<String> {
+    use base64::Engine as _;
+    if matches!(input, InputSource::Url(_)) {
+        return None;
+    }
+    let opts = input::PrepareOptions {
+        max_side,
+        ..input::PrepareOptions::default()
+    };
+    let prepared = input::prepare(input, &opts).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(prepared.payload.as_bytes())
+        .ok()?;
+    Some(Store::content_hash(&bytes))
 }
 
 /// Writes a grid's results as one labelled PNG.
@@ -241,4 +295,112 @@ fn key_task(
         let _ = reply.send(state);
         (s.notify)();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::api::GenParams;
+    use crate::gallery::NewResult;
+
+    /// A result of `params` from `input`, its control image kept as `sent` (the bytes a job sent).
+    fn save(store: &Store, params: &GenParams, input: &str, sent: Option<&[u8]>) -> Entry {
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let image = crate::api::ReceivedImage {
+            bytes: png,
+            format: crate::api::ImageFormat::Png,
+            width: 8,
+            height: 8,
+        };
+        store
+            .save(&NewResult {
+                image: &image,
+                params,
+                input,
+                api: Default::default(),
+                accounting: &Default::default(),
+                group: None,
+                index: 0,
+                job_id: None,
+                input_image: sent,
+                prompt_template: None,
+                batch_line: None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_same_picture_is_found_by_the_input_a_job_would_send() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("gallery")).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let keys = KeyStore::in_memory();
+        let clients = Clients::new(keys.clone(), Default::default());
+        let services = super::super::Services::new(
+            rt.handle().clone(),
+            store.clone(),
+            keys,
+            clients,
+            None,
+            Arc::new(|| {}),
+        );
+        // A photo larger than the longest side sent: a job downscales and re-encodes it.
+        let photo = dir.path().join("photo.png");
+        image::RgbImage::from_fn(600, 400, |x, y| image::Rgb([x as u8, y as u8, 90]))
+            .save(&photo)
+            .unwrap();
+        let source = InputSource::File(photo.clone());
+        let opts = input::PrepareOptions {
+            max_side: 512,
+            ..Default::default()
+        };
+        let payload = input::prepare(&source, &opts).unwrap().payload;
+        let sent = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .unwrap();
+        let params = GenParams {
+            prompt: "a knight".into(),
+            seed: 42,
+            ..Default::default()
+        };
+        let made = save(&store, &params, &source.describe(), Some(&sent));
+        let find = |params: &GenParams, source: InputSource, side: u32| {
+            services
+                .find_same(params.clone(), source, side)
+                .wait()
+                .unwrap()
+                .unwrap()
+                .map(|e| e.id)
+        };
+        assert_eq!(find(&params, source.clone(), 512), Some(made.id));
+        // Another longest side sends other bytes: another control image.
+        assert_eq!(find(&params, source.clone(), 256), None);
+        let random = GenParams {
+            seed: -1,
+            ..params.clone()
+        };
+        assert_eq!(find(&random, source, 512), None);
+        // A URL is compared as its text.
+        let url = "https://example.com/pose.jpg";
+        let by_url = save(&store, &params, url, None);
+        assert_eq!(
+            find(&params, InputSource::Url(url.into()), 512),
+            Some(by_url.id)
+        );
+        // Pasted bytes are compared by content only, never by their name.
+        let pasted = InputSource::Bytes {
+            name: url.into(),
+            data: Arc::new(b"not an image".to_vec()),
+        };
+        assert_eq!(find(&params, pasted, 512), None);
+    }
 }

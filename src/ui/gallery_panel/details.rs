@@ -174,6 +174,10 @@ fn settings_grid(ui: &mut egui::Ui, entry: &Entry) {
         .collect();
     rows.push(("size", format!("{} × {}", m.width, m.height)));
     rows.push(("created", m.created.clone()));
+    if let Some(t) = &m.prompt_template {
+        // The variations' template the prompt was expanded from.
+        rows.push(("template", t.clone()));
+    }
     egui::Grid::new("gallery-details")
         .num_columns(2)
         .spacing([12.0, 2.0])

@@ -46,6 +46,9 @@ pub const MAX_THUMB_TEXTURES: usize = 300;
 pub const MAX_THUMB_REQUESTS_PER_FRAME: usize = 48;
 /// The most thumbnail requests waiting for an answer at once.
 pub const MAX_THUMBS_IN_FLIGHT: usize = 96;
+/// At most this many thumbnails become textures in one frame; the rest wait for the next frames
+/// (a page of thumbnails arriving at once would otherwise make one long frame while scrolling).
+pub const MAX_THUMB_UPLOADS_PER_FRAME: usize = 8;
 /// How long the "Undo" button stays after a delete, in seconds.
 pub const UNDO_SECONDS: f64 = 10.0;
 /// The shortest time between two listings asked for because results arrived (a grid's results
@@ -322,16 +325,23 @@ impl GalleryPanel {
     }
 
     fn poll_thumbs(&mut self, ctx: &egui::Context) {
+        let mut uploads = 0;
         for (id, slot) in self.thumbs.iter_mut() {
             let Thumb::Requested(p) = &mut slot.thumb else {
                 continue;
             };
+            if uploads >= MAX_THUMB_UPLOADS_PER_FRAME {
+                // The answers keep in their channels until the next frame takes them.
+                ctx.request_repaint();
+                break;
+            }
             let answer = match p.poll() {
                 Poll::Waiting => continue,
                 Poll::Ready(r) => r.map_err(|e| e.to_string()),
                 Poll::Lost => Err("the background worker has stopped".into()),
             };
             self.in_flight = self.in_flight.saturating_sub(1);
+            uploads += 1;
             slot.thumb = match answer {
                 Ok(img) => match texture_from_rgba(ctx, format!("thumb-{id}"), &img) {
                     Some(t) => Thumb::Ready(t),

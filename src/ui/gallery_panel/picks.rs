@@ -200,12 +200,13 @@ fn what_changed(ui: &mut egui::Ui, a: &Entry, b: &Entry) {
     }
 }
 
-/// When an image was made, to the minute (`2026-11-25 07:00`).
+/// When an image was made, to the second (`2026-11-25 07:00:12`): two made a moment apart
+/// read apart.
 fn when(e: &Entry) -> String {
     e.meta
         .created
         .chars()
-        .take(16)
+        .take(19)
         .map(|c| if c == 'T' { ' ' } else { c })
         .collect()
 }
