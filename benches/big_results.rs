@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use fluxcn::api::{Accounting, GenParams};
@@ -152,7 +153,13 @@ fn main() {
     };
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(move |_| FluxApp::with_state(State::default(), opts, jobs));
+        .build_eframe(move |_| {
+            // A prompt and an input, so that the Compare view can send its cells.
+            let mut state = State::default();
+            state.params.prompt = "a knight".into();
+            state.input = Some(InputSource::Url("https://example.com/a.png".into()));
+            FluxApp::with_state(state, opts, jobs)
+        });
     h.run_steps(2);
 
     // The Result tab: four results arrive one by one; each is measured from its event to the end
@@ -183,7 +190,7 @@ fn main() {
     h.get_by_label("Compare").click();
     h.run_steps(2);
     for t in ["pose", "depth", "canny", "tile"] {
-        h.get_by_label(t).click();
+        h.get_by_role_and_label(Role::CheckBox, t).click();
         h.run_steps(1);
     }
     while cmd_rx.try_recv().is_ok() {}

@@ -413,3 +413,22 @@ fn a_v2_job_whose_polling_loses_the_server_stays_in_the_journal() {
             .is_some_and(|b| b.starts_with("http://127.0.0.1:"))
     );
 }
+
+#[test]
+fn previews_fit_2048_on_the_long_side_whatever_the_format() {
+    use fluxcn::jobs::decode_preview;
+    // A large JPEG (decoded at a reduced scale, then resized exactly), a large PNG, a small one.
+    let big = common::gradient(4096, 2048);
+    let p = decode_preview(&common::jpeg(&big, 90)).unwrap();
+    assert_eq!((p.width(), p.height()), (2048, 1024));
+    // The picture survives the reduction: the gradient still runs left to right.
+    assert!(p.get_pixel(2000, 500)[0] > p.get_pixel(40, 500)[0] + 200);
+    let p = decode_preview(&common::png_of(&image::DynamicImage::ImageRgb8(
+        common::gradient(3000, 1000),
+    )))
+    .unwrap();
+    assert_eq!((p.width(), p.height()), (2048, 683));
+    let p = decode_preview(&common::jpeg(&common::gradient(640, 480), 90)).unwrap();
+    assert_eq!((p.width(), p.height()), (640, 480));
+    assert!(decode_preview(b"\xFF\xD8 not a jpeg").is_none());
+}

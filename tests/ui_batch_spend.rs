@@ -194,3 +194,25 @@ fn a_comparison_over_the_budget_is_refused_whole() {
     assert!(submitted(&rt.sent()).is_empty(), "no cell was sent");
     h.get_by_label_contains("Nothing was sent. Over the daily budget of $0.10");
 }
+
+#[test]
+fn a_budget_set_in_settings_reaches_the_runtime_at_once() {
+    let (mut h, mut rt) = start_with(State::default(), opts());
+    answer_spend(&mut rt, 0.0);
+    rt.sent();
+    h.get_by_label("Settings").click();
+    h.run_steps(4);
+    h.get_by_label("Refuse work over a daily budget").click();
+    h.run_steps(4);
+    let budgets: Vec<Option<f64>> = rt
+        .sent()
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Configure(cfg) => Some(cfg.daily_budget),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(budgets.last(), Some(&Some(5.0)), "{budgets:?}");
+    assert_eq!(h.state().state().settings.daily_budget, Some(5.0));
+    h.get_by_label_contains("Today $0.00 / $5.00");
+}

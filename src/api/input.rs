@@ -10,7 +10,7 @@
 //! is refused by its type before it is opened), and only images the service can use are prepared:
 //! at least [`MIN_SIDE`] pixels a side after any downscale, at most [`MAX_RATIO`] to 1.
 
-mod pixels;
+pub(crate) mod pixels;
 mod sniff;
 mod usable;
 

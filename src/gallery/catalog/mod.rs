@@ -507,9 +507,7 @@ fn listed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 /// The rows whose path is safe (see [`checked_file`]).
-fn checked_rows(
-    rows: impl Iterator<Item = rusqlite::Result<Row>>,
-) -> rusqlite::Result<Vec<Row>> {
+fn checked_rows(rows: impl Iterator<Item = rusqlite::Result<Row>>) -> rusqlite::Result<Vec<Row>> {
     let mut out = Vec::new();
     for r in rows {
         let r = r?;
