@@ -269,12 +269,33 @@ pub fn prompt_words(a: &str, b: &str) -> Vec<WordChange> {
     prompt_diff(a, b).words
 }
 
+/// A prompt's words, with a word's trailing commas and full stops as tokens of their own:
+/// `photo, blue` is `photo` `,` `blue`, so adding ", blue hour" after "photo" changes no word.
+/// Brackets and colons stay with their word (`(red:1.2)` is one weighted word, as A1111 reads it).
+fn tokens(s: &str) -> Vec<&str> {
+    const TRAILING: &[char] = &[',', '.', ';', '!', '?'];
+    let mut out = Vec::new();
+    for word in s.split_whitespace() {
+        let inner = word.trim_end_matches(TRAILING);
+        if !inner.is_empty() {
+            out.push(inner);
+        }
+        let trail = &word[inner.len()..];
+        out.extend(
+            trail
+                .char_indices()
+                .map(|(i, c)| &trail[i..i + c.len_utf8()]),
+        );
+    }
+    out
+}
+
 /// The word-level diff from `a` to `b`: the common first and last words matched directly, the
 /// middle by a longest common subsequence when neither side's middle has more than [`MAX_WORDS`]
 /// words, else the middle given as removed then added (`exact: false`).
 pub fn prompt_diff(a: &str, b: &str) -> PromptDiff {
-    let old: Vec<&str> = a.split_whitespace().collect();
-    let new: Vec<&str> = b.split_whitespace().collect();
+    let old: Vec<&str> = tokens(a);
+    let new: Vec<&str> = tokens(b);
     let head = old.iter().zip(&new).take_while(|(x, y)| x == y).count();
     let tail = old[head..]
         .iter()

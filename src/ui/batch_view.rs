@@ -315,11 +315,11 @@ impl FluxApp {
         use egui_extras::{Column, TableBuilder};
         TableBuilder::new(ui)
             .striped(true)
-            .column(Column::exact(40.0))
-            .column(Column::initial(190.0).at_least(120.0).clip(true))
-            .column(Column::exact(48.0))
-            .column(Column::exact(84.0))
-            .column(Column::remainder().at_least(80.0).clip(true))
+            .column(Column::exact(36.0))
+            .column(Column::initial(150.0).at_least(110.0).clip(true))
+            .column(Column::exact(46.0))
+            .column(Column::exact(72.0))
+            .column(Column::remainder().at_least(60.0).clip(true))
             .header(20.0, |mut h| {
                 for title in ["Line", "Status", "Type", "Seed", "Prompt"] {
                     h.col(|ui| {

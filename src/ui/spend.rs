@@ -268,7 +268,7 @@ fn spend_figures(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
 }
 
 fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
-    use egui_plot::{Bar, BarChart, HLine, Legend, Plot};
+    use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Plot, PlotBounds};
     let n = s.per_day.len();
     let bars: Vec<Bar> = s
         .per_day
@@ -295,15 +295,19 @@ fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
         .allow_scroll(false)
         .allow_double_click_reset(false)
         .auto_bounds(false)
-        .default_x_bounds(-(n as f64) + 0.4, 0.6)
-        .default_y_bounds(0.0, top * 1.15)
-        .legend(Legend::default())
+        .y_axis_min_width(44.0)
+        .legend(Legend::default().position(Corner::LeftTop))
         .x_axis_formatter(|mark, _| match mark.value {
             v if v.abs() < 0.5 => "today".into(),
             v => format!("{v:.0} d"),
         })
         .y_axis_formatter(|mark, _| format!("${:.2}", mark.value))
         .show(ui, |p| {
+            // Set every frame: the figures (and the budget) change while the window is open.
+            p.set_plot_bounds(PlotBounds::from_min_max(
+                [-(n as f64) + 0.4, 0.0],
+                [1.0, top * 1.3],
+            ));
             p.bar_chart(BarChart::new("spend per day", bars).color(widgets::OK));
             if let Some(b) = budget {
                 p.hline(HLine::new("daily budget", b).color(widgets::WARN));

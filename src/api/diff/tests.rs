@@ -86,7 +86,7 @@ fn prompt_words_mark_added_and_removed() {
     assert_eq!(
         words(&w),
         [
-            "a", "knight", "in", "-red", "+shiny", "+blue", "armour,", "castle", "at", "-dawn",
+            "a", "knight", "in", "-red", "+shiny", "+blue", "armour", ",", "castle", "at", "-dawn",
             "+night"
         ]
     );
@@ -107,12 +107,11 @@ fn prompt_words_mark_added_and_removed() {
 }
 
 #[test]
-fn punctuation_stays_with_its_word() {
-    // `castle,` and `castle` are different words; a weight change is one word replaced. A replaced
-    // run is its removed words, then its added ones.
+fn a_weight_stays_with_its_word_and_a_trailing_comma_is_its_own() {
+    // A weight change is one word replaced; `castle,` is `castle` and `,`.
     assert_eq!(
         words(&prompt_words("(red:1.2) castle,", "(red:1.4) castle")),
-        ["-(red:1.2)", "-castle,", "+(red:1.4)", "+castle"]
+        ["-(red:1.2)", "+(red:1.4)", "castle", "-,"]
     );
 }
 
