@@ -12,8 +12,12 @@
 // A benchmark harness: a failed unwrap is a failed run, reported at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::peak_rss_mb;
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -26,19 +30,6 @@ use fluxcn::jobs::{
 use fluxcn::ui::{FluxApp, LaunchOptions, State};
 
 const SIDE: u32 = 4096;
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]

@@ -10,8 +10,12 @@
 // A benchmark harness: a failed unwrap is a failed run, reported at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::peak_rss_mb;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -35,19 +39,6 @@ fn row(i: usize) -> Row {
         rating: 0,
         prompt: format!("prompt number {i}, a castle on a hill"),
     }
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// Answers the gallery's requests waiting in `inbox` at once, as a warm cache would: the listing with

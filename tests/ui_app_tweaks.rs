@@ -12,8 +12,7 @@ use std::path::PathBuf;
 use common::app::*;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
-use fluxcn::api::Accounting;
-use fluxcn::jobs::{Command, Event, SavedImage};
+use fluxcn::jobs::Command;
 use fluxcn::ui::State;
 
 /// Generates with the current settings and answers the job as done.
@@ -31,23 +30,13 @@ fn finish_with(
     seed: i64,
     preview: Option<std::sync::Arc<image::RgbaImage>>,
 ) -> u64 {
-    h.get_by_role_and_label(Role::Button, "Generate").click();
-    h.run_steps(4);
-    let (id, _) = submitted(&rt.sent()).remove(0);
-    rt.feed(Event::Done {
-        id,
-        images: vec![SavedImage {
-            path: PathBuf::from(format!("/g/{id}.jpg")),
-            sidecar: PathBuf::from(format!("/g/{id}.json")),
-            width: 64,
-            height: 64,
-            seed,
-            preview,
-        }],
-        accounting: Accounting::default(),
-    });
-    h.run_steps(4);
-    id
+    common::app::generate_and_finish_at(
+        h,
+        rt,
+        |id| PathBuf::from(format!("/g/{id}.jpg")),
+        seed,
+        preview,
+    )
 }
 
 #[test]

@@ -172,27 +172,18 @@ fn the_strip_lists_the_gallery_newest_first_and_says_what_changed() {
 
 /// Generates with what the controls hold and answers the job as done, saved at `file`.
 fn generate_done(h: &mut App, rt: &mut FakeRuntime, file: &str, seed: i64) -> u64 {
-    h.get_by_role_and_label(Role::Button, "Generate").click();
-    h.run_steps(4);
-    let (id, _) = submitted(&rt.sent()).remove(0);
-    rt.feed(Event::Done {
-        id,
-        images: vec![SavedImage {
-            path: PathBuf::from(format!("/gallery/{file}")),
-            sidecar: PathBuf::from("/gallery/x.json"),
-            width: 64,
-            height: 48,
-            seed,
-            preview: Some(Arc::new(image::RgbaImage::from_pixel(
-                64,
-                48,
-                image::Rgba([10, 200, 10, 255]),
-            ))),
-        }],
-        accounting: Accounting::default(),
-    });
-    h.run_steps(4);
-    id
+    let preview = Arc::new(image::RgbaImage::from_pixel(
+        64,
+        48,
+        image::Rgba([10, 200, 10, 255]),
+    ));
+    common::app::generate_and_finish_at(
+        h,
+        rt,
+        |_| PathBuf::from(format!("/gallery/{file}")),
+        seed,
+        Some(preview),
+    )
 }
 
 #[test]

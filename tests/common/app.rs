@@ -211,3 +211,35 @@ pub fn type_into_number(h: &mut Harness<'static, FluxApp>, label: &str, text: &s
     h.key_press(egui::Key::Enter);
     h.run_steps(4);
 }
+
+/// Clicks Generate and answers the job as done: one image saved at `path(id)` with `seed` and
+/// `preview` (its size is the preview's, 64×64 without one). Returns the job's id.
+pub fn generate_and_finish_at(
+    h: &mut Harness<'static, FluxApp>,
+    rt: &mut FakeRuntime,
+    path: impl FnOnce(u64) -> PathBuf,
+    seed: i64,
+    preview: Option<Arc<image::RgbaImage>>,
+) -> u64 {
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let (id, _) = submitted(&rt.sent()).remove(0);
+    let path = path(id);
+    let (width, height) = preview
+        .as_ref()
+        .map_or((64, 64), |p| (p.width(), p.height()));
+    rt.feed(Event::Done {
+        id,
+        images: vec![fluxcn::jobs::SavedImage {
+            sidecar: path.with_extension("json"),
+            path,
+            width,
+            height,
+            seed,
+            preview,
+        }],
+        accounting: fluxcn::api::Accounting::default(),
+    });
+    h.run_steps(4);
+    id
+}
