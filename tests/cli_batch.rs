@@ -405,3 +405,26 @@ fn a_v2_batch_killed_mid_run_is_finished_by_resume_and_each_job_is_billed_and_co
         assert!(err.contains("with no answer known"), "{err}");
     }
 }
+
+#[test]
+fn a_failed_line_is_said_on_stderr_without_a_terminal_and_sent_again_by_a_rerun() {
+    let b = Bench::new(Duration::ZERO);
+    let file = b.jsonl("two.jsonl", 2);
+    // The first request is refused (403: not retried, not billed); the second goes through.
+    b.server.push_faults([sim::Fault::Status403]);
+    let o = b.batch(&file, &["--concurrency", "1"]);
+    let err = text(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("fluxcn: line 1: failed:"), "{err}");
+    assert!(err.contains("2 lines: 1 saved, 1 failed"), "{err}");
+    // Not billed: a re-run sends it again (and only it).
+    let o = b.batch(&file, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("1 line that failed unbilled before: sent again"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(b.sent().get("prompt 1"), Some(&2));
+    assert_eq!(b.sent().get("prompt 2"), Some(&1));
+}

@@ -58,8 +58,8 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
         tracker: Tracker::new(lines, &plan),
         name,
         api: b.api.into(),
-        // Twice the concurrency: the next inputs are prepared while the others are sent.
-        window: b.concurrency as usize * 2,
+        // As many as run at once: each line handed over starts at once, so lines go in file order.
+        window: b.concurrency as usize,
     };
     let bar = progress_bar(plan.todo.len(), cli.quiet);
     let stopped = run.follow(&bar, &stops, cli.quiet)?;
@@ -153,6 +153,15 @@ fn tell_plan(plan: &Plan, lines: &[BatchLine], resend: bool) {
     }
 }
 
+/// A line on stderr above the progress bar (plainly when there is no bar: not a terminal).
+fn say(bar: &ProgressBar, text: &str) {
+    if bar.is_hidden() {
+        eprintln!("{text}");
+    } else {
+        bar.println(text);
+    }
+}
+
 /// "1 line", "3 lines".
 fn lines_text(n: usize) -> String {
     format!("{n} line{}", if n == 1 { "" } else { "s" })
@@ -221,7 +230,10 @@ impl Run<'_> {
                     self.handle.send(Command::Cancel(id));
                 }
                 if !quiet {
-                    bar.println("fluxcn: stopping: no new line is sent; waiting for those under way (Ctrl+C again leaves now)");
+                    say(
+                        bar,
+                        "fluxcn: stopping: no new line is sent; waiting for those under way (Ctrl+C again leaves now)",
+                    );
                 }
             }
             if !stopping {
@@ -242,7 +254,7 @@ impl Run<'_> {
         let stdout = std::io::stdout();
         let live = !bar.is_hidden();
         if let Event::Notice(n) = ev {
-            bar.println(format!("fluxcn: {n}"));
+            say(bar, &format!("fluxcn: {n}"));
         }
         let Some(i) = tracker.on_event(ev) else {
             return;
@@ -256,10 +268,10 @@ impl Run<'_> {
                 }
             }
             (LineStatus::Failed { message, .. }, _) if !quiet => {
-                bar.println(format!("fluxcn: line {line_no}: failed: {message}"));
+                say(bar, &format!("fluxcn: line {line_no}: failed: {message}"));
             }
             (LineStatus::OverBudget(message), _) if !quiet => {
-                bar.println(format!("fluxcn: line {line_no}: {message}"));
+                say(bar, &format!("fluxcn: line {line_no}: {message}"));
             }
             (LineStatus::Running(stage), _) => bar.set_message(format!("line {line_no}: {stage}")),
             _ => {}

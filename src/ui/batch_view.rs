@@ -172,7 +172,7 @@ impl FluxApp {
         {
             out.extend(self.batch.stop());
         }
-        let window = self.state.settings.sanitized().concurrency * 2;
+        let window = self.state.settings.sanitized().concurrency;
         out.extend(self.batch.feed(self.state.settings.api_version, window));
         ui.horizontal(|ui| {
             let label = ui.label("Batch file");
@@ -276,7 +276,7 @@ impl FluxApp {
             .clicked()
         {
             self.batch.start();
-            let window = self.state.settings.sanitized().concurrency * 2;
+            let window = self.state.settings.sanitized().concurrency;
             out.extend(self.batch.feed(self.state.settings.api_version, window));
         }
         match (blocker, self.budget_blocker(images)) {
