@@ -79,39 +79,42 @@ pub const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "webp", "bmp", "t
 
 impl FilePicker for NativePicker {
     fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>) {
-        let spawned = std::thread::Builder::new()
-            .name("fluxcn-open-dialog".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Choose an input image")
-                    .add_filter("Images", &IMAGE_EXTENSIONS)
-                    .pick_file();
-                if let Some(handle) = block_on(dialog) {
-                    let _ = reply.send(Picked::File(handle.path().to_path_buf()));
-                }
-                wake();
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the file dialog thread");
-        }
+        let filter = ("Images", &IMAGE_EXTENSIONS[..]);
+        open_dialog("Choose an input image", filter, wake, move |path| {
+            let _ = reply.send(Picked::File(path));
+        });
     }
 
     fn pick_batch(&self, reply: std::sync::mpsc::Sender<PathBuf>, wake: Box<dyn Fn() + Send>) {
-        let spawned = std::thread::Builder::new()
-            .name("fluxcn-open-dialog".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Choose a batch file")
-                    .add_filter("Batch files", &["jsonl", "ndjson", "json", "csv"])
-                    .pick_file();
-                if let Some(handle) = block_on(dialog) {
-                    let _ = reply.send(handle.path().to_path_buf());
-                }
-                wake();
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the file dialog thread");
-        }
+        let filter = ("Batch files", &["jsonl", "ndjson", "json", "csv"][..]);
+        open_dialog("Choose a batch file", filter, wake, move |path| {
+            let _ = reply.send(path);
+        });
+    }
+}
+
+/// Shows the platform's "Open" dialog on a thread of its own; `chosen` gets the file (nothing
+/// when the user cancels), then `wake` repaints the window.
+fn open_dialog(
+    title: &'static str,
+    (filter, extensions): (&'static str, &'static [&'static str]),
+    wake: Box<dyn Fn() + Send>,
+    chosen: impl FnOnce(PathBuf) + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("fluxcn-open-dialog".into())
+        .spawn(move || {
+            let dialog = rfd::AsyncFileDialog::new()
+                .set_title(title)
+                .add_filter(filter, extensions)
+                .pick_file();
+            if let Some(handle) = block_on(dialog) {
+                chosen(handle.path().to_path_buf());
+            }
+            wake();
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the file dialog thread");
     }
 }
 
