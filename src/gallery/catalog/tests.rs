@@ -242,3 +242,78 @@ fn two_connections_writing_at_once_lose_nothing() {
     let q = Query::parse("\"writer 1\"").unwrap();
     assert_eq!(o.catalog.query(&q).unwrap().len(), 200);
 }
+
+/// A picture made with `params`, the server having used `seed_used`.
+fn made(n: u64, params: GenParams, seed_used: i64) -> Stored {
+    let mut m = meta(n, "", CnType::Pose);
+    m.params = params;
+    m.seed_used = seed_used;
+    (format!("id{n}"), format!("id{n}.png"), m)
+}
+
+#[test]
+fn finds_every_picture_made_with_exactly_these_settings_newest_first() {
+    let p = GenParams {
+        prompt: "a knight".into(),
+        cn_type: CnType::Depth,
+        seed: 42,
+        ..Default::default()
+    };
+    let other_steps = GenParams {
+        steps: p.steps + 1,
+        ..p.clone()
+    };
+    let other_type = GenParams {
+        cn_type: CnType::Pose,
+        ..p.clone()
+    };
+    let other_prompt = GenParams {
+        prompt: "a knight ".into(),
+        ..p.clone()
+    };
+    let random = GenParams {
+        seed: -1,
+        ..p.clone()
+    };
+    let mut c = Catalog::in_memory();
+    c.replace_all(&[
+        made(1, p.clone(), 42),
+        made(2, other_steps, 42),
+        made(3, other_type, 42),
+        made(4, other_prompt, 42),
+        // Sent with -1, made with 42: the same picture.
+        made(5, random.clone(), 42),
+        // Sent with -1, made with another seed.
+        made(6, random, 7),
+        made(7, p.clone(), 43),
+    ])
+    .unwrap();
+    let ids: Vec<String> = c
+        .same_settings(&p)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(ids, ["id5", "id1"]);
+    let nothing = GenParams {
+        seed: 44,
+        ..p.clone()
+    };
+    assert!(c.same_settings(&nothing).unwrap().is_empty());
+}
+
+#[test]
+fn the_newest_are_listed_first_and_no_more_than_asked() {
+    let mut c = Catalog::in_memory();
+    let items: Vec<Stored> = [3u64, 1, 4, 2]
+        .into_iter()
+        .map(|n| made(n, GenParams::default(), n as i64))
+        .collect();
+    c.replace_all(&items).unwrap();
+    let ids = |rows: Vec<Row>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(c.newest(2).unwrap()), ["id4", "id3"]);
+    assert_eq!(ids(c.newest(10).unwrap()), ["id4", "id3", "id2", "id1"]);
+    assert!(c.newest(0).unwrap().is_empty());
+    // The same order as the default search.
+    assert_eq!(c.newest(10).unwrap(), c.query(&Query::default()).unwrap());
+}
