@@ -18,6 +18,7 @@ use fluxcn::sim::{self, SimConfig};
 const KEY: &str = "SG_be4c4be4c4be4c4b";
 
 /// CPU seconds (user + system) and peak RSS (KiB) of the children waited for so far.
+#[cfg(unix)]
 fn children_usage() -> (f64, i64) {
     // SAFETY: getrusage writes into the zeroed struct we own; RUSAGE_CHILDREN is a valid target.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
@@ -25,6 +26,13 @@ fn children_usage() -> (f64, i64) {
     assert_eq!(rc, 0, "getrusage");
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (secs(u.ru_utime) + secs(u.ru_stime), u.ru_maxrss)
+}
+
+/// `getrusage` is Unix's: elsewhere the bench still runs, with no CPU or memory figure (the
+/// figures in docs/benchmarks.md are made on Linux).
+#[cfg(not(unix))]
+fn children_usage() -> (f64, i64) {
+    (f64::NAN, 0)
 }
 
 fn write_batch(dir: &Path, name: &str, n: usize) -> std::path::PathBuf {

@@ -31,6 +31,17 @@ pub const SERVICE: &str = "fluxcn";
 pub const ACCOUNT: &str = "segmind-api-key";
 pub const ENV_VAR: &str = "SEGMIND_API_KEY";
 
+/// The OS keyring the key is stored in on this platform, in words (Settings and `fluxcn paths`).
+pub const BACKEND: &str = if cfg!(target_os = "linux") {
+    "the Secret Service (GNOME Keyring, KWallet or KeePassXC), through D-Bus"
+} else if cfg!(target_os = "macos") {
+    "the macOS login Keychain"
+} else if cfg!(target_os = "windows") {
+    "the Windows Credential Manager (generic credential)"
+} else {
+    "none on this platform: use SEGMIND_API_KEY"
+};
+
 /// How long one call to the OS keyring may take before it is reported as unavailable.
 const SYSTEM_TIMEOUT: Duration = Duration::from_secs(8);
 

@@ -489,3 +489,164 @@ fn a_thumbnail_of_a_huge_claimed_size_is_refused_not_allocated() {
     let err = store.thumbnail(&e, 64).unwrap_err();
     assert!(matches!(err, GalleryError::DamagedImage { .. }), "{err}");
 }
+
+/// Whether Windows can hold `name`: none of `<>:"/\|?*` or a control character, no trailing dot or
+/// space, and not a reserved device name (`CON`, `NUL`, `COM1`…), with or without an extension.
+fn windows_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_control() || r#"<>:"/\|?*"#.contains(c))
+    {
+        return Err(format!("{name:?} holds a character Windows refuses"));
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Err(format!("{name:?} ends with a dot or a space"));
+    }
+    let device = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = ["CON", "PRN", "AUX", "NUL"].contains(&device.as_str())
+        || ((device.starts_with("COM") || device.starts_with("LPT"))
+            && device.len() == 4
+            && device.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        return Err(format!("{name:?} is a reserved device name on Windows"));
+    }
+    Ok(())
+}
+
+#[test]
+fn the_windows_name_check_refuses_what_windows_refuses() {
+    for bad in [
+        "a:b.png", "CON", "nul.json", "Com1.png", "lpt9", "x.", "x ", "a|b", "a\u{1}",
+    ] {
+        assert!(windows_name(bad).is_err(), "{bad}");
+    }
+    for good in [
+        "20261118-110640-depth-42.png",
+        ".catalog.sqlite",
+        "console.png",
+        "com10",
+    ] {
+        assert!(windows_name(good).is_ok(), "{good}");
+    }
+}
+
+/// Every name the store writes (results, sidecars, kept inputs, thumbnails, the trash, the
+/// catalog, a fallback copy) is one Windows can hold, and no two in a folder differ only in case
+/// (a case-insensitive file system, as Windows' and macOS's are by default, would merge them).
+#[test]
+fn every_name_written_is_a_windows_name_and_unique_without_case() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("g");
+    let store = Store::open(&dir).unwrap();
+    let mut p = params();
+    let input = encoded(24, 24, image::ImageFormat::Png).bytes;
+    let mut saved = Vec::new();
+    for (i, cn) in fluxcn::api::CnType::ALL.iter().enumerate() {
+        p.cn_type = *cn;
+        for (seed, fmt) in [
+            (-1, image::ImageFormat::Png),
+            (i as i64, image::ImageFormat::Jpeg),
+            (i as i64, image::ImageFormat::WebP),
+        ] {
+            let img = encoded(16, 16, fmt);
+            let e = store
+                .save(&fluxcn::gallery::NewResult {
+                    image: &img,
+                    params: &p,
+                    input: "C:\\Users\\artist\\photos\\knight.png",
+                    api: ApiVersion::V1,
+                    accounting: &accounting(seed),
+                    group: None,
+                    index: 0,
+                    job_id: Some(1),
+                    input_image: Some(&input),
+                    prompt_template: None,
+                    batch_line: None,
+                })
+                .unwrap();
+            store.thumbnail(&e, 64).unwrap();
+            saved.push(e);
+        }
+    }
+    store.delete(&saved[0].id).unwrap();
+    let fallback = fluxcn::gallery::write_fallback(&saved[1].id, "png", b"x").unwrap();
+    windows_name(fallback.file_name().unwrap().to_str().unwrap()).unwrap();
+    windows_name(
+        fallback
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(fallback.parent().unwrap()).unwrap();
+
+    // The kept input is named with `/`, whatever the platform.
+    let kept = saved[1].meta.input_file.clone().unwrap();
+    assert!(
+        kept.starts_with(".inputs/") && !kept.contains('\\'),
+        "{kept}"
+    );
+
+    let mut folders = vec![dir.clone()];
+    let mut seen = 0;
+    while let Some(f) = folders.pop() {
+        let mut lower = std::collections::HashSet::new();
+        for e in std::fs::read_dir(&f).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            windows_name(&name).unwrap();
+            assert!(
+                lower.insert(name.to_lowercase()),
+                "{name} differs from another name in {} only in case",
+                f.display()
+            );
+            seen += 1;
+            if e.file_type().unwrap().is_dir() {
+                folders.push(e.path());
+            }
+        }
+    }
+    // 12 images and their sidecars, the inputs, trash and thumbnail folders, the catalog.
+    assert!(seen >= 24 + 4, "only {seen} names were written");
+}
+
+/// A sidecar's relative `input_file` reads back with `/` (as written) and with `\` (as a sidecar
+/// edited on Windows may hold it), on every platform.
+#[test]
+fn a_kept_input_path_reads_back_with_either_separator() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path().join("g")).unwrap();
+    let img = encoded(16, 16, image::ImageFormat::Png);
+    let input = encoded(24, 24, image::ImageFormat::Png).bytes;
+    let e = store
+        .save(&fluxcn::gallery::NewResult {
+            image: &img,
+            params: &params(),
+            input: "in.png",
+            api: ApiVersion::V1,
+            accounting: &accounting(3),
+            group: None,
+            index: 0,
+            job_id: Some(1),
+            input_image: Some(&input),
+            prompt_template: None,
+            batch_line: None,
+        })
+        .unwrap();
+    let want = e.input_path().unwrap();
+    assert!(want.is_file(), "{}", want.display());
+    assert_eq!(
+        fluxcn::gallery::kept_input_of(&e.image_path),
+        Some(want.clone())
+    );
+
+    let mut meta = e.meta.clone();
+    meta.input_file = Some(meta.input_file.unwrap().replace('/', "\\"));
+    std::fs::write(&e.sidecar_path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    let read = fluxcn::gallery::kept_input_of(&e.image_path).unwrap();
+    assert_eq!(std::fs::read(&read).unwrap(), std::fs::read(&want).unwrap());
+}

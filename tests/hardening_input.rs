@@ -13,7 +13,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{gradient, jpeg, png_of};
-use fluxcn::api::input::{InputError, PrepareOptions, prepare_bytes, prepare_file, preview};
+#[cfg(unix)]
+use fluxcn::api::input::prepare_file;
+use fluxcn::api::input::{InputError, PrepareOptions, prepare_bytes, preview};
 use fluxcn::jobs::InputSource;
 use image::DynamicImage;
 

@@ -43,7 +43,7 @@ pub(super) fn open_app(cli: &Cli) -> Result<(), CliError> {
         (data, None, KeyStore::system())
     };
     let store = Store::open(data.join("gallery"))?;
-    let (journal, recovered) = Journal::open(data.join("journal.jsonl"))?;
+    let (journal, recovered) = Journal::open(data.join(crate::jobs::places::JOURNAL_FILE))?;
     let initial = RuntimeConfig {
         api_base: sim
             .as_ref()

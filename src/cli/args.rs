@@ -99,6 +99,9 @@ pub enum Cmd {
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=366))]
         days: u32,
     },
+    /// Where this user's files live on this machine: the gallery, the data folder, the ledger,
+    /// the journal, the window's settings, and which OS keyring holds the key.
+    Paths,
     /// Run the loopback stand-in server (for trying things without a key or network).
     Sim {
         #[arg(long, default_value_t = 8787)]

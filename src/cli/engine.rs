@@ -113,7 +113,7 @@ pub(super) fn engine(
 ) -> Result<Engine, CliError> {
     let data = data_dir()?;
     let store = Store::open(o.out.unwrap_or_else(|| data.join("gallery")))?;
-    let (journal, pending) = Journal::open(data.join("journal.jsonl"))?;
+    let (journal, pending) = Journal::open(data.join(crate::jobs::places::JOURNAL_FILE))?;
     // Only `resume` picks up unfinished jobs: another command must not finish (or report) them as a
     // side effect.
     let (recovered, pending_ids) = if o.resume {

@@ -64,7 +64,7 @@ pub fn write_atomic_unsynced_dir(path: &Path, bytes: &[u8]) -> Result<(), Galler
 /// names cannot be guessed ahead.
 pub fn write_fallback(stem: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let random = || -> String {
-        std::iter::repeat_with(fastrand::alphanumeric)
+        std::iter::repeat_with(|| fastrand::alphanumeric().to_ascii_lowercase())
             .take(12)
             .collect()
     };
@@ -72,9 +72,16 @@ pub fn write_fallback(stem: &str, ext: &str, bytes: &[u8]) -> std::io::Result<Pa
     let mut made = None;
     for _ in 0..8 {
         let dir = base.join(format!("fluxcn-unsaved-{}", random()));
-        let mut builder = std::fs::DirBuilder::new();
+        // Private to the user on Unix (the temp folder is shared there). On Windows the temp folder
+        // is already the user's own (`%LOCALAPPDATA%\Temp`) and inherits its access list.
         #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        let builder = {
+            let mut b = std::fs::DirBuilder::new();
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b
+        };
+        #[cfg(not(unix))]
+        let builder = std::fs::DirBuilder::new();
         match builder.create(&dir) {
             Ok(()) => {
                 made = Some(dir);

@@ -51,6 +51,7 @@ impl Store {
         if self.read(st, 1, |c| c.input_users(hash)) > 0 {
             return;
         }
+        let file = super::portable_rel(file);
         let Some(name) = file
             .strip_prefix(&format!("{INPUTS_DIR}/"))
             .filter(|n| valid_id(n))
@@ -70,8 +71,8 @@ impl Store {
 
     /// Brings a result's kept input back from the trash if it went there with the result.
     pub(super) fn restore_input(&self, meta: &Sidecar) {
-        let Some(name) = meta
-            .input_file
+        let name = meta.input_file.as_deref().map(super::portable_rel);
+        let Some(name) = name
             .as_deref()
             .and_then(|f| f.strip_prefix(&format!("{INPUTS_DIR}/")))
             .filter(|n| valid_id(n))

@@ -141,11 +141,26 @@ impl Entry {
     pub fn input_path(&self) -> Option<PathBuf> {
         let f = self.meta.input_file.as_deref()?;
         let p = std::path::Path::new(f);
-        Some(if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.sidecar_path.parent()?.join(p)
-        })
+        if p.is_absolute() {
+            return Some(p.to_path_buf());
+        }
+        // Written with `/` on every platform; a `\` (a sidecar edited on Windows) separates too, so
+        // the same sidecar reads back on Windows, macOS and Linux.
+        let rel: PathBuf = portable_rel(f)
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        Some(self.sidecar_path.parent()?.join(rel))
+    }
+}
+
+/// A relative path of a sidecar field in its portable form: `/` between its parts, whatever
+/// platform wrote it.
+pub(crate) fn portable_rel(f: &str) -> std::borrow::Cow<'_, str> {
+    if f.contains('\\') {
+        std::borrow::Cow::Owned(f.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(f)
     }
 }
 

@@ -350,7 +350,7 @@ fn lines_of(jobs: &[JournalJob]) -> String {
 /// Rewrites `path` atomically with only `pending`, and returns it open for appending. The temp
 /// file is created new under an unguessable name (never through a planted file or link).
 fn rewrite(path: &Path, pending: &[JournalJob]) -> std::io::Result<File> {
-    let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+    let random: String = std::iter::repeat_with(|| fastrand::alphanumeric().to_ascii_lowercase())
         .take(12)
         .collect();
     let tmp = path.with_extension(format!("jsonl.{random}.tmp"));

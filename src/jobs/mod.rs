@@ -13,12 +13,14 @@ pub mod grid;
 pub mod journal;
 pub mod ledger;
 pub mod pacer;
+pub mod places;
 mod resume;
 pub mod runtime;
 pub mod services;
 pub mod types;
 pub mod variations;
 
+pub use places::Places;
 pub use runtime::{Notify, RuntimeDeps, decode_preview, start};
 pub use services::{Pending, Poll, ServiceError, Services};
 pub use types::*;

@@ -47,7 +47,9 @@ impl FluxApp {
             .add(
                 egui::TextEdit::multiline(&mut self.state.params.prompt)
                     .id(prompt_id)
-                    .hint_text("Describe the image… (Ctrl+Enter generates, Up: earlier prompts)")
+                    .hint_text(widgets::keys(
+                        "Describe the image… (Ctrl+Enter generates, Up: earlier prompts)",
+                    ))
                     .desired_rows(4)
                     .desired_width(f32::INFINITY),
             )
@@ -64,14 +66,16 @@ impl FluxApp {
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(self.undo.can_undo(), egui::Button::new("Undo"))
-                .on_hover_text("Undo the last change to the settings (Ctrl+Z)")
+                .on_hover_text(widgets::keys(
+                    "Undo the last change to the settings (Ctrl+Z)",
+                ))
                 .clicked()
             {
                 self.undo.undo(&mut self.state.params);
             }
             if ui
                 .add_enabled(self.undo.can_redo(), egui::Button::new("Redo"))
-                .on_hover_text("Redo (Ctrl+Shift+Z)")
+                .on_hover_text(widgets::keys("Redo (Ctrl+Shift+Z)"))
                 .clicked()
             {
                 self.undo.redo(&mut self.state.params);
@@ -336,7 +340,9 @@ impl FluxApp {
             .min_size(egui::vec2(ui.available_width(), 32.0));
         let r = ui
             .add_enabled(blocker.is_none() && !checking, button)
-            .on_hover_text("Send this generation (Ctrl+Enter); it is billed");
+            .on_hover_text(widgets::keys(
+                "Send this generation (Ctrl+Enter); it is billed",
+            ));
         if r.clicked() {
             self.generate();
         }

@@ -13,7 +13,9 @@ impl FluxApp {
         ui.horizontal(|ui| {
             if ui
                 .button("Open…")
-                .on_hover_text("Choose an image file (or drop one on the window, or Ctrl+V)")
+                .on_hover_text(widgets::keys(
+                    "Choose an image file (or drop one on the window, or Ctrl+V)",
+                ))
                 .clicked()
             {
                 let ctx = ui.ctx().clone();
@@ -22,7 +24,7 @@ impl FluxApp {
                     Box::new(move || ctx.request_repaint()),
                 );
             }
-            widgets::hint_line(ui, "or drop a file, or paste (Ctrl+V)");
+            widgets::hint_line(ui, &widgets::keys("or drop a file, or paste (Ctrl+V)"));
         });
         ui.horizontal(|ui| {
             let label = ui.label("URL");

@@ -234,10 +234,27 @@ impl FluxApp {
             }
         }
 
+        where_things_live(ui);
+
         if self.state.settings != before {
             self.send_configure();
         }
     }
+}
+
+/// The places of this user's files on this platform (`fluxcn paths` prints the same), so a user
+/// moving machines or backing up knows what to take.
+fn where_things_live(ui: &mut Ui) {
+    egui::CollapsingHeader::new("Where things live")
+        .id_salt("settings-places")
+        .show(ui, |ui| {
+            for (name, place) in crate::jobs::Places::here().lines() {
+                ui.horizontal(|ui| {
+                    ui.label(format!("{name}:"));
+                    ui.add(egui::Label::new(RichText::new(place).monospace()).truncate());
+                });
+            }
+        });
 }
 
 /// How a status line of the key section reads.

@@ -5,6 +5,16 @@ use std::time::Duration;
 
 use egui::{Color32, Rect, RichText, Sense, TextureHandle, Ui, Vec2};
 
+/// A hint that names shortcuts, in this platform's words: every shortcut is egui's
+/// `Modifiers::COMMAND` (Ctrl on Linux and Windows, Cmd on macOS), and so is what the hint says.
+pub fn keys(text: &str) -> String {
+    if cfg!(target_os = "macos") {
+        text.replace("Ctrl+", "Cmd+")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The colour of an error line (readable in light and dark themes).
 pub const ERROR: Color32 = Color32::from_rgb(0xE0, 0x4F, 0x4F);
 /// The colour of a warning line.

@@ -315,22 +315,18 @@ impl Services {
     }
 }
 
-/// Opens `path` (a folder, or the folder of a file) in the system's file manager.
+/// Shows `path` in the system's file manager: a file selected in its folder, a folder opened.
+/// Through `opener`, which knows each platform's way (Explorer's `/select`, `open -R`, the
+/// freedesktop FileManager1 interface or the portal, then `xdg-open`) and reaps the child it starts,
+/// so no zombie is left behind.
 pub(super) fn reveal(path: &Path) -> std::io::Result<()> {
-    let dir = if path.is_dir() {
-        path
+    let shown = if path.is_dir() {
+        opener::open(path)
     } else {
-        path.parent().unwrap_or(path)
+        opener::reveal(path)
     };
-    let program = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    std::process::Command::new(program)
-        .arg(dir)
-        .spawn()
-        .map(|_| ())
+    shown.map_err(|e| match e {
+        opener::OpenError::Io(io) | opener::OpenError::Spawn { source: io, .. } => io,
+        other => std::io::Error::other(other.to_string()),
+    })
 }

@@ -8,6 +8,7 @@ use super::state::{CompareMode, CompareState, Planned, Setup, cost_label, plan_i
 use crate::api::{CnType, GenParams};
 use crate::jobs::grid::{AxisKind, GridPlan};
 use crate::jobs::{ApiVersion, InputSource};
+use crate::ui::widgets;
 
 /// Draws the setup; returns the plan to send when the user asked for it (its button, or
 /// `requested`: the app's Ctrl+Enter), never without an input.
@@ -121,7 +122,9 @@ fn plan_and_send(
         };
         go |= ui
             .add_enabled(input.is_some(), egui::Button::new(text))
-            .on_hover_text("Send every cell (Ctrl+Enter on this tab); each is billed")
+            .on_hover_text(widgets::keys(
+                "Send every cell (Ctrl+Enter on this tab); each is billed",
+            ))
             .clicked();
         if input.is_none() {
             ui.weak("Choose an input image first.");

@@ -9,6 +9,7 @@ use super::{DETAILS_BESIDE_FROM, GalleryPanel, PanelAction, UNDO_SECONDS};
 use crate::api::GenParams;
 use crate::gallery::Entry;
 use crate::jobs::Services;
+use crate::ui::widgets;
 
 /// The details area's size across the panel: its width beside the grid, its height under it.
 const BESIDE_WIDTH: f32 = 280.0;
@@ -46,11 +47,11 @@ impl GalleryPanel {
             return self.picks_details(ui);
         }
         let Some(id) = self.selected.clone().filter(|id| !self.hidden.contains(id)) else {
-            ui.weak(
+            ui.weak(widgets::keys(
                 "Click an image to view it large, with its settings here (Esc returns to the \
                  grid, the arrow keys step). Ctrl+click selects several, to see what changed or \
                  compare them. Keys: 1 to 5 rate, 0 clears.",
-            );
+            ));
             return None;
         };
         let Some(entry) = self.details.clone().filter(|d| d.id == id) else {

@@ -11,6 +11,7 @@ use crate::api::diff::{InputRef, ParamDiff, diff_seeds};
 use crate::gallery::Entry;
 use crate::jobs::Services;
 use crate::jobs::services::Poll;
+use crate::ui::widgets;
 
 impl GalleryPanel {
     /// The images selected together (at least two), in the listing's order; empty when one image
@@ -115,7 +116,9 @@ impl GalleryPanel {
         let ids = self.picked();
         let n = ids.len();
         ui.strong(format!("{n} images selected"));
-        ui.weak("Ctrl+click adds or removes one; a plain click selects one again.");
+        ui.weak(widgets::keys(
+            "Ctrl+click adds or removes one; a plain click selects one again.",
+        ));
         let entries: Vec<&Entry> = ids.iter().filter_map(|id| self.picked_entry(id)).collect();
         let ready = entries.len() == n;
         ui.separator();
