@@ -428,3 +428,39 @@ fn a_failed_line_is_said_on_stderr_without_a_terminal_and_sent_again_by_a_rerun(
     assert_eq!(b.sent().get("prompt 1"), Some(&2));
     assert_eq!(b.sent().get("prompt 2"), Some(&1));
 }
+
+/// Two processes at once, one daily budget: two `generate --budget 0.05` started together pay for
+/// one image between them (each job's share is reserved in the shared ledger, in one transaction
+/// with the check), and a job whose outcome is unknown counts until it is settled.
+#[test]
+fn two_processes_at_once_keep_one_daily_budget() {
+    let b = Bench::new(Duration::from_millis(800));
+    let spawn = |prompt: &str| {
+        let mut c = b.cmd(&[
+            "generate", "--prompt", prompt, "--budget", "0.05", "--image",
+        ]);
+        c.arg(b.tmp.path().join("in.png"))
+            .arg("--out")
+            .arg(b.out())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (x, y) = (spawn("first"), spawn("second"));
+    let outs = [x.wait_with_output().unwrap(), y.wait_with_output().unwrap()];
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    let said: Vec<String> = outs.iter().map(|o| text(&o.stderr)).collect();
+    assert_eq!(ok, 1, "{said:?}");
+    assert!(
+        said.iter()
+            .any(|e| e.contains("over the daily budget of $0.05")),
+        "{said:?}"
+    );
+    assert_eq!(b.server.stats().generations_billed, 1, "{said:?}");
+    let l = fluxcn::jobs::ledger::Ledger::open(b.data().join("ledger.sqlite")).unwrap();
+    assert!((l.spent_today().unwrap() - 0.048).abs() < 1e-6);
+    assert!(
+        l.held().unwrap().abs() < 1e-9,
+        "a reservation was left behind"
+    );
+}

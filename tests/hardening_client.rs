@@ -421,9 +421,11 @@ async fn a_poll_never_waits_past_the_jobs_deadline() {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         json(200, serde_json::json!({"status": "PROCESSING"}))
     };
-    for status in [any(day), any(hang)] {
+    // The day-long wait with an hour's deadline (the default): it cannot fit, so polling stops at
+    // once, not every two minutes for the hour; the silent status with a 2 s deadline.
+    for (status, deadline) in [(any(day), 3600), (any(hang), 2)] {
         let addr = serve(v2_service(status, serde_json::json!({}), Router::new())).await;
-        let c = client(addr, |c| c.v2_deadline = Duration::from_secs(2));
+        let c = client(addr, |c| c.v2_deadline = Duration::from_secs(deadline));
         let (seen, progress) = waits();
         let cancel = CancellationToken::new();
         let started = Instant::now();
@@ -447,8 +449,21 @@ async fn a_poll_never_waits_past_the_jobs_deadline() {
             "{:?}",
             started.elapsed()
         );
-        assert!(e.to_string().contains("did not finish within"), "{e}");
         assert!(matches!(e, ApiError::Job(_)), "{e:?}");
+        if deadline == 2 {
+            assert!(e.to_string().contains("did not finish within"), "{e}");
+        } else {
+            let said = e.to_string();
+            assert!(
+                said.contains("asks to wait 1day") && said.contains("polling stopped"),
+                "{said}"
+            );
+            assert!(!said.contains("try again then"), "{said}");
+            assert!(
+                seen.lock().unwrap().is_empty(),
+                "waited for a part of a day: {seen:?}"
+            );
+        }
         for d in seen.lock().unwrap().iter() {
             assert!(*d <= Duration::from_secs(2), "announced a wait of {d:?}");
         }

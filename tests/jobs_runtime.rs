@@ -48,6 +48,13 @@ impl Rig {
     }
 
     fn start(&self) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {
+        self.start_with(None)
+    }
+
+    fn start_with(
+        &self,
+        ledger: Option<Arc<jobs::ledger::Ledger>>,
+    ) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {
         let (journal, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
         let deps = RuntimeDeps {
             store: Store::open(self.dir.path().join("gallery")).unwrap(),
@@ -60,7 +67,7 @@ impl Rig {
                 poll_interval: Duration::from_millis(50),
                 ..Default::default()
             },
-            ledger: None,
+            ledger,
         };
         let cfg = RuntimeConfig {
             api_base: self.sim.base_url(),
@@ -162,6 +169,40 @@ fn v1_and_v2_results_are_on_disk_when_reported() {
     }
     let s = r.sim.stats();
     assert_eq!((s.v1_requests, s.v2_submits), (1, 1));
+}
+
+/// N samples on v1 (the window, a cell, a batch line, the CLI: every caller's job) are N requests
+/// of one image each, seeds 11, 12, 13: every paid image arrives, is saved and is in the ledger,
+/// one row a request. (Sent as one request of 3, v1 billed 3 and answered 1.)
+#[test]
+fn samples_on_v1_are_a_request_each_and_every_paid_image_is_saved() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let ledger = Arc::new(jobs::ledger::Ledger::open(r.dir.path().join("ledger.sqlite")).unwrap());
+    let (h, _) = r.start_with(Some(ledger.clone()));
+    let id = jobs::next_job_id();
+    let mut three = spec(ApiVersion::V1);
+    three.params.samples = 3;
+    h.send(Command::Submit { id, spec: three });
+    let evs = collect(&h, Duration::from_secs(20), ended);
+    let Some(Event::Done { images, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(images.len(), 3, "{images:?}");
+    assert!(images.iter().all(|i| i.path.exists() && i.sidecar.exists()));
+    let seeds: Vec<i64> = images.iter().map(|i| i.seed).collect();
+    assert_eq!(seeds, [11, 12, 13]);
+    let s = r.sim.stats();
+    assert_eq!((s.v1_requests, s.generations_billed), (3, 3));
+    let paid = ledger.charge_of(id).unwrap().unwrap();
+    assert!(
+        (paid - 3.0 * fluxcn::api::DEFAULT_COST_PER_IMAGE).abs() < 1e-6,
+        "{paid}"
+    );
+    let spend = ledger.spend(chrono::Local::now(), 1).unwrap();
+    assert_eq!((spend.jobs, spend.images, spend.lost_images), (1, 3, 0));
 }
 
 #[test]

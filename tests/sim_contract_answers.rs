@@ -105,20 +105,28 @@ async fn base64_mode_and_random_seeds() {
     let img = image::load_from_memory(&data).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
 
+    // samples > 1 on v1: billed for every sample, one image in the answer (base64 and raw alike).
     b["samples"] = json!(3);
-    let v: Value = v1(&s, &b).await.json().await.unwrap();
-    let images = v["images"].as_array().unwrap();
-    assert_eq!(images.len(), 3);
-    let decoded: Vec<Vec<u8>> = images
-        .iter()
-        .map(|i| {
-            base64::engine::general_purpose::STANDARD
-                .decode(i.as_str().unwrap())
-                .unwrap()
-        })
-        .collect();
-    assert!(decoded.iter().all(|d| image::load_from_memory(d).is_ok()));
-    assert_ne!(decoded[0], decoded[1], "each sample its own seed");
+    let billed_before = s.stats().generations_billed;
+    let r = v1(&s, &b).await;
+    let cost: f64 = header(&r, "x-cost").parse().unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert!(v.get("images").is_none(), "{v}");
+    let one = base64::engine::general_purpose::STANDARD
+        .decode(v["image"].as_str().unwrap())
+        .unwrap();
+    assert!(image::load_from_memory(&one).is_ok());
+    b["base64"] = json!(false);
+    let r = v1(&s, &b).await;
+    let raw_cost: f64 = header(&r, "x-cost").parse().unwrap();
+    let raw = r.bytes().await.unwrap();
+    assert!(image::load_from_memory(&raw).is_ok());
+    assert!((cost - raw_cost).abs() < 1e-9);
+    assert!(
+        (cost - 3.0 * fluxcn::api::DEFAULT_COST_PER_IMAGE).abs() < 1e-6,
+        "billed {cost}"
+    );
+    assert_eq!(s.stats().generations_billed - billed_before, 2);
 }
 
 /// Polls a v2 job until it is no longer QUEUED/PROCESSING; returns every status seen, in order.

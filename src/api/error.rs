@@ -227,17 +227,46 @@ const TYPE_CHARS: usize = 100;
 const FIELDS_CHARS: usize = 200;
 /// How much of a server's message an error shows.
 const TEXT_CHARS: usize = 300;
-/// How much server text an error keeps until it is scrubbed and clipped: far more than any
-/// display length, so that a key near the cut is still whole when it is scrubbed.
+/// How much server text an error can show at most, once scrubbed: far more than any display
+/// length.
 const EXCERPT_CHARS: usize = 4096;
+/// What an excerpt keeps beyond [`EXCERPT_CHARS`], so that a key across that cut is still whole
+/// when it is scrubbed (keys are 19 characters; any longer one is handled by [`clip`] too).
+const EXCERPT_SLACK: usize = 256;
 
-/// The first 4096 characters of a server's text, kept in an error until it is scrubbed of the key
-/// and clipped for display.
+/// The start of a server's text (4096 + 256 characters), kept in an error until [`clip`] scrubs it
+/// of the key and cuts it for display. Never shown as it is.
 pub fn excerpt(s: &str) -> String {
-    match s.char_indices().nth(EXCERPT_CHARS) {
+    match s.char_indices().nth(EXCERPT_CHARS + EXCERPT_SLACK) {
         Some((i, _)) => s[..i].to_owned(),
         None => s.to_owned(),
     }
+}
+
+/// The one way a server's text is made fit to show, whatever path it came by: the key scrubbed
+/// out of the text as kept, **then** cut to [`EXCERPT_CHARS`], then any tail that is the start of
+/// the key dropped (what a cut through a key leaves), and only then white space collapsed and the
+/// text shortened to `max` characters. No order of cuts can leave a part of the key to be shown.
+pub fn clip(text: &str, key: &ApiKey, max: usize) -> String {
+    let scrubbed = key.redact(text);
+    let kept = match scrubbed.char_indices().nth(EXCERPT_CHARS) {
+        Some((i, _)) => &scrubbed[..i],
+        None => scrubbed.as_str(),
+    };
+    shorten(without_key_start(kept, key.expose()), max)
+}
+
+/// `text` without a tail that is the start of `key` (a key cut in two by an earlier cut).
+fn without_key_start<'a>(text: &'a str, key: &str) -> &'a str {
+    if key.is_empty() {
+        return text;
+    }
+    let from = text.len().saturating_sub(key.len());
+    text.char_indices()
+        .map(|(i, _)| i)
+        .filter(|&i| i >= from)
+        .find(|&i| key.starts_with(&text[i..]))
+        .map_or(text, |i| &text[..i])
 }
 
 /// What is wrong with a v2 job, besides an HTTP answer.
@@ -256,6 +285,13 @@ pub enum JobError {
         humantime::format_duration(Duration::from_secs(.after.as_secs()))
     )]
     Deadline { request_id: String, after: Duration },
+    /// The server asked us to wait longer than the job's deadline allows: polling stopped at once,
+    /// the job stays journaled for a later `fluxcn resume`.
+    #[error(
+        "the server asks to wait {} before job {request_id} is asked about again, past the time fluxcn waits for a job: polling stopped",
+        humantime::format_duration(Duration::from_secs(.wait.as_secs()))
+    )]
+    ServerWait { request_id: String, wait: Duration },
 }
 
 impl JobError {
@@ -263,11 +299,15 @@ impl JobError {
         match self {
             JobError::Expired { request_id, detail } => JobError::Expired {
                 request_id: key.redact(&request_id),
-                detail: shorten(&key.redact(&detail), TEXT_CHARS),
+                detail: clip(&detail, key, TEXT_CHARS),
             },
             JobError::Deadline { request_id, after } => JobError::Deadline {
                 request_id: key.redact(&request_id),
                 after,
+            },
+            JobError::ServerWait { request_id, wait } => JobError::ServerWait {
+                request_id: key.redact(&request_id),
+                wait,
             },
         }
     }
@@ -335,7 +375,7 @@ impl DecodeError {
             BadBase64, BadJson, DamagedImage, Empty, ErrorIn200, NoImageInJson, NotAnImage,
             TooLarge, Unexpected,
         };
-        let r = |t: String, max: usize| shorten(&key.redact(&t), max);
+        let r = |t: String, max: usize| clip(&t, key, max);
         match self {
             Empty => Empty,
             NotAnImage {
@@ -540,6 +580,38 @@ mod tests {
         );
         let long = "x".repeat(1000);
         assert_eq!(message_from_body(long.as_bytes()).chars().count(), 301);
+    }
+
+    #[test]
+    fn a_key_across_any_cut_leaves_no_part_to_show() {
+        let key = ApiKey::new("SG_c0ffee1234567890").unwrap();
+        let k = key.expose();
+        // The key across the excerpt's own cut and across the display cut, at every offset, after
+        // padding that white-space collapsing would otherwise pull into view; and many keys before
+        // it, whose scrubbing shortens the text.
+        for before in [0, 1, 40] {
+            let keys = format!("{k} ").repeat(before);
+            for at in (EXCERPT_CHARS - 30)..(EXCERPT_CHARS + EXCERPT_SLACK + 30) {
+                let pad = at.saturating_sub(keys.chars().count());
+                let text = format!("{keys}{}{k} tail", " ".repeat(pad));
+                let e = ApiError::Decode(DecodeError::Unexpected(excerpt(&text))).redacted(&key);
+                let shown = format!("{e} {e:?}");
+                for part in 4..=k.len() {
+                    assert!(
+                        !shown.contains(&k[..part]),
+                        "offset {at}, {before} keys before: {:?} shows {:?}",
+                        shown,
+                        &k[..part]
+                    );
+                }
+                let c = clip(&excerpt(&text), &key, 120);
+                assert!(!c.contains(&k[..4]), "clip at {at}: {c}");
+            }
+        }
+        assert_eq!(without_key_start("abc SG_c0f", k), "abc ");
+        assert_eq!(without_key_start("abc SG_c0x", k), "abc SG_c0x");
+        assert_eq!(without_key_start("ab", k), "ab");
+        assert_eq!(without_key_start("aé", k), "aé");
     }
 
     #[test]

@@ -304,7 +304,27 @@ pub fn is_known_sampler(name: &str) -> bool {
     SAMPLERS.contains(&name)
 }
 
+/// A prompt as the model reads it: runs of whitespace (and whitespace at either end) do not change
+/// the picture, so two prompts with the same key are the same prompt for counting variations and
+/// for the same-picture check. What is sent is never changed.
+pub fn prompt_key(prompt: &str) -> String {
+    prompt.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 impl GenParams {
+    /// Whether `self` and `other` make the same picture: every field equal, the prompts compared by
+    /// [`prompt_key`].
+    pub fn same_picture(&self, other: &GenParams) -> bool {
+        prompt_key(&self.prompt) == prompt_key(&other.prompt)
+            && GenParams {
+                prompt: String::new(),
+                ..self.clone()
+            } == GenParams {
+                prompt: String::new(),
+                ..other.clone()
+            }
+    }
+
     /// Every problem the API would refuse, in wire order; empty when the parameters can be sent.
     pub fn problems(&self) -> Vec<ParamError> {
         fields::values(self)

@@ -10,7 +10,7 @@ use super::engine::{client_template, data_dir, runtime};
 use crate::api::ApiKey;
 use crate::gallery::Store;
 use crate::jobs::ledger::Ledger;
-use crate::jobs::{self, InputSource, RuntimeConfig, RuntimeDeps, journal::Journal};
+use crate::jobs::{InputSource, RuntimeConfig, RuntimeDeps, journal::Journal};
 use crate::keystore::KeyStore;
 
 /// The spend ledger of `data`; one in memory (said in the log) when the file cannot be used, so
@@ -79,7 +79,7 @@ pub(super) fn open_app(cli: &Cli) -> Result<(), CliError> {
         let handle = rt.handle().clone();
         let result = crate::ui::run(
             opts,
-            Box::new(move |notify| jobs::start(&handle, deps, initial, notify)),
+            Box::new(move |notify| crate::jobs::start(&handle, deps, initial, notify)),
         );
         // The demo server lives until the window is closed.
         let _ = &sim;

@@ -60,6 +60,7 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
         api: b.api.into(),
         // As many as run at once: each line handed over starts at once, so lines go in file order.
         window: b.concurrency as usize,
+        resend_unknown: b.resend_unknown,
     };
     let bar = progress_bar(plan.todo.len(), cli.quiet);
     let stopped = run.follow(&bar, &stops, cli.quiet)?;
@@ -191,6 +192,7 @@ struct Run<'a> {
     name: String,
     api: crate::types::ApiVersion,
     window: usize,
+    resend_unknown: bool,
 }
 
 impl Run<'_> {
@@ -199,7 +201,12 @@ impl Run<'_> {
         for i in self.tracker.take_next(self.window) {
             let id = jobs::next_job_id();
             self.tracker.submitted(id, i);
-            let spec = batch::spec_of(&self.name, &self.tracker.lines[i], self.api);
+            let spec = batch::spec_of(
+                &self.name,
+                &self.tracker.lines[i],
+                self.api,
+                self.resend_unknown,
+            );
             if !self.handle.send(Command::Submit { id, spec }) {
                 return Err(CliError::Other(
                     "the job runtime stopped unexpectedly".into(),

@@ -56,9 +56,11 @@ pub(super) fn client_template(cli: &Cli) -> ClientConfig {
 
 /// The user's spend ledger (`<data>/ledger.sqlite`).
 pub(super) fn open_ledger(data: &std::path::Path) -> Result<Arc<Ledger>, CliError> {
-    Ledger::open(Ledger::path_in(data))
-        .map(Arc::new)
-        .map_err(|e| CliError::Other(e.to_string()))
+    let ledger = Ledger::open(Ledger::path_in(data)).map_err(|e| CliError::Other(e.to_string()))?;
+    for note in ledger.notes() {
+        eprintln!("fluxcn: {note}");
+    }
+    Ok(Arc::new(ledger))
 }
 
 /// Refuses, before anything is sent, work of `images` images that would take today's spend over
@@ -71,10 +73,12 @@ pub(super) fn check_budget(budget: Option<f64>, images: usize) -> Result<(), Cli
     let spent = ledger
         .spent_today()
         .map_err(|e| CliError::Other(e.to_string()))?;
+    // What other processes (the window, another run) hold right now counts too.
+    let held = ledger.held().map_err(|e| CliError::Other(e.to_string()))?;
     budget::check(
         Some(b),
         spent,
-        0.0,
+        held,
         budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE),
     )
     .map_err(|e: OverBudget| {

@@ -39,6 +39,13 @@ pub(super) fn run(days: u32) -> Result<(), CliError> {
             crate::api::DEFAULT_COST_PER_IMAGE
         ));
     }
+    if s.lost_images > 0 {
+        text.push_str(&format!(
+            "            ({} image{} paid for never arrived: the answers held fewer images than they billed)\n",
+            s.lost_images,
+            if s.lost_images == 1 { "" } else { "s" },
+        ));
+    }
     if !s.by_type.is_empty() {
         text.push_str("by control type:\n");
         for (t, cost, images) in &s.by_type {

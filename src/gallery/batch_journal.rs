@@ -4,7 +4,7 @@
 //! be marked sent is not sent), and a catalog working from memory refuses them.
 
 use super::GalleryError;
-use super::catalog::{LineMark, LineState};
+use super::catalog::{Claim, LineMark, LineState};
 use super::store::Store;
 
 impl Store {
@@ -27,6 +27,36 @@ impl Store {
         let now = super::store::now_ms();
         st.cat
             .batch_mark(m, now)
+            .map_err(|e| self.batch_error(e.to_string()))
+    }
+
+    /// Claims a batch line for a job, atomically across processes (see
+    /// [`super::catalog::Catalog::batch_claim`]); `Claimed` means it is marked sent, on disk.
+    pub fn batch_claim(
+        &self,
+        m: &LineMark,
+        holder: Option<&str>,
+        resend_unknown: bool,
+        gone: &dyn Fn(&str) -> bool,
+    ) -> Result<Claim, GalleryError> {
+        let st = self.lock();
+        if st.cat.path().is_none() {
+            return Err(self.batch_error(
+                "the catalog is working from memory, so a batch's progress could not survive a crash"
+                    .into(),
+            ));
+        }
+        let now = super::store::now_ms();
+        st.cat
+            .batch_claim(m, holder, resend_unknown, gone, now)
+            .map_err(|e| self.batch_error(e.to_string()))
+    }
+
+    /// Every mark of the line `key` (whatever file wrote it), with the holder that sent it.
+    pub fn line_marks(&self, key: &str) -> Result<Vec<(LineMark, Option<String>)>, GalleryError> {
+        let st = self.lock();
+        st.cat
+            .line_marks(key)
             .map_err(|e| self.batch_error(e.to_string()))
     }
 

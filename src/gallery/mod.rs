@@ -16,6 +16,7 @@ mod exif;
 pub mod foreign;
 mod inputs;
 pub mod meta;
+pub mod owner;
 mod repair;
 mod store;
 mod thumbs;

@@ -7,7 +7,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::ledger::{Ledger, LedgerError};
+use super::ledger::{Hold, Ledger, LedgerError};
+use crate::types::JobId;
 
 /// The environment variable that sets the daily budget (USD) when no flag or setting does.
 pub const BUDGET_ENV: &str = "FLUXCN_DAILY_BUDGET";
@@ -122,24 +123,56 @@ pub fn from_env() -> Result<Option<f64>, String> {
     }
 }
 
-/// The runtime's gate: today's spend from the ledger plus this process's jobs queued or under
-/// way. A job holds a [`Reserved`] from when it is queued until it is recorded in the ledger (or
-/// has failed), so two jobs cannot both fit into the same last dollar.
+/// The runtime's gate. With a ledger, every job's share is a reservation in the ledger's database
+/// (see `ledger/holds.rs`), checked and taken in one transaction, so the budget holds across every
+/// process at once; without one (tests, a ledger that could not be opened), this process's jobs
+/// queued or under way are counted in memory. A job holds a [`Reserved`] from when it is queued
+/// until it ends, so two jobs cannot both fit into the same last dollar.
 pub struct Gate {
     ledger: Option<Arc<Ledger>>,
     in_flight: Arc<Mutex<f64>>,
 }
 
-/// A job's share of the spend under way; released when dropped.
+/// A job's share of the spend under way, until [`Reserved::end`] (or, failing that, its drop)
+/// settles it.
 pub struct Reserved {
     in_flight: Arc<Mutex<f64>>,
     amount: f64,
+    /// The ledger holding the reservation, and the job.
+    ledger: Option<(Arc<Ledger>, JobId)>,
+    ended: bool,
+}
+
+impl Reserved {
+    /// Settles the job's share: released when everything it cost is recorded (or it was never
+    /// sent, or not billed); counted as a "maybe billed" charge when its outcome is unknown.
+    pub fn end(mut self, maybe_billed: bool) {
+        self.ended = true;
+        if let Some((l, id)) = &self.ledger {
+            let settled = if maybe_billed {
+                l.settle_maybe(*id).map(|_| ())
+            } else {
+                l.release(*id)
+            };
+            if let Err(e) = settled {
+                tracing::error!(error = %e, job = id, "the ledger could not settle a job's reservation");
+            }
+        }
+    }
 }
 
 impl Drop for Reserved {
     fn drop(&mut self) {
         let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         *f = (*f - self.amount).max(0.0);
+        drop(f);
+        // Not ended (a panic in the job's task): its outcome is not known, so it is counted.
+        if !self.ended
+            && let Some((l, id)) = &self.ledger
+            && let Err(e) = l.settle_maybe(*id)
+        {
+            tracing::error!(error = %e, job = id, "the ledger could not settle a job's reservation");
+        }
     }
 }
 
@@ -148,7 +181,7 @@ impl Drop for Reserved {
 pub enum GateError {
     #[error("{0}")]
     Over(#[from] OverBudget),
-    #[error("{0}; with a daily budget set, nothing is sent until today's spend can be read")]
+    #[error("{0}; nothing is sent until the spend ledger can hold the job's reservation")]
     Ledger(#[from] LedgerError),
 }
 
@@ -164,25 +197,40 @@ impl Gate {
         self.ledger.as_ref()
     }
 
-    /// Lets a job of `estimate` go when it fits `budget`, holding its share until dropped.
+    /// Lets a job of `estimate` go when it fits `budget`, holding its share until it ends. `hold`
+    /// says what its charge would be (the ledger's reservation row).
     pub fn reserve(
         &self,
+        hold: &Hold,
         budget: Option<f64>,
         estimate: (f64, String),
     ) -> Result<Reserved, GateError> {
-        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if budget.is_some() {
-            let spent = match &self.ledger {
-                Some(l) => l.spent_today()?,
-                None => 0.0,
-            };
-            check(budget, spent, *f, estimate.clone())?;
+        if let Some(l) = &self.ledger {
+            l.reserve(hold, budget, estimate.1)??;
+            return Ok(Reserved {
+                in_flight: self.in_flight.clone(),
+                amount: 0.0,
+                ledger: Some((l.clone(), hold.job_id)),
+                ended: false,
+            });
         }
+        let mut f = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        check(budget, 0.0, *f, estimate.clone())?;
         *f += estimate.0;
         Ok(Reserved {
             in_flight: self.in_flight.clone(),
             amount: estimate.0,
+            ledger: None,
+            ended: false,
         })
+    }
+
+    /// The job's request is about to go (its reservation may now end as a charge).
+    pub fn mark_sent(&self, id: JobId) -> Result<(), LedgerError> {
+        match &self.ledger {
+            Some(l) => l.mark_sent(id),
+            None => Ok(()),
+        }
     }
 }
 
@@ -222,19 +270,37 @@ mod tests {
 
     #[test]
     fn the_gate_counts_jobs_in_flight_until_they_end() {
-        let ledger = Arc::new(Ledger::in_memory().unwrap());
-        let gate = Gate::new(Some(ledger));
-        let a = gate.reserve(Some(0.10), estimate(1, 0.05)).unwrap();
-        let b = gate.reserve(Some(0.10), estimate(1, 0.05)).unwrap();
-        // A third would cross while the two are in flight.
-        assert!(matches!(
-            gate.reserve(Some(0.10), estimate(1, 0.05)),
-            Err(GateError::Over(_))
-        ));
-        drop(a);
-        drop(b);
-        assert!(gate.reserve(Some(0.10), estimate(1, 0.05)).is_ok());
-        // No budget: always goes.
-        assert!(gate.reserve(None, estimate(100, 0.05)).is_ok());
+        let hold = |job_id| Hold {
+            job_id,
+            amount: 0.05,
+            images: 1,
+            cn_type: "depth".into(),
+            api: "v1".into(),
+        };
+        for ledger in [Some(Arc::new(Ledger::in_memory().unwrap())), None] {
+            let gate = Gate::new(ledger.clone());
+            let a = gate
+                .reserve(&hold(1), Some(0.10), estimate(1, 0.05))
+                .unwrap();
+            let b = gate
+                .reserve(&hold(2), Some(0.10), estimate(1, 0.05))
+                .unwrap();
+            // A third would cross while the two are in flight.
+            assert!(matches!(
+                gate.reserve(&hold(3), Some(0.10), estimate(1, 0.05)),
+                Err(GateError::Over(_))
+            ));
+            a.end(false);
+            // Its outcome unknown: counted (with a ledger) until settled.
+            b.end(true);
+            let c = gate.reserve(&hold(4), Some(0.09), estimate(1, 0.05));
+            assert_eq!(c.is_ok(), ledger.is_none(), "{:?}", c.as_ref().err());
+            if let Some(l) = &ledger {
+                assert!((l.spent_today().unwrap() - 0.05).abs() < 1e-9);
+            }
+            drop(c);
+            // No budget: always goes.
+            assert!(gate.reserve(&hold(5), None, estimate(100, 0.05)).is_ok());
+        }
     }
 }

@@ -14,13 +14,16 @@ pub mod journal;
 pub mod ledger;
 pub mod pacer;
 pub mod places;
+mod preview;
 mod resume;
 pub mod runtime;
+mod samples;
 pub mod services;
 pub mod types;
 pub mod variations;
 
 pub use places::Places;
-pub use runtime::{Notify, RuntimeDeps, decode_preview, start};
+pub use preview::decode_preview;
+pub use runtime::{Notify, RuntimeDeps, start};
 pub use services::{Pending, Poll, ServiceError, Services};
 pub use types::*;

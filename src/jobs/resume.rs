@@ -72,7 +72,7 @@ pub(super) async fn resume_job(
             tracing::info!(id, "the result was saved before the interruption; closing the job");
             // Its charge, if the interruption came before it was recorded (once per job).
             if let Some(l) = sh.gate.ledger() {
-                let charge = super::runtime::charge_of(id, &spec, &found_accounting, found.len());
+                let charge = super::runtime::charge_of(id, &spec, &found_accounting, found.len(), 0);
                 if let Err(e) = l.record(&charge) {
                     tracing::error!(error = %e, "the spend ledger could not record a resumed job");
                 }
@@ -178,14 +178,14 @@ async fn resume_v2(
     let cancelled = || Err((JobEnd::Cancelled { maybe_billed: true }, false));
     sh.stage(id, Stage::Queued);
     let _permit = tokio::select! {
-        _ = cancel.cancelled() => return finish(sh, id, spec.batch.as_ref(), cancelled()),
+        _ = cancel.cancelled() => { finish(sh, id, spec.batch.as_ref(), cancelled()); return; }
         p = permits.acquire_owned() => p,
     };
     let wait = sh.pacer.reserve();
     if !wait.is_zero() {
         sh.stage(id, Stage::Pacing { wait });
         tokio::select! {
-            _ = cancel.cancelled() => return finish(sh, id, spec.batch.as_ref(), cancelled()),
+            _ = cancel.cancelled() => { finish(sh, id, spec.batch.as_ref(), cancelled()); return; }
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -209,7 +209,7 @@ async fn resume_v2(
             {
                 Ok(mut g) => {
                     g.images.drain(..found.len().min(g.images.len()));
-                    match save(sh, id, spec, g, None).await {
+                    match save(sh, id, spec, g, None, 0).await {
                         Ok((saved, acc)) => Ok((found.into_iter().chain(saved).collect(), acc)),
                         Err(e) => Err((e, true)),
                     }

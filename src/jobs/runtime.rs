@@ -28,8 +28,7 @@ use tracing::Instrument as _;
 /// Called after every event (the UI passes `ctx.request_repaint()`).
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
-/// The long side of the previews sent with results and inputs.
-pub(crate) const PREVIEW_SIDE: u32 = 2048;
+pub(crate) use super::preview::{PREVIEW_SIDE, decode_preview};
 
 /// What the runtime works with besides its settings.
 pub struct RuntimeDeps {
@@ -167,7 +166,7 @@ async fn dispatcher(
             Command::Submit { id, spec } => {
                 // The daily budget, checked in the order jobs are submitted (a batch stops at
                 // the line that crosses it) and held until the job is recorded or has failed.
-                let reserved = match reserve_budget(&sh, &spec, &cfg) {
+                let reserved = match reserve_budget(&sh, id, &spec, &cfg) {
                     Ok(r) => r,
                     Err(failure) => {
                         finish(
@@ -189,8 +188,8 @@ async fn dispatcher(
                 let job = run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token);
                 tokio::spawn(
                     async move {
-                        job.await;
-                        drop(reserved);
+                        let maybe_billed = job.await;
+                        reserved.end(maybe_billed);
                     }
                     .instrument(tracing::info_span!("job", id)),
                 );
@@ -246,7 +245,7 @@ pub(super) fn still_on_server(e: &ApiError) -> bool {
             s.class,
             HttpClass::Unprocessable | HttpClass::NotFound | HttpClass::Gone
         ),
-        ApiError::Job(JobError::Deadline { .. }) => true,
+        ApiError::Job(JobError::Deadline { .. } | JobError::ServerWait { .. }) => true,
         _ => false,
     }
 }
@@ -261,6 +260,19 @@ pub(super) fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
         ApiError::Job(JobError::Deadline { .. }) => format!(
             "Job {request_id} stays in the journal (it may still finish, and be billed): `fluxcn resume` or the next start of the app checks on it again"
         ),
+        ApiError::Job(JobError::ServerWait { wait, .. }) => {
+            // Checked: a hostile wait can be any number of seconds.
+            let when = chrono::Duration::from_std(*wait)
+                .ok()
+                .and_then(|d| chrono::Local::now().checked_add_signed(d))
+                .map_or_else(
+                    || "the server's wait".to_owned(),
+                    |at| at.format("%Y-%m-%d %H:%M").to_string(),
+                );
+            format!(
+                "Job {request_id} stays in the journal (it may still finish, and be billed): run `fluxcn resume` after {when}; its record on the server lasts one hour from submission"
+            )
+        }
         _ => format!(
             "Job {request_id} is still on the server (and billed): `fluxcn resume` or the next start of the app fetches it, within an hour of its submission"
         ),
@@ -320,17 +332,20 @@ async fn run_job(
     cfg: RuntimeConfig,
     permits: Arc<Semaphore>,
     cancel: CancellationToken,
-) {
+) -> bool {
     let outcome = job_body(&sh, id, &spec, &cfg, permits, &cancel).await;
-    finish(&sh, id, spec.batch.as_ref(), outcome);
+    finish(&sh, id, spec.batch.as_ref(), outcome)
 }
 
+/// Reports how a job ended (journal, batch line, event). Returns whether its outcome is unknown
+/// (it may have been billed, and nothing recorded says so): its reservation then counts as a
+/// maybe-billed charge.
 pub(super) fn finish(
     sh: &Arc<Shared>,
     id: JobId,
     batch: Option<&super::types::BatchLineRef>,
     outcome: Result<(Vec<SavedImage>, crate::api::Accounting), (JobEnd, bool)>,
-) {
+) -> bool {
     sh.cancels
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -344,6 +359,7 @@ pub(super) fn finish(
                 images,
                 accounting,
             });
+            false
         }
         Err((end, journaled)) => {
             let shutting_down = sh.shutting_down.load(std::sync::atomic::Ordering::SeqCst);
@@ -356,10 +372,13 @@ pub(super) fn finish(
             match end {
                 JobEnd::Failed(f) => {
                     tracing::warn!(id, kind = %f.kind, "job failed: {}", f.message);
+                    let maybe = f.maybe_billed;
                     sh.emit(Event::Failed { id, failure: f });
+                    maybe
                 }
                 JobEnd::Cancelled { maybe_billed } => {
-                    sh.emit(Event::Cancelled { id, maybe_billed })
+                    sh.emit(Event::Cancelled { id, maybe_billed });
+                    maybe_billed
                 }
             }
         }
@@ -454,6 +473,9 @@ async fn job_body(
     }
     // Written down before anything is sent.
     sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
+    if spec.api == ApiVersion::V1 && spec.params.samples > 1 {
+        return super::samples::v1_samples(sh, id, spec, &client, prepared.payload, cancel).await;
+    }
     let progress = progress_sink(sh, id);
     let generation = match spec.api {
         ApiVersion::V1 => {
@@ -486,7 +508,7 @@ async fn job_body(
     };
     // The input as sent is kept with the results (a URL input was sent as its URL).
     let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(prepared.payload);
-    save(sh, id, spec, generation, sent)
+    save(sh, id, spec, generation, sent, 0)
         .await
         .map_err(|e| (e, true))
 }
@@ -494,15 +516,21 @@ async fn job_body(
 /// The job's share of today's budget, or the refusal (nothing is sent).
 fn reserve_budget(
     sh: &Shared,
+    id: JobId,
     spec: &JobSpec,
     cfg: &RuntimeConfig,
 ) -> Result<super::budget::Reserved, JobFailure> {
     let images = spec.params.samples.max(1) as usize;
+    let estimate = super::budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE);
+    let hold = super::ledger::Hold {
+        job_id: id,
+        amount: estimate.0,
+        images: images as u32,
+        cn_type: spec.params.cn_type.as_str().to_owned(),
+        api: spec.api.to_string(),
+    };
     sh.gate
-        .reserve(
-            cfg.daily_budget,
-            super::budget::estimate(images, crate::api::DEFAULT_COST_PER_IMAGE),
-        )
+        .reserve(&hold, cfg.daily_budget, estimate)
         .map_err(|e| JobFailure {
             message: e.to_string(),
             kind: FailureKind::Budget,
@@ -511,7 +539,7 @@ fn reserve_budget(
 }
 
 /// The last steps before a job is sent: the pacer's slot, and a batch line's durable "sent" mark.
-async fn clear_to_send(
+pub(super) async fn clear_to_send(
     sh: &Arc<Shared>,
     id: JobId,
     spec: &JobSpec,
@@ -525,19 +553,18 @@ async fn clear_to_send(
             _ = tokio::time::sleep(wait) => {}
         }
     }
-    // A batch line is marked sent (durably) before it goes: a crash from here on leaves it
-    // "outcome unknown", never sent again on its own.
-    if let Some(line) = &spec.batch
-        && let Err(e) = super::batch::mark_sent(sh, id, line).await
-    {
+    // From here on the job may be billed: a kill leaves its reservation to be counted.
+    if let Err(e) = sh.gate.mark_sent(id) {
         return Err(JobEnd::Failed(JobFailure {
-            message: format!(
-                "not sent: the batch journal could not record line {} ({e})",
-                line.line_no
-            ),
+            message: format!("not sent: the spend ledger could not record that it is sent ({e})"),
             kind: FailureKind::Save,
             maybe_billed: false,
         }));
+    }
+    // A batch line is marked sent (durably) before it goes: a crash from here on leaves it
+    // "outcome unknown", never sent again on its own.
+    if let Some(line) = &spec.batch {
+        super::batch::claim(sh, id, line).await?;
     }
     Ok(())
 }
@@ -552,8 +579,23 @@ pub(super) async fn save(
     spec: &JobSpec,
     generation: Generation,
     sent_input: Option<String>,
+    part: u32,
 ) -> Result<(Vec<SavedImage>, crate::api::Accounting), JobEnd> {
     sh.stage(id, Stage::Saving);
+    // Fewer images than were paid for: said, and kept in the ledger (`asked` beside `images`).
+    let asked = spec.params.samples.max(1) as usize;
+    if generation.images.len() < asked {
+        let got = generation.images.len();
+        tracing::warn!(
+            id,
+            asked,
+            got,
+            "the answer held fewer images than it billed"
+        );
+        sh.emit(Event::Notice(format!(
+            "job {id}: {asked} images were paid for and {got} arrived; the answer held no more (the ledger keeps the difference)"
+        )));
+    }
     let store = sh.store.clone();
     let ledger = sh.gate.ledger().cloned();
     let spec = spec.clone();
@@ -561,7 +603,7 @@ pub(super) async fn save(
     let r = tokio::task::spawn_blocking(move || {
         // Billed: recorded first (a crash while saving still counts what was paid), once per
         // job whatever folder the images go to.
-        let charge = charge_of(id, &spec, &generation.accounting, generation.images.len());
+        let charge = charge_of(id, &spec, &generation.accounting, generation.images.len(), part);
         let ledger_error = ledger.and_then(|l| l.record(&charge).err());
         let mut saved = Vec::new();
         let label = spec.input.describe();
@@ -639,11 +681,26 @@ pub(super) fn charge_of(
     spec: &JobSpec,
     accounting: &crate::api::Accounting,
     images: usize,
+    part: u32,
 ) -> Charge {
-    let images = images.max(1) as u32;
-    let (cost, estimated) = match accounting.cost {
+    let got = images as u32;
+    // The bill is for what was asked: an answer with fewer images costs the same.
+    let asked = spec.params.samples.max(1).max(got);
+    let images = asked;
+    let (cost, estimated) = match accounting
+        .cost
+        .and_then(|c| crate::api::plausible_cost(c, images))
+    {
         Some(c) => (c, false),
-        None => (f64::from(images) * crate::api::DEFAULT_COST_PER_IMAGE, true),
+        None => {
+            if let Some(reported) = accounting.cost {
+                tracing::warn!(
+                    reported,
+                    "the service reported a cost no image can have; the estimate is recorded"
+                );
+            }
+            (crate::api::estimated_cost(images), true)
+        }
     };
     Charge {
         job_id: id,
@@ -652,47 +709,9 @@ pub(super) fn charge_of(
         estimated,
         request_id: accounting.request_id.clone(),
         cn_type: spec.params.cn_type.as_str().to_owned(),
-        images,
+        images: got,
+        asked,
+        part,
         api: spec.api.to_string(),
     }
-}
-
-/// Decodes an image for the screen, downscaled to at most [`PREVIEW_SIDE`] on its long side.
-pub fn decode_preview(bytes: &[u8]) -> Option<image::RgbaImage> {
-    use crate::api::input::pixels;
-    // A JPEG larger than the preview is decoded at 1/2, 1/4 or 1/8 scale in the IDCT (the
-    // service's 4096² answers: several times less work), then resized exactly.
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        let mut d = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
-        if d.read_info().is_ok()
-            && let Some(info) = d.info()
-        {
-            let (w, h) = (u32::from(info.width), u32::from(info.height));
-            let (tw, th) = pixels::fit_within(w, h, PREVIEW_SIDE);
-            // Up to 64 MP: a larger (hostile) header goes through the decoder with memory limits.
-            if (tw, th) != (w, h)
-                && u64::from(w) * u64::from(h) <= 64_000_000
-                && let Some(img) = pixels::decode_jpeg_reduced(bytes, tw, th)
-            {
-                return shrink(img.to_rgba8(), tw, th);
-            }
-        }
-    }
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(512 * 1024 * 1024);
-    reader.limits(limits);
-    let img = reader.decode().ok()?.to_rgba8();
-    let (tw, th) = pixels::fit_within(img.width(), img.height(), PREVIEW_SIDE);
-    shrink(img, tw, th)
-}
-
-/// `img` at exactly `w`×`h` (SIMD bilinear); as it is when it is that size already.
-fn shrink(img: image::RgbaImage, w: u32, h: u32) -> Option<image::RgbaImage> {
-    if (img.width(), img.height()) == (w, h) {
-        return Some(img);
-    }
-    crate::api::input::pixels::resize_rgba(&img, w, h).ok()
 }

@@ -27,6 +27,10 @@ pub struct BatchLineRef {
     pub batch: String,
     pub key: String,
     pub line_no: usize,
+    /// The run was asked to send again a line sent before with no answer known
+    /// (`--resend-unknown`); without it such a line is never claimed again.
+    #[serde(default)]
+    pub resend_unknown: bool,
 }
 
 /// What the runtime needs to talk to the service; sent again whenever a setting changes.
@@ -200,6 +204,9 @@ pub enum FailureKind {
     Cancelled,
     /// Not sent: it would have taken today's spend over the daily budget.
     Budget,
+    /// Not sent: the batch line is another process's (being sent, or saved, by it) or its earlier
+    /// outcome is unknown.
+    Elsewhere,
 }
 
 impl FailureKind {
@@ -239,6 +246,7 @@ impl std::fmt::Display for FailureKind {
             FailureKind::Runtime => "runtime",
             FailureKind::Cancelled => "cancelled",
             FailureKind::Budget => "budget",
+            FailureKind::Elsewhere => "not sent: taken",
         };
         f.write_str(s)
     }

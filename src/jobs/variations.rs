@@ -217,7 +217,7 @@ pub fn expand_choices(template: &str) -> Result<Vec<Variation>, VariationError> 
                 },
             });
         }
-        if !seen.insert(v.prompt.as_str()) {
+        if !seen.insert(crate::api::params::prompt_key(&v.prompt)) {
             return Err(VariationError::Duplicate {
                 prompt: v.prompt.clone(),
             });

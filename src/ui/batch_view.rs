@@ -140,7 +140,7 @@ impl BatchView {
                 t.submitted(id, i);
                 Command::Submit {
                     id,
-                    spec: batch::spec_of(&p.name, &t.lines[i], api),
+                    spec: batch::spec_of(&p.name, &t.lines[i], api, self.resend_unknown),
                 }
             })
             .collect()

@@ -14,7 +14,10 @@ impl FluxApp {
     pub(crate) fn made_already(&self, spec: &JobSpec) -> bool {
         spec.params.seed != crate::api::params::RANDOM_SEED
             && self.session.jobs.iter().any(|j| {
-                matches!(j.status, super::session::JobStatus::Done { .. }) && j.spec == *spec
+                matches!(j.status, super::session::JobStatus::Done { .. })
+                    && j.spec.input == spec.input
+                    && j.spec.api == spec.api
+                    && j.spec.params.same_picture(&spec.params)
             })
     }
 

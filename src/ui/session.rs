@@ -256,8 +256,7 @@ impl Session {
             j.finished = Some(Instant::now());
         }
         if let Some(cost) = accounting.cost
-            && cost.is_finite()
-            && cost > 0.0
+            && crate::api::plausible_cost(cost, images.len() as u32).is_some_and(|c| c > 0.0)
         {
             self.last_cost_per_image = Some(cost / images.len().max(1) as f64);
         }

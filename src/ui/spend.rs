@@ -265,6 +265,15 @@ fn spend_figures(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
             ),
         );
     }
+    if s.lost_images > 0 {
+        widgets::warn_line(
+            ui,
+            &format!(
+                "{} paid for never arrived: the answers held fewer images than they billed.",
+                count(s.lost_images, "image")
+            ),
+        );
+    }
 }
 
 fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {

@@ -198,6 +198,13 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return None;
         }
+        // A wait the server asks for that cannot end before the deadline is not waited for in
+        // part, over and over: the caller stops now and says when to try again.
+        if let (Some(wait), Some(d)) = (retry_after, self.deadline)
+            && wait > d.saturating_duration_since(tokio::time::Instant::now())
+        {
+            return None;
+        }
         let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
         let delay = if delay <= self.max_server_wait {
             delay
@@ -252,9 +259,10 @@ impl RetryPolicy {
                         | HttpClass::ServerError
                 ) =>
             {
+                // Said while it retries: the status in short, not the advice for giving up.
                 Some(Cause {
                     server_wait: s.retry_after,
-                    ..Cause::new(format!("polling: {e}"))
+                    ..Cause::new(format!("polling: the server answered {}", s.status))
                 })
             }
             (Download, ApiError::Connect { .. } | ApiError::NoAnswer { .. }) => {

@@ -289,6 +289,17 @@ impl Client {
                 Err(ApiError::Status(s)) if s.status == 404 => {
                     return Err(expired(request_id, &s));
                 }
+                // The server asks for a wait the deadline cannot hold: stop now, not poll on.
+                Err(ApiError::Status(s))
+                    if s.retry_after.is_some_and(|w| {
+                        w > deadline.saturating_duration_since(Instant::now())
+                    }) =>
+                {
+                    return Err(ApiError::Job(JobError::ServerWait {
+                        request_id: request_id.to_owned(),
+                        wait: s.retry_after.unwrap_or_default(),
+                    }));
+                }
                 Err(e) => return Err(e),
             }
             let pause = self

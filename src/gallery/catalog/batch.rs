@@ -43,6 +43,16 @@ impl LineState {
     }
 }
 
+/// What a claim of a line found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The line is this job's to send (marked sent, durably).
+    Claimed,
+    /// Not claimed: this mark is in the way; `alive` when it is being sent by a process still
+    /// running.
+    Taken { mark: LineMark, alive: bool },
+}
+
 /// A line's state as written and read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineMark {
@@ -127,6 +137,88 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Every mark of the line `key`, whatever batch file (or name of it) wrote it.
+    pub fn line_marks(&self, key: &str) -> rusqlite::Result<Vec<(LineMark, Option<String>)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT batch, line_no, state, job_id, result, detail, holder FROM batch_lines
+             WHERE line_key = ?1 ORDER BY updated_ms DESC",
+        )?;
+        let rows = st.query_map([key], |r| {
+            Ok((
+                LineMark {
+                    batch: r.get(0)?,
+                    key: key.to_owned(),
+                    line_no: r.get::<_, i64>(1)?.max(0) as usize,
+                    // A state this build cannot read (a crafted one) counts as unknown.
+                    state: LineState::parse(&r.get::<_, String>(2)?).unwrap_or(LineState::Unknown),
+                    job_id: r.get::<_, Option<i64>>(3)?.map(|j| j as JobId),
+                    result: r.get(4)?,
+                    detail: r.get(5)?,
+                },
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// Claims the line `m.key` for `m`'s job, atomically across processes: in one write
+    /// transaction, every mark of the line (any batch file) is read, and the line is marked sent by
+    /// `holder` (durably) only when none says it is saved, being sent by a process still running
+    /// (`gone` says which holders have stopped), or sent with no answer known (unless
+    /// `resend_unknown`). Otherwise nothing is written, and the mark in the way is returned.
+    pub fn batch_claim(
+        &self,
+        m: &LineMark,
+        holder: Option<&str>,
+        resend_unknown: bool,
+        gone: &dyn Fn(&str) -> bool,
+        now_ms: u64,
+    ) -> rusqlite::Result<Claim> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let r = (|| {
+            let tx = rusqlite::Transaction::new_unchecked(
+                &self.conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )?;
+            for (mark, by) in self.line_marks(&m.key)? {
+                let mine = mark.job_id.is_some() && mark.job_id == m.job_id;
+                let taken = match mark.state {
+                    LineState::Saved => true,
+                    LineState::Sent if mine => false,
+                    LineState::Sent => match by.as_deref() {
+                        Some(h) if gone(h) => !resend_unknown,
+                        _ => true,
+                    },
+                    LineState::Unknown => !resend_unknown,
+                    LineState::Failed => false,
+                };
+                if taken {
+                    let alive =
+                        mark.state == LineState::Sent && by.as_deref().is_none_or(|h| !gone(h));
+                    return Ok(Claim::Taken { mark, alive });
+                }
+            }
+            tx.execute(
+                "INSERT INTO batch_lines (batch, line_key, line_no, state, result, detail, updated_ms, job_id, holder)
+                 VALUES (?1, ?2, ?3, 'sent', NULL, NULL, ?4, ?5, ?6)
+                 ON CONFLICT (batch, line_key) DO UPDATE SET line_no = ?3, state = 'sent', result = NULL,
+                   detail = NULL, updated_ms = ?4, job_id = ?5, holder = ?6",
+                params![
+                    m.batch,
+                    m.key,
+                    m.line_no as i64,
+                    now_ms as i64,
+                    m.job_id.map(|j| j as i64),
+                    holder
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Claim::Claimed)
+        })();
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        r
+    }
+
     /// The file of a picture saved for the batch line `key` (its sidecar names the line): how a
     /// saved line is found when the batch table was lost with a rebuilt catalog.
     pub fn batch_result(&self, key: &str) -> rusqlite::Result<Option<String>> {
@@ -154,6 +246,64 @@ mod tests {
             result: None,
             detail: None,
         }
+    }
+
+    #[test]
+    fn a_line_is_claimed_once_whatever_file_names_it() {
+        let c = Catalog::in_memory();
+        let alive = |_: &str| false;
+        let dead = |_: &str| true;
+        let mut first = mark("k", LineState::Sent);
+        first.job_id = Some(1);
+        assert_eq!(
+            c.batch_claim(&first, Some("p1"), false, &alive, 1).unwrap(),
+            Claim::Claimed
+        );
+        // Another process, another name of the file: refused while the first is alive.
+        let mut second = mark("k", LineState::Sent);
+        second.batch = "/moved/b.jsonl".into();
+        second.job_id = Some(2);
+        match c.batch_claim(&second, Some("p2"), true, &alive, 2).unwrap() {
+            Claim::Taken { mark, alive } => {
+                assert!(alive && mark.state == LineState::Sent && mark.job_id == Some(1));
+            }
+            Claim::Claimed => panic!("claimed twice"),
+        }
+        // The first process is gone with the line sent: outcome unknown, claimed only when asked.
+        assert!(matches!(
+            c.batch_claim(&second, Some("p2"), false, &dead, 3).unwrap(),
+            Claim::Taken { alive: false, .. }
+        ));
+        assert_eq!(
+            c.batch_claim(&second, Some("p2"), true, &dead, 4).unwrap(),
+            Claim::Claimed
+        );
+        // Saved: never claimed again; failed (not billed): claimed again.
+        let mut saved = second.clone();
+        saved.state = LineState::Saved;
+        c.batch_mark(&saved, 5).unwrap();
+        let mut third = mark("k", LineState::Sent);
+        third.job_id = Some(3);
+        assert!(matches!(
+            c.batch_claim(&third, None, true, &dead, 6).unwrap(),
+            Claim::Taken { .. }
+        ));
+        let mut failed = mark("f", LineState::Failed);
+        failed.job_id = Some(4);
+        c.batch_mark(&failed, 7).unwrap();
+        assert_eq!(
+            c.batch_claim(&third, None, false, &alive, 8).unwrap(),
+            Claim::Taken {
+                mark: c.line_marks("k").unwrap()[0].0.clone(),
+                alive: false
+            }
+        );
+        let mut again = mark("f", LineState::Sent);
+        again.job_id = Some(5);
+        assert_eq!(
+            c.batch_claim(&again, None, false, &alive, 9).unwrap(),
+            Claim::Claimed
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
-pub use batch::{LineMark, LineState};
+pub use batch::{Claim, LineMark, LineState};
 pub use query::{Cmp, Query, QueryError, Sort};
 
 use super::Sidecar;
@@ -127,7 +127,7 @@ fn files_of(path: &Path) -> [PathBuf; 3] {
 }
 
 /// Moves the catalog's files to `<name>.<what>` (replacing an older one set aside the same way).
-fn set_aside(path: &Path, what: &str) -> Result<PathBuf, std::io::Error> {
+pub(crate) fn set_aside(path: &Path, what: &str) -> Result<PathBuf, std::io::Error> {
     let mut aside = None;
     for (i, f) in files_of(path).iter().enumerate() {
         let mut target = path.as_os_str().to_owned();
@@ -168,8 +168,20 @@ fn open_file(path: &Path) -> rusqlite::Result<(Connection, Migrated)> {
         | OpenFlags::SQLITE_OPEN_NOFOLLOW;
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // A damaged file fails here (the header is read on the first statement).
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    // Whose file it is, asked before anything writes to it (the WAL switch below already does):
+    // another program's database is never migrated in place. A damaged file fails here (the
+    // header is read on the first statement).
+    if let crate::gallery::owner::Owner::Foreign(why) =
+        crate::gallery::owner::owner(&conn, schema::APP_ID, schema::TABLES)?
+    {
+        // Closing must not fold its journal into it either.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        return Ok((conn, Migrated::Foreign(why)));
+    }
+    let mode = crate::gallery::owner::wal_mode(&conn, BUSY_TIMEOUT)?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode = %mode, "the catalog could not use WAL mode; another process may wait longer for it");
     }
@@ -249,6 +261,21 @@ impl Catalog {
                             )),
                             Err(e) => {
                                 why_memory = Some(format!("it is of a newer version ({version}) and could not be set aside: {e}"));
+                                break;
+                            }
+                        }
+                        fill = true;
+                    }
+                    Ok((conn, Migrated::Foreign(why))) if attempt == 0 => {
+                        drop(conn);
+                        match set_aside(&path, "foreign") {
+                            Ok(aside) => notes.push(format!(
+                                "{} is not a fluxcn catalog ({why}: another program's database); it was moved to {} untouched and a new catalog was built from the sidecars",
+                                path.display(),
+                                aside.display()
+                            )),
+                            Err(e) => {
+                                why_memory = Some(format!("it is another program's database ({why}) and could not be set aside: {e}"));
                                 break;
                             }
                         }
@@ -430,14 +457,14 @@ impl Catalog {
 
     /// The pictures made with exactly `params`, newest first: every field equal, the seed taken as
     /// the one each picture was made with (a picture sent with `-1` whose seed the service
-    /// reported matches that seed). The columns narrow the rows (seed, type, prompt); the sidecars
+    /// reported matches that seed). The columns narrow the rows (seed, type); the sidecars
     /// decide. The control image is the caller's to compare ([`super::Store::find_identical`]).
     pub fn same_settings(&self, params: &GenParams) -> rusqlite::Result<Vec<Stored>> {
         let found = self.stored_where(
             "SELECT id, file, meta FROM results
-             WHERE seed_used = ?1 AND cn_type = ?2 AND prompt = ?3
+             WHERE seed_used = ?1 AND cn_type = ?2
              ORDER BY created_ms DESC, id DESC",
-            &[&params.seed, &params.cn_type.as_str(), &params.prompt],
+            &[&params.seed, &params.cn_type.as_str()],
         )?;
         Ok(found
             .into_iter()
@@ -446,7 +473,7 @@ impl Catalog {
                     seed: m.seed_used,
                     ..m.params.clone()
                 };
-                made == *params
+                made.same_picture(params)
             })
             .collect())
     }

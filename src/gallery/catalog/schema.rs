@@ -8,7 +8,13 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
+
+/// Our mark in the file's header (`PRAGMA application_id`): "FLXC", a fluxcn gallery catalog.
+pub const APP_ID: i32 = 0x464C_5843;
+
+/// The tables a catalog of ours holds (`*`: a prefix, FTS5's shadow tables).
+pub const TABLES: &[&str] = &["results", "results_fts*", "batch_lines"];
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
 const MIGRATIONS: [&str; VERSION as usize] = [
@@ -69,6 +75,13 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     r"
     ALTER TABLE batch_lines ADD COLUMN job_id INTEGER;
     ",
+    // 4: a line is claimed by its content wherever its file lives (marks are looked up by key),
+    // and a claim names the process that holds it (sent by a process still running is never
+    // sent again; sent by one that stopped is "outcome unknown").
+    r"
+    ALTER TABLE batch_lines ADD COLUMN holder TEXT;
+    CREATE INDEX batch_lines_key ON batch_lines (line_key);
+    ",
 ];
 
 /// What [`migrate`] found.
@@ -82,6 +95,8 @@ pub enum Migrated {
     Current,
     /// Written by a newer app: left untouched.
     Newer { version: u32 },
+    /// Not a catalog of ours (another program's database): left untouched.
+    Foreign(String),
 }
 
 /// Brings the schema to [`VERSION`].
@@ -92,12 +107,19 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Migrated> {
         return Ok(Migrated::Newer { version });
     }
     if version == VERSION {
+        // A catalog of ours from before the mark gets it.
+        let id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        if id != APP_ID {
+            tx.pragma_update(None, "application_id", APP_ID)?;
+            tx.commit()?;
+        }
         return Ok(Migrated::Current);
     }
     for step in &MIGRATIONS[version as usize..] {
         tx.execute_batch(step)?;
     }
     tx.pragma_update(None, "user_version", VERSION)?;
+    tx.pragma_update(None, "application_id", APP_ID)?;
     tx.commit()?;
     Ok(if version == 0 {
         Migrated::Created

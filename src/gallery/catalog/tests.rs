@@ -267,8 +267,13 @@ fn finds_every_picture_made_with_exactly_these_settings_newest_first() {
         cn_type: CnType::Pose,
         ..p.clone()
     };
+    // Only in spaces: the model reads the same prompt, so the same picture.
+    let spaced_prompt = GenParams {
+        prompt: format!("  {}  ", p.prompt.replace(' ', "   ")),
+        ..p.clone()
+    };
     let other_prompt = GenParams {
-        prompt: "a knight ".into(),
+        prompt: format!("{} x", p.prompt),
         ..p.clone()
     };
     let random = GenParams {
@@ -281,6 +286,7 @@ fn finds_every_picture_made_with_exactly_these_settings_newest_first() {
         made(2, other_steps, 42),
         made(3, other_type, 42),
         made(4, other_prompt, 42),
+        made(8, spaced_prompt, 42),
         // Sent with -1, made with 42: the same picture.
         made(5, random.clone(), 42),
         // Sent with -1, made with another seed.
@@ -294,7 +300,7 @@ fn finds_every_picture_made_with_exactly_these_settings_newest_first() {
         .into_iter()
         .map(|(id, _, _)| id)
         .collect();
-    assert_eq!(ids, ["id5", "id1"]);
+    assert_eq!(ids, ["id8", "id5", "id1"]);
     let nothing = GenParams {
         seed: 44,
         ..p.clone()
@@ -316,4 +322,72 @@ fn the_newest_are_listed_first_and_no_more_than_asked() {
     assert!(c.newest(0).unwrap().is_empty());
     // The same order as the default search.
     assert_eq!(c.newest(10).unwrap(), c.query(&Query::default()).unwrap());
+}
+
+#[test]
+fn another_programs_database_is_set_aside_untouched_and_ours_are_marked() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join(CATALOG_FILE);
+    // A browser's history at our name: user_version 0, a table of its own, in WAL mode with a
+    // transaction still in its journal (a close that checkpointed would write it into the file).
+    let f = rusqlite::Connection::open(&path).unwrap();
+    f.execute_batch(
+        "PRAGMA journal_mode = WAL; CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);
+         INSERT INTO moz_places (url) VALUES ('https://example.com/');",
+    )
+    .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let o = Catalog::open(d.path());
+    assert!(o.fill, "{:?}", o.notes);
+    assert!(
+        o.notes.len() == 1
+            && o.notes[0].contains("not a fluxcn catalog")
+            && o.notes[0].contains("moz_places")
+            && o.notes[0].contains(".catalog.sqlite.foreign"),
+        "{:?}",
+        o.notes
+    );
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".foreign");
+    assert_eq!(
+        std::fs::read(&aside).unwrap(),
+        before,
+        "the foreign file was written"
+    );
+    drop(f);
+    // The new catalog is ours, marked, and holds none of the other program's tables.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let id: i32 = c
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, schema::APP_ID);
+    let foreign: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'moz_places'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(foreign, 0);
+    drop((c, o));
+
+    // A catalog of ours written before the mark (no application id) is kept and marked.
+    let e = tempfile::tempdir().unwrap();
+    let o = Catalog::open(e.path());
+    o.catalog
+        .put("id1", "id1.png", &meta(1, "x", CnType::Pose))
+        .unwrap();
+    drop(o);
+    let c = rusqlite::Connection::open(e.path().join(CATALOG_FILE)).unwrap();
+    c.pragma_update(None, "application_id", 0).unwrap();
+    drop(c);
+    let o = Catalog::open(e.path());
+    assert!(o.notes.is_empty() && !o.fill, "{:?}", o.notes);
+    assert_eq!(o.catalog.count().unwrap(), 1);
+    drop(o);
+    let c = rusqlite::Connection::open(e.path().join(CATALOG_FILE)).unwrap();
+    let id: i32 = c
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, schema::APP_ID);
 }

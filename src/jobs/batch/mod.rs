@@ -20,7 +20,7 @@ pub use track::{LineStatus, Tracker};
 use super::runtime::{JobEnd, Shared};
 use super::types::{BatchLineRef, FailureKind, JobId, JobSpec};
 use crate::gallery::Store;
-use crate::gallery::catalog::{LineMark, LineState};
+use crate::gallery::catalog::{Claim, LineMark, LineState};
 use crate::types::ApiVersion;
 
 /// The batch's name in the journal: the file's absolute path.
@@ -31,8 +31,9 @@ pub fn batch_name(path: &Path) -> String {
     abs.display().to_string()
 }
 
-/// The job of a line.
-pub fn spec_of(batch: &str, line: &BatchLine, api: ApiVersion) -> JobSpec {
+/// The job of a line (`resend_unknown`: the run may send again a line whose earlier outcome is
+/// unknown).
+pub fn spec_of(batch: &str, line: &BatchLine, api: ApiVersion, resend_unknown: bool) -> JobSpec {
     JobSpec {
         input: line.input.clone(),
         params: line.params.clone(),
@@ -43,6 +44,7 @@ pub fn spec_of(batch: &str, line: &BatchLine, api: ApiVersion) -> JobSpec {
             batch: batch.to_owned(),
             key: line.key.clone(),
             line_no: line.line_no,
+            resend_unknown,
         }),
     }
 }
@@ -112,17 +114,57 @@ fn mark(line: &BatchLineRef, id: JobId, state: LineState) -> LineMark {
     }
 }
 
-/// Marks a line sent, durably, before its request goes out.
-pub(super) async fn mark_sent(
-    sh: &Arc<Shared>,
-    id: JobId,
-    line: &BatchLineRef,
-) -> Result<(), String> {
+/// Claims a line for job `id` and marks it sent, durably, before its request goes out: atomically
+/// across processes, by its content key whatever the file is called now. A line another process
+/// is sending, saved, or sent with no answer known (unless the run resends those) is not sent.
+pub(super) async fn claim(sh: &Arc<Shared>, id: JobId, line: &BatchLineRef) -> Result<(), JobEnd> {
     let store = sh.store.clone();
+    let ledger = sh.gate.ledger().cloned();
     let m = mark(line, id, LineState::Sent);
-    match tokio::task::spawn_blocking(move || store.batch_mark(&m)).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let resend = line.resend_unknown;
+    let claimed = tokio::task::spawn_blocking(move || {
+        let holder = ledger
+            .as_ref()
+            .and_then(|l| l.holder_id().map(str::to_owned));
+        let gone = |h: &str| ledger.as_ref().is_some_and(|l| l.holder_gone(h));
+        store.batch_claim(&m, holder.as_deref(), resend, &gone)
+    })
+    .await;
+    let failure = |message: String, kind: FailureKind| {
+        Err(JobEnd::Failed(super::types::JobFailure {
+            message,
+            kind,
+            maybe_billed: false,
+        }))
+    };
+    match claimed {
+        Ok(Ok(Claim::Claimed)) => Ok(()),
+        Ok(Ok(Claim::Taken { mark, alive })) => failure(
+            format!(
+                "line {} was not sent: {}",
+                line.line_no,
+                match mark.state {
+                    LineState::Saved => format!(
+                        "it is saved already{}",
+                        mark.result.map(|r| format!(" ({r})")).unwrap_or_default()
+                    ),
+                    LineState::Sent if alive => format!(
+                        "another fluxcn process is sending it (from {})",
+                        mark.batch
+                    ),
+                    _ => "it was sent before with no answer known (it may have been billed): --resend-unknown sends it again".to_owned(),
+                }
+            ),
+            FailureKind::Elsewhere,
+        ),
+        Ok(Err(e)) => failure(
+            format!("not sent: the batch journal could not record line {} ({e})", line.line_no),
+            FailureKind::Save,
+        ),
+        Err(e) => failure(
+            format!("not sent: the batch journal could not record line {} ({e})", line.line_no),
+            FailureKind::Save,
+        ),
     }
 }
 
@@ -144,7 +186,10 @@ pub(super) fn mark_end(
     _journaled: bool,
 ) {
     let m = match end {
-        JobEnd::Failed(f) if f.kind == FailureKind::Budget => return,
+        // Not sent: the mark in the journal (or the other process's) stays as it was.
+        JobEnd::Failed(f) if matches!(f.kind, FailureKind::Budget | FailureKind::Elsewhere) => {
+            return;
+        }
         JobEnd::Failed(f) => LineMark {
             detail: Some(f.message.clone()),
             ..mark(

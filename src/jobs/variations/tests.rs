@@ -112,6 +112,19 @@ fn blank_and_repeated_prompts_are_refused() {
             prompt: "red car".into()
         }
     );
+    // Prompts that differ only in whitespace make one picture: one paid job, not two.
+    for t in [
+        "{cat|cat }",
+        "{a  cat|a cat}",
+        "{ cat|cat}",
+        "a {cat|cat\t}",
+    ] {
+        assert!(
+            matches!(expand(t), Err(VariationError::Duplicate { .. })),
+            "{t}: {:?}",
+            expand(t)
+        );
+    }
 }
 
 fn spec(seed: i64) -> JobSpec {
