@@ -464,3 +464,76 @@ fn two_processes_at_once_keep_one_daily_budget() {
         "a reservation was left behind"
     );
 }
+
+/// One batch file run by two processes at once (or the window's Batch tab beside the CLI): each
+/// line is claimed in the catalog before it is sent, so each is sent once between them, and the
+/// run that found a line taken says so.
+#[test]
+fn two_runs_of_one_batch_at_once_send_each_line_once() {
+    let b = Bench::new(Duration::from_millis(400));
+    let file = b.jsonl("three.jsonl", 3);
+    let spawn = || {
+        let mut c = b.cmd(&["batch"]);
+        c.arg(&file)
+            .arg("--out")
+            .arg(b.out())
+            .args(["--concurrency", "3"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (x, y) = (spawn(), spawn());
+    let outs = [x.wait_with_output().unwrap(), y.wait_with_output().unwrap()];
+    let said: Vec<String> = outs.iter().map(|o| text(&o.stderr)).collect();
+    assert!(
+        b.sent().values().all(|&n| n == 1),
+        "{:?} {said:?}",
+        b.sent()
+    );
+    assert_eq!(b.sent().len(), 3, "{said:?}");
+    assert_eq!(b.server.stats().generations_billed, 3, "{said:?}");
+    assert_eq!(images_in(&b.out()), 3);
+    // Unless one run finished before the other planned, the later one was told.
+    if outs.iter().all(|o| o.status.success()) {
+        assert!(
+            said.iter().any(|e| e.contains("saved by an earlier run")),
+            "{said:?}"
+        );
+    } else {
+        assert!(
+            said.iter().any(|e| e.contains("another fluxcn process")),
+            "{said:?}"
+        );
+    }
+    // A third run sends nothing.
+    let o = b.batch(&file, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(b.server.stats().generations_billed, 3);
+}
+
+/// A line whose outcome is unknown (the connection dropped after it was sent) is never sent again
+/// unasked, even after the batch file is renamed and moved with its image: lines are keyed by
+/// their content, not by where the file lives.
+#[test]
+fn a_moved_batch_never_resends_a_line_whose_outcome_is_unknown() {
+    let b = Bench::new(Duration::from_millis(20));
+    let file = b.jsonl("a.jsonl", 2);
+    b.server.push_faults([sim::Fault::Reset]);
+    let o = b.batch(&file, &["--concurrency", "1"]);
+    assert!(!o.status.success());
+    let first = b.sent();
+    assert_eq!(first.values().sum::<usize>(), 2, "{first:?}");
+    let moved = b.tmp.path().join("elsewhere");
+    std::fs::create_dir(&moved).unwrap();
+    std::fs::rename(&file, moved.join("renamed.jsonl")).unwrap();
+    std::fs::copy(b.tmp.path().join("in.png"), moved.join("in.png")).unwrap();
+    let o = b.batch(&moved.join("renamed.jsonl"), &[]);
+    let err = text(&o.stderr);
+    assert!(err.contains("no answer known"), "{err}");
+    assert!(err.contains("saved by an earlier run"), "{err}");
+    assert_eq!(b.sent(), first, "a line was sent again: {err}");
+    // Asked to, it is sent again, once.
+    let o = b.batch(&moved.join("renamed.jsonl"), &["--resend-unknown"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(b.sent().values().sum::<usize>(), 3);
+}

@@ -40,7 +40,13 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
             rate_per_minute: b.rate_per_minute,
         },
     )?;
-    let plan = batch::plan(&eng.store, &name, &lines, b.resend_unknown)?;
+    let plan = batch::plan(
+        &eng.store,
+        &name,
+        &lines,
+        b.resend_unknown,
+        Some(&eng.ledger),
+    )?;
     if !cli.quiet {
         tell_plan(&plan, &lines, b.resend_unknown);
     }
@@ -85,7 +91,7 @@ fn dry_run(b: &BatchArgs, lines: &[BatchLine], name: &str) -> Result<(), CliErro
     };
     if out.is_dir() {
         let store = crate::gallery::Store::open(&out)?;
-        let plan = batch::plan(&store, name, lines, b.resend_unknown)?;
+        let plan = batch::plan(&store, name, lines, b.resend_unknown, None)?;
         if plan.todo.len() < lines.len() {
             let todo: usize = plan.todo.iter().map(|&i| lines[i].images()).sum();
             println!(
@@ -124,6 +130,15 @@ fn tell_plan(plan: &Plan, lines: &[BatchLine], resend: bool) {
             "fluxcn: {} saved by an earlier run: skipped",
             lines_text(plan.saved.len())
         );
+    }
+    if !plan.elsewhere.is_empty() {
+        eprintln!(
+            "fluxcn: {} being sent by another fluxcn process right now: not sent here (run again once it has finished):",
+            lines_text(plan.elsewhere.len())
+        );
+        for (i, file) in &plan.elsewhere {
+            eprintln!("  line {} (from {file})", lines[*i].line_no);
+        }
     }
     if !plan.unknown.is_empty() {
         eprintln!(

@@ -107,6 +107,8 @@ pub(super) struct Engine {
     /// The unfinished jobs taken over (with `resume`).
     pub pending: Vec<JobId>,
     pub store: Store,
+    /// The user's spend ledger (also which processes are running, for batch claims).
+    pub ledger: Arc<Ledger>,
 }
 
 /// Starts the job runtime for a CLI command.
@@ -136,7 +138,7 @@ pub(super) fn engine(
         journal: Some(Arc::new(journal)),
         recovered,
         client_template: client_template(cli),
-        ledger: Some(ledger),
+        ledger: Some(ledger.clone()),
     };
     let cfg = RuntimeConfig {
         api_base: cli.api_base.clone(),
@@ -150,5 +152,6 @@ pub(super) fn engine(
         handle: jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),
         pending: pending_ids,
         store,
+        ledger,
     })
 }

@@ -59,47 +59,118 @@ pub struct Plan {
     /// Lines sent with no answer known (maybe billed): index and what is known. Skipped unless
     /// `resend_unknown`, then in `todo` too.
     pub unknown: Vec<(usize, Option<String>)>,
+    /// Lines another fluxcn process is sending now (from the file it names): skipped, whatever
+    /// `resend_unknown` says.
+    pub elsewhere: Vec<(usize, String)>,
     /// Lines that failed before (unbilled) and will be sent again.
     pub retried: usize,
 }
 
-/// Plans a run of `lines` given what the journal says of `batch`.
+/// Where a line stands, from every mark of it.
+enum Standing {
+    Saved(String),
+    Elsewhere(String),
+    Unknown(Option<String>),
+    Failed,
+    New,
+}
+
+/// Plans a run of `lines` given what the journal says of them. A line is found by its content key
+/// in the marks of any batch file (a file moved or renamed keeps its lines' state), then by the key
+/// an earlier version gave it in this file's marks, then by a result naming it. `ledger` tells which
+/// processes that sent a line are still running (without it, a line sent and unanswered is
+/// "outcome unknown").
 pub fn plan(
     store: &Store,
     batch: &str,
     lines: &[BatchLine],
     resend_unknown: bool,
+    ledger: Option<&crate::jobs::ledger::Ledger>,
 ) -> Result<Plan, crate::gallery::GalleryError> {
-    let marks: std::collections::HashMap<String, LineMark> = store
+    let legacy: std::collections::HashMap<String, LineMark> = store
         .batch_lines(batch)?
         .into_iter()
         .map(|m| (m.key.clone(), m))
         .collect();
     let mut plan = Plan::default();
     for (i, line) in lines.iter().enumerate() {
-        match marks.get(&line.key) {
-            Some(m) if m.state == LineState::Saved => {
-                plan.saved.push((i, m.result.clone().unwrap_or_default()));
-            }
-            Some(m) if matches!(m.state, LineState::Unknown | LineState::Sent) => {
-                plan.unknown.push((i, m.detail.clone()));
+        let mut standing = standing(store, &store.line_marks(&line.key)?, ledger);
+        if matches!(standing, Standing::New) {
+            standing = match legacy.get(&line.legacy_key) {
+                Some(m) => match m.state {
+                    LineState::Saved => Standing::Saved(m.result.clone().unwrap_or_default()),
+                    LineState::Failed => Standing::Failed,
+                    LineState::Sent | LineState::Unknown => Standing::Unknown(m.detail.clone()),
+                },
+                // No mark: saved anyway when a result names the line (the batch rows were lost
+                // with a rebuilt catalog).
+                None => match store
+                    .batch_result(&line.key)
+                    .or_else(|| store.batch_result(&line.legacy_key))
+                {
+                    Some(p) => Standing::Saved(p.display().to_string()),
+                    None => Standing::New,
+                },
+            };
+        }
+        match standing {
+            Standing::Saved(p) => plan.saved.push((i, p)),
+            Standing::Elsewhere(file) => plan.elsewhere.push((i, file)),
+            Standing::Unknown(detail) => {
+                plan.unknown.push((i, detail));
                 if resend_unknown {
                     plan.todo.push(i);
                 }
             }
-            Some(_) => {
+            Standing::Failed => {
                 plan.retried += 1;
                 plan.todo.push(i);
             }
-            // No mark: saved anyway when a result names the line (the batch rows were lost with
-            // a rebuilt catalog).
-            None => match store.batch_result(&line.key) {
-                Some(p) => plan.saved.push((i, p.display().to_string())),
-                None => plan.todo.push(i),
-            },
+            Standing::New => plan.todo.push(i),
         }
     }
     Ok(plan)
+}
+
+/// Where a line stands from its marks (any file): saved wins; then sent by a process still
+/// running; then sent with no answer known (a line sent whose job's result is in the gallery is
+/// saved: a crash came between the save and the mark); then failed.
+fn standing(
+    store: &Store,
+    marks: &[(LineMark, Option<String>)],
+    ledger: Option<&crate::jobs::ledger::Ledger>,
+) -> Standing {
+    let mut best = Standing::New;
+    let rank = |s: &Standing| match s {
+        Standing::Saved(_) => 4,
+        Standing::Elsewhere(_) => 3,
+        Standing::Unknown(_) => 2,
+        Standing::Failed => 1,
+        Standing::New => 0,
+    };
+    for (m, holder) in marks {
+        let s = match m.state {
+            LineState::Saved => Standing::Saved(m.result.clone().unwrap_or_default()),
+            LineState::Failed => Standing::Failed,
+            LineState::Unknown => Standing::Unknown(m.detail.clone()),
+            LineState::Sent => {
+                let found = m
+                    .job_id
+                    .and_then(|j| store.find_job(j, None).into_iter().next());
+                match (found, holder, ledger) {
+                    (Some(e), _, _) => Standing::Saved(e.image_path.display().to_string()),
+                    (None, Some(h), Some(l)) if !l.holder_gone(h) => {
+                        Standing::Elsewhere(m.batch.clone())
+                    }
+                    _ => Standing::Unknown(m.detail.clone()),
+                }
+            }
+        };
+        if rank(&s) > rank(&best) {
+            best = s;
+        }
+    }
+    best
 }
 
 fn mark(line: &BatchLineRef, id: JobId, state: LineState) -> LineMark {

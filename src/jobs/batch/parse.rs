@@ -51,8 +51,11 @@ pub struct BatchLine {
     /// Its line in the file (1-based; for CSV, the line the record starts on).
     pub line_no: usize,
     /// Its content key: the same request (and the same count of equal requests before it) has the
-    /// same key wherever it moves in the file.
+    /// same key wherever it moves in the file, and wherever the file (with its images) moves.
     pub key: String,
+    /// The key an earlier version gave it (its image's path and every field): marks written before
+    /// the content key are still found by it.
+    pub legacy_key: String,
     pub input: InputSource,
     pub params: GenParams,
 }
@@ -179,6 +182,7 @@ pub fn parse_batch(
     };
     let mut lines = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut images: HashMap<PathBuf, String> = HashMap::new();
     for (line_no, pairs) in records {
         if lines.len() + errors.len() >= MAX_LINES {
             errors.push(LineError {
@@ -190,17 +194,14 @@ pub fn parse_batch(
         }
         match request_of(line_no, &pairs, base) {
             Ok((input, params)) => {
-                let content = content_key(&input, &params);
+                let content = content_key(&image_identity(&input, &mut images), &params);
                 let n = seen.entry(content.clone()).or_insert(0);
                 *n += 1;
-                let key = if *n == 1 {
-                    content
-                } else {
-                    format!("{content}#{n}")
-                };
+                let nth = |k: String| if *n == 1 { k } else { format!("{k}#{n}") };
                 lines.push(BatchLine {
                     line_no,
-                    key,
+                    key: nth(content),
+                    legacy_key: nth(legacy_key(&input, &params)),
                     input,
                     params,
                 });
@@ -429,8 +430,64 @@ fn image_of(value: &str, base: &Path) -> Result<InputSource, String> {
     }
 }
 
-/// The content key of a request: SHA-256 of its image and every field, in the table's order.
-fn content_key(input: &InputSource, params: &GenParams) -> String {
+/// What a line's image is, for its key: the SHA-256 of a file's bytes (the same picture wherever
+/// the file and its batch move), or a URL as written. Each file is read once per batch.
+fn image_identity(input: &InputSource, seen: &mut HashMap<PathBuf, String>) -> String {
+    match input {
+        InputSource::File(p) => seen
+            .entry(p.clone())
+            .or_insert_with(|| {
+                let hashed = std::fs::File::open(p).and_then(|mut f| {
+                    use std::io::Read as _;
+                    let mut h = Sha256::new();
+                    let mut buf = vec![0u8; 1 << 16];
+                    loop {
+                        match f.read(&mut buf)? {
+                            0 => break,
+                            n => h.update(&buf[..n]),
+                        }
+                    }
+                    Ok(hex(&h.finalize()))
+                });
+                // Unreadable now (it was a file a moment ago): its path stands in.
+                hashed.unwrap_or_else(|_| input.describe())
+            })
+            .clone(),
+        other => other.describe(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The content key of a request (`c2-…`): its image's identity and the fields whose values differ
+/// from the contract's defaults, by wire name. A field added in a later version, at its default,
+/// leaves every key as it was; so does moving or renaming the batch file.
+fn content_key(image: &str, params: &GenParams) -> String {
+    let defaults = fields::values(&GenParams::default());
+    let mut set: Vec<(&'static str, String)> = fields::values(params)
+        .into_iter()
+        .zip(defaults)
+        .filter(|((_, v), (_, d))| v != d)
+        .map(|((f, v), _)| (f.wire(), v.to_string()))
+        .collect();
+    set.sort();
+    let mut h = Sha256::new();
+    h.update(b"fluxcn-batch-line/2\0");
+    h.update(image.as_bytes());
+    for (wire, value) in set {
+        h.update([0]);
+        h.update(wire.as_bytes());
+        h.update([b'=']);
+        h.update(value.as_bytes());
+    }
+    format!("c2-{}", hex(&h.finalize()[..16]))
+}
+
+/// The key of a request before content keys: SHA-256 of its image's path and every field, in the
+/// table's order (kept to find the marks written then).
+fn legacy_key(input: &InputSource, params: &GenParams) -> String {
     let mut h = Sha256::new();
     h.update(input.describe().as_bytes());
     for (field, value) in fields::values(params) {

@@ -87,6 +87,11 @@ impl Tracker {
         for (i, detail) in &plan.unknown {
             status[*i] = LineStatus::Unknown(detail.clone());
         }
+        for (i, file) in &plan.elsewhere {
+            status[*i] = LineStatus::Unknown(Some(format!(
+                "another fluxcn process is sending it now (from {file}): not sent here"
+            )));
+        }
         for &i in &plan.todo {
             status[i] = LineStatus::Waiting;
         }
@@ -320,6 +325,7 @@ mod tests {
             todo: vec![1, 2, 3, 4],
             saved: vec![(0, "/g/a.png".into())],
             unknown: vec![(5, Some("no answer".into()))],
+            elsewhere: Vec::new(),
             retried: 0,
         };
         let mut t = Tracker::new(lines(6), &plan);

@@ -46,7 +46,8 @@ fn read_batch(
     blocking(s, reply, move |s| {
         let lines = crate::jobs::batch::read_batch(&path)?;
         let name = crate::jobs::batch::batch_name(&path);
-        let plan = crate::jobs::batch::plan(&s.store, &name, &lines, resend_unknown)?;
+        let plan =
+            crate::jobs::batch::plan(&s.store, &name, &lines, resend_unknown, s.ledger.as_deref())?;
         Ok(Arc::new(super::BatchPreview { name, lines, plan }))
     });
 }

@@ -134,3 +134,36 @@ fn the_format_comes_from_the_extension_or_the_first_character() {
         BatchFormat::Csv
     );
 }
+
+/// A key is the line's content: the same image (by its bytes) and the same fields give the same
+/// key wherever the batch file and its images live; another picture under the same name does not;
+/// a field at its default is the same as leaving it out, so a field added in a later version (at
+/// its default) changes no key.
+#[test]
+fn a_key_is_the_content_not_where_the_file_lives() {
+    let (a, b) = (dir_with_image(), dir_with_image());
+    let line = "{\"prompt\": \"a knight\", \"image\": \"in.png\", \"steps\": 30}\n";
+    let ka = &parse_batch(line, BatchFormat::Jsonl, a.path()).unwrap()[0];
+    let kb = &parse_batch(line, BatchFormat::Jsonl, b.path()).unwrap()[0];
+    assert_eq!(ka.key, kb.key, "moved: the same key");
+    assert!(ka.key.starts_with("c2-"), "{}", ka.key);
+    assert_ne!(ka.legacy_key, kb.legacy_key, "the old key named the path");
+    // Pinned: a change here re-sends every saved line of every user's batches.
+    assert_eq!(ka.key, "c2-da39df71e1f2e255efc0617e5f74491f");
+
+    let defaults = GenParams::default();
+    let explicit = format!(
+        "{{\"prompt\": \"a knight\", \"image\": \"in.png\", \"steps\": 30, \"guidance\": {}, \"cn_type\": \"{}\"}}\n",
+        defaults.guidance,
+        defaults.cn_type.as_str()
+    );
+    let ke = &parse_batch(&explicit, BatchFormat::Jsonl, a.path()).unwrap()[0];
+    assert_eq!(
+        ke.key, ka.key,
+        "a field at its default is the same as no field"
+    );
+
+    std::fs::write(b.path().join("in.png"), b"another picture").unwrap();
+    let kc = &parse_batch(line, BatchFormat::Jsonl, b.path()).unwrap()[0];
+    assert_ne!(kc.key, ka.key, "another picture under the same name");
+}
