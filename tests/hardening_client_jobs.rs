@@ -113,6 +113,16 @@ fn start(
     addr: SocketAddr,
     v2_deadline: Duration,
 ) -> (JobsHandle, Vec<JournalJob>) {
+    start_with(rt, dir, addr, v2_deadline, None)
+}
+
+fn start_with(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    addr: SocketAddr,
+    v2_deadline: Duration,
+    ledger: Option<Arc<fluxcn::jobs::ledger::Ledger>>,
+) -> (JobsHandle, Vec<JournalJob>) {
     let (journal, pending) = Journal::open(dir.join("journal.jsonl")).unwrap();
     let deps = RuntimeDeps {
         store: Store::open(dir.join("gallery")).unwrap(),
@@ -126,7 +136,7 @@ fn start(
             v2_deadline,
             ..Default::default()
         },
-        ledger: None,
+        ledger,
     };
     let cfg = RuntimeConfig {
         api_base: format!("http://{addr}/v1"),
@@ -278,7 +288,7 @@ fn a_poll_told_to_wait_a_day_stops_at_the_deadline_and_the_job_stays_journaled()
     assert!(f.maybe_billed, "{f:?}");
     assert!(f.message.contains("asks to wait 1day"), "{}", f.message);
     assert!(
-        f.message.contains("run `fluxcn resume` after"),
+        f.message.contains("`fluxcn resume`") && f.message.contains("within that hour"),
         "{}",
         f.message
     );
@@ -286,4 +296,52 @@ fn a_poll_told_to_wait_a_day_stops_at_the_deadline_and_the_job_stays_journaled()
     let pending = pending_after(h, rt, dir.path());
     assert_eq!(pending.len(), 1, "the job left the journal");
     assert_eq!(seen.submits.load(Ordering::SeqCst), 1);
+}
+
+/// An answer with fewer images than it billed (three samples asked, one output listed): the one
+/// that came is saved, the shortfall is said in a notice, and the ledger keeps what was paid for
+/// beside what arrived.
+#[test]
+fn fewer_images_than_were_paid_for_are_said_and_recorded() {
+    let server_rt = runtime();
+    let done = get(|| async { json(200, serde_json::json!({"status": "COMPLETED"})) });
+    let (addr, seen) = service(&server_rt, done);
+    seen.file_ready.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger =
+        Arc::new(fluxcn::jobs::ledger::Ledger::open(dir.path().join("ledger.sqlite")).unwrap());
+    let rt = runtime();
+    let (h, _) = start_with(
+        &rt,
+        dir.path(),
+        addr,
+        Duration::from_secs(60),
+        Some(ledger.clone()),
+    );
+    let mut three = spec();
+    three.params.samples = 3;
+    h.send(Command::Submit {
+        id: 71,
+        spec: three,
+    });
+    let end = Instant::now() + Duration::from_secs(20);
+    let (mut notice, mut images) = (None, None);
+    while Instant::now() < end && images.is_none() {
+        match h.recv_timeout(Duration::from_millis(50)) {
+            Some(Event::Notice(n)) => notice = Some(n),
+            Some(Event::Done {
+                id: 71, images: i, ..
+            }) => images = Some(i.len()),
+            Some(Event::Failed { id: 71, failure }) => panic!("{failure:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(images, Some(1));
+    let notice = notice.expect("no notice of the images that did not arrive");
+    assert!(
+        notice.contains("3 images were paid for and 1 arrived"),
+        "{notice}"
+    );
+    let spend = ledger.spend(chrono::Local::now(), 1).unwrap();
+    assert_eq!((spend.images, spend.lost_images), (1, 2));
 }

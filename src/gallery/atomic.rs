@@ -95,6 +95,7 @@ pub fn write_fallback(stem: &str, ext: &str, bytes: &[u8]) -> std::io::Result<Pa
     let path = dir.join(format!("{stem}-{}.{ext}", random()));
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true);
+    // Readable by the user only on Unix; on Windows the file inherits the private folder's access.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let written = opts
@@ -118,8 +119,9 @@ pub fn hold_after_save_for_tests() {
     }
 }
 
-/// Makes a rename or a new file in `dir` durable. Best effort: not every platform lets a folder be
-/// opened and synced (Windows does not need it).
+/// Makes a rename or a new file in `dir` durable. Best effort. Unix only: there a rename is durable
+/// once its folder is synced; Windows cannot open a folder as a file to sync it, and NTFS journals
+/// a rename's metadata itself.
 pub fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
@@ -267,10 +269,12 @@ mod tests {
         let m = std::fs::metadata(&p).unwrap();
         assert!(!is_stale(&m, Some(std::process::id())));
         assert!(!is_stale(&m, None));
+        // A gone writer is known only where /proc tells (Linux); elsewhere the age alone decides.
         #[cfg(target_os = "linux")]
         assert!(is_stale(&m, Some(999_999_999)));
     }
 
+    // Planting a folder link needs no privilege on Unix only (Windows asks for developer mode).
     #[cfg(unix)]
     #[test]
     fn a_planted_link_is_not_a_folder_of_ours() {
@@ -291,6 +295,7 @@ mod tests {
         assert_eq!(std::fs::read(&a).unwrap(), b"one");
         let name = a.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("7-0-") && name.ends_with(".png") && name.len() > 12);
+        // Unix modes; Windows files inherit the private folder's access list.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

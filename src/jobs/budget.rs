@@ -276,6 +276,7 @@ mod tests {
             images: 1,
             cn_type: "depth".into(),
             api: "v1".into(),
+            per_request: 0.05,
         };
         for ledger in [Some(Arc::new(Ledger::in_memory().unwrap())), None] {
             let gate = Gate::new(ledger.clone());
@@ -291,7 +292,8 @@ mod tests {
                 Err(GateError::Over(_))
             ));
             a.end(false);
-            // Its outcome unknown: counted (with a ledger) until settled.
+            // Sent, its outcome unknown: counted (with a ledger) until settled.
+            gate.mark_sent(2).unwrap();
             b.end(true);
             let c = gate.reserve(&hold(4), Some(0.09), estimate(1, 0.05));
             assert_eq!(c.is_ok(), ledger.is_none(), "{:?}", c.as_ref().err());

@@ -446,15 +446,11 @@ fn unreadable(path: &Path, line: usize, why: &str) -> String {
     said
 }
 
+/// Makes a rename of `path` durable (its folder synced; see [`crate::gallery::sync_dir`]).
 fn sync_dir(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent()
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
+    if let Some(dir) = path.parent() {
+        crate::gallery::sync_dir(dir);
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ const MIGRATIONS: [&str; VERSION as usize] = [
         images      INTEGER NOT NULL,
         cn_type     TEXT NOT NULL,
         api         TEXT NOT NULL,
+        per_request REAL NOT NULL,
         sent        INTEGER NOT NULL DEFAULT 0,
         at_ms       INTEGER NOT NULL
     );
@@ -285,9 +286,11 @@ impl Ledger {
     pub fn record(&self, c: &Charge) -> Result<bool, LedgerError> {
         // A hostile or broken answer cannot make spend negative, free, huge or not a number: an
         // unbelievable cost is recorded as the estimate, marked as one.
-        let (cost, estimated) = match crate::api::plausible_cost(c.cost, c.images) {
+        // The bill is for the images asked for, whatever arrived.
+        let billed = c.asked.max(c.images);
+        let (cost, estimated) = match crate::api::plausible_cost(c.cost, billed) {
             Some(cost) => (cost, c.estimated),
-            None => (crate::api::estimated_cost(c.images), true),
+            None => (crate::api::estimated_cost(billed), true),
         };
         let n = self
             .lock()

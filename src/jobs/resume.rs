@@ -53,8 +53,8 @@ pub(super) async fn resume_job(
         request_id: job.request_id.clone(),
     });
     let (found, found_accounting) = saved_already(&sh, &job).await;
-    let all_found = !found.is_empty()
-        && (job.api == ApiVersion::V1 || found.len() >= job.params.samples.max(1) as usize);
+    // Every image the job asked for is saved (a v1 job of N samples saves one per request).
+    let all_found = !found.is_empty() && found.len() >= job.params.samples.max(1) as usize;
     let fail = |message: String, kind: FailureKind, maybe_billed: bool| {
         Err((
             JobEnd::Failed(JobFailure {
@@ -80,7 +80,7 @@ pub(super) async fn resume_job(
             Ok((found, found_accounting))
         }
         (ApiVersion::V1, _) => fail(
-            "interrupted: the app stopped while this v1 request was in flight, so it may have been billed. It was not re-sent; use Re-run to send it again".into(),
+            interrupted_v1(found.len(), job.params.samples),
             FailureKind::Interrupted,
             true,
         ),
@@ -226,4 +226,16 @@ async fn resume_v2(
 /// Whether two API base URLs name the same service (a trailing slash aside).
 fn same_base(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// What is said of a v1 job found interrupted, `saved` of its `samples` images saved before.
+fn interrupted_v1(saved: usize, samples: u32) -> String {
+    let before = if saved == 0 {
+        String::new()
+    } else {
+        format!(" ({saved} of its {samples} images were saved before: they are in the gallery)")
+    };
+    format!(
+        "interrupted: the app stopped while this v1 request was in flight, so it may have been billed{before}. It was not re-sent; use Re-run to send it again"
+    )
 }

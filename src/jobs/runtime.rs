@@ -149,6 +149,10 @@ async fn dispatcher(
     for note in sh.store.notes() {
         sh.emit(Event::Notice(format!("Gallery: {note}")));
     }
+    // What the spend ledger had to do on open (a stopped process's jobs settled, a file set aside).
+    for note in sh.gate.ledger().map(|l| l.notes()).unwrap_or_default() {
+        sh.emit(Event::Notice(format!("Spend: {note}")));
+    }
     for job in recovered {
         let token = CancellationToken::new();
         sh.cancels
@@ -270,7 +274,7 @@ pub(super) fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
                     |at| at.format("%Y-%m-%d %H:%M").to_string(),
                 );
             format!(
-                "Job {request_id} stays in the journal (it may still finish, and be billed): run `fluxcn resume` after {when}; its record on the server lasts one hour from submission"
+                "Job {request_id} stays in the journal (it may still finish, and be billed): the server asks not to be asked before {when}, and keeps the job's record one hour from its submission, so `fluxcn resume` (or the next start of the app) fetches it only if it is asked within that hour"
             )
         }
         _ => format!(
@@ -528,6 +532,11 @@ fn reserve_budget(
         images: images as u32,
         cn_type: spec.params.cn_type.as_str().to_owned(),
         api: spec.api.to_string(),
+        // v1 sends a request an image (`jobs/samples.rs`); v2 one request for all.
+        per_request: match spec.api {
+            ApiVersion::V1 => estimate.0 / images.max(1) as f64,
+            ApiVersion::V2 => estimate.0,
+        },
     };
     sh.gate
         .reserve(&hold, cfg.daily_budget, estimate)
@@ -553,18 +562,18 @@ pub(super) async fn clear_to_send(
             _ = tokio::time::sleep(wait) => {}
         }
     }
-    // From here on the job may be billed: a kill leaves its reservation to be counted.
+    // A batch line is claimed and marked sent (durably) before it goes: a crash from here on
+    // leaves it "outcome unknown", never sent again on its own.
+    if let Some(line) = &spec.batch {
+        super::batch::claim(sh, id, line).await?;
+    }
+    // From here on the request may be billed: a kill leaves its reservation to be counted.
     if let Err(e) = sh.gate.mark_sent(id) {
         return Err(JobEnd::Failed(JobFailure {
             message: format!("not sent: the spend ledger could not record that it is sent ({e})"),
             kind: FailureKind::Save,
             maybe_billed: false,
         }));
-    }
-    // A batch line is marked sent (durably) before it goes: a crash from here on leaves it
-    // "outcome unknown", never sent again on its own.
-    if let Some(line) = &spec.batch {
-        super::batch::claim(sh, id, line).await?;
     }
     Ok(())
 }

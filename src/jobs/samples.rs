@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::runtime::JobEnd;
 use super::runtime::{Outcome, Shared, clear_to_send, progress_sink, save};
-use super::types::{InputSource, JobId, JobSpec, SavedImage};
+use super::types::{Event, InputSource, JobId, JobSpec, SavedImage};
 use crate::api::{ApiError, Client};
 
 /// The request of sample `k` of a v1 job: one image, seed `seed + k` (capped), or the service's
@@ -34,8 +34,9 @@ fn sample_request(spec: &JobSpec, k: u32) -> JobSpec {
 /// A v1 job of N samples. A v1 answer is one image while a request for N bills N, so it is sent as
 /// N requests of one (the one path every caller's "N samples" takes on v1: the window, a
 /// comparison or grid cell, a batch line, variations, the CLI), one after another, each through
-/// the pacer, each image saved and its charge recorded as it arrives. A failure part way names
-/// the images already saved.
+/// the pacer, each image saved and its charge recorded as it arrives. When a request fails after
+/// some images were saved, the job ends with those (a batch line is then saved, and never sent
+/// again whole), and a notice says what failed; a failure that may have been billed is counted.
 pub(super) async fn v1_samples(
     sh: &Arc<Shared>,
     id: JobId,
@@ -49,51 +50,69 @@ pub(super) async fn v1_samples(
     let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(payload.clone());
     let mut all: Vec<SavedImage> = Vec::new();
     let mut accounting = crate::api::Accounting::default();
+    let mut paid = 0.0;
     for k in 0..n {
         let part = sample_request(spec, k);
-        let params = match part.params.clone().validate_into() {
-            Ok(p) => p,
-            Err(e) => return Err((so_far(ApiError::from(e).into(), &all, n), k > 0)),
-        };
-        if k > 0 {
-            // The pacer's slot for each request; the batch line was marked once, before the first.
-            let unmarked = JobSpec {
-                batch: None,
-                ..part.clone()
-            };
-            if let Err(e) = clear_to_send(sh, id, &unmarked, cancel).await {
-                return Err((so_far(e, &all, n), true));
+        let outcome = async {
+            let params = part.params.clone().validate_into().map_err(|e| {
+                let end: JobEnd = ApiError::from(e).into();
+                end
+            })?;
+            if k > 0 {
+                // The pacer's slot for each request; the batch line was claimed before the first.
+                let unmarked = JobSpec {
+                    batch: None,
+                    ..part.clone()
+                };
+                clear_to_send(sh, id, &unmarked, cancel).await?;
             }
+            let g = client
+                .generate(&payload, &params, cancel, &progress)
+                .await
+                .map_err(JobEnd::from)?;
+            save(sh, id, &part, g, sent.clone(), k).await
         }
-        match client.generate(&payload, &params, cancel, &progress).await {
-            Ok(g) => match save(sh, id, &part, g, sent.clone(), k).await {
-                Ok((saved, acc)) => {
-                    all.extend(saved);
-                    accounting = acc;
-                }
-                Err(e) => return Err((so_far(e, &all, n), true)),
-            },
-            Err(e) => return Err((so_far(e.into(), &all, n), true)),
+        .await;
+        match outcome {
+            Ok((saved, acc)) => {
+                paid += acc.cost.unwrap_or(0.0);
+                all.extend(saved);
+                accounting = crate::api::Accounting {
+                    cost: (paid > 0.0).then_some(paid),
+                    ..acc
+                };
+            }
+            Err(end) if all.is_empty() => return Err((end, k > 0)),
+            Err(end) => {
+                partly_done(sh, id, &end, all.len(), n);
+                return Ok((all, accounting));
+            }
         }
     }
     Ok((all, accounting))
 }
 
-/// A failure of a v1 job of `n` samples, saying which of its images were saved before it.
-fn so_far(end: JobEnd, saved: &[SavedImage], n: u32) -> JobEnd {
-    match end {
-        JobEnd::Failed(mut f) if !saved.is_empty() => {
-            let paths: Vec<String> = saved.iter().map(|s| s.path.display().to_string()).collect();
-            f.message = format!(
-                "{} of {n} images were saved ({}); the next request failed: {}",
-                saved.len(),
-                paths.join(", "),
-                f.message
-            );
-            JobEnd::Failed(f)
-        }
-        other => other,
+/// A v1 job of `n` samples whose request failed after `saved` images were saved: said in a
+/// notice; a failure that may have been billed is counted now (the job itself ends done).
+fn partly_done(sh: &Arc<Shared>, id: JobId, end: &JobEnd, saved: usize, n: u32) {
+    let (why, maybe) = match end {
+        JobEnd::Failed(f) => (f.message.clone(), f.maybe_billed),
+        JobEnd::Cancelled { maybe_billed } => ("cancelled".to_owned(), *maybe_billed),
+    };
+    if maybe
+        && let Some(l) = sh.gate.ledger()
+        && let Err(e) = l.settle_maybe(id)
+    {
+        tracing::error!(error = %e, id, "the ledger could not count a request that may have been billed");
     }
+    sh.emit(Event::Notice(format!(
+        "job {id}: {saved} of {n} images were saved; the next request {}: {why}. The rest were not sent",
+        if maybe {
+            "may have been billed (it is counted)"
+        } else {
+            "failed (not billed)"
+        }
+    )));
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ use crate::jobs::{InputSource, JobsHandle, RuntimeConfig};
 
 pub type Notify = crate::jobs::Notify;
 
+/// The app id: the window class (the `.desktop` file's `StartupWMClass`) and eframe's storage
+/// folder (where the settings file lives).
+pub(crate) const APP_ID: &str = "fluxcn";
+
 /// The app's icon (256 × 256 PNG), the same as `assets/fluxcn.png`.
 pub const ICON_PNG: &[u8] = include_bytes!("../../assets/fluxcn.png");
 
@@ -71,13 +75,13 @@ pub fn run(
             .with_title(TITLE)
             .with_inner_size([1280.0, 820.0])
             .with_min_inner_size([900.0, 560.0])
-            .with_app_id("fluxcn")
+            .with_app_id(APP_ID)
             .with_drag_and_drop(true),
         persist_window: true,
         ..Default::default()
     };
     eframe::run_native(
-        "fluxcn",
+        APP_ID,
         native,
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();

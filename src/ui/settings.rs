@@ -248,7 +248,10 @@ fn where_things_live(ui: &mut Ui) {
     egui::CollapsingHeader::new("Where things live")
         .id_salt("settings-places")
         .show(ui, |ui| {
-            for (name, place) in crate::jobs::Places::here().lines() {
+            let mut places = crate::jobs::Places::here();
+            // The window's own word on where it keeps its settings.
+            places.settings = eframe::storage_dir(super::APP_ID).map(|d| d.join("app.ron"));
+            for (name, place) in places.lines() {
                 ui.horizontal(|ui| {
                     ui.label(format!("{name}:"));
                     ui.add(egui::Label::new(RichText::new(place).monospace()).truncate());
@@ -395,6 +398,14 @@ pub(crate) fn default_output_folder(demo: bool) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_file_named_is_the_one_eframe_writes() {
+        assert_eq!(
+            crate::jobs::Places::here().settings,
+            eframe::storage_dir(super::super::APP_ID).map(|d| d.join("app.ron"))
+        );
+    }
 
     fn texts(lines: &[(Tone, String)]) -> Vec<&str> {
         lines.iter().map(|(_, t)| t.as_str()).collect()

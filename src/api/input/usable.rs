@@ -31,7 +31,9 @@ pub(super) fn check_regular(path: &Path, ft: &FileType) -> Result<(), InputError
     })
 }
 
-/// What a file that is neither a regular file nor a folder is, in plain words.
+/// What a file that is neither a regular file nor a folder is, in plain words. FIFOs, sockets and
+/// devices are named on Unix (the only place std can tell them apart); elsewhere (Windows: a
+/// reparse point, a device path) it is "a special file".
 fn special_kind(ft: &FileType) -> &'static str {
     #[cfg(unix)]
     {

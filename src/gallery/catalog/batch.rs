@@ -84,7 +84,8 @@ impl Catalog {
                 "INSERT INTO batch_lines (batch, line_key, line_no, state, result, detail, updated_ms, job_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (batch, line_key) DO UPDATE SET line_no = ?3, state = ?4, result = ?5,
-                   detail = ?6, updated_ms = ?7, job_id = COALESCE(?8, job_id)",
+                   detail = ?6, updated_ms = ?7, job_id = COALESCE(?8, job_id)
+                 WHERE batch_lines.state <> 'saved' OR excluded.state = 'saved'",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -185,16 +186,18 @@ impl Catalog {
                 let taken = match mark.state {
                     LineState::Saved => true,
                     LineState::Sent if mine => false,
+                    // A claim that named no holder (its process could not lock one) is never
+                    // known to be alive: outcome unknown.
                     LineState::Sent => match by.as_deref() {
-                        Some(h) if gone(h) => !resend_unknown,
-                        _ => true,
+                        Some(h) if !gone(h) => true,
+                        _ => !resend_unknown,
                     },
                     LineState::Unknown => !resend_unknown,
                     LineState::Failed => false,
                 };
                 if taken {
                     let alive =
-                        mark.state == LineState::Sent && by.as_deref().is_none_or(|h| !gone(h));
+                        mark.state == LineState::Sent && by.as_deref().is_some_and(|h| !gone(h));
                     return Ok(Claim::Taken { mark, alive });
                 }
             }

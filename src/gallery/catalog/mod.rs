@@ -83,6 +83,8 @@ struct FileId {
     ino: u64,
 }
 
+/// Which file is at `path` now: its device and inode on Unix; elsewhere (std has no stable file
+/// index on Windows) its creation time, which a file deleted and made again does not keep either.
 fn file_id(path: &Path) -> Option<FileId> {
     let m = std::fs::metadata(path).ok()?;
     #[cfg(unix)]

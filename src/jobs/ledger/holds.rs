@@ -116,6 +116,9 @@ pub struct Hold {
     pub images: u32,
     pub cn_type: String,
     pub api: String,
+    /// What one request of it costs, about: the whole estimate on v2 (one request brings every
+    /// image), an image's on v1 (one request an image).
+    pub per_request: f64,
 }
 
 /// What the reservations of every process hold beyond what their jobs have recorded already.
@@ -159,8 +162,8 @@ impl Ledger {
                 }
             }
             tx.execute(
-                "INSERT OR REPLACE INTO reservations (job_id, holder, amount, images, cn_type, api, sent, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                "INSERT OR REPLACE INTO reservations (job_id, holder, amount, images, cn_type, api, per_request, sent, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
                 params![
                     hold.job_id as i64,
                     self.holder.id,
@@ -168,6 +171,7 @@ impl Ledger {
                     hold.images,
                     hold.cn_type,
                     hold.api,
+                    hold.per_request,
                     now_ms() as i64
                 ],
             )?;
@@ -184,11 +188,11 @@ impl Ledger {
             .map_err(|e| self.sql(e))
     }
 
-    /// The job's request is about to go: from now on its outcome may be a charge.
+    /// One more of the job's requests is about to go: from now on its outcome may be a charge.
     pub fn mark_sent(&self, job_id: JobId) -> Result<(), LedgerError> {
         self.lock()
             .execute(
-                "UPDATE reservations SET sent = 1, at_ms = ?2 WHERE job_id = ?1",
+                "UPDATE reservations SET sent = sent + 1, at_ms = ?2 WHERE job_id = ?1",
                 params![job_id as i64, now_ms() as i64],
             )
             .map(|_| ())
@@ -206,9 +210,10 @@ impl Ledger {
             .map_err(|e| self.sql(e))
     }
 
-    /// The job ended with its outcome unknown (no answer, cut off, interrupted): what it holds
-    /// beyond what it recorded becomes a "maybe billed" charge, counted until a resume records the
-    /// real cost (which replaces it). Returns the amount counted.
+    /// The job ended with its outcome unknown (no answer, cut off, interrupted): each request it
+    /// sent that recorded no charge becomes a "maybe billed" charge at its estimate, counted until
+    /// a resume records the real cost (which replaces it); one never sent counts nothing. Returns
+    /// the amount counted.
     pub fn settle_maybe(&self, job_id: JobId) -> Result<f64, LedgerError> {
         let mut conn = self.lock();
         let mut run = || -> rusqlite::Result<f64> {
@@ -243,7 +248,7 @@ impl Ledger {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let sent: Vec<i64> = {
                     let mut st = tx.prepare(
-                        "SELECT job_id FROM reservations WHERE holder = ?1 AND sent = 1",
+                        "SELECT job_id FROM reservations WHERE holder = ?1 AND sent > 0",
                     )?;
                     st.query_map([h], |r| r.get(0))?
                         .collect::<rusqlite::Result<_>>()?
@@ -281,27 +286,41 @@ impl Ledger {
     }
 }
 
-/// Turns job `job_id`'s reservation into a maybe-billed charge for what it holds beyond what it
-/// recorded (as the next part of the job); returns that amount.
+/// Turns job `job_id`'s reservation into a maybe-billed charge for the requests it sent that
+/// recorded nothing (as the next part of the job); returns that amount.
 fn settle_row(tx: &rusqlite::Transaction<'_>, job_id: JobId) -> rusqlite::Result<f64> {
     use rusqlite::OptionalExtension as _;
-    let row: Option<(f64, u32, String, String, i64)> = tx
+    type Row = (i64, f64, i64, u32, String, String, i64);
+    let row: Option<Row> = tx
         .query_row(
-            "SELECT r.amount - COALESCE((SELECT SUM(c.cost) FROM charges c WHERE c.job_id = r.job_id), 0),
+            "SELECT r.sent, r.per_request,
+                    (SELECT COUNT(*) FROM charges c WHERE c.job_id = r.job_id AND c.maybe = 0),
                     r.images, r.cn_type, r.api, r.at_ms
              FROM reservations r WHERE r.job_id = ?1",
             [job_id as i64],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
         )
         .optional()?;
-    let Some((left, images, cn_type, api, at_ms)) = row else {
+    let Some((sent, per_request, recorded, images, cn_type, api, at_ms)) = row else {
         return Ok(0.0);
     };
-    if left <= 1e-9 {
+    let unknown = (sent - recorded).max(0);
+    if unknown == 0 {
         return Ok(0.0);
     }
+    let amount = unknown as f64 * per_request;
     let part: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM charges WHERE job_id = ?1",
+        "SELECT COALESCE(MAX(part) + 1, 0) FROM charges WHERE job_id = ?1",
         [job_id as i64],
         |r| r.get(0),
     )?;
@@ -314,13 +333,13 @@ fn settle_row(tx: &rusqlite::Transaction<'_>, job_id: JobId) -> rusqlite::Result
             part,
             at as i64,
             day_of(at).to_string(),
-            left,
+            amount,
             cn_type,
             images,
             api
         ],
     )?;
-    Ok(left)
+    Ok(amount)
 }
 
 #[cfg(test)]
@@ -334,6 +353,7 @@ mod tests {
             images: 1,
             cn_type: "depth".into(),
             api: "v1".into(),
+            per_request: 0.048,
         }
     }
 
