@@ -29,7 +29,11 @@ pub struct Places {
 impl Places {
     /// This machine's places, for this user and environment.
     pub fn here() -> Places {
-        let data = crate::gallery::default_data_dir();
+        Places::of(crate::gallery::default_data_dir())
+    }
+
+    /// The places of the data folder `data` (the demo mode keeps one of its own).
+    pub fn of(data: Option<PathBuf>) -> Places {
         Places {
             gallery: data.as_ref().map(|d| d.join("gallery")),
             ledger: data.as_ref().map(|d| super::ledger::Ledger::path_in(d)),

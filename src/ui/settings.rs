@@ -216,7 +216,7 @@ impl FluxApp {
             .session
             .output_folder()
             .or_else(|| default_output_folder(self.demo));
-        match folder {
+        match &folder {
             Some(f) => {
                 ui.horizontal(|ui| {
                     ui.label("Results are saved in");
@@ -234,7 +234,7 @@ impl FluxApp {
             }
         }
 
-        where_things_live(ui);
+        where_things_live(ui, self.demo, folder.as_deref());
 
         if self.state.settings != before {
             self.send_configure();
@@ -243,12 +243,16 @@ impl FluxApp {
 }
 
 /// The places of this user's files on this platform (`fluxcn paths` prints the same), so a user
-/// moving machines or backing up knows what to take.
-fn where_things_live(ui: &mut Ui) {
+/// moving machines or backing up knows what to take: this session's (the demo keeps a data folder
+/// of its own; `gallery` is where results go now).
+fn where_things_live(ui: &mut Ui, demo: bool, gallery: Option<&std::path::Path>) {
     egui::CollapsingHeader::new("Where things live")
         .id_salt("settings-places")
         .show(ui, |ui| {
-            let mut places = crate::jobs::Places::here();
+            let data =
+                crate::gallery::default_data_dir().map(|d| if demo { d.join("demo") } else { d });
+            let mut places = crate::jobs::Places::of(data);
+            places.gallery = gallery.map(std::path::Path::to_path_buf).or(places.gallery);
             // The window's own word on where it keeps its settings.
             places.settings = eframe::storage_dir(super::APP_ID).map(|d| d.join("app.ron"));
             for (name, place) in places.lines() {
