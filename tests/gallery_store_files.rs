@@ -490,6 +490,32 @@ fn a_thumbnail_of_a_huge_claimed_size_is_refused_not_allocated() {
     assert!(matches!(err, GalleryError::DamagedImage { .. }), "{err}");
 }
 
+/// Saves `img` made from `p` with `seed`, keeping `input` as its control image (a Windows path
+/// names where it came from).
+fn save_with_input(
+    store: &Store,
+    img: &fluxcn::api::ReceivedImage,
+    p: &fluxcn::api::GenParams,
+    seed: i64,
+    input: &[u8],
+) -> fluxcn::gallery::Entry {
+    store
+        .save(&fluxcn::gallery::NewResult {
+            image: img,
+            params: p,
+            input: "C:\\Users\\artist\\photos\\knight.png",
+            api: ApiVersion::V1,
+            accounting: &accounting(seed),
+            group: None,
+            index: 0,
+            job_id: Some(1),
+            input_image: Some(input),
+            prompt_template: None,
+            batch_line: None,
+        })
+        .unwrap()
+}
+
 /// Whether Windows can hold `name`: none of `<>:"/\|?*` or a control character, no trailing dot or
 /// space, and not a reserved device name (`CON`, `NUL`, `COM1`…), with or without an extension.
 fn windows_name(name: &str) -> Result<(), String> {
@@ -550,21 +576,7 @@ fn every_name_written_is_a_windows_name_and_unique_without_case() {
             (i as i64, image::ImageFormat::WebP),
         ] {
             let img = encoded(16, 16, fmt);
-            let e = store
-                .save(&fluxcn::gallery::NewResult {
-                    image: &img,
-                    params: &p,
-                    input: "C:\\Users\\artist\\photos\\knight.png",
-                    api: ApiVersion::V1,
-                    accounting: &accounting(seed),
-                    group: None,
-                    index: 0,
-                    job_id: Some(1),
-                    input_image: Some(&input),
-                    prompt_template: None,
-                    batch_line: None,
-                })
-                .unwrap();
+            let e = save_with_input(&store, &img, &p, seed, &input);
             store.thumbnail(&e, 64).unwrap();
             saved.push(e);
         }
@@ -622,21 +634,7 @@ fn a_kept_input_path_reads_back_with_either_separator() {
     let store = Store::open(d.path().join("g")).unwrap();
     let img = encoded(16, 16, image::ImageFormat::Png);
     let input = encoded(24, 24, image::ImageFormat::Png).bytes;
-    let e = store
-        .save(&fluxcn::gallery::NewResult {
-            image: &img,
-            params: &params(),
-            input: "in.png",
-            api: ApiVersion::V1,
-            accounting: &accounting(3),
-            group: None,
-            index: 0,
-            job_id: Some(1),
-            input_image: Some(&input),
-            prompt_template: None,
-            batch_line: None,
-        })
-        .unwrap();
+    let e = save_with_input(&store, &img, &params(), 3, &input);
     let want = e.input_path().unwrap();
     assert!(want.is_file(), "{}", want.display());
     assert_eq!(

@@ -15,15 +15,21 @@ impl Store {
         }
     }
 
+    /// Refuses a catalog working from memory: a batch's progress there could not survive a crash.
+    fn on_disk(&self, st: &super::store::State) -> Result<(), GalleryError> {
+        match st.cat.path() {
+            Some(_) => Ok(()),
+            None => Err(self.batch_error(
+                "the catalog is working from memory, so a batch's progress could not survive a crash"
+                    .into(),
+            )),
+        }
+    }
+
     /// Writes a batch line's state; a `Sent` mark is on disk when this returns `Ok`.
     pub fn batch_mark(&self, m: &LineMark) -> Result<(), GalleryError> {
         let st = self.lock();
-        if st.cat.path().is_none() {
-            return Err(self.batch_error(
-                "the catalog is working from memory, so a batch's progress could not survive a crash"
-                    .into(),
-            ));
-        }
+        self.on_disk(&st)?;
         let now = super::store::now_ms();
         st.cat
             .batch_mark(m, now)
@@ -40,12 +46,7 @@ impl Store {
         gone: &dyn Fn(&str) -> bool,
     ) -> Result<Claim, GalleryError> {
         let st = self.lock();
-        if st.cat.path().is_none() {
-            return Err(self.batch_error(
-                "the catalog is working from memory, so a batch's progress could not survive a crash"
-                    .into(),
-            ));
-        }
+        self.on_disk(&st)?;
         let now = super::store::now_ms();
         st.cat
             .batch_claim(m, holder, resend_unknown, gone, now)

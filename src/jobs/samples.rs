@@ -12,8 +12,9 @@ use super::runtime::{Outcome, Shared, clear_to_send, progress_sink, save};
 use super::types::{Event, InputSource, JobId, JobSpec, SavedImage};
 use crate::api::{ApiError, Client};
 
-/// The request of sample `k` of a v1 job: one image, seed `seed + k` (capped), or the service's
-/// pick for a random seed.
+/// The request of sample `k` of a v1 job: one image, seed `seed + k` (wrapping past the largest
+/// seed to 0, so no two samples share a seed, that is a picture), or the service's pick for a
+/// random seed.
 fn sample_request(spec: &JobSpec, k: u32) -> JobSpec {
     let seed = spec.params.seed;
     JobSpec {
@@ -22,8 +23,8 @@ fn sample_request(spec: &JobSpec, k: u32) -> JobSpec {
             seed: if seed < 0 {
                 seed
             } else {
-                seed.saturating_add(i64::from(k))
-                    .min(crate::api::params::MAX_SEED)
+                let span = crate::api::params::MAX_SEED + 1;
+                (seed % span + i64::from(k)) % span
             },
             ..spec.params.clone()
         },
@@ -147,9 +148,13 @@ mod tests {
             },
             ..spec.clone()
         };
+        let seeds: Vec<i64> = (0..3)
+            .map(|k| sample_request(&top, k).params.seed)
+            .collect();
         assert_eq!(
-            sample_request(&top, 3).params.seed,
-            crate::api::params::MAX_SEED
+            seeds,
+            [crate::api::params::MAX_SEED, 0, 1],
+            "each its own picture"
         );
         let random = JobSpec {
             params: GenParams {

@@ -76,6 +76,9 @@ impl Default for RuntimeConfig {
 
 /// Job control: what the UI or CLI asks of the runtime (one-off requests are
 /// [`super::services::Services`] calls instead).
+// A command is moved once through a channel, a few a second at most: boxing the spec would cost an
+// allocation each for nothing. (Its size differs by platform: a path is larger on Windows.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Queue a generation under `id` (the caller picks ids with [`super::next_job_id`]).

@@ -48,17 +48,22 @@ impl Holder {
         let lock = std::fs::create_dir_all(&dir)
             .and_then(|()| File::create(dir.join(format!("{id}.lock"))))
             .and_then(|f| f.try_lock().map(|()| f).map_err(std::io::Error::from));
-        let lock = match lock {
-            Ok(f) => Some(f),
+        match lock {
+            Ok(f) => Holder {
+                id,
+                dir: Some(dir),
+                _lock: Some(f),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "the ledger's holder lock could not be taken; reservations left by a crash of this process are settled only by hand");
-                None
+                // A name no other process can take for gone (see `gone`): without a lock, nothing
+                // tells whether this process still runs.
+                Holder {
+                    id: format!("nolock_{id}"),
+                    dir: Some(dir),
+                    _lock: None,
+                }
             }
-        };
-        Holder {
-            id,
-            dir: Some(dir),
-            _lock: lock,
         }
     }
 
@@ -146,6 +151,11 @@ impl Ledger {
         budget: Option<f64>,
         what: String,
     ) -> Result<Result<(), OverBudget>, LedgerError> {
+        // A process that stopped since this ledger opened (a killed CLI beside a long-lived
+        // window) leaves nothing held in its name (what it did is logged).
+        if let Err(e) = self.settle_orphans() {
+            tracing::warn!(error = %e, "could not settle the reservations of a stopped process");
+        }
         let mut conn = self.lock();
         let run = || -> rusqlite::Result<Result<(), OverBudget>> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
