@@ -2,8 +2,8 @@
 # The Windows download: `fluxcn.exe` built for x86_64-pc-windows-gnu with the release profile
 # (mingw-w64 as the C cross compiler), zipped with the icon and the README as
 # target/dist/fluxcn-<version>-windows-x86_64.zip. The window sets its own icon at run time; the
-# .ico is there for a shortcut. Needs: the x86_64-pc-windows-gnu target, gcc-mingw-w64-x86-64, zip
-# (or python3). An installer (NSIS, MSI) is made on Windows with `cargo packager --release`
+# .ico is there for a shortcut. Needs: the x86_64-pc-windows-gnu target, gcc-mingw-w64-x86-64, and
+# python3 (its zipfile module makes the zip). An installer (NSIS, MSI) is made on Windows with `cargo packager --release`
 # (Cargo.toml's [package.metadata.packager]).
 # Usage: bash scripts/package-windows.sh
 set -euo pipefail
