@@ -1,21 +1,11 @@
-//! Running the real `fluxcn` binary against a stand-in: a small tokio runtime for the stand-in, and
-//! the command with a key, a data folder and the base URL set (and nothing from the environment
-//! that would change where it goes).
+//! Running the real `fluxcn` binary against a stand-in: the command with a key, a data folder and
+//! the base URL set (and nothing from the environment that would change where it goes).
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
-
-/// A two-thread runtime for the stand-in the binary talks to.
-pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// `fluxcn --api-base <base>` with `key`, its data in `data`, killed after `timeout`.
 pub fn fluxcn_cmd(key: &str, base: &str, data: &Path, timeout: Duration) -> Command {

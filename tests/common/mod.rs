@@ -1,8 +1,9 @@
-//! Helpers shared by the integration tests (a test file that needs them says `mod common;`). Here:
-//! image files made by hand (gradients, JPEG/PNG encodes, a PNG whose header lies about its size,
-//! a JPEG with an EXIF orientation) and the wait for a crashed runtime's journal. By topic, in the
-//! submodules: the bad-input catalogue's bench, job events for the UI, gallery results, and raw
-//! HTTP against the stand-in, and running the real binary (its runtime and command).
+//! Helpers shared by the integration tests (each test binary's `main.rs` includes this folder once;
+//! its modules say `use crate::common;`). Here: the runtime a test runs the stand-in on, image
+//! files made by hand (gradients, JPEG/PNG encodes, a PNG whose header lies about its size, a JPEG
+//! with an EXIF orientation) and the wait for a crashed runtime's journal. By topic, in the
+//! submodules: the bad-input catalogue's bench, job events for the UI, gallery results, raw HTTP
+//! against the stand-in, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
 #[cfg(feature = "app")]
@@ -21,6 +22,29 @@ use std::time::{Duration, Instant};
 use image::{DynamicImage, Rgb, RgbImage};
 
 /// A gradient RGB image (compresses like a smooth photo).
+/// A two-thread runtime for the stand-in (and the job runtime) a test talks to.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a two-thread tokio runtime")
+}
+
+/// The stand-in's demo input written as `dir/in.png`.
+pub fn demo_photo(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("in.png");
+    std::fs::write(&p, fluxcn::sim::demo_input_png()).expect("write the demo input");
+    p
+}
+
+/// A `w`×`h` gradient saved as `dir/name`, in the format its extension names.
+pub fn photo_file(dir: &Path, name: &str, w: u32, h: u32) -> std::path::PathBuf {
+    let p = dir.join(name);
+    gradient(w, h).save(&p).expect("save a gradient photo");
+    p
+}
+
 pub fn gradient(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
         Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])

@@ -1,0 +1,469 @@
+//! The job runtime end to end against the in-process stand-in: v1 and v2 generations saved before
+//! they are reported, retries only where allowed, cancellation, and crash recovery from the journal
+//! (a v2 job is finished by polling with exactly one submit; a v1 job in flight is reported, never
+//! re-sent).
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fluxcn::api::{ClientConfig, GenParams};
+use fluxcn::gallery::Store;
+use fluxcn::jobs::journal::Journal;
+use fluxcn::jobs::{
+    self, ApiVersion, Command, Event, InputSource, JobSpec, JobsHandle, RuntimeConfig, RuntimeDeps,
+    Stage,
+};
+use fluxcn::keystore::KeyStore;
+use fluxcn::sim::{self, Fault, SimConfig, SimServer};
+
+const KEY: &str = "SG_feedfacefeedface";
+
+struct Rig {
+    rt: tokio::runtime::Runtime,
+    sim: SimServer,
+    dir: tempfile::TempDir,
+}
+
+fn rig(cfg: SimConfig) -> Rig {
+    let rt = crate::common::rt();
+    let sim = rt.block_on(sim::start(cfg)).unwrap();
+    Rig {
+        rt,
+        sim,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Rig {
+    fn wait_for_the_crashed_runtime(&self) {
+        common::wait_for_the_crashed_runtime(&self.dir.path().join("journal.jsonl"));
+    }
+
+    fn start(&self) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {
+        self.start_with(None)
+    }
+
+    fn start_with(
+        &self,
+        ledger: Option<Arc<jobs::ledger::Ledger>>,
+    ) -> (JobsHandle, Vec<jobs::journal::JournalJob>) {
+        let (journal, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
+        let deps = RuntimeDeps {
+            store: Store::open(self.dir.path().join("gallery")).unwrap(),
+            keys: KeyStore::in_memory(),
+            journal: Some(Arc::new(journal)),
+            recovered: pending.clone(),
+            client_template: ClientConfig {
+                backoff_base: Duration::from_millis(10),
+                backoff_max: Duration::from_millis(50),
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            },
+            ledger,
+        };
+        let cfg = RuntimeConfig {
+            api_base: self.sim.base_url(),
+            key: fluxcn::api::ApiKey::new(KEY),
+            concurrency: 4,
+            rate_per_minute: None,
+            max_input_side: 2048,
+            daily_budget: None,
+        };
+        (
+            jobs::start(self.rt.handle(), deps, cfg, Arc::new(|| {})),
+            pending,
+        )
+    }
+}
+
+fn spec(api: ApiVersion) -> JobSpec {
+    JobSpec {
+        input: InputSource::Bytes {
+            name: "figure.png".into(),
+            data: Arc::new(sim::demo_input_png()),
+        },
+        params: GenParams {
+            prompt: "a robot".into(),
+            seed: 11,
+            ..Default::default()
+        },
+        api,
+        group: None,
+        prompt_template: None,
+        batch: None,
+    }
+}
+
+/// Collects events until `until` says stop or the timeout passes.
+fn collect(h: &JobsHandle, timeout: Duration, mut until: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let end = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while Instant::now() < end {
+        if let Some(e) = h.recv_timeout(Duration::from_millis(50)) {
+            let stop = until(&e);
+            out.push(e);
+            if stop {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn ended(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Done { .. } | Event::Failed { .. } | Event::Cancelled { .. }
+    )
+}
+
+#[test]
+fn v1_and_v2_results_are_on_disk_when_reported() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    for api in [ApiVersion::V1, ApiVersion::V2] {
+        let id = jobs::next_job_id();
+        h.send(Command::Submit {
+            id,
+            spec: spec(api),
+        });
+        let evs = collect(&h, Duration::from_secs(20), ended);
+        let Some(Event::Done {
+            images, accounting, ..
+        }) = evs.last()
+        else {
+            panic!("{api:?}: {evs:?}")
+        };
+        assert_eq!(images.len(), 1);
+        assert!(images[0].path.exists() && images[0].sidecar.exists());
+        assert!(images[0].preview.is_some());
+        assert!(accounting.remaining_credits.is_some());
+        let stages: Vec<&Stage> = evs
+            .iter()
+            .filter_map(|e| {
+                if let Event::Stage { stage, .. } = e {
+                    Some(stage)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert!(stages.contains(&&Stage::Queued));
+        if api == ApiVersion::V2 {
+            assert!(
+                stages.iter().any(|s| matches!(s, Stage::Submitted { .. })),
+                "{stages:?}"
+            );
+        }
+    }
+    let s = r.sim.stats();
+    assert_eq!((s.v1_requests, s.v2_submits), (1, 1));
+}
+
+/// N samples on v1 (the window, a cell, a batch line, the CLI: every caller's job) are N requests
+/// of one image each, seeds 11, 12, 13: every paid image arrives, is saved and is in the ledger,
+/// one row a request. (Sent as one request of 3, v1 billed 3 and answered 1.)
+#[test]
+fn samples_on_v1_are_a_request_each_and_every_paid_image_is_saved() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let ledger = Arc::new(jobs::ledger::Ledger::open(r.dir.path().join("ledger.sqlite")).unwrap());
+    let (h, _) = r.start_with(Some(ledger.clone()));
+    let id = jobs::next_job_id();
+    let mut three = spec(ApiVersion::V1);
+    three.params.samples = 3;
+    h.send(Command::Submit { id, spec: three });
+    let evs = collect(&h, Duration::from_secs(20), ended);
+    let Some(Event::Done { images, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(images.len(), 3, "{images:?}");
+    assert!(images.iter().all(|i| i.path.exists() && i.sidecar.exists()));
+    let seeds: Vec<i64> = images.iter().map(|i| i.seed).collect();
+    assert_eq!(seeds, [11, 12, 13]);
+    let s = r.sim.stats();
+    assert_eq!((s.v1_requests, s.generations_billed), (3, 3));
+    let paid = ledger.charge_of(id).unwrap().unwrap();
+    assert!(
+        (paid - 3.0 * fluxcn::api::DEFAULT_COST_PER_IMAGE).abs() < 1e-6,
+        "{paid}"
+    );
+    let spend = ledger.spend(chrono::Local::now(), 1).unwrap();
+    assert_eq!((spend.jobs, spend.images, spend.lost_images), (1, 3, 0));
+}
+
+#[test]
+fn a_429_is_waited_out_and_a_reset_is_not_resent() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    r.sim.push_faults([Fault::Status429]);
+    h.send(Command::Submit {
+        id: 1,
+        spec: spec(ApiVersion::V1),
+    });
+    let evs = collect(&h, Duration::from_secs(20), ended);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            Event::Stage {
+                stage: Stage::Retrying { .. },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+    assert!(matches!(evs.last(), Some(Event::Done { .. })), "{evs:?}");
+    assert_eq!(r.sim.stats().v1_requests, 2);
+
+    r.sim.push_faults([Fault::Reset]);
+    h.send(Command::Submit {
+        id: 2,
+        spec: spec(ApiVersion::V1),
+    });
+    let evs = collect(&h, Duration::from_secs(20), ended);
+    let Some(Event::Failed { failure, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(failure.maybe_billed, "{failure:?}");
+    assert!(failure.message.contains("may have been billed"));
+    assert_eq!(
+        r.sim.stats().v1_requests,
+        3,
+        "the reset request was not re-sent"
+    );
+}
+
+#[test]
+fn cancel_while_waiting_for_the_server() {
+    let r = rig(SimConfig {
+        delay: Duration::from_secs(20),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    h.send(Command::Submit {
+        id: 5,
+        spec: spec(ApiVersion::V1),
+    });
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            Event::Stage {
+                stage: Stage::Waiting,
+                ..
+            }
+        )
+    });
+    let t = Instant::now();
+    h.send(Command::Cancel(5));
+    let evs = collect(&h, Duration::from_secs(10), ended);
+    assert!(
+        matches!(
+            evs.last(),
+            Some(Event::Cancelled {
+                id: 5,
+                maybe_billed: true
+            })
+        ),
+        "{evs:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn a_crash_mid_poll_is_finished_by_polling_with_one_submit() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    {
+        let (h, _) = r.start();
+        h.send(Command::Submit {
+            id: 77,
+            spec: spec(ApiVersion::V2),
+        });
+        collect(&h, Duration::from_secs(10), |e| {
+            matches!(
+                e,
+                Event::Stage {
+                    stage: Stage::Submitted { .. },
+                    ..
+                }
+            )
+        });
+        // The "crash": the handle and its runtime tasks go away with nothing written at exit.
+    }
+    // Let the first runtime's tasks see the dropped channel; they must not have finished the job.
+    r.wait_for_the_crashed_runtime();
+    let (h2, pending) = r.start();
+    assert_eq!(pending.len(), 1, "the journal kept the job in flight");
+    assert_eq!(pending[0].id, 77);
+    assert!(pending[0].request_id.is_some());
+    let evs = collect(&h2, Duration::from_secs(20), |e| {
+        matches!(e, Event::Done { id: 77, .. } | Event::Failed { id: 77, .. })
+    });
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::Recovered { id: 77, .. }))
+    );
+    assert!(
+        matches!(evs.last(), Some(Event::Done { id: 77, .. })),
+        "{evs:?}"
+    );
+    assert_eq!(r.sim.stats().v2_submits, 1, "never submitted twice");
+}
+
+#[test]
+fn a_v1_job_in_flight_at_a_crash_is_reported_not_resent() {
+    let r = rig(SimConfig {
+        delay: Duration::from_secs(30),
+        ..Default::default()
+    });
+    {
+        let (h, _) = r.start();
+        h.send(Command::Submit {
+            id: 9,
+            spec: spec(ApiVersion::V1),
+        });
+        collect(&h, Duration::from_secs(10), |e| {
+            matches!(
+                e,
+                Event::Stage {
+                    stage: Stage::Waiting,
+                    ..
+                }
+            )
+        });
+    }
+    r.wait_for_the_crashed_runtime();
+    let (h2, pending) = r.start();
+    assert_eq!(pending.len(), 1);
+    let evs = collect(&h2, Duration::from_secs(10), |e| {
+        matches!(e, Event::Failed { id: 9, .. })
+    });
+    let Some(Event::Failed { failure, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(failure.maybe_billed);
+    assert!(
+        failure.message.starts_with("interrupted"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(r.sim.stats().v1_requests, 1, "not re-sent");
+    // Reported once: the next start has nothing pending.
+    drop(h2);
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, pending) = r.start();
+    assert!(pending.is_empty());
+}
+
+#[test]
+fn every_v2_failure_maps_to_its_message() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    let cases = [
+        (Fault::Fail, "the generation ran and failed (422)", false),
+        (Fault::Expire, "no longer has job", false),
+        (Fault::Status503, "", true),
+    ];
+    for (i, (fault, needle, succeeds)) in cases.into_iter().enumerate() {
+        r.sim.push_faults([fault]);
+        let id = 100 + i as u64;
+        h.send(Command::Submit {
+            id,
+            spec: spec(ApiVersion::V2),
+        });
+        let evs = collect(&h, Duration::from_secs(20), ended);
+        match evs.last() {
+            Some(Event::Done { .. }) if succeeds => {}
+            Some(Event::Failed { failure, .. }) if !succeeds => {
+                assert!(
+                    failure.message.contains(needle),
+                    "{fault:?}: {}",
+                    failure.message
+                );
+            }
+            other => panic!("{fault:?}: {other:?}"),
+        }
+    }
+    // The 503 on submit proves the job was not accepted: it was submitted again, once.
+    assert_eq!(r.sim.stats().v2_submits, 4);
+}
+
+#[test]
+fn a_v2_job_whose_polling_loses_the_server_stays_in_the_journal() {
+    let r = rig(SimConfig {
+        delay: Duration::from_secs(30),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    h.send(Command::Submit {
+        id: 31,
+        spec: spec(ApiVersion::V2),
+    });
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            Event::Stage {
+                stage: Stage::Submitted { .. },
+                ..
+            }
+        )
+    });
+    // The service goes away while the job runs on it.
+    let Rig { rt, sim, dir } = r;
+    sim.shutdown();
+    let evs = collect(&h, Duration::from_secs(30), ended);
+    let Some(Event::Failed { failure, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(failure.maybe_billed);
+    assert!(
+        failure.message.contains("fluxcn resume"),
+        "{}",
+        failure.message
+    );
+    drop(h);
+    drop(rt);
+    let (_, pending) = Journal::open(dir.path().join("journal.jsonl")).unwrap();
+    assert_eq!(pending.len(), 1, "the paid job can still be fetched later");
+    assert!(pending[0].request_id.is_some());
+    assert!(
+        pending[0]
+            .api_base
+            .as_deref()
+            .is_some_and(|b| b.starts_with("http://127.0.0.1:"))
+    );
+}
+
+#[test]
+fn previews_fit_2048_on_the_long_side_whatever_the_format() {
+    use fluxcn::jobs::decode_preview;
+    // A large JPEG (decoded at a reduced scale, then resized exactly), a large PNG, a small one.
+    let big = common::gradient(4096, 2048);
+    let p = decode_preview(&common::jpeg(&big, 90)).unwrap();
+    assert_eq!((p.width(), p.height()), (2048, 1024));
+    // The picture survives the reduction: the gradient still runs left to right.
+    assert!(p.get_pixel(2000, 500)[0] > p.get_pixel(40, 500)[0] + 200);
+    let p = decode_preview(&common::png_of(&image::DynamicImage::ImageRgb8(
+        common::gradient(3000, 1000),
+    )))
+    .unwrap();
+    assert_eq!((p.width(), p.height()), (2048, 683));
+    let p = decode_preview(&common::jpeg(&common::gradient(640, 480), 90)).unwrap();
+    assert_eq!((p.width(), p.height()), (640, 480));
+    assert!(decode_preview(b"\xFF\xD8 not a jpeg").is_none());
+}

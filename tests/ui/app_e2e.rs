@@ -1,0 +1,223 @@
+//! The whole app driven headless (egui_kittest) with the real job runtime and the in-process
+//! stand-in: a comparison of four control types arrives as four labelled cells, and a v2 job left
+//! unfinished by a crash shows in the queue as recovered and is finished by polling.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use fluxcn::api::{ClientConfig, GenParams};
+use fluxcn::gallery::Store;
+use fluxcn::jobs::journal::Journal;
+use fluxcn::jobs::{
+    self, ApiVersion, Command, Event, InputSource, JobSpec, RuntimeConfig, RuntimeDeps, Stage,
+};
+use fluxcn::keystore::KeyStore;
+use fluxcn::sim::{self, SimConfig, SimServer};
+use fluxcn::ui::{FluxApp, LaunchOptions, State};
+
+const KEY: &str = "SG_a11a11a11a11a11a";
+
+struct Rig {
+    rt: tokio::runtime::Runtime,
+    sim: SimServer,
+    dir: tempfile::TempDir,
+}
+
+fn rig(delay_ms: u64) -> Rig {
+    let rt = crate::common::rt();
+    let sim = rt
+        .block_on(sim::start(SimConfig {
+            delay: Duration::from_millis(delay_ms),
+            ..Default::default()
+        }))
+        .unwrap();
+    Rig {
+        rt,
+        sim,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Rig {
+    fn config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            api_base: self.sim.base_url(),
+            key: fluxcn::api::ApiKey::new(KEY),
+            concurrency: 4,
+            rate_per_minute: None,
+            max_input_side: 2048,
+            daily_budget: None,
+        }
+    }
+
+    fn deps(&self) -> RuntimeDeps {
+        let (journal, pending) = Journal::open(self.dir.path().join("journal.jsonl")).unwrap();
+        RuntimeDeps {
+            store: Store::open(self.dir.path().join("gallery")).unwrap(),
+            keys: KeyStore::in_memory(),
+            journal: Some(Arc::new(journal)),
+            recovered: pending,
+            client_template: ClientConfig {
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            },
+            ledger: None,
+        }
+    }
+
+    fn input(&self) -> InputSource {
+        let p = self.dir.path().join("figure.png");
+        std::fs::write(&p, sim::demo_input_png()).unwrap();
+        InputSource::File(p)
+    }
+
+    /// The real app wired to the real runtime, as `fluxcn` starts it.
+    fn app(&self, state: State) -> Harness<'static, FluxApp> {
+        let opts = LaunchOptions {
+            demo: true,
+            autogenerate: false,
+            initial: self.config(),
+            demo_input: None,
+        };
+        let handle = self.rt.handle().clone();
+        let deps = self.deps();
+        let cfg = self.config();
+        Harness::builder()
+            .with_size(egui::vec2(1400.0, 900.0))
+            .build_eframe(move |cc| {
+                let ctx = cc.egui_ctx.clone();
+                let jobs = jobs::start(&handle, deps, cfg, Arc::new(move || ctx.request_repaint()));
+                FluxApp::with_state(state, opts, jobs)
+            })
+    }
+}
+
+/// Steps the harness (real time passes: the runtime works in the background) until `done` holds.
+fn step_until(
+    h: &mut Harness<'_, FluxApp>,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&Harness<'_, FluxApp>) -> bool,
+) {
+    let end = Instant::now() + timeout;
+    loop {
+        h.run_steps(1);
+        if done(h) {
+            return;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn comparing_four_control_types_against_the_stand_in_shows_four_labelled_cells() {
+    let r = rig(400);
+    let state = State {
+        params: GenParams {
+            prompt: "a dancer".into(),
+            seed: 5150,
+            ..Default::default()
+        },
+        input: Some(r.input()),
+        ..Default::default()
+    };
+    let mut h = r.app(state);
+    step_until(&mut h, Duration::from_secs(20), "the input preview", |h| {
+        h.query_all_by_label_contains("768 × 1024").next().is_some()
+    });
+    h.get_by_label("Compare").click();
+    h.run_steps(2);
+    for t in ["pose", "depth", "canny", "tile"] {
+        h.get_by_label(t).click();
+        h.run_steps(1);
+    }
+    assert!(
+        h.query_by_label("4 requests ≈ $0.19").is_some(),
+        "the cost is shown before sending"
+    );
+    // The tab and the button share the name: the button is the last one.
+    let compare_buttons: Vec<_> = h.query_all_by_label("Compare").collect();
+    compare_buttons.last().unwrap().click();
+    step_until(&mut h, Duration::from_secs(30), "four results", |h| {
+        h.query_by_label("4 of 4 done").is_some()
+    });
+    for t in ["pose", "depth", "canny", "tile"] {
+        assert!(
+            h.query_all_by_label(&format!("cn_type: {t}")).count() >= 1,
+            "no cell labelled {t}"
+        );
+    }
+    let stats = r.sim.stats();
+    assert_eq!(stats.v1_requests, 4);
+    assert!(
+        stats.max_in_flight >= 2,
+        "the cells were sent concurrently: {}",
+        stats.max_in_flight
+    );
+    // Every result is on disk with its sidecar.
+    let saved = std::fs::read_dir(r.dir.path().join("gallery"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
+        .count();
+    assert_eq!(saved, 4);
+}
+
+#[test]
+fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
+    let r = rig(1500);
+    {
+        // A first run submits a v2 job and "crashes" while it polls.
+        let h = jobs::start(r.rt.handle(), r.deps(), r.config(), Arc::new(|| {}));
+        let spec = JobSpec {
+            input: r.input(),
+            params: GenParams {
+                prompt: "a lighthouse at dusk".into(),
+                ..Default::default()
+            },
+            api: ApiVersion::V2,
+            group: None,
+            prompt_template: None,
+            batch: None,
+        };
+        h.send(Command::Submit { id: 4242, spec });
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < end, "never submitted");
+            if let Some(Event::Stage {
+                stage: Stage::Submitted { .. },
+                ..
+            }) = h.recv_timeout(Duration::from_millis(50))
+            {
+                break;
+            }
+        }
+    }
+    common::wait_for_the_crashed_runtime(&r.dir.path().join("journal.jsonl"));
+    let mut h = r.app(State::default());
+    step_until(
+        &mut h,
+        Duration::from_secs(10),
+        "the recovered job in the queue",
+        |h| {
+            h.query_by_label("recovered from the last session")
+                .is_some()
+        },
+    );
+    step_until(
+        &mut h,
+        Duration::from_secs(20),
+        "the recovered job to finish",
+        |h| h.query_by_label_contains("saved ").is_some(),
+    );
+    assert_eq!(
+        r.sim.stats().v2_submits,
+        1,
+        "finished by polling, never submitted again"
+    );
+}
