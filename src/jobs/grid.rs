@@ -355,18 +355,7 @@ impl GridPlan {
     /// "4 requests ≈ $0.19", or "2 requests, 8 images ≈ $0.38" when a request asks for several
     /// samples: the price is images × `per_image`.
     pub fn cost_text(&self, per_image: f64) -> String {
-        let (requests, images) = (self.cost_requests(), self.cost_images());
-        let s = |n: usize| if n == 1 { "" } else { "s" };
-        let what = if images == requests {
-            format!("{requests} request{}", s(requests))
-        } else {
-            format!(
-                "{requests} request{}, {images} image{}",
-                s(requests),
-                s(images)
-            )
-        };
-        format!("{what} ≈ ${:.2}", images as f64 * per_image)
+        cost_label(self.cost_requests(), self.cost_images(), per_image)
     }
 
     pub fn row_label(&self, row: usize) -> String {
@@ -468,6 +457,23 @@ pub fn compare_types(
         });
     }
     plan(base, input, api, group, x, None)
+}
+
+/// "4 requests ≈ $0.19": what `requests` requests making `images` images in all cost at
+/// `per_image` each ("4 requests, 8 images ≈ $0.38" when a request asks for several samples).
+/// Every cost line of a plan (grid, comparison, variations) is this one.
+pub fn cost_label(requests: usize, images: usize, per_image: f64) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    let what = if images == requests {
+        format!("{requests} request{}", s(requests))
+    } else {
+        format!(
+            "{requests} request{}, {images} image{}",
+            s(requests),
+            s(images)
+        )
+    };
+    format!("{what} ≈ ${:.2}", images as f64 * per_image)
 }
 
 #[cfg(test)]

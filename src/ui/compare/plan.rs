@@ -17,21 +17,7 @@ pub enum CompareMode {
     Grid,
 }
 
-/// "4 requests ≈ $0.19": what `requests` requests making `images` images in all cost at
-/// `per_image` each ("4 requests, 8 images ≈ $0.38" when a request asks for several samples).
-pub fn cost_label(requests: usize, images: usize, per_image: f64) -> String {
-    let s = |n: usize| if n == 1 { "" } else { "s" };
-    let what = if images == requests {
-        format!("{requests} request{}", s(requests))
-    } else {
-        format!(
-            "{requests} request{}, {images} image{}",
-            s(requests),
-            s(images)
-        )
-    };
-    format!("{what} ≈ ${:.2}", images as f64 * per_image)
-}
+pub use crate::jobs::grid::cost_label;
 
 /// What the user set up: the control types to compare, or the two axes of a grid.
 #[derive(Debug, Clone, PartialEq)]
