@@ -327,7 +327,8 @@ impl FluxApp {
     /// Queues `spec` under a fresh id (Generate, or an explicit Re-run).
     pub(crate) fn submit(&mut self, spec: JobSpec) {
         let id = jobs::next_job_id();
-        self.session.add_job(JobEntry::new(id, spec.clone()));
+        self.session
+            .add_job(JobEntry::new(id, spec.clone(), self.session.now));
         self.send(Command::Submit { id, spec });
     }
 
@@ -415,6 +416,8 @@ impl FluxApp {
 impl eframe::App for FluxApp {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        // One clock for the frame: events and new jobs are stamped with egui's time.
+        self.session.now = super::clock::UiTime::of(&ctx);
         self.drain_events(&ctx);
         self.poll_services(&ctx);
         self.spend.poll(self.jobs.services());
@@ -545,7 +548,8 @@ impl FluxApp {
         for c in out {
             if let Command::Submit { id, spec } = &c {
                 // Comparison cells are jobs like any other: the queue lists them.
-                self.session.add_job(JobEntry::new(*id, spec.clone()));
+                self.session
+                    .add_job(JobEntry::new(*id, spec.clone(), self.session.now));
             }
             self.send(c);
         }

@@ -7,6 +7,7 @@
 
 mod app;
 mod batch_view;
+pub mod clock;
 mod controls;
 mod history;
 mod input_panel;

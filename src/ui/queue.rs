@@ -6,7 +6,9 @@
 //! the panel's width (the whole text on hover; a long detail gets two lines of a smaller font first,
 //! and the seed is placed first so it is never the one cut): no message can widen the panel.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::clock::UiTime;
 
 use egui::{Align, Layout, Rect, RichText, Sense, StrokeKind, Ui, UiBuilder, vec2};
 
@@ -37,7 +39,7 @@ enum QueueAction {
 
 /// What a card shows besides its own job.
 struct CardContext {
-    now: Instant,
+    now: UiTime,
     /// Why a pacing job waits.
     pacing_why: String,
 }
@@ -62,11 +64,11 @@ impl FluxApp {
         if self.session.jobs.is_empty() {
             widgets::hint_line(ui, "Nothing queued. Generate to start a job.");
         }
-        let now = Instant::now();
+        let now = self.session.now;
         let rate_limited = self
             .session
             .rate_limited_at
-            .is_some_and(|t| now.saturating_duration_since(t) < RATE_LIMIT_MEMORY);
+            .is_some_and(|t| now.since(t) < RATE_LIMIT_MEMORY);
         let cx = CardContext {
             now,
             pacing_why: pacing_reason(self.state.settings.rate_per_minute, rate_limited),
@@ -93,7 +95,7 @@ impl FluxApp {
 }
 
 /// How long until the soonest countdown shown changes its number, if any is running.
-fn next_tick(jobs: &[JobEntry], now: Instant) -> Option<Duration> {
+fn next_tick(jobs: &[JobEntry], now: UiTime) -> Option<Duration> {
     jobs.iter()
         .filter_map(|j| j.time_left(now))
         .filter(|left| !left.is_zero())
@@ -144,7 +146,7 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
         cx.now,
     );
     let mut button_line = line(3, Layout::right_to_left(Align::Center));
-    let action = card_button(&mut button_line, job);
+    let action = card_button(&mut button_line, job, cx.now);
     // The detail takes the room left of the button, down to the card's edge: two lines of a
     // smaller font when one line of the body font cannot hold it.
     let room = button_line.available_rect_before_wrap();
@@ -260,8 +262,8 @@ fn fits(ui: &Ui, text: &str) -> bool {
 
 /// The stage (a live countdown while it waits), whether it may have been billed, and the clock at
 /// the right.
-fn stage_line(ui: &mut Ui, job: &JobEntry, now: Instant) {
-    ui.label(RichText::new(widgets::seconds(job.elapsed().as_secs())).weak());
+fn stage_line(ui: &mut Ui, job: &JobEntry, now: UiTime) {
+    ui.label(RichText::new(widgets::seconds(job.elapsed(now).as_secs())).weak());
     ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
         let colour = match &job.status {
             JobStatus::Done { .. } => widgets::OK,
@@ -289,7 +291,7 @@ fn stage_line(ui: &mut Ui, job: &JobEntry, now: Instant) {
 
 /// The button at the right (Cancel while the job runs, Re-run after a failure or a cancel, at the
 /// same place); the detail (why it waits, the error, what was saved) goes left of it.
-fn card_button(ui: &mut Ui, job: &JobEntry) -> Option<QueueAction> {
+fn card_button(ui: &mut Ui, job: &JobEntry, now: UiTime) -> Option<QueueAction> {
     let size = vec2(BUTTON_WIDTH, ui.spacing().interact_size.y);
     let mut action = None;
     match &job.status {
@@ -306,7 +308,7 @@ fn card_button(ui: &mut Ui, job: &JobEntry) -> Option<QueueAction> {
         JobStatus::Failed(_) | JobStatus::Cancelled { .. } => {
             // Re-run appears where Cancel was: it waits a moment before it takes clicks, so a
             // Cancel click that lands just as the job fails never re-sends a paid job.
-            let since = job.finished.map_or(RERUN_ARM, |t| t.elapsed());
+            let since = job.finished.map_or(RERUN_ARM, |t| now.since(t));
             let armed = since >= RERUN_ARM;
             if !armed {
                 ui.ctx().request_repaint_after(RERUN_ARM - since);

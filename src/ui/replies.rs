@@ -79,7 +79,7 @@ impl FluxApp {
                 spec,
                 request_id,
             } => {
-                let mut entry = JobEntry::new(id, spec);
+                let mut entry = JobEntry::new(id, spec, self.session.now);
                 entry.recovered = true;
                 entry.request_id = request_id;
                 self.session.add_job(entry);
@@ -99,7 +99,8 @@ impl FluxApp {
         for c in std::mem::take(out) {
             match c {
                 crate::jobs::Command::Submit { id, spec } => {
-                    self.session.add_job(JobEntry::new(id, spec));
+                    self.session
+                        .add_job(JobEntry::new(id, spec, self.session.now));
                     let failure = crate::jobs::JobFailure {
                         message: refusal.to_owned(),
                         kind: crate::jobs::FailureKind::Budget,

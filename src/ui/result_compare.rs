@@ -4,7 +4,6 @@
 //! a line says what changed between the two (fields, and the prompt word by word).
 
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use egui::{Color32, Rect, Role, Sense, TextureHandle, Ui, WidgetInfo, vec2};
 
@@ -63,7 +62,7 @@ pub const BLINK_SECONDS: f64 = 0.6;
 pub const DIFFERENCE_GAIN: u16 = 4;
 
 /// Where a difference made off the UI thread arrives.
-type DifferenceReply = mpsc::Receiver<Option<egui::ColorImage>>;
+type DifferenceReply = crate::jobs::Pending<egui::ColorImage>;
 
 /// The comparison's state (runtime only).
 #[derive(Default)]
@@ -206,9 +205,10 @@ impl FluxApp {
         (pa, pb): (Option<Arc<image::RgbaImage>>, Option<Arc<image::RgbaImage>>),
     ) {
         let key = (a, b);
+        let services = self.jobs.services().clone();
         let cmp = &mut self.result_compare;
-        if let Some((k, rx)) = &cmp.making
-            && let Ok(img) = rx.try_recv()
+        if let Some((k, pending)) = &mut cmp.making
+            && let Some(img) = ready_or_lost(pending)
         {
             if let Some(img) = img {
                 let tex = ui.ctx().load_texture(
@@ -229,7 +229,8 @@ impl FluxApp {
             if cmp.making.as_ref().is_none_or(|(k, _)| *k != key) {
                 match (pa, pb) {
                     (Some(pa), Some(pb)) => {
-                        cmp.making = Some((key, spawn_difference(pa, pb, ui.ctx())))
+                        let making = services.compute(move || difference_image(&pa, &pb));
+                        cmp.making = Some((key, making));
                     }
                     _ => {
                         widgets::warn_line(ui, "No preview of one of the two results to compare.");
@@ -248,24 +249,13 @@ impl FluxApp {
     }
 }
 
-/// Makes the difference on a background thread; the answer comes on the receiver.
-fn spawn_difference(
-    a: Arc<image::RgbaImage>,
-    b: Arc<image::RgbaImage>,
-    ctx: &egui::Context,
-) -> mpsc::Receiver<Option<egui::ColorImage>> {
-    let (tx, rx) = mpsc::channel();
-    let ctx = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("fluxcn-difference".into())
-        .spawn(move || {
-            let _ = tx.send(Some(difference_image(&a, &b)));
-            ctx.request_repaint();
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "could not start the difference thread");
+/// The answer if it is there (`Some(None)`: the work was lost), `None` while it is made.
+fn ready_or_lost<T>(p: &mut crate::jobs::Pending<T>) -> Option<Option<T>> {
+    match p.poll() {
+        crate::jobs::Poll::Waiting => None,
+        crate::jobs::Poll::Ready(v) => Some(Some(v)),
+        crate::jobs::Poll::Lost => Some(None),
     }
-    rx
 }
 
 /// `#3 · depth · seed 42`.

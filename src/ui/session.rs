@@ -3,7 +3,9 @@
 //! paid result is already on disk when `Done` arrives).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::clock::UiTime;
 
 use crate::api::{Accounting, GenParams};
 use crate::jobs::{JobFailure, JobId, JobSpec, SavedImage, Stage};
@@ -46,49 +48,50 @@ pub struct JobEntry {
     pub id: JobId,
     pub spec: JobSpec,
     pub status: JobStatus,
-    pub started: Instant,
-    pub finished: Option<Instant>,
+    pub started: UiTime,
+    pub finished: Option<UiTime>,
     /// v2: the server's id for the job, once known.
     pub request_id: Option<String>,
     /// Found in the journal at start-up rather than submitted in this session.
     pub recovered: bool,
     /// When the current stage was reported: a stage with a wait (pacing, a retry) counts down
     /// from here.
-    pub stage_at: Instant,
+    pub stage_at: UiTime,
 }
 
 impl JobEntry {
-    pub fn new(id: JobId, spec: JobSpec) -> JobEntry {
+    /// A job submitted (or recovered) at `now` on the window's clock.
+    pub fn new(id: JobId, spec: JobSpec, now: UiTime) -> JobEntry {
         JobEntry {
             id,
             spec,
             status: JobStatus::Active(Stage::Queued),
-            started: Instant::now(),
+            started: now,
             finished: None,
             request_id: None,
             recovered: false,
-            stage_at: Instant::now(),
+            stage_at: now,
         }
     }
 
     /// When the current stage's wait ends (pacing, or a retry's backoff), if it has one.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub fn deadline(&self) -> Option<UiTime> {
         match &self.status {
             JobStatus::Active(Stage::Pacing { wait } | Stage::Retrying { delay: wait, .. }) => {
-                self.stage_at.checked_add(*wait)
+                Some(self.stage_at.after(*wait))
             }
             _ => None,
         }
     }
 
     /// How long the current stage's wait still runs at `now` (zero once it is over), if it has one.
-    pub fn time_left(&self, now: Instant) -> Option<Duration> {
-        self.deadline().map(|d| d.saturating_duration_since(now))
+    pub fn time_left(&self, now: UiTime) -> Option<Duration> {
+        self.deadline().map(|d| d.since(now))
     }
 
     /// The short status text at `now`: a wait is a live countdown from when its stage arrived
     /// (the runtime reports a wait once, when it starts).
-    pub fn status_text(&self, now: Instant) -> String {
+    pub fn status_text(&self, now: UiTime) -> String {
         let left = self.time_left(now).map(whole_seconds);
         match (&self.status, left) {
             (JobStatus::Active(Stage::Pacing { .. }), Some(0)) => "pacing: sending now".into(),
@@ -106,11 +109,9 @@ impl JobEntry {
         }
     }
 
-    /// How long the job has run (until it finished).
-    pub fn elapsed(&self) -> Duration {
-        self.finished
-            .unwrap_or_else(Instant::now)
-            .saturating_duration_since(self.started)
+    /// How long the job has run at `now` (until it finished).
+    pub fn elapsed(&self, now: UiTime) -> Duration {
+        self.finished.unwrap_or(now).since(self.started)
     }
 }
 
@@ -179,7 +180,9 @@ pub struct Session {
     /// The last known cost of one image, from the service's accounting.
     pub last_cost_per_image: Option<f64>,
     /// When the service last answered "too many requests" (429) to a job of this session.
-    pub rate_limited_at: Option<Instant>,
+    pub rate_limited_at: Option<UiTime>,
+    /// The window's clock at the frame being drawn: events and new jobs are stamped with it.
+    pub now: UiTime,
 }
 
 impl Session {
@@ -201,6 +204,7 @@ impl Session {
     /// A stage change. Events for a job the queue does not know (another window's, or one already
     /// cleared) are ignored; a finished job does not go back to active.
     pub fn on_stage(&mut self, id: JobId, stage: Stage) {
+        let now = self.now;
         if let Some(j) = self.job_mut(id)
             && j.status.is_active()
         {
@@ -210,9 +214,9 @@ impl Session {
             let limited =
                 matches!(&stage, Stage::Retrying { reason, .. } if is_rate_limited(reason));
             j.status = JobStatus::Active(stage);
-            j.stage_at = Instant::now();
+            j.stage_at = now;
             if limited {
-                self.rate_limited_at = Some(Instant::now());
+                self.rate_limited_at = Some(self.now);
             }
         }
     }
@@ -234,6 +238,7 @@ impl Session {
         images: Vec<SavedImage>,
         accounting: Accounting,
     ) -> std::ops::Range<usize> {
+        let now = self.now;
         let files = images
             .iter()
             .map(|i| {
@@ -253,7 +258,7 @@ impl Session {
         };
         if let Some(j) = self.job_mut(id) {
             j.status = JobStatus::Done { files };
-            j.finished = Some(Instant::now());
+            j.finished = Some(now);
         }
         if let Some(cost) = accounting.cost
             && crate::api::plausible_cost(cost, images.len() as u32).is_some_and(|c| c > 0.0)
@@ -287,19 +292,21 @@ impl Session {
     }
 
     pub fn on_failed(&mut self, id: JobId, failure: JobFailure) {
+        let now = self.now;
         if failure.kind == crate::jobs::FailureKind::Http(429) {
-            self.rate_limited_at = Some(Instant::now());
+            self.rate_limited_at = Some(self.now);
         }
         if let Some(j) = self.job_mut(id) {
             j.status = JobStatus::Failed(failure);
-            j.finished = Some(Instant::now());
+            j.finished = Some(now);
         }
     }
 
     pub fn on_cancelled(&mut self, id: JobId, maybe_billed: bool) {
+        let now = self.now;
         if let Some(j) = self.job_mut(id) {
             j.status = JobStatus::Cancelled { maybe_billed };
-            j.finished = Some(Instant::now());
+            j.finished = Some(now);
         }
     }
 
@@ -363,7 +370,7 @@ mod tests {
     #[test]
     fn done_records_results_seed_and_cost() {
         let mut s = Session::default();
-        s.add_job(JobEntry::new(7, spec()));
+        s.add_job(JobEntry::new(7, spec(), UiTime(0.0)));
         s.on_stage(7, Stage::Waiting);
         assert_eq!(s.jobs[0].status.label(), "waiting for the server");
         let acc = Accounting {
@@ -397,8 +404,8 @@ mod tests {
         s.on_stage(1, Stage::Waiting);
         s.on_cancelled(1, true);
         assert!(s.jobs.is_empty());
-        s.add_job(JobEntry::new(1, spec()));
-        s.add_job(JobEntry::new(1, spec()));
+        s.add_job(JobEntry::new(1, spec(), UiTime(0.0)));
+        s.add_job(JobEntry::new(1, spec(), UiTime(0.0)));
         assert_eq!(s.jobs.len(), 1);
         assert!(s.any_active());
         s.on_cancelled(1, true);
@@ -408,7 +415,7 @@ mod tests {
     #[test]
     fn waits_count_down_from_when_their_stage_arrived() {
         let mut s = Session::default();
-        s.add_job(JobEntry::new(3, spec()));
+        s.add_job(JobEntry::new(3, spec(), UiTime(0.0)));
         s.on_stage(
             3,
             Stage::Pacing {
@@ -417,14 +424,14 @@ mod tests {
         );
         let at = s.jobs[0].stage_at;
         assert_eq!(s.jobs[0].status_text(at), "pacing: next slot in 45 s");
-        let later = at + Duration::from_millis(20_500);
+        let later = at.after(Duration::from_millis(20_500));
         assert_eq!(s.jobs[0].status_text(later), "pacing: next slot in 25 s");
         assert_eq!(
             s.jobs[0].time_left(later),
             Some(Duration::from_millis(24_500))
         );
         assert_eq!(
-            s.jobs[0].status_text(at + Duration::from_secs(50)),
+            s.jobs[0].status_text(at.after(Duration::from_secs(50))),
             "pacing: sending now"
         );
         assert!(s.rate_limited_at.is_none());
@@ -438,16 +445,13 @@ mod tests {
         );
         let at = s.jobs[0].stage_at;
         assert_eq!(
-            s.jobs[0].status_text(at + Duration::from_secs(10)),
+            s.jobs[0].status_text(at.after(Duration::from_secs(10))),
             "retrying in 1 min 20 s (attempt 2)"
         );
         assert!(s.rate_limited_at.is_some(), "a 429 retry is remembered");
         s.on_stage(3, Stage::Waiting);
-        assert_eq!(s.jobs[0].time_left(Instant::now()), None);
-        assert_eq!(
-            s.jobs[0].status_text(Instant::now()),
-            "waiting for the server"
-        );
+        assert_eq!(s.jobs[0].time_left(at), None);
+        assert_eq!(s.jobs[0].status_text(at), "waiting for the server");
     }
 
     #[test]

@@ -243,3 +243,21 @@ pub fn generate_and_finish_at(
     h.run_steps(4);
     id
 }
+
+/// The window's clock (egui's input time) at the last frame.
+pub fn clock<S>(h: &Harness<'_, S>) -> f64 {
+    h.ctx.input(|i| i.time)
+}
+
+/// Stops the window's clock where it is: later steps draw at this same moment until
+/// [`advance_clock`] moves it. (Unfrozen, each step moves it by the harness's step, 1/4 s.)
+pub fn freeze_clock<S>(h: &mut Harness<'_, S>) {
+    let t = clock(h);
+    h.input_mut().time = Some(t);
+}
+
+/// Moves the (frozen) window clock on by `d`; the next step draws at the new moment.
+pub fn advance_clock<S>(h: &mut Harness<'_, S>, d: std::time::Duration) {
+    let t = clock(h) + d.as_secs_f64();
+    h.input_mut().time = Some(t);
+}

@@ -239,6 +239,8 @@ fn failure_is_shown_with_billing_warning_and_rerun_resubmits() {
     let (id, spec) = submitted(&rt.sent()).remove(0);
     let msg = "The service refused the API key (401): API key is invalid or may have expired. \
                Set a new key in Settings.";
+    // The window's clock stands still: the click below lands at the moment the job fails.
+    freeze_clock(&mut h);
     rt.feed(Event::Failed {
         id,
         failure: JobFailure {
@@ -258,7 +260,7 @@ fn failure_is_shown_with_billing_warning_and_rerun_resubmits() {
         submitted(&rt.sent()).is_empty(),
         "Re-run waits a moment first"
     );
-    std::thread::sleep(fluxcn::ui::RERUN_ARM);
+    advance_clock(&mut h, fluxcn::ui::RERUN_ARM);
     h.run_steps(2);
     h.get_by_label("Re-run").click();
     h.run_steps(4);

@@ -25,6 +25,32 @@ struct Rig {
     rt: tokio::runtime::Runtime,
     sim: SimServer,
     dir: tempfile::TempDir,
+    /// Rung by the runtime and the services each time they have news for the window.
+    bell: Arc<Bell>,
+}
+
+/// What the window's `notify` rings: a count of rings, and a way to wait for the next one.
+#[derive(Default)]
+struct Bell {
+    rings: std::sync::Mutex<u64>,
+    rung: std::sync::Condvar,
+}
+
+impl Bell {
+    fn ring(&self) {
+        *self.rings.lock().unwrap() += 1;
+        self.rung.notify_all();
+    }
+
+    /// Waits until the bell has rung more than `seen` times (or `limit` passes); the new count.
+    fn wait_past(&self, seen: u64, limit: Duration) -> u64 {
+        let rings = self.rings.lock().unwrap();
+        let (rings, _) = self
+            .rung
+            .wait_timeout_while(rings, limit, |n| *n <= seen)
+            .unwrap();
+        *rings
+    }
 }
 
 fn rig(delay_ms: u64) -> Rig {
@@ -39,6 +65,7 @@ fn rig(delay_ms: u64) -> Rig {
         rt,
         sim,
         dir: tempfile::tempdir().unwrap(),
+        bell: Arc::default(),
     }
 }
 
@@ -86,31 +113,42 @@ impl Rig {
         let handle = self.rt.handle().clone();
         let deps = self.deps();
         let cfg = self.config();
+        let bell = self.bell.clone();
         Harness::builder()
             .with_size(egui::vec2(1400.0, 900.0))
             .build_eframe(move |cc| {
                 let ctx = cc.egui_ctx.clone();
-                let jobs = jobs::start(&handle, deps, cfg, Arc::new(move || ctx.request_repaint()));
+                let notify = Arc::new(move || {
+                    bell.ring();
+                    ctx.request_repaint();
+                });
+                let jobs = jobs::start(&handle, deps, cfg, notify);
                 FluxApp::with_state(state, opts, jobs)
             })
     }
 }
 
-/// Steps the harness (real time passes: the runtime works in the background) until `done` holds.
+/// Steps the harness until `done` holds: the runtime and the stand-in work in the background, and
+/// between frames the test waits for their ring (news for the window), never a fixed sleep.
 fn step_until(
     h: &mut Harness<'_, FluxApp>,
+    bell: &Bell,
     timeout: Duration,
     what: &str,
     mut done: impl FnMut(&Harness<'_, FluxApp>) -> bool,
 ) {
     let end = Instant::now() + timeout;
+    let mut seen = 0;
     loop {
         h.run_steps(1);
         if done(h) {
             return;
         }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(30));
+        let now = Instant::now();
+        assert!(now < end, "timed out waiting for {what}");
+        // A frame may itself ask for work whose answer rings later; a short bound keeps a ring
+        // that came between the check and the wait from costing more than a moment.
+        seen = bell.wait_past(seen, (end - now).min(Duration::from_millis(250)));
     }
 }
 
@@ -127,9 +165,13 @@ fn comparing_four_control_types_against_the_stand_in_shows_four_labelled_cells()
         ..Default::default()
     };
     let mut h = r.app(state);
-    step_until(&mut h, Duration::from_secs(20), "the input preview", |h| {
-        h.query_all_by_label_contains("768 × 1024").next().is_some()
-    });
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(20),
+        "the input preview",
+        |h| h.query_all_by_label_contains("768 × 1024").next().is_some(),
+    );
     h.get_by_label("Compare").click();
     h.run_steps(2);
     for t in ["pose", "depth", "canny", "tile"] {
@@ -143,9 +185,13 @@ fn comparing_four_control_types_against_the_stand_in_shows_four_labelled_cells()
     // The tab and the button share the name: the button is the last one.
     let compare_buttons: Vec<_> = h.query_all_by_label("Compare").collect();
     compare_buttons.last().unwrap().click();
-    step_until(&mut h, Duration::from_secs(30), "four results", |h| {
-        h.query_by_label("4 of 4 done").is_some()
-    });
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(30),
+        "four results",
+        |h| h.query_by_label("4 of 4 done").is_some(),
+    );
     for t in ["pose", "depth", "canny", "tile"] {
         assert!(
             h.query_all_by_label(&format!("cn_type: {t}")).count() >= 1,
@@ -202,6 +248,7 @@ fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
     let mut h = r.app(State::default());
     step_until(
         &mut h,
+        &r.bell,
         Duration::from_secs(10),
         "the recovered job in the queue",
         |h| {
@@ -211,6 +258,7 @@ fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
     );
     step_until(
         &mut h,
+        &r.bell,
         Duration::from_secs(20),
         "the recovered job to finish",
         |h| h.query_by_label_contains("saved ").is_some(),

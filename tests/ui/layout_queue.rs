@@ -19,6 +19,8 @@ use fluxcn::jobs::{
     RuntimeConfig, SavedImage, Services, Stage,
 };
 use fluxcn::ui::{FluxApp, LaunchOptions, State};
+
+use crate::common::app::{advance_clock, freeze_clock};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const WIDTH: f32 = 900.0;
@@ -315,7 +317,8 @@ fn pacing_counts_down_live_and_says_why() {
     h.run_steps(2);
     h.get_by_label("pacing: next slot in 45 s");
     h.get_by_label_contains("the service said too many requests");
-    std::thread::sleep(Duration::from_millis(1_100));
+    freeze_clock(&mut h);
+    advance_clock(&mut h, Duration::from_millis(1_100));
     h.run_steps(2);
     h.get_by_label("pacing: next slot in 44 s");
     assert!(h.query_by_label("pacing: next slot in 45 s").is_none());

@@ -149,6 +149,29 @@ impl Services {
         pending
     }
 
+    /// Pure work the window should not wait for (an image difference, an encode): run on the
+    /// blocking pool, answered through the [`Pending`] it returns, and the window woken. It needs
+    /// no I/O to stand in for, so under [`Services::manual`] it runs at once, on the caller's
+    /// thread, and the answer is there at the next poll: a panel test never waits on a thread.
+    pub fn compute<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
+        match &self.backend {
+            Backend::Real(server) => {
+                let (reply, pending) = Pending::channel();
+                let notify = server.notify.clone();
+                let task = server.rt.spawn_blocking(f);
+                server.rt.spawn(async move {
+                    // A panic in `f` drops the reply: the caller sees `Poll::Lost`.
+                    if let Ok(v) = task.await {
+                        let _ = reply.send(v);
+                    }
+                    notify();
+                });
+                pending
+            }
+            Backend::Manual { .. } => Pending::ready(f()),
+        }
+    }
+
     /// What was spent: today, this month, all time, by type, and the last `days` days.
     pub fn spend(&self, days: u32) -> Pending<Result<super::ledger::Spend, ServiceError>> {
         self.ask(|reply| Request::Spend { days, reply })
