@@ -19,35 +19,13 @@
 use std::fmt;
 
 use super::params::{
-    self, Bounds, CN_STOP, CN_STRENGTH, CnType, DEFAULT_SAMPLER, DEFAULT_SEED, GUIDANCE, GenParams,
-    ImageFormat, MAX_SEED, ParamError, QUALITY, RANDOM_SEED, SAMPLERS, SAMPLES, SIZE, STEPS,
-    Scheduler,
+    Bounds, CN_STOP, CN_STRENGTH, CnType, DEFAULT_SAMPLER, DEFAULT_SEED, GUIDANCE, ImageFormat,
+    MAX_SEED, ParamError, QUALITY, RANDOM_SEED, SAMPLERS, SAMPLES, SIZE, STEPS, Scheduler,
 };
 
 /// The wire name of the input image: a request field that is not a knob (it is given per request,
 /// not kept in [`GenParams`]).
 pub const IMAGE: &str = "image";
-
-/// One field of the request body besides the input image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Field {
-    Prompt,
-    Sampler,
-    Scheduler,
-    Seed,
-    Base64,
-    CnStop,
-    CnStrength,
-    CnType,
-    CustomHeight,
-    CustomWidth,
-    Guidance,
-    ImageFormat,
-    Quality,
-    Samples,
-    Steps,
-    UseInputImgDimension,
-}
 
 /// What a field allows, with its default.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,11 +74,74 @@ pub struct FieldInfo {
     /// Whether the details panes (the Result tab, the gallery) list it. Those that do not are the
     /// prompt (the panes' heading), and what a saved image's own size and file already say.
     pub in_details: bool,
+    /// Where the details panes list it, and the controls and the CLI's help too: lower first (a
+    /// new field's [`LAST`] puts it at the end).
+    pub rank: u8,
+    /// The field in the user's words: the controls' label, the start of the flag's help.
+    pub title: &'static str,
+    /// What it does: the controls' tooltip, the flag's help.
+    pub tip: &'static str,
+    /// The command line's flag for it.
+    pub flag: Flag,
+    /// Whether an X/Y grid can vary it, with the example values its box shows.
+    pub axis: Option<&'static str>,
+    /// How the controls panel draws it.
+    pub widget: Widget,
 }
+
+/// A field's flag on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    /// `--` and the wire name with `-` for `_` (`--cn-strength`).
+    Wire,
+    /// A name of its own (`--width` for `custom_width`).
+    Named(&'static str),
+    /// None: the field is not the user's to set (`base64`).
+    Without,
+}
+
+/// How the controls panel draws a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Widget {
+    /// Not yet said (the compile-time check below refuses a row left so).
+    Unset,
+    /// Drawn by a part of the panel of its own (the prompt box, the seed row).
+    Own,
+    /// Not shown: a detail of the wire, not a knob.
+    Hidden,
+    /// A knob of a section: a slider for a number (moving by `step`), a dropdown for a list, a tick
+    /// box for true or false, shown when `needs` holds.
+    Knob {
+        section: Section,
+        step: f64,
+        needs: Needs,
+    },
+}
+
+/// The controls panel's sections of knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    ControlNet,
+    Sampling,
+    Output,
+}
+
+/// When a knob can be used (otherwise it is shown greyed out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// The output size is set here, not taken from the input (`use_input_img_dimension` false).
+    OwnSize,
+    /// A lossy output format (quality means nothing for PNG).
+    LossyFormat,
+}
+
+/// The rank of a field with none given: listed after the others.
+pub const LAST: u8 = u8::MAX;
 
 /// The table: each field described once, in the contract's order (a row's place is its field's
 /// number, which a compile-time check below holds).
-pub const TABLE: [FieldInfo; 16] = [
+pub const TABLE: [FieldInfo; Field::COUNT] = [
     row(
         Field::Prompt,
         "prompt",
@@ -108,6 +149,10 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Text,
         A1111::Prompt,
     )
+    .rank(0)
+    .words("Prompt", "What to generate")
+    .axis("a red car | a blue car")
+    .widget(Widget::Own)
     .not_in_details(),
     row(
         Field::Sampler,
@@ -115,14 +160,22 @@ pub const TABLE: [FieldInfo; 16] = [
         REQUIRED,
         one_of(&SAMPLERS, DEFAULT_SAMPLER),
         key("Sampler", &[]),
-    ),
+    )
+    .rank(7)
+    .words("Sampler", "The sampling algorithm (ComfyUI's names)")
+    .axis("euler,dpmpp_2m,heun")
+    .knob(Section::Sampling, 1.0),
     row(
         Field::Scheduler,
         "scheduler",
         REQUIRED,
         one_of(Scheduler::NAMES, Scheduler::DEFAULT_NAME),
         key("Schedule type", &["scheduler"]),
-    ),
+    )
+    .rank(8)
+    .words("Scheduler", "How the noise level falls from step to step")
+    .axis("simple,karras,beta")
+    .knob(Section::Sampling, 1.0),
     row(
         Field::Seed,
         "seed",
@@ -131,7 +184,11 @@ pub const TABLE: [FieldInfo; 16] = [
             default: DEFAULT_SEED,
         },
         key("Seed", &[]),
-    ),
+    )
+    .rank(2)
+    .words("Seed", "The starting noise: the same seed and settings make the same picture; -1 lets the server pick one (the seed used is recorded)")
+    .axis("1,2,3")
+    .widget(Widget::Own),
     row(
         Field::Base64,
         "base64",
@@ -139,6 +196,10 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Bool { default: false },
         A1111::None,
     )
+    .rank(15)
+    .words("Base64 answer", "Whether the service answers with base64 text instead of image bytes (fluxcn always takes the bytes)")
+    .no_flag()
+    .widget(Widget::Hidden)
     .not_in_details(),
     row(
         Field::CnStop,
@@ -147,6 +208,10 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Num(CN_STOP),
         unit("Guidance End", &["controlnet stop", "controlnet end"]),
     )
+    .rank(6)
+    .words("Stop at", "The fraction of the steps after which the control stops acting")
+    .axis("0.3,0.5,0.8")
+    .knob(Section::ControlNet, 0.01)
     .decimals(1),
     row(
         Field::CnStrength,
@@ -155,6 +220,10 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Num(CN_STRENGTH),
         unit("Weight", &["controlnet strength", "controlnet weight"]),
     )
+    .rank(5)
+    .words("Strength", "How strongly the control image steers the result (0 = ignored, 2 = strict)")
+    .axis("0.2:1.0:0.2  or  0.3,0.6,0.9")
+    .knob(Section::ControlNet, 0.01)
     .decimals(1),
     row(
         Field::CnType,
@@ -162,7 +231,11 @@ pub const TABLE: [FieldInfo; 16] = [
         OPTIONAL,
         one_of(CnType::NAMES, CnType::DEFAULT_NAME),
         unit("Module", &["controlnet", "controlnet type"]),
-    ),
+    )
+    .rank(1)
+    .words("Control type", "Which structure of the input guides the image: pose skeleton, depth map, canny edges or tile")
+    .axis("pose,depth,canny,tile")
+    .knob(Section::ControlNet, 1.0),
     row(
         Field::CustomHeight,
         "custom_height",
@@ -170,6 +243,10 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Int(SIZE),
         A1111::SizeHeight,
     )
+    .rank(11)
+    .words("Height", "Output height in pixels (used when the output does not take the input's size)")
+    .flag("height")
+    .knob_if(Section::Output, 64.0, Needs::OwnSize)
     .not_in_details(),
     row(
         Field::CustomWidth,
@@ -178,6 +255,10 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Int(SIZE),
         A1111::SizeWidth,
     )
+    .rank(10)
+    .words("Width", "Output width in pixels (used when the output does not take the input's size)")
+    .flag("width")
+    .knob_if(Section::Output, 64.0, Needs::OwnSize)
     .not_in_details(),
     row(
         Field::Guidance,
@@ -190,6 +271,10 @@ pub const TABLE: [FieldInfo; 16] = [
             preferred: &["distilled cfg scale"],
         }),
     )
+    .rank(4)
+    .words("Guidance", "How closely the image follows the prompt")
+    .axis("2:8:2")
+    .knob(Section::Sampling, 0.1)
     .decimals(1),
     row(
         Field::ImageFormat,
@@ -197,14 +282,21 @@ pub const TABLE: [FieldInfo; 16] = [
         OPTIONAL,
         one_of(ImageFormat::NAMES, ImageFormat::DEFAULT_NAME),
         A1111::None,
-    ),
+    )
+    .rank(12)
+    .words("Format", "The file type the service returns")
+    .flag("format")
+    .knob(Section::Output, 1.0),
     row(
         Field::Quality,
         "quality",
         OPTIONAL,
         Allowed::Int(QUALITY),
         A1111::None,
-    ),
+    )
+    .rank(13)
+    .words("Quality", "Compression quality for JPEG and WebP (PNG is lossless)")
+    .knob_if(Section::Output, 1.0, Needs::LossyFormat),
     row(
         Field::Samples,
         "samples",
@@ -212,6 +304,9 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Int(SAMPLES),
         A1111::None,
     )
+    .rank(14)
+    .words("Samples", "Images for these settings (each one is billed)")
+    .knob(Section::Output, 1.0)
     .not_in_details(),
     row(
         Field::Steps,
@@ -219,7 +314,11 @@ pub const TABLE: [FieldInfo; 16] = [
         OPTIONAL,
         Allowed::Int(STEPS),
         key("Steps", &[]),
-    ),
+    )
+    .rank(3)
+    .words("Steps", "Denoising steps: more is slower and often finer")
+    .axis("20,30,40")
+    .knob(Section::Sampling, 1.0),
     row(
         Field::UseInputImgDimension,
         "use_input_img_dimension",
@@ -227,16 +326,29 @@ pub const TABLE: [FieldInfo; 16] = [
         Allowed::Bool { default: true },
         A1111::SetBySize,
     )
+    .rank(9)
+    .words("Use input image size", "The result takes the input image's size; width and height are ignored")
+    .flag("use-input-size")
+    .knob(Section::Output, 1.0)
     .not_in_details(),
 ];
 
-// Each row sits at its field's number, so `Field::info` finds it.
+// Each row sits at its field's number, so `Field::info` finds it; each says, in words, what its
+// field is and how the controls draw it (a new row does not compile until it does).
 const _: () = {
     let mut i = 0;
     while i < TABLE.len() {
         assert!(
             TABLE[i].field as usize == i,
             "TABLE is out of the fields' order"
+        );
+        assert!(
+            !TABLE[i].title.is_empty() && !TABLE[i].tip.is_empty(),
+            "a row of TABLE has no words (.words(title, tip))"
+        );
+        assert!(
+            !matches!(TABLE[i].widget, Widget::Unset),
+            "a row of TABLE does not say how the controls draw it (.knob(…), .own(), .hidden())"
         );
         i += 1;
     }
@@ -263,6 +375,12 @@ const fn row(
         shown: Shown::Plain,
         a1111,
         in_details: true,
+        rank: LAST,
+        title: "",
+        tip: "",
+        flag: Flag::Wire,
+        axis: None,
+        widget: Widget::Unset,
     }
 }
 
@@ -272,6 +390,51 @@ impl FieldInfo {
             shown: Shown::Decimals(d),
             ..self
         }
+    }
+    const fn rank(self, rank: u8) -> FieldInfo {
+        FieldInfo { rank, ..self }
+    }
+    /// The field in words: its title and what it does.
+    const fn words(self, title: &'static str, tip: &'static str) -> FieldInfo {
+        FieldInfo { title, tip, ..self }
+    }
+    const fn flag(self, name: &'static str) -> FieldInfo {
+        FieldInfo {
+            flag: Flag::Named(name),
+            ..self
+        }
+    }
+    const fn no_flag(self) -> FieldInfo {
+        FieldInfo {
+            flag: Flag::Without,
+            ..self
+        }
+    }
+    /// A grid axis, with example values.
+    const fn axis(self, example: &'static str) -> FieldInfo {
+        FieldInfo {
+            axis: Some(example),
+            ..self
+        }
+    }
+    const fn widget(self, widget: Widget) -> FieldInfo {
+        FieldInfo { widget, ..self }
+    }
+    /// A knob of `section`, moving by `step`, always usable.
+    const fn knob(self, section: Section, step: f64) -> FieldInfo {
+        self.widget(Widget::Knob {
+            section,
+            step,
+            needs: Needs::Nothing,
+        })
+    }
+    /// A knob usable only when `needs` holds.
+    const fn knob_if(self, section: Section, step: f64, needs: Needs) -> FieldInfo {
+        self.widget(Widget::Knob {
+            section,
+            step,
+            needs,
+        })
     }
     const fn not_in_details(self) -> FieldInfo {
         FieldInfo {
@@ -327,8 +490,8 @@ impl fmt::Display for Value {
 impl Field {
     /// Every field, in the contract's order: the order of the wire body, of validation, and of the
     /// stand-in's checks.
-    pub const ALL: [Field; 16] = {
-        let mut all = [Field::Prompt; 16];
+    pub const ALL: [Field; Field::COUNT] = {
+        let mut all = [Field::Prompt; Field::COUNT];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].field;
@@ -378,95 +541,100 @@ impl Field {
         }
     }
 
-    /// The contract's default (for the prompt, which has none, the empty text).
+    /// The contract's default, from the table (for the prompt, which has none, the empty text).
     pub fn default_value(self) -> Value {
-        get(&GenParams::default(), self)
+        match self.info().allowed {
+            Allowed::Text => Value::Text(String::new()),
+            // The table's default names are the list's own (a table test holds this).
+            Allowed::OneOf { default, .. } => self
+                .read(default)
+                .unwrap_or_else(|_| Value::Text(default.to_owned())),
+            Allowed::Int(b) => Value::Int(i64::from(b.default)),
+            Allowed::Num(b) => Value::Num(b.default),
+            Allowed::Seed { default } => Value::Int(default),
+            Allowed::Bool { default } => Value::Bool(default),
+        }
     }
 
     /// Reads a value as a user types it (a flag, a grid axis, A1111 text): names are matched
     /// without regard to case (a sampler exactly), whole numbers may be written `20.0` (rounded).
     /// Only the type and the names are checked here; ranges are [`Field::check`]'s.
     pub fn parse(self, s: &str) -> Result<Value, ParamError> {
-        let t = s.trim();
-        let bad = |what: &str| {
-            ParamError::new(
-                self.wire(),
-                format!("{s:?}"),
-                format!("{what}, {}", self.allowed_text()),
-            )
-        };
-        Ok(match self {
-            Field::Prompt => Value::Text(s.to_owned()),
-            Field::Sampler if params::is_known_sampler(t) => Value::Text(t.to_owned()),
-            Field::Sampler => {
-                return Err(ParamError::new(
-                    self.wire(),
-                    format!("{s:?}"),
-                    self.allowed_text(),
-                ));
-            }
-            Field::Scheduler => Value::Scheduler(t.parse()?),
-            Field::CnType => Value::CnType(t.parse()?),
-            Field::ImageFormat => Value::ImageFormat(t.parse()?),
-            Field::Base64 | Field::UseInputImgDimension => match t.to_ascii_lowercase().as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => return Err(bad("a boolean")),
-            },
-            Field::CnStop | Field::CnStrength | Field::Guidance => {
-                Value::Num(t.parse::<f64>().map_err(|_| bad("a number"))?)
-            }
-            Field::Seed
-            | Field::CustomHeight
-            | Field::CustomWidth
-            | Field::Quality
-            | Field::Samples
-            | Field::Steps => Value::Int(whole(t).ok_or_else(|| bad("a whole number"))?),
-        })
+        let v = self.read(s)?;
+        // A whole number a `u32` field cannot hold (`-5` steps) is refused here, by its range.
+        if self.holds(&v) {
+            Ok(v)
+        } else {
+            Err(ParamError::new(self.wire(), &v, self.allowed_text()))
+        }
     }
 
     /// `Ok` when the API accepts `v` for this field; else the error naming the field, the value and
     /// what is allowed. A value of another field's type is refused too.
     pub fn check(self, v: &Value) -> Result<(), ParamError> {
         let refuse = |shown: String| Err(ParamError::new(self.wire(), shown, self.allowed_text()));
-        match (self.info().allowed, v) {
-            (Allowed::Text, Value::Text(t)) if t.trim().is_empty() => refuse("\"\"".to_owned()),
-            (Allowed::Text, Value::Text(_)) => Ok(()),
-            (Allowed::OneOf { names, .. }, Value::Text(t)) if !names.contains(&t.as_str()) => {
-                refuse(format!("{t:?}"))
+        if !self.holds(v) {
+            return refuse(v.to_string());
+        }
+        let ok = match (self.info().allowed, v) {
+            // Blank text is refused where the contract requires the field.
+            (Allowed::Text, Value::Text(t)) => !(self.info().required && t.trim().is_empty()),
+            // A typed name (a wire enum) is one of the list by construction.
+            (Allowed::OneOf { names, .. }, Value::Text(t)) => names.contains(&t.as_str()),
+            (Allowed::Int(b), Value::Int(i)) => u32::try_from(*i).is_ok_and(|u| b.contains(u)),
+            (Allowed::Num(b), Value::Num(n)) => b.contains(*n),
+            (Allowed::Seed { .. }, Value::Int(s)) => {
+                *s == RANDOM_SEED || (0..=MAX_SEED).contains(s)
             }
-            (Allowed::OneOf { .. }, Value::Text(_)) if self == Field::Sampler => Ok(()),
-            (Allowed::OneOf { .. }, Value::CnType(_)) if self == Field::CnType => Ok(()),
-            (Allowed::OneOf { .. }, Value::Scheduler(_)) if self == Field::Scheduler => Ok(()),
-            (Allowed::OneOf { .. }, Value::ImageFormat(_)) if self == Field::ImageFormat => Ok(()),
-            (Allowed::Int(b), Value::Int(i)) => match u32::try_from(*i) {
-                Ok(u) if b.contains(u) => Ok(()),
-                _ => refuse(i.to_string()),
-            },
-            (Allowed::Num(b), Value::Num(n)) if b.contains(*n) => Ok(()),
-            (Allowed::Seed { .. }, Value::Int(s))
-                if *s == RANDOM_SEED || (0..=MAX_SEED).contains(s) =>
-            {
-                Ok(())
+            (
+                Allowed::OneOf { .. },
+                Value::CnType(_) | Value::Scheduler(_) | Value::ImageFormat(_),
+            )
+            | (Allowed::Bool { .. }, Value::Bool(_)) => true,
+            // The type check above holds the table's kind and the field's type together (a
+            // table test walks every field), so no other pair reaches here.
+            (
+                Allowed::Text
+                | Allowed::OneOf { .. }
+                | Allowed::Int(_)
+                | Allowed::Num(_)
+                | Allowed::Seed { .. }
+                | Allowed::Bool { .. },
+                _,
+            ) => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            match v {
+                Value::Text(t) if t.trim().is_empty() => refuse("\"\"".to_owned()),
+                Value::Text(t) => refuse(format!("{t:?}")),
+                other => refuse(other.to_string()),
             }
-            (Allowed::Bool { .. }, Value::Bool(_)) => Ok(()),
-            (_, other) => refuse(other.to_string()),
         }
     }
 
     /// `v` brought into range: numbers clamped (NaN becomes the default), an unknown sampler
     /// replaced by the default; other values as they are.
     pub fn clamp(self, v: Value) -> Value {
-        match (self.info().allowed, v) {
-            (Allowed::Int(b), Value::Int(i)) => {
-                Value::Int(i.clamp(i64::from(b.min), i64::from(b.max)))
-            }
-            (Allowed::Num(b), Value::Num(n)) => Value::Num(b.clamp(n)),
-            (Allowed::Seed { .. }, Value::Int(s)) => Value::Int(s.clamp(RANDOM_SEED, MAX_SEED)),
-            (Allowed::OneOf { names, default }, Value::Text(t)) if !names.contains(&t.as_str()) => {
-                Value::Text(default.to_owned())
-            }
-            (_, v) => v,
+        match self.info().allowed {
+            Allowed::Int(b) => match v {
+                Value::Int(i) => Value::Int(i.clamp(i64::from(b.min), i64::from(b.max))),
+                v => v,
+            },
+            Allowed::Num(b) => match v {
+                Value::Num(n) => Value::Num(b.clamp(n)),
+                v => v,
+            },
+            Allowed::Seed { .. } => match v {
+                Value::Int(s) => Value::Int(s.clamp(RANDOM_SEED, MAX_SEED)),
+                v => v,
+            },
+            Allowed::OneOf { names, default } => match v {
+                Value::Text(t) if !names.contains(&t.as_str()) => Value::Text(default.to_owned()),
+                v => v,
+            },
+            Allowed::Text | Allowed::Bool { .. } => v,
         }
     }
 
@@ -482,7 +650,7 @@ impl Field {
                     plain
                 }
             }
-            (_, v) => v.to_string(),
+            (Shown::Plain | Shown::Decimals(_), v) => v.to_string(),
         }
     }
 }
@@ -503,103 +671,20 @@ fn whole(t: &str) -> Option<i64> {
     })
 }
 
-/// The value of `field` in `p`.
-pub fn get(p: &GenParams, field: Field) -> Value {
-    match field {
-        Field::Prompt => Value::Text(p.prompt.clone()),
-        Field::Sampler => Value::Text(p.sampler.clone()),
-        Field::Scheduler => Value::Scheduler(p.scheduler),
-        Field::Seed => Value::Int(p.seed),
-        Field::Base64 => Value::Bool(p.base64),
-        Field::CnStop => Value::Num(p.cn_stop),
-        Field::CnStrength => Value::Num(p.cn_strength),
-        Field::CnType => Value::CnType(p.cn_type),
-        Field::CustomHeight => Value::Int(i64::from(p.custom_height)),
-        Field::CustomWidth => Value::Int(i64::from(p.custom_width)),
-        Field::Guidance => Value::Num(p.guidance),
-        Field::ImageFormat => Value::ImageFormat(p.image_format),
-        Field::Quality => Value::Int(i64::from(p.quality)),
-        Field::Samples => Value::Int(i64::from(p.samples)),
-        Field::Steps => Value::Int(i64::from(p.steps)),
-        Field::UseInputImgDimension => Value::Bool(p.use_input_img_dimension),
-    }
-}
-
-/// Sets `field` of `p` to `v` (not range-checked: see [`Field::check`]). Refuses a value of
-/// another type, or a whole number a `u32` field cannot hold.
-pub fn set(p: &mut GenParams, field: Field, v: Value) -> Result<(), ParamError> {
-    let mismatch = |v: &Value| ParamError::new(field.wire(), v, field.allowed_text());
-    let u32_of = |i: i64| u32::try_from(i).map_err(|_| mismatch(&Value::Int(i)));
-    match (field, v) {
-        (Field::Prompt, Value::Text(s)) => p.prompt = s,
-        (Field::Sampler, Value::Text(s)) => p.sampler = s,
-        (Field::Scheduler, Value::Scheduler(s)) => p.scheduler = s,
-        (Field::Seed, Value::Int(i)) => p.seed = i,
-        (Field::Base64, Value::Bool(b)) => p.base64 = b,
-        (Field::CnStop, Value::Num(n)) => p.cn_stop = n,
-        (Field::CnStrength, Value::Num(n)) => p.cn_strength = n,
-        (Field::CnType, Value::CnType(t)) => p.cn_type = t,
-        (Field::CustomHeight, Value::Int(i)) => p.custom_height = u32_of(i)?,
-        (Field::CustomWidth, Value::Int(i)) => p.custom_width = u32_of(i)?,
-        (Field::Guidance, Value::Num(n)) => p.guidance = n,
-        (Field::ImageFormat, Value::ImageFormat(x)) => p.image_format = x,
-        (Field::Quality, Value::Int(i)) => p.quality = u32_of(i)?,
-        (Field::Samples, Value::Int(i)) => p.samples = u32_of(i)?,
-        (Field::Steps, Value::Int(i)) => p.steps = u32_of(i)?,
-        (Field::UseInputImgDimension, Value::Bool(b)) => p.use_input_img_dimension = b,
-        (_, other) => return Err(mismatch(&other)),
-    }
-    Ok(())
-}
-
 /// Every field's value, in the contract's order.
 pub fn values(p: &GenParams) -> Vec<(Field, Value)> {
     Field::ALL.into_iter().map(|f| (f, get(p, f))).collect()
 }
 
 /// Every field of `p` as the user sees it, label and shown value, in the order the details panes
-/// use (what matters most first). Lists every field: a new one must be added here to compile.
+/// use (what matters most first: the table's `rank`, then the contract's order).
 pub fn display(p: &GenParams) -> Vec<(Field, String)> {
-    let GenParams {
-        prompt,
-        sampler,
-        scheduler,
-        seed,
-        base64,
-        cn_stop,
-        cn_strength,
-        cn_type,
-        custom_height,
-        custom_width,
-        guidance,
-        image_format,
-        quality,
-        samples,
-        steps,
-        use_input_img_dimension,
-    } = p;
-    let rows = [
-        (Field::Prompt, Value::Text(prompt.clone())),
-        (Field::CnType, Value::CnType(*cn_type)),
-        (Field::Seed, Value::Int(*seed)),
-        (Field::Steps, Value::Int(i64::from(*steps))),
-        (Field::Guidance, Value::Num(*guidance)),
-        (Field::CnStrength, Value::Num(*cn_strength)),
-        (Field::CnStop, Value::Num(*cn_stop)),
-        (Field::Sampler, Value::Text(sampler.clone())),
-        (Field::Scheduler, Value::Scheduler(*scheduler)),
-        (Field::ImageFormat, Value::ImageFormat(*image_format)),
-        (Field::Quality, Value::Int(i64::from(*quality))),
-        (
-            Field::UseInputImgDimension,
-            Value::Bool(*use_input_img_dimension),
-        ),
-        (Field::CustomWidth, Value::Int(i64::from(*custom_width))),
-        (Field::CustomHeight, Value::Int(i64::from(*custom_height))),
-        (Field::Samples, Value::Int(i64::from(*samples))),
-        (Field::Base64, Value::Bool(*base64)),
-    ];
-    rows.into_iter().map(|(f, v)| (f, f.show(&v))).collect()
+    let mut fields = Field::ALL;
+    fields.sort_by_key(|f| (f.info().rank, *f as usize));
+    fields
+        .into_iter()
+        .map(|f| (f, f.show(&get(p, f))))
+        .collect()
 }
 
 /// The rows of the details panes (the Result tab and the gallery): [`display`]'s, without the
@@ -623,6 +708,9 @@ pub fn field_named_in(message: &str) -> Option<&'static str> {
         .filter(|name| m.contains(name))
         .max_by_key(|name| name.len())
 }
+
+mod list;
+pub use list::{Field, FieldType, GenParams, get, set};
 
 mod a1111;
 pub use a1111::{

@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::fields::GenParams;
 use super::fields::{self, Field};
 
 /// An inclusive numeric range with the contract's default.
@@ -247,54 +248,6 @@ impl ImageFormat {
             Some(ImageFormat::Webp)
         } else {
             None
-        }
-    }
-}
-
-/// Every knob of a generation except the input image, with the wire's field names.
-///
-/// `Default` gives the contract's defaults. Deserialising fills missing fields with them, so a
-/// sidecar or a saved UI state from an older version still loads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GenParams {
-    pub prompt: String,
-    pub sampler: String,
-    pub scheduler: Scheduler,
-    pub seed: i64,
-    pub base64: bool,
-    pub cn_stop: f64,
-    pub cn_strength: f64,
-    pub cn_type: CnType,
-    pub custom_height: u32,
-    pub custom_width: u32,
-    pub guidance: f64,
-    pub image_format: ImageFormat,
-    pub quality: u32,
-    pub samples: u32,
-    pub steps: u32,
-    pub use_input_img_dimension: bool,
-}
-
-impl Default for GenParams {
-    fn default() -> Self {
-        Self {
-            prompt: String::new(),
-            sampler: DEFAULT_SAMPLER.to_owned(),
-            scheduler: Scheduler::default(),
-            seed: DEFAULT_SEED,
-            base64: false,
-            cn_stop: CN_STOP.default,
-            cn_strength: CN_STRENGTH.default,
-            cn_type: CnType::default(),
-            custom_height: SIZE.default,
-            custom_width: SIZE.default,
-            guidance: GUIDANCE.default,
-            image_format: ImageFormat::default(),
-            quality: QUALITY.default,
-            samples: SAMPLES.default,
-            steps: STEPS.default,
-            use_input_img_dimension: true,
         }
     }
 }

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::api::fields::{Allowed, Field, Value};
-use crate::api::params::{CnType, GenParams, ImageFormat, ParamError, Scheduler, ValidParams};
+use super::knobs::Knobs;
+use crate::api::fields::Field;
+use crate::api::fields::Value;
+use crate::api::params::{CnType, GenParams, ParamError, ValidParams};
 use crate::types::ApiVersion;
 
 /// Flux ControlNet Studio: generate images with Segmind's Flux.1 ControlNet API.
@@ -173,15 +175,10 @@ pub enum SamplesMode {
     Single,
 }
 
-/// The flag that sets `field` (most are the wire name with `-` for `_`).
+/// The flag that sets `field` (most are the wire name with `-` for `_`; a field without a flag
+/// is named by its wire name).
 pub fn flag_of(field: Field) -> String {
-    match field {
-        Field::CustomWidth => "width".to_owned(),
-        Field::CustomHeight => "height".to_owned(),
-        Field::ImageFormat => "format".to_owned(),
-        Field::UseInputImgDimension => "use-input-size".to_owned(),
-        f => f.wire().replace('_', "-"),
-    }
+    super::knobs::flag_name(field).unwrap_or_else(|| field.wire().replace('_', "-"))
 }
 
 /// A parameter error as a flag error: `--steps: steps = 80 is not allowed: 15 to 75`.
@@ -193,57 +190,12 @@ pub fn flag_error_text(e: &ParamError) -> String {
     format!("--{flag}: {e}")
 }
 
-/// A flag's value read as the table reads `field`'s.
-fn parse_value(field: Field, s: &str) -> Result<Value, String> {
-    field.parse(s).map_err(|e| e.to_string())
-}
+/// A control type as the table reads it (`--types`' values).
 fn parse_cn_type(s: &str) -> Result<CnType, String> {
-    match parse_value(Field::CnType, s)? {
+    match Field::CnType.parse(s).map_err(|e| e.to_string())? {
         Value::CnType(t) => Ok(t),
         other => Err(format!("not a control type: {other}")),
     }
-}
-fn parse_scheduler(s: &str) -> Result<Scheduler, String> {
-    match parse_value(Field::Scheduler, s)? {
-        Value::Scheduler(v) => Ok(v),
-        other => Err(format!("not a scheduler: {other}")),
-    }
-}
-fn parse_format(s: &str) -> Result<ImageFormat, String> {
-    match parse_value(Field::ImageFormat, s)? {
-        Value::ImageFormat(v) => Ok(v),
-        other => Err(format!("not an image format: {other}")),
-    }
-}
-fn parse_sampler(s: &str) -> Result<String, String> {
-    parse_value(Field::Sampler, s).map(|v| v.to_string())
-}
-
-/// A flag's help: `what`, then the field's range (`15–75`) or its names (`depth, canny, pose or
-/// tile`), from the table.
-fn help(what: &str, field: Field) -> String {
-    match field.info().allowed {
-        Allowed::Int(b) => format!("{what}, {}–{}", b.min, b.max),
-        Allowed::Num(b) => format!("{what}, {}–{}", b.min, b.max),
-        Allowed::OneOf { names, .. } => match names.split_last() {
-            Some((last, rest)) if !rest.is_empty() => {
-                format!("{what}: {} or {last}", rest.join(", "))
-            }
-            _ => format!("{what}: {}", names.join(", ")),
-        },
-        Allowed::Text | Allowed::Seed { .. } | Allowed::Bool { .. } => what.to_owned(),
-    }
-}
-
-/// A knob's help: [`help`]'s, then the contract's default (shown by hand: the knobs have no clap
-/// default, so that `--like FILE` can tell a flag given from one left out).
-fn knob(what: &str, field: Field) -> String {
-    with_default(&help(what, field), field)
-}
-
-/// `text`, then the field's default from the table.
-fn with_default(text: &str, field: Field) -> String {
-    format!("{text} [default: {}]", field.default_value())
 }
 
 /// The knobs of one generation. Each knob is `None` when its flag is not given: it then takes the
@@ -259,56 +211,10 @@ pub struct GenArgs {
     /// map). With --like a fluxcn picture whose input was kept, that input is the default.
     #[arg(long, value_name = "PATH|URL", required_unless_present = "like")]
     pub image: Option<String>,
-    /// What to generate (with --like, the prompt found in FILE is the default).
-    #[arg(
-        long,
-        default_value = "",
-        hide_default_value = true,
-        required_unless_present = "like"
-    )]
-    pub prompt: String,
-    // Control type.
-    #[arg(long, help = knob("Control type", Field::CnType), value_parser = parse_cn_type)]
-    pub cn_type: Option<CnType>,
-    // Sampler.
-    #[arg(long, help = with_default("Sampler (26 names, e.g. euler, dpmpp_2m)", Field::Sampler), value_parser = parse_sampler)]
-    pub sampler: Option<String>,
-    // Scheduler.
-    #[arg(long, help = knob("Scheduler", Field::Scheduler), value_parser = parse_scheduler)]
-    pub scheduler: Option<Scheduler>,
-    // Seed.
-    #[arg(long, help = with_default("Seed; -1 lets the server pick one (the seed used is recorded)", Field::Seed), allow_negative_numbers = true)]
-    pub seed: Option<i64>,
-    // Inference steps.
-    #[arg(long, help = knob("Inference steps", Field::Steps))]
-    pub steps: Option<u32>,
-    // Guidance scale.
-    #[arg(long, help = knob("Guidance scale", Field::Guidance))]
-    pub guidance: Option<f64>,
-    // ControlNet strength.
-    #[arg(long, help = knob("ControlNet strength", Field::CnStrength))]
-    pub cn_strength: Option<f64>,
-    // Fraction of the steps after which the control stops acting.
-    #[arg(long, help = knob("Fraction of the steps after which the control stops acting", Field::CnStop))]
-    pub cn_stop: Option<f64>,
-    // Output width (used with --use-input-size false).
-    #[arg(long, help = with_default(&(help("Output width", Field::CustomWidth) + " (used with --use-input-size false)"), Field::CustomWidth))]
-    pub width: Option<u32>,
-    // Output height (used with --use-input-size false).
-    #[arg(long, help = with_default(&(help("Output height", Field::CustomHeight) + " (used with --use-input-size false)"), Field::CustomHeight))]
-    pub height: Option<u32>,
-    // Take the output size from the input image.
-    #[arg(long, help = with_default("Take the output size from the input image (then --width/--height are ignored)", Field::UseInputImgDimension), action = clap::ArgAction::Set, value_name = "true|false")]
-    pub use_input_size: Option<bool>,
-    // Output format.
-    #[arg(long, help = knob("Output format", Field::ImageFormat), value_parser = parse_format)]
-    pub format: Option<ImageFormat>,
-    // Output quality.
-    #[arg(long, help = knob("Output quality", Field::Quality))]
-    pub quality: Option<u32>,
-    // Images for these settings.
-    #[arg(long, help = knob("Images for these settings", Field::Samples))]
-    pub samples: Option<u32>,
+    /// The knobs, one flag per field of the table (`--prompt`, `--cn-type`, `--steps`, …): with
+    /// --like, what FILE says is the default of each.
+    #[command(flatten)]
+    pub knobs: Knobs,
     /// How several samples are requested.
     #[arg(long, value_enum, default_value_t = SamplesMode::Split)]
     pub samples_mode: SamplesMode,
@@ -409,56 +315,19 @@ impl GenArgs {
         self.params_over(GenParams::default())
     }
 
-    /// The flags given, over `base` (the settings of `--like FILE`, or the defaults). An empty
-    /// `--prompt` is the one not given.
+    /// The flags given, over `base` (the settings of `--like FILE`, or the defaults).
     pub fn params_over(&self, base: GenParams) -> GenParams {
-        let prompt = if self.prompt.is_empty() {
-            base.prompt.clone()
-        } else {
-            self.prompt.clone()
-        };
-        GenParams {
-            prompt,
-            sampler: self.sampler.clone().unwrap_or(base.sampler),
-            scheduler: self.scheduler.unwrap_or(base.scheduler),
-            seed: self.seed.unwrap_or(base.seed),
-            base64: false,
-            cn_stop: self.cn_stop.unwrap_or(base.cn_stop),
-            cn_strength: self.cn_strength.unwrap_or(base.cn_strength),
-            cn_type: self.cn_type.unwrap_or(base.cn_type),
-            custom_height: self.height.unwrap_or(base.custom_height),
-            custom_width: self.width.unwrap_or(base.custom_width),
-            guidance: self.guidance.unwrap_or(base.guidance),
-            image_format: self.format.unwrap_or(base.image_format),
-            quality: self.quality.unwrap_or(base.quality),
-            samples: self.samples.unwrap_or(base.samples),
-            steps: self.steps.unwrap_or(base.steps),
-            use_input_img_dimension: self.use_input_size.unwrap_or(base.use_input_img_dimension),
-        }
+        let mut p = self.knobs.over(base);
+        p.base64 = false;
+        p
     }
 
-    /// These flags with `--like FILE`'s settings under them: the knobs not given set from `base`
+    /// These flags with `--like FILE`'s settings under them: every knob not given set from `base`
     /// (so that everything after reads one set of flags), `--image` from `input` when not given.
     pub fn over(&self, base: &GenParams, input: Option<String>) -> GenArgs {
-        let p = self.params_over(base.clone());
         GenArgs {
-            like: self.like.clone(),
             image: self.image.clone().or(input),
-            prompt: p.prompt,
-            cn_type: Some(p.cn_type),
-            sampler: Some(p.sampler),
-            scheduler: Some(p.scheduler),
-            seed: Some(p.seed),
-            steps: Some(p.steps),
-            guidance: Some(p.guidance),
-            cn_strength: Some(p.cn_strength),
-            cn_stop: Some(p.cn_stop),
-            width: Some(p.custom_width),
-            height: Some(p.custom_height),
-            use_input_size: Some(p.use_input_img_dimension),
-            format: Some(p.image_format),
-            quality: Some(p.quality),
-            samples: Some(p.samples),
+            knobs: Knobs::of(&self.params_over(base.clone())),
             ..self.clone()
         }
     }
@@ -467,6 +336,7 @@ impl GenArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::knobs::help;
     use clap::CommandFactory;
 
     #[test]
@@ -513,12 +383,13 @@ mod tests {
         );
 
         assert_eq!(
-            help("Inference steps", Field::Steps),
-            "Inference steps, 15–75"
+            help(Field::Steps),
+            "Steps: denoising steps: more is slower and often finer, 15–75"
         );
         assert_eq!(
-            help("Control type", Field::CnType),
-            "Control type: depth, canny, pose or tile"
+            help(Field::CnType),
+            "Control type: which structure of the input guides the image: pose skeleton, depth \
+             map, canny edges or tile: depth, canny, pose or tile"
         );
         let mut cmd = Cli::command();
         let gen_help = cmd
@@ -526,25 +397,26 @@ mod tests {
             .unwrap()
             .render_help()
             .to_string();
-        assert!(gen_help.contains("Guidance scale, 1–15"), "{gen_help}");
+        // Help is wrapped to the terminal: compare it with its line breaks as spaces.
+        let flat = gen_help.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            gen_help.contains("Output width, 64–4096 (used with"),
+            flat.contains(
+                "Guidance: how closely the image follows the prompt, 1–15 [default: 3.5]"
+            ),
             "{gen_help}"
         );
-
         assert!(
-            gen_help.contains("Guidance scale, 1–15 [default: 3.5]"),
+            flat.contains("--width <WIDTH> Width: output width in pixels"),
             "{gen_help}"
         );
         assert!(gen_help.contains("--like <FILE>"), "{gen_help}");
 
         assert_eq!(g.valid_params().unwrap().params(), &want);
-        let e = GenArgs {
-            width: Some(5000),
-            ..g.clone()
-        }
-        .valid_params()
-        .unwrap_err();
+        let mut wide = g.clone();
+        wide.knobs
+            .set(Field::CustomWidth, Value::Int(5000))
+            .unwrap();
+        let e = wide.valid_params().unwrap_err();
         assert_eq!(e, "--width: custom_width = 5000 is not allowed: 64 to 4096");
         assert_eq!(flag_of(Field::CnStrength), "cn-strength");
         assert_eq!(flag_of(Field::UseInputImgDimension), "use-input-size");

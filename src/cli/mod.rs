@@ -8,6 +8,7 @@ mod commands;
 mod diff;
 mod engine;
 mod gallery;
+mod knobs;
 mod like;
 mod spend;
 mod variations;

@@ -21,7 +21,7 @@ pub const CONFIRM_ABOVE: usize = 4;
 /// [`CONFIRM_ABOVE`] images without `--yes`.
 pub fn apply(g: &GenArgs, specs: Vec<JobSpec>, quiet: bool) -> Result<Vec<JobSpec>, CliError> {
     if !g.variations {
-        return match variations::count(&g.prompt) {
+        return match variations::count(&g.params().prompt) {
             Ok(n) if n > 1 => Err(CliError::Other(format!(
                 "the prompt holds {{…|…}} choices that make {n} prompts: add --variations to \
                  send one job per prompt (to send the braces as written, add --variations and \
@@ -31,7 +31,7 @@ pub fn apply(g: &GenArgs, specs: Vec<JobSpec>, quiet: bool) -> Result<Vec<JobSpe
         };
     }
     let group = jobs::next_job_id();
-    let planned = variations::specs(&g.prompt, &specs, group)
+    let planned = variations::specs(&g.params().prompt, &specs, group)
         .map_err(|e| CliError::Other(format!("--variations: {e}")))?;
     let prompts = planned.len() / specs.len().max(1);
     let images: usize = planned
