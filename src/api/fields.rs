@@ -1,20 +1,21 @@
-//! The one table of the request's fields (`shared/CONTRACT.md`, "Request"): for every field of
-//! [`GenParams`], described once in [`TABLE`], its wire name, the label the user sees, whether the
-//! contract requires it, what is allowed and its default (the [`Bounds`] and lists of
-//! [`super::params`]), how its value is shown, and how it is written to and read from A1111
-//! "parameters" text ([`A1111`]).
+//! The one table of the request's fields (`shared/CONTRACT.md`, "Request"). The fields themselves
+//! are one line each in `fields/list.rs` (the struct [`GenParams`], the enum [`Field`], [`get`] and
+//! [`set`] are made from those lines); everything else about a field is its row of [`TABLE`]: its
+//! wire name, whether the contract requires it, what is allowed and its default (the [`Bounds`]
+//! and lists of [`super::params`]), how its value is shown, its words (title and tip), its flag,
+//! whether a grid can vary it, how the controls draw it, its place in the details, and how it is
+//! written to and read from A1111 "parameters" text ([`A1111`]).
 //!
-//! Everything that names, checks, shows or parses a field goes through here: validation
-//! ([`GenParams::problems`], [`GenParams::clamped`]), the stand-in's validator, the details of the
-//! Result tab and of the gallery ([`details`]), the A1111 writer and parser ([`a1111_pairs`],
-//! [`a1111_field`]), the CLI's flags and a 400's field name ([`field_named_in`]). An X/Y grid axis
-//! is a field too: [`Field::from_wire`] for its name, [`Field::numeric`] for `from:to:step`,
-//! [`Field::parse`] for a value, [`set`] to apply it, [`Field::label`] and [`Field::show`] for its
-//! caption.
+//! Everything that names, checks, shows or parses a field reads the table: validation
+//! ([`GenParams::problems`], [`GenParams::clamped`]), the stand-in's validator, the details panes
+//! ([`details`]) and the diff, the A1111 writer and parser, the CLI's flags and `--like`'s
+//! overrides (`cli/knobs.rs`), batch lines, X/Y grid axes (`jobs/grid.rs`), the controls panel's
+//! knobs (`ui/controls.rs`), and a 400's field name ([`field_named_in`]).
 //!
-//! A new field of `GenParams` does not compile until [`display`] shows it, and a new [`Field`] not
-//! until [`get`] and [`set`] handle it; the tests then ask for its row in [`TABLE`] (whose order is
-//! checked at compile time).
+//! A new field is a line in `list.rs` and a row here. The compiler asks for the row (the table
+//! has [`Field::COUNT`] rows, in order) and for its words and widget (checked when the table is
+//! built); `tests/engine/field_table.rs` and a test in `tests/ui` then walk every field through
+//! every consumer.
 
 use std::fmt;
 
@@ -124,6 +125,17 @@ pub enum Section {
     ControlNet,
     Sampling,
     Output,
+}
+
+impl Section {
+    /// The section's heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::ControlNet => "ControlNet",
+            Section::Sampling => "Sampling",
+            Section::Output => "Output",
+        }
+    }
 }
 
 /// When a knob can be used (otherwise it is shown greyed out).
@@ -461,7 +473,7 @@ const fn unit(key: &'static str, line_keys: &'static [&'static str]) -> A1111 {
 }
 
 /// A field's value, typed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Text(String),
     Int(i64),

@@ -49,10 +49,8 @@ pub enum Cmd {
         /// The control types to compare.
         #[arg(long, value_delimiter = ',', default_value = "pose,depth,canny,tile", value_parser = parse_cn_type)]
         types: Vec<CnType>,
-        /// An X/Y grid instead: the column axis, e.g. `cn_strength=0.2:1.0:0.4` or
-        /// `sampler=euler,dpmpp_2m` (axes: cn_type, cn_strength, cn_stop, guidance, steps, sampler,
-        /// scheduler, seed, prompt; prompts separated by `|`).
-        #[arg(long, value_name = "AXIS=VALUES", conflicts_with = "types")]
+        // The column axis (its help lists the axes from the field table).
+        #[arg(long, value_name = "AXIS=VALUES", conflicts_with = "types", help = axes_help())]
         x: Option<String>,
         /// The row axis of the grid (needs --x).
         #[arg(long, value_name = "AXIS=VALUES", requires = "x")]
@@ -188,6 +186,16 @@ pub fn flag_error_text(e: &ParamError) -> String {
         None => e.field.replace('_', "-"),
     };
     format!("--{flag}: {e}")
+}
+
+/// `--x`'s help: the axes are the fields whose row of the table has an example.
+fn axes_help() -> String {
+    let names: Vec<&str> = crate::jobs::grid::axes().map(Field::wire).collect();
+    format!(
+        "An X/Y grid instead: the column axis, e.g. `cn_strength=0.2:1.0:0.4` or \
+         `sampler=euler,dpmpp_2m` (axes: {}; free text such as prompts separated by `|`)",
+        names.join(", ")
+    )
 }
 
 /// A control type as the table reads it (`--types`' values).

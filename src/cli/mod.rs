@@ -15,3 +15,4 @@ mod variations;
 
 pub use args::{Cli, Cmd, GenArgs};
 pub use commands::{CliError, run};
+pub use knobs::{Knobs, flag_name};

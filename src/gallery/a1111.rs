@@ -134,19 +134,24 @@ fn read_field(r: &mut Reading, field: Field, key: &str, value: &str) -> Result<(
                 r.unknown_control(&[value]);
             }
         }
-        _ => set_number(r, field, key, value)?,
+        // Any other field is read by the table (numbers, text, true/false).
+        _ => set_value(r, field, key, value)?,
     }
     Ok(())
 }
 
-/// Reads a number for `field` (whole numbers may be written `20.0`), clamped into its range.
-fn set_number(r: &mut Reading, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
+/// Reads a value for `field` as the table reads it (whole numbers may be written `20.0`),
+/// clamped into its range.
+fn set_value(r: &mut Reading, field: Field, key: &str, value: &str) -> Result<(), GalleryError> {
     let v = field.parse(value).map_err(|_| GalleryError::A1111Value {
         key: key.to_owned(),
         value: value.to_owned(),
         expected: match field.info().allowed {
             Allowed::Num(_) => "a number",
-            _ => "a whole number",
+            Allowed::Int(_) | Allowed::Seed { .. } => "a whole number",
+            Allowed::Bool { .. } => "true or false",
+            Allowed::Text => "text",
+            Allowed::OneOf { .. } => "one of the names this service knows",
         },
     })?;
     r.set(field, key, v);
@@ -187,7 +192,7 @@ fn read_unit(r: &mut Reading, key: &str, unit: &str, seen: &mut bool) -> Result<
     }
     for (k, v) in &pairs {
         if let Some(field) = fields::a1111_unit_field(k).filter(|f| *f != Field::CnType) {
-            set_number(r, field, k, v)?;
+            set_value(r, field, k, v)?;
         } else if k.eq_ignore_ascii_case(UNIT_GUIDANCE_START)
             && v.trim().parse::<f64>().is_ok_and(|s| s > 0.0)
         {
@@ -205,7 +210,7 @@ fn read_unit(r: &mut Reading, key: &str, unit: &str, seen: &mut bool) -> Result<
             .split(',')
             .nth(1)
             .unwrap_or("");
-        set_number(r, Field::CnStop, "starting/ending", end)?;
+        set_value(r, Field::CnStop, "starting/ending", end)?;
     }
 
     Ok(())

@@ -219,7 +219,7 @@ impl Store {
     /// the files (and the change is made there), and says so in its notes: a save is never
     /// reported as failed because of the catalog.
     pub(super) fn write(&self, st: &mut State, f: impl Fn(&mut Catalog) -> rusqlite::Result<()>) {
-        let Err(e) = f(&mut st.cat) else {
+        let Err(e) = retry_busy(|| f(&mut st.cat)) else {
             return;
         };
         let Some(path) = st.cat.path().map(Path::to_path_buf) else {
@@ -636,6 +636,31 @@ pub fn sidecar_json(meta: &Sidecar) -> Vec<u8> {
     v
 }
 
+/// Runs a catalog change again while another process holds the database (SQLite's "busy" or
+/// "locked", which WAL can answer at once, past the busy timeout: while a checkpoint runs, or
+/// when a read snapshot went stale). A moment of contention between two processes saving into one
+/// gallery must not send one of them to a catalog in memory for the rest of its session.
+fn retry_busy(mut f: impl FnMut() -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+    const TRIES: u32 = 20;
+    let mut tried = 1;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if tried < TRIES
+                    && matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+            {
+                tracing::debug!(tried, "the gallery catalog is busy; trying again");
+                std::thread::sleep(std::time::Duration::from_millis(25 * u64::from(tried)));
+                tried += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -650,6 +675,30 @@ mod tests {
         assert_eq!(image_stem(".png"), None);
         assert!(valid_id("20260101-000000-pose-1"));
         assert!(!valid_id("../x") && !valid_id("a/b") && !valid_id(".trash") && !valid_id(""));
+    }
+
+    #[test]
+    fn a_busy_catalog_is_tried_again_and_other_errors_are_not() {
+        let busy = || {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                None,
+            )
+        };
+        let mut calls = 0;
+        let r = retry_busy(|| {
+            calls += 1;
+            if calls < 3 { Err(busy()) } else { Ok(()) }
+        });
+        assert!(r.is_ok());
+        assert_eq!(calls, 3);
+        let mut calls = 0;
+        let r = retry_busy(|| {
+            calls += 1;
+            Err(rusqlite::Error::InvalidQuery)
+        });
+        assert!(r.is_err());
+        assert_eq!(calls, 1, "only contention is worth another try");
     }
 }
 

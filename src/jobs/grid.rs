@@ -6,112 +6,72 @@
 //! The cost (requests, and images: requests × samples) is known before anything is sent.
 
 use std::fmt;
-use std::str::FromStr;
 
 use super::types::{ApiVersion, GroupTag, InputSource, JobSpec};
-use crate::api::fields::{Field, Value as FieldValue};
-use crate::api::params::{self, CnType, GenParams, ParamError, Scheduler};
+use crate::api::fields::{self, Allowed, Field, Value as FieldValue};
+use crate::api::params::{self, CnType, GenParams, ParamError};
 
 /// The most cells a grid may have (a 4×3 grid on a free key already needs pacing).
 pub const MAX_CELLS: usize = 64;
 
-/// A knob a grid can vary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AxisKind {
-    CnType,
-    CnStrength,
-    CnStop,
-    Guidance,
-    Steps,
-    Sampler,
-    Scheduler,
-    Seed,
-    Prompt,
+/// A knob a grid can vary: a request field whose row of the table gives an axis example
+/// ([`crate::api::fields::FieldInfo::axis`]); its name, label and allowed values are the table's.
+pub type AxisKind = Field;
+
+/// Every field a grid can vary, in the table's order of importance.
+pub fn axes() -> impl Iterator<Item = Field> {
+    let mut all = Field::ALL;
+    all.sort_by_key(|f| (f.info().rank, *f as usize));
+    all.into_iter().filter(|f| f.info().axis.is_some())
 }
 
-impl AxisKind {
-    pub const ALL: [AxisKind; 9] = [
-        AxisKind::CnType,
-        AxisKind::CnStrength,
-        AxisKind::CnStop,
-        AxisKind::Guidance,
-        AxisKind::Steps,
-        AxisKind::Sampler,
-        AxisKind::Scheduler,
-        AxisKind::Seed,
-        AxisKind::Prompt,
-    ];
+/// The axis named `s` (its wire name; `-` for `_` and any case are accepted).
+pub fn axis_named(s: &str) -> Result<AxisKind, GridError> {
+    let t = s.trim().to_ascii_lowercase().replace('-', "_");
+    axes().find(|k| k.wire() == t).ok_or_else(|| {
+        GridError::UnknownAxis(format!(
+            "{s:?} is not an axis: one of {}",
+            axes().map(|k| k.wire()).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
 
-    /// The request field this axis varies (its name, label and allowed values come from the
-    /// field table).
-    pub fn field(self) -> Field {
-        match self {
-            AxisKind::CnType => Field::CnType,
-            AxisKind::CnStrength => Field::CnStrength,
-            AxisKind::CnStop => Field::CnStop,
-            AxisKind::Guidance => Field::Guidance,
-            AxisKind::Steps => Field::Steps,
-            AxisKind::Sampler => Field::Sampler,
-            AxisKind::Scheduler => Field::Scheduler,
-            AxisKind::Seed => Field::Seed,
-            AxisKind::Prompt => Field::Prompt,
+/// One value along an axis: a number as given (so that steps `20` and `20.2`, which send the same
+/// request, are told apart and planned once), or a value of the field.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum AxisValue {
+    Number(f64),
+    Value(FieldValue),
+}
+
+impl AxisValue {
+    /// Free text along an axis (a prompt, a label).
+    pub fn text(s: impl Into<String>) -> AxisValue {
+        AxisValue::Value(FieldValue::Text(s.into()))
+    }
+
+    /// The value `kind` is set to: a number rounded for a whole-number field.
+    fn for_field(&self, kind: AxisKind) -> FieldValue {
+        match (self, kind.info().allowed) {
+            (AxisValue::Number(n), Allowed::Int(_) | Allowed::Seed { .. }) => {
+                FieldValue::Int(n.round().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+            }
+            (AxisValue::Number(n), Allowed::Num(_)) => FieldValue::Num(*n),
+            (
+                AxisValue::Number(n),
+                Allowed::Text | Allowed::OneOf { .. } | Allowed::Bool { .. },
+            ) => FieldValue::Num(*n),
+            (AxisValue::Value(v), _) => v.clone(),
         }
     }
-
-    /// The field's name, as on the wire and in every label (`cn_strength`).
-    pub fn name(self) -> &'static str {
-        self.field().label()
-    }
-
-    /// Whether values may be given as a `from:to:step` range.
-    pub fn numeric(self) -> bool {
-        self.field().numeric()
-    }
-}
-
-impl fmt::Display for AxisKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for AxisKind {
-    type Err = GridError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim().to_ascii_lowercase().replace('-', "_");
-        AxisKind::ALL
-            .into_iter()
-            .find(|k| k.name() == t)
-            .ok_or_else(|| {
-                GridError::UnknownAxis(format!(
-                    "{s:?} is not an axis: one of {}",
-                    AxisKind::ALL
-                        .iter()
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
-    }
-}
-
-/// One value along an axis.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum AxisValue {
-    CnType(CnType),
-    Number(f64),
-    Text(String),
-    Scheduler(Scheduler),
 }
 
 impl fmt::Display for AxisValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AxisValue::CnType(t) => write!(f, "{t}"),
             AxisValue::Number(n) => write!(f, "{}", trim_number(*n)),
-            AxisValue::Text(s) => f.write_str(s),
-            AxisValue::Scheduler(s) => write!(f, "{s}"),
+            AxisValue::Value(v) => write!(f, "{v}"),
         }
     }
 }
@@ -156,48 +116,49 @@ pub enum GridError {
 
 impl Axis {
     /// Parses `values` for `kind`: a comma-separated list, or `from:to:step` for numeric knobs.
-    /// Prompts are separated by `|` (a prompt may contain commas).
+    /// Free text (prompts) is separated by `|` (a prompt may contain commas).
     pub fn parse(kind: AxisKind, values: &str) -> Result<Axis, GridError> {
         let bad = |detail: String| GridError::BadValues { axis: kind, detail };
+        if kind.info().axis.is_none() {
+            return Err(bad("a grid cannot vary it".into()));
+        }
         let values = values.trim();
         if values.is_empty() {
             return Err(bad("no values given".into()));
         }
-        let out: Vec<AxisValue> = match kind {
-            AxisKind::Prompt => values
+        // Named values: the field table parses and checks them (the same words as the CLI's
+        // flags and the stand-in's errors).
+        let named = |v: &str| {
+            let value = kind.parse(v).map_err(|e| bad(e.to_string()))?;
+            kind.check(&value).map_err(|e| bad(e.to_string()))?;
+            Ok(AxisValue::Value(value))
+        };
+        let out: Vec<AxisValue> = match kind.info().allowed {
+            Allowed::Text => values
                 .split('|')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| AxisValue::Text(s.to_owned()))
+                .map(AxisValue::text)
                 .collect(),
-            // Named values: the field table parses and checks them (the same words as the CLI's
-            // flags and the stand-in's errors).
-            AxisKind::CnType | AxisKind::Scheduler | AxisKind::Sampler => values
-                .split(',')
-                .map(|v| {
-                    let field = kind.field();
-                    let value = field.parse(v).map_err(|e| bad(e.to_string()))?;
-                    field.check(&value).map_err(|e| bad(e.to_string()))?;
-                    match value {
-                        FieldValue::CnType(t) => Ok(AxisValue::CnType(t)),
-                        FieldValue::Scheduler(s) => Ok(AxisValue::Scheduler(s)),
-                        FieldValue::Text(s) => Ok(AxisValue::Text(s)),
-                        other => Err(bad(format!("{other} is not a value of {kind}"))),
-                    }
-                })
-                .collect::<Result<_, _>>()?,
-            _ if values.contains(':') => range(values)
-                .map_err(bad)?
-                .into_iter()
-                .map(AxisValue::Number)
-                .collect(),
-            _ => values
+            Allowed::OneOf { .. } | Allowed::Bool { .. } => {
+                values.split(',').map(named).collect::<Result<_, _>>()?
+            }
+            Allowed::Int(_) | Allowed::Num(_) | Allowed::Seed { .. } if values.contains(':') => {
+                range(values)
+                    .map_err(bad)?
+                    .into_iter()
+                    .map(AxisValue::Number)
+                    .collect()
+            }
+            Allowed::Int(_) | Allowed::Num(_) | Allowed::Seed { .. } => values
                 .split(',')
                 .map(|v| {
                     v.trim()
                         .parse::<f64>()
+                        .ok()
+                        .filter(|n| n.is_finite())
                         .map(AxisValue::Number)
-                        .map_err(|_| bad(format!("{v:?} is not a number")))
+                        .ok_or_else(|| bad(format!("{v:?} is not a number")))
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -217,7 +178,7 @@ impl Axis {
                 "{s:?}: expected AXIS=VALUES, e.g. cn_strength=0.2:1.0:0.4"
             ))
         })?;
-        Axis::parse(k.parse()?, v)
+        Axis::parse(axis_named(k)?, v)
     }
 
     /// Drops every value that would send the same request as an earlier one (`pose,depth,pose`;
@@ -255,31 +216,20 @@ impl Axis {
         told
     }
 
-    /// Sets this axis's value number `i` on `p`.
+    /// Sets this axis's value number `i` on `p` (a value the field cannot hold, which parsing
+    /// never makes, leaves `p` as it is; validation then judges the cell).
     fn apply(&self, i: usize, p: &mut GenParams) {
-        let Some(v) = self.values.get(i) else { return };
-        match (self.kind, v) {
-            (AxisKind::CnType, AxisValue::CnType(t)) => p.cn_type = *t,
-            (AxisKind::Scheduler, AxisValue::Scheduler(s)) => p.scheduler = *s,
-            (AxisKind::Sampler, AxisValue::Text(s)) => p.sampler = s.clone(),
-            (AxisKind::Prompt, AxisValue::Text(s)) => p.prompt = s.clone(),
-            (AxisKind::CnStrength, AxisValue::Number(n)) => p.cn_strength = *n,
-            (AxisKind::CnStop, AxisValue::Number(n)) => p.cn_stop = *n,
-            (AxisKind::Guidance, AxisValue::Number(n)) => p.guidance = *n,
-            (AxisKind::Steps, AxisValue::Number(n)) => {
-                p.steps = n.round().clamp(0.0, u32::MAX as f64) as u32
-            }
-            (AxisKind::Seed, AxisValue::Number(n)) => {
-                p.seed = n.round().clamp(-1.0, params::MAX_SEED as f64) as i64
-            }
-            _ => {}
+        if let Some(v) = self.values.get(i) {
+            let _ = fields::set(p, self.kind, v.for_field(self.kind));
         }
     }
 
     /// The label of value `i`, e.g. `cn_strength: 0.6` (prompts shortened).
     pub fn label(&self, i: usize) -> String {
         match self.values.get(i) {
-            Some(AxisValue::Text(s)) if self.kind == AxisKind::Prompt => {
+            Some(AxisValue::Value(FieldValue::Text(s)))
+                if matches!(self.kind.info().allowed, Allowed::Text) =>
+            {
                 crate::api::error::shorten(s, 40)
             }
             Some(v) => format!("{}: {v}", self.kind),
@@ -448,7 +398,10 @@ pub fn compare_types(
 ) -> Result<GridPlan, GridError> {
     let x = Axis {
         kind: AxisKind::CnType,
-        values: types.iter().map(|t| AxisValue::CnType(*t)).collect(),
+        values: types
+            .iter()
+            .map(|t| AxisValue::Value(FieldValue::CnType(*t)))
+            .collect(),
     };
     if x.values.is_empty() {
         return Err(GridError::BadValues {
@@ -521,7 +474,10 @@ mod tests {
         let a = Axis::parse(AxisKind::Prompt, "a red car, parked | a blue car").unwrap();
         assert_eq!(a.values.len(), 2);
         assert!(Axis::parse(AxisKind::Sampler, "euler,nope").is_err());
-        assert!("colour".parse::<AxisKind>().is_err());
+        assert!(axis_named("colour").is_err());
+        assert_eq!(axis_named("CN-Strength"), Ok(Field::CnStrength));
+        assert!(axis_named("base64").is_err(), "a field that is not an axis");
+        assert!(Axis::parse(Field::Base64, "true").is_err());
         // Out-of-range cells are refused before anything is sent, naming the cell.
         let x = Axis::parse(AxisKind::Steps, "10,20").unwrap();
         let e = plan(&base(), &input(), ApiVersion::V1, 1, x, None).unwrap_err();

@@ -3,10 +3,9 @@
 
 use egui::Ui;
 
-use crate::api::params::{
-    CN_STOP, CN_STRENGTH, GUIDANCE, MAX_SEED, QUALITY, SAMPLERS, SAMPLES, SIZE, STEPS,
-};
-use crate::api::{CnType, GenParams, ImageFormat, Scheduler};
+use crate::api::fields::{self, Allowed, Field, Needs, Section, Value, Widget};
+use crate::api::params::{MAX_SEED, RANDOM_SEED, SIZE};
+use crate::api::{GenParams, ImageFormat};
 
 use super::app::FluxApp;
 use super::state::SeedMode;
@@ -57,8 +56,12 @@ impl FluxApp {
         if r.changed() {
             self.browse.reset();
         }
-        control_knobs(ui, &mut self.state.params);
-        sampling_knobs(ui, &mut self.state.params);
+        for section in [Section::ControlNet, Section::Sampling] {
+            widgets::heading(ui, section.title());
+            for f in in_section(section) {
+                knob(ui, &mut self.state.params, f, None);
+            }
+        }
         self.output_knobs(ui);
         self.seed_controls(ui);
 
@@ -96,67 +99,36 @@ impl FluxApp {
         }
     }
 
-    /// Output: size (or the input's), format, quality, samples.
+    /// Output: size (or the input's), format, quality, samples; the size's snapping (64 px, or 8
+    /// with fine steps) and the result's size in words follow the size knobs.
     fn output_knobs(&mut self, ui: &mut Ui) {
-        let p = &mut self.state.params;
-        widgets::heading(ui, "Output");
-        ui.checkbox(&mut p.use_input_img_dimension, "Use input image size")
-            .on_hover_text("The result takes the input image's size; width and height are ignored");
+        widgets::heading(ui, Section::Output.title());
         let step = if self.state.fine_size_steps { 8 } else { 64 };
-        ui.add_enabled_ui(!p.use_input_img_dimension, |ui| {
-            widgets::slider_u32(
-                ui,
-                "Width",
-                &mut p.custom_width,
-                SIZE.min,
-                SIZE.max,
-                step,
-                "Output width in pixels",
-            );
-            widgets::slider_u32(
-                ui,
-                "Height",
-                &mut p.custom_height,
-                SIZE.min,
-                SIZE.max,
-                step,
-                "Output height in pixels",
-            );
-            ui.checkbox(&mut self.state.fine_size_steps, "Fine steps (8 px)")
-                .on_hover_text("Snap width and height to multiples of 8 instead of 64");
-        });
-        let size = self.result_size_line();
-        widgets::hint_line(ui, &size);
+        let mut knobs = in_section(Section::Output).peekable();
+        while let Some(f) = knobs.next() {
+            let needs = needs_of(f);
+            let p = &mut self.state.params;
+            let usable = match needs {
+                Needs::Nothing => true,
+                Needs::OwnSize => !p.use_input_img_dimension,
+                Needs::LossyFormat => p.image_format != ImageFormat::Png,
+            };
+            let own_size = needs == Needs::OwnSize;
+            ui.add_enabled_ui(usable, |ui| {
+                knob(ui, p, f, own_size.then_some(f64::from(step)));
+            });
+            if own_size && knobs.peek().is_none_or(|n| needs_of(*n) != Needs::OwnSize) {
+                ui.add_enabled_ui(usable, |ui| {
+                    ui.checkbox(&mut self.state.fine_size_steps, "Fine steps (8 px)")
+                        .on_hover_text("Snap width and height to multiples of 8 instead of 64");
+                });
+                let size = self.result_size_line();
+                widgets::hint_line(ui, &size);
+            }
+        }
         let p = &mut self.state.params;
         p.custom_width = widgets::snap(p.custom_width, step, SIZE.min, SIZE.max);
         p.custom_height = widgets::snap(p.custom_height, step, SIZE.min, SIZE.max);
-        enum_combo(
-            ui,
-            "Format",
-            &mut p.image_format,
-            ImageFormat::ALL,
-            "The file type the service returns",
-        );
-        ui.add_enabled_ui(p.image_format != ImageFormat::Png, |ui| {
-            widgets::slider_u32(
-                ui,
-                "Quality",
-                &mut p.quality,
-                QUALITY.min,
-                QUALITY.max,
-                1,
-                "Compression quality for JPEG and WebP (PNG is lossless)",
-            );
-        });
-        widgets::slider_u32(
-            ui,
-            "Samples",
-            &mut p.samples,
-            SAMPLES.min,
-            SAMPLES.max,
-            1,
-            "Images per request (each one is billed)",
-        );
     }
 
     /// Seed: the number, its mode, and "reuse from result".
@@ -357,96 +329,91 @@ impl FluxApp {
     }
 }
 
-/// ControlNet: type, strength, stop.
-fn control_knobs(ui: &mut Ui, p: &mut GenParams) {
-    widgets::heading(ui, "ControlNet");
-    enum_combo(
-        ui,
-        "Control type",
-        &mut p.cn_type,
-        CnType::ALL,
-        "Which structure of the input guides the image: pose skeleton, depth map, canny edges or tile",
-    );
-    widgets::slider_f64(
-        ui,
-        "Strength",
-        &mut p.cn_strength,
-        CN_STRENGTH.min,
-        CN_STRENGTH.max,
-        0.01,
-        "How strongly the control image steers the result (0 = ignored, 2 = strict)",
-    );
-    widgets::slider_f64(
-        ui,
-        "Stop at",
-        &mut p.cn_stop,
-        CN_STOP.min,
-        CN_STOP.max,
-        0.01,
-        "The fraction of the steps after which the control stops acting",
-    );
+/// The knobs of `section`, in the table's order.
+fn in_section(section: Section) -> impl Iterator<Item = Field> {
+    let mut all = Field::ALL;
+    all.sort_by_key(|f| (f.info().rank, *f as usize));
+    all.into_iter()
+        .filter(move |f| matches!(f.info().widget, Widget::Knob { section: s, .. } if s == section))
 }
 
-/// Sampling: steps, guidance, sampler, scheduler.
-fn sampling_knobs(ui: &mut Ui, p: &mut GenParams) {
-    widgets::heading(ui, "Sampling");
-    widgets::slider_u32(
-        ui,
-        "Steps",
-        &mut p.steps,
-        STEPS.min,
-        STEPS.max,
-        1,
-        "Denoising steps: more is slower and often finer",
-    );
-    widgets::slider_f64(
-        ui,
-        "Guidance",
-        &mut p.guidance,
-        GUIDANCE.min,
-        GUIDANCE.max,
-        0.1,
-        "How closely the image follows the prompt",
-    );
-    sampler_combo(ui, p);
-    enum_combo(
-        ui,
-        "Scheduler",
-        &mut p.scheduler,
-        Scheduler::ALL,
-        "How the noise level falls from step to step",
-    );
+/// When `f`'s knob can be used.
+fn needs_of(f: Field) -> Needs {
+    match f.info().widget {
+        Widget::Knob { needs, .. } => needs,
+        Widget::Unset | Widget::Own | Widget::Hidden => Needs::Nothing,
+    }
 }
 
-/// A dropdown over a wire enum.
-fn enum_combo<T: Copy + PartialEq + std::fmt::Display>(
-    ui: &mut Ui,
-    label: &str,
-    value: &mut T,
-    all: &[T],
-    help: &str,
-) {
-    egui::ComboBox::from_label(label)
-        .selected_text(value.to_string())
-        .show_ui(ui, |ui| {
-            for v in all {
-                ui.selectable_value(value, *v, v.to_string());
+/// `f`'s knob, from its row of the table: a slider for a number (moving by the row's step, or
+/// `step`), a dropdown for a list, a tick box for true or false; labelled with the row's title,
+/// its tooltip the row's tip.
+fn knob(ui: &mut Ui, p: &mut GenParams, f: Field, step: Option<f64>) {
+    let info = f.info();
+    let step = step.unwrap_or(match info.widget {
+        Widget::Knob { step, .. } => step,
+        Widget::Unset | Widget::Own | Widget::Hidden => 1.0,
+    });
+    let new = match (info.allowed, fields::get(p, f)) {
+        (Allowed::Int(b), Value::Int(i)) => {
+            let mut v = u32::try_from(i).unwrap_or(b.default);
+            let step = step.clamp(1.0, f64::from(u32::MAX)) as u32;
+            widgets::slider_u32(ui, info.title, &mut v, b.min, b.max, step, info.tip);
+            Value::Int(i64::from(v))
+        }
+        (Allowed::Num(b), Value::Num(mut n)) => {
+            widgets::slider_f64(ui, info.title, &mut n, b.min, b.max, step, info.tip);
+            Value::Num(n)
+        }
+        (Allowed::Bool { .. }, Value::Bool(mut b)) => {
+            ui.checkbox(&mut b, info.title).on_hover_text(info.tip);
+            Value::Bool(b)
+        }
+        (Allowed::OneOf { names, .. }, v) => {
+            let mut chosen = v.to_string();
+            let mut combo = egui::ComboBox::from_label(info.title).selected_text(chosen.clone());
+            if names.len() > 12 {
+                combo = combo.height(320.0);
             }
-        })
-        .response
-        .on_hover_text(help);
-}
-
-/// The sampler dropdown over [`SAMPLERS`].
-fn sampler_combo(ui: &mut Ui, p: &mut GenParams) {
-    egui::ComboBox::from_label("Sampler")
-        .selected_text(p.sampler.as_str())
-        .height(320.0)
-        .show_ui(ui, |ui| {
-            for s in SAMPLERS {
-                ui.selectable_value(&mut p.sampler, s.to_owned(), s);
-            }
-        })
-        .response
-        .on_hover_text("The sampling algorithm (ComfyUI's names)");
+            combo
+                .show_ui(ui, |ui| {
+                    for name in names {
+                        ui.selectable_value(&mut chosen, (*name).to_owned(), *name);
+                    }
+                })
+                .response
+                .on_hover_text(info.tip);
+            f.parse(&chosen).unwrap_or(v)
+        }
+        (Allowed::Text, Value::Text(mut t)) => {
+            ui.horizontal(|ui| {
+                ui.label(info.title);
+                ui.text_edit_singleline(&mut t).on_hover_text(info.tip);
+            });
+            Value::Text(t)
+        }
+        (Allowed::Seed { .. }, Value::Int(mut i)) => {
+            ui.horizontal(|ui| {
+                ui.label(info.title);
+                ui.add(egui::DragValue::new(&mut i).range(RANDOM_SEED..=MAX_SEED))
+                    .on_hover_text(info.tip);
+            });
+            Value::Int(i)
+        }
+        // The table tests hold every field's kind and type together; nothing to draw otherwise.
+        (
+            Allowed::Int(_)
+            | Allowed::Num(_)
+            | Allowed::Bool { .. }
+            | Allowed::Text
+            | Allowed::Seed { .. },
+            _,
+        ) => {
+            return;
+        }
+    };
+    if new != fields::get(p, f) {
+        // A value the knob made from the field's own kind: `set` takes it.
+        let _ = fields::set(p, f, new);
+    }
 }

@@ -10,6 +10,7 @@ mod common;
 
 mod client_policy;
 mod crash_resume;
+mod field_table;
 mod hardening_client;
 mod hardening_client_jobs;
 mod hardening_client_proxy;

@@ -92,16 +92,22 @@ fn two_processes_saving_into_one_gallery_at_once_lose_nothing() {
     let data = tmp.path().join("data");
     let a = grid_into(&server.base_url(), &data, &input, &out, "a fox");
     let b = grid_into(&server.base_url(), &data, &input, &out, "a hare");
+    let mut said = String::new();
     for child in [a, b] {
         let o = child.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 20);
+        said.push_str(&String::from_utf8_lossy(&o.stderr));
     }
     let on_disk = images(&out);
     assert_eq!(on_disk.len(), 40, "each process saved its 20 images");
     // Every save reached the catalog itself: no row was lost to the other writer (the store's
     // repair on open would hide a loss, so the file is read directly).
-    assert_eq!(catalog_files(&out), on_disk);
+    assert_eq!(
+        catalog_files(&out),
+        on_disk,
+        "what the processes said: {said}"
+    );
     let store = Store::open(&out).unwrap();
     assert!(store.notes().is_empty(), "{:?}", store.notes());
     let q = |t: &str| {

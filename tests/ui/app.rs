@@ -560,3 +560,31 @@ fn state_round_trips_through_serde_without_a_key() {
     assert_eq!(partial.params.steps, 20);
     assert_eq!(partial.settings, fluxcn::ui::Settings::default());
 }
+
+/// Every knob the field table gives the controls panel is there under its title (a new field's
+/// row puts it in the window without an edit of the panel), and a tick box knob sets its field.
+#[test]
+fn every_knob_of_the_field_table_is_in_the_controls() {
+    use fluxcn::api::fields::{self, Allowed, Field, Value, Widget};
+    let (mut h, _rt) = start();
+    h.run_steps(2);
+    for f in Field::ALL {
+        let info = f.info();
+        let Widget::Knob { .. } = info.widget else {
+            continue;
+        };
+        assert!(
+            h.query_all_by_label(info.title).next().is_some(),
+            "no knob titled {:?} for {f}",
+            info.title
+        );
+        if let Allowed::Bool { .. } = info.allowed {
+            let before = fields::get(&h.state().state().params, f);
+            h.get_by_label(info.title).click();
+            h.run_steps(2);
+            let after = fields::get(&h.state().state().params, f);
+            assert_ne!(after, before, "{f}");
+            assert!(matches!(after, Value::Bool(_)));
+        }
+    }
+}

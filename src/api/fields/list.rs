@@ -253,3 +253,18 @@ impl Default for GenParams {
         p
     }
 }
+
+/// A field is written as its wire name (`"cn_strength"`), in grid plans and saved settings.
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.wire())
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
+        let name = String::deserialize(d)?;
+        Field::from_wire(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("{name:?} is not a request field")))
+    }
+}

@@ -52,7 +52,7 @@ fn display_of_a_default_lists_every_field() {
             .map(|(_, v)| v.as_str())
             .unwrap()
     };
-    assert_eq!(rows.len(), 16);
+    assert_eq!(rows.len(), Field::COUNT);
     assert_eq!(rows[0].0, Field::Prompt);
     assert_eq!(get_row(Field::CnType), "pose");
     assert_eq!(get_row(Field::Seed), "652889");

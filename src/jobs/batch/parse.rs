@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::api::GenParams;
-use crate::api::fields::{self, Field, IMAGE};
+use crate::api::fields::{self, Field, Flag, IMAGE, Value};
+use crate::api::params::ParamError;
 use crate::types::InputSource;
 
 /// The largest batch file read (bytes).
@@ -361,8 +362,23 @@ fn request_of(
         } else {
             value.trim()
         };
+        // A field the table keeps from the user (no flag: `base64`) may be given at its default
+        // only: fluxcn sets it.
+        let kept = |v: Value| match field.info().flag {
+            Flag::Without if v != field.default_value() => Err(ParamError::new(
+                field.wire(),
+                &v,
+                format!(
+                    "fluxcn sets {} itself (to {})",
+                    field.wire(),
+                    field.default_value()
+                ),
+            )),
+            Flag::Without | Flag::Wire | Flag::Named(_) => Ok(v),
+        };
         match field
             .parse(value)
+            .and_then(kept)
             .and_then(|v| fields::set(&mut params, field, v))
         {
             Ok(()) => {}
@@ -485,12 +501,34 @@ fn content_key(image: &str, params: &GenParams) -> String {
     format!("c2-{}", hex(&h.finalize()[..16]))
 }
 
-/// The key of a request before content keys: SHA-256 of its image's path and every field, in the
-/// table's order (kept to find the marks written then).
-fn legacy_key(input: &InputSource, params: &GenParams) -> String {
+/// The fields the legacy key hashed, frozen as they were when content keys came: a field added
+/// later must not change the key that finds an old mark.
+const LEGACY_FIELDS: [Field; 16] = [
+    Field::Prompt,
+    Field::Sampler,
+    Field::Scheduler,
+    Field::Seed,
+    Field::Base64,
+    Field::CnStop,
+    Field::CnStrength,
+    Field::CnType,
+    Field::CustomHeight,
+    Field::CustomWidth,
+    Field::Guidance,
+    Field::ImageFormat,
+    Field::Quality,
+    Field::Samples,
+    Field::Steps,
+    Field::UseInputImgDimension,
+];
+
+/// The key of a request before content keys: SHA-256 of its image's path and every field it had
+/// then, in the table's order of then (kept to find the marks written then).
+pub(super) fn legacy_key(input: &InputSource, params: &GenParams) -> String {
     let mut h = Sha256::new();
     h.update(input.describe().as_bytes());
-    for (field, value) in fields::values(params) {
+    for field in LEGACY_FIELDS {
+        let value = fields::get(params, field);
         h.update([0]);
         h.update(field.wire().as_bytes());
         h.update([b'=']);

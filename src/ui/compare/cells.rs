@@ -103,7 +103,9 @@ fn buttons_width(ui: &Ui) -> f32 {
 /// What a header (or row label) shows: the axis's value alone (the axis is named once above).
 fn axis_value(axis: &crate::jobs::grid::Axis, i: usize) -> String {
     match axis.values.get(i) {
-        Some(_) if axis.kind == crate::jobs::grid::AxisKind::Prompt => axis.label(i),
+        Some(_) if matches!(axis.kind.info().allowed, crate::api::fields::Allowed::Text) => {
+            axis.label(i)
+        }
         Some(v) => v.to_string(),
         None => String::new(),
     }

@@ -40,9 +40,9 @@ pub(super) fn readable_name(run: &GridRun) -> String {
         .take(13)
         .map(|c| if c == 'T' { '-' } else { c })
         .collect();
-    let x = run.plan.x.kind.field().wire();
+    let x = run.plan.x.kind.wire();
     match &run.plan.y {
-        Some(y) => format!("grid-{stamp}-{x}-by-{}.png", y.kind.field().wire()),
+        Some(y) => format!("grid-{stamp}-{x}-by-{}.png", y.kind.wire()),
         None => format!("grid-{stamp}-{x}.png"),
     }
 }

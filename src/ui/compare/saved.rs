@@ -143,7 +143,7 @@ pub(super) fn saved_run(paths: &[PathBuf]) -> GridRun {
     let plan = GridPlan {
         x: Axis {
             kind: AxisKind::Prompt,
-            values: names.iter().cloned().map(AxisValue::Text).collect(),
+            values: names.iter().cloned().map(AxisValue::text).collect(),
         },
         y: None,
         rows: 1,
@@ -264,7 +264,7 @@ impl Loading {
                 *seed = p.seed;
             }
             if let Some(v) = run.plan.x.values.get_mut(i) {
-                *v = AxisValue::Text(label);
+                *v = AxisValue::text(label);
             }
         }
     }

@@ -6,7 +6,7 @@ use egui::Ui;
 
 use super::state::{CompareMode, CompareState, Planned, Setup, cost_label, plan_images};
 use crate::api::{CnType, GenParams};
-use crate::jobs::grid::{AxisKind, GridPlan};
+use crate::jobs::grid::{self, AxisKind, GridPlan};
 use crate::jobs::{ApiVersion, InputSource};
 use crate::ui::widgets;
 
@@ -48,10 +48,10 @@ fn grid_setup(ui: &mut Ui, setup: &mut Setup) {
         .show(ui, |ui| {
             let label = ui.label("Columns");
             egui::ComboBox::from_id_salt("compare-x-axis")
-                .selected_text(setup.x_kind.name())
+                .selected_text(setup.x_kind.wire())
                 .show_ui(ui, |ui| {
-                    for k in AxisKind::ALL {
-                        ui.selectable_value(&mut setup.x_kind, k, k.name());
+                    for k in grid::axes() {
+                        ui.selectable_value(&mut setup.x_kind, k, k.wire());
                     }
                 })
                 .response
@@ -66,11 +66,11 @@ fn grid_setup(ui: &mut Ui, setup: &mut Setup) {
 
             let label = ui.label("Rows");
             egui::ComboBox::from_id_salt("compare-y-axis")
-                .selected_text(setup.y_kind.map_or("(none)", |k| k.name()))
+                .selected_text(setup.y_kind.map_or("(none)", |k| k.wire()))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut setup.y_kind, None, "(none)");
-                    for k in AxisKind::ALL {
-                        ui.selectable_value(&mut setup.y_kind, Some(k), k.name());
+                    for k in grid::axes() {
+                        ui.selectable_value(&mut setup.y_kind, Some(k), k.wire());
                     }
                 })
                 .response
@@ -143,15 +143,5 @@ fn plan_and_send(
 
 /// The example shown in an empty values field.
 fn hint(kind: AxisKind) -> &'static str {
-    match kind {
-        AxisKind::CnType => "pose,depth,canny,tile",
-        AxisKind::CnStrength => "0.2:1.0:0.2  or  0.3,0.6,0.9",
-        AxisKind::CnStop => "0.3,0.5,0.8",
-        AxisKind::Guidance => "2:8:2",
-        AxisKind::Steps => "20,30,40",
-        AxisKind::Sampler => "euler,dpmpp_2m,heun",
-        AxisKind::Scheduler => "simple,karras,beta",
-        AxisKind::Seed => "1,2,3",
-        AxisKind::Prompt => "a red car | a blue car",
-    }
+    kind.info().axis.unwrap_or_default()
 }

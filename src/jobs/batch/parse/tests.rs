@@ -150,6 +150,17 @@ fn a_key_is_the_content_not_where_the_file_lives() {
     assert_ne!(ka.legacy_key, kb.legacy_key, "the old key named the path");
     // Pinned: a change here re-sends every saved line of every user's batches.
     assert_eq!(ka.key, "c2-da39df71e1f2e255efc0617e5f74491f");
+    // The old key is pinned too (it finds the marks of batches run before content keys).
+    let url = InputSource::Url("https://example.com/in.png".into());
+    let p = GenParams {
+        prompt: "a knight".into(),
+        steps: 30,
+        ..Default::default()
+    };
+    assert_eq!(
+        super::legacy_key(&url, &p),
+        "45f830097e7cacf7c188f1f745b83826"
+    );
 
     let defaults = GenParams::default();
     let explicit = format!(
