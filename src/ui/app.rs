@@ -10,6 +10,7 @@ use crate::jobs::{
 };
 
 use super::LaunchOptions;
+use super::commands::UiCommand;
 use super::picker::{FilePicker, NativePicker, Picked};
 use super::session::{JobEntry, Session};
 use super::state::{STORAGE_KEY, State};
@@ -104,6 +105,10 @@ pub struct FluxApp {
     pub(crate) stored_settings: super::state::Settings,
     /// The Batch tab.
     pub(crate) batch: super::batch_view::BatchView,
+    /// The commands asked for this frame (shortcuts, buttons, the palette), run after the panels.
+    pub(crate) commands: Vec<UiCommand>,
+    /// The command palette and the shortcuts sheet.
+    pub(crate) palette: super::palette::Palette,
 }
 
 /// The views of the central panel.
@@ -181,6 +186,8 @@ impl FluxApp {
             spend: Default::default(),
             stored_settings: Default::default(),
             batch: Default::default(),
+            commands: Vec::new(),
+            palette: Default::default(),
         };
         app.send_configure();
         app.stored_settings = app.state.settings.clone();
@@ -334,43 +341,10 @@ impl FluxApp {
 
     /// Keyboard shortcuts, dropped files and pasted text/images.
     fn handle_input(&mut self, ctx: &egui::Context) {
-        let generate = ctx.input_mut(|i| {
-            i.consume_shortcut(&egui::KeyboardShortcut::new(
-                egui::Modifiers::COMMAND,
-                egui::Key::Enter,
-            ))
-        });
-        // Undo/redo of the knobs, unless a text field has the keyboard (it has its own undo).
-        if ctx.memory(|m| m.focused().is_none()) {
-            let (redo, undo) = ctx.input_mut(|i| {
-                let redo = i.consume_shortcut(&egui::KeyboardShortcut::new(
-                    egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
-                    egui::Key::Z,
-                )) || i.consume_shortcut(&egui::KeyboardShortcut::new(
-                    egui::Modifiers::COMMAND,
-                    egui::Key::Y,
-                ));
-                let undo = i.consume_shortcut(&egui::KeyboardShortcut::new(
-                    egui::Modifiers::COMMAND,
-                    egui::Key::Z,
-                ));
-                (redo, undo)
-            });
-            if redo {
-                self.undo.redo(&mut self.state.params);
-            } else if undo {
-                self.undo.undo(&mut self.state.params);
-            }
-        }
-        if self.tab == Tab::Result {
-            self.compare_key(ctx);
-        }
-        // The shortcut sends what the tab on screen would: the comparison on the Compare tab.
-        if generate && self.tab == Tab::Compare {
-            self.compare.request_send();
-        } else if generate {
-            self.generate();
-        }
+        // Every shortcut of the window, read here once; run after the panels have drawn.
+        let typing = ctx.memory(|m| m.focused().is_some());
+        let asked = super::commands::take_shortcuts(ctx, typing, self.tab == Tab::Result);
+        self.commands.extend(asked);
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         let paths: Vec<std::path::PathBuf> =
             dropped.iter().map(|f| f.path().to_path_buf()).collect();
@@ -409,6 +383,36 @@ impl FluxApp {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+impl FluxApp {
+    /// Does what `c` asks: the one place a command (a shortcut, a button, the palette) is run.
+    pub(crate) fn run_command(&mut self, ctx: &egui::Context, c: UiCommand) {
+        match c {
+            // The shortcut sends what the tab on screen would: the comparison on the Compare tab.
+            UiCommand::Generate if self.tab == Tab::Compare => self.compare.request_send(),
+            UiCommand::Generate => self.generate(),
+            UiCommand::Undo => {
+                self.undo.undo(&mut self.state.params);
+            }
+            UiCommand::Redo => {
+                self.undo.redo(&mut self.state.params);
+            }
+            UiCommand::OpenImage => self.open_image_picker(ctx),
+            UiCommand::CycleCompareMode => {
+                self.result_compare.mode = self.result_compare.mode.next();
+            }
+            UiCommand::ShowResult => self.tab = Tab::Result,
+            UiCommand::ShowCompare => self.tab = Tab::Compare,
+            UiCommand::ShowGallery => self.tab = Tab::Gallery,
+            UiCommand::ShowBatch => self.tab = Tab::Batch,
+            UiCommand::ToggleSettings => self.show_settings = !self.show_settings,
+            UiCommand::ShowSpend => self.spend.show = true,
+            UiCommand::ClearFinished => self.session.clear_finished(),
+            UiCommand::CommandPalette => self.palette.show(),
+            UiCommand::ShortcutsSheet => self.palette.sheet = !self.palette.sheet,
         }
     }
 }
@@ -461,6 +465,14 @@ impl eframe::App for FluxApp {
             .max_size((width * 0.4).max(200.0))
             .show(ui, |ui| self.queue_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        if let Some(c) = self.palette.ui(&ctx) {
+            self.commands.push(c);
+        }
+        self.palette.sheet_ui(&ctx);
+        // The frame's commands, now that every panel has taken this frame's typing.
+        for c in std::mem::take(&mut self.commands) {
+            self.run_command(&ctx, c);
+        }
         self.settings_window(&ctx);
         self.store_settings_now(&ctx, frame.storage_mut());
         self.sending_windows(&ctx);

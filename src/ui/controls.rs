@@ -8,6 +8,7 @@ use crate::api::params::{MAX_SEED, RANDOM_SEED, SIZE};
 use crate::api::{GenParams, ImageFormat};
 
 use super::app::FluxApp;
+use super::commands::UiCommand;
 use super::state::SeedMode;
 use super::widgets;
 
@@ -67,21 +68,17 @@ impl FluxApp {
 
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            if ui
-                .add_enabled(self.undo.can_undo(), egui::Button::new("Undo"))
-                .on_hover_text(widgets::keys(
-                    "Undo the last change to the settings (Ctrl+Z)",
-                ))
-                .clicked()
-            {
-                self.undo.undo(&mut self.state.params);
-            }
-            if ui
-                .add_enabled(self.undo.can_redo(), egui::Button::new("Redo"))
-                .on_hover_text(widgets::keys("Redo (Ctrl+Shift+Z)"))
-                .clicked()
-            {
-                self.undo.redo(&mut self.state.params);
+            for (c, can) in [
+                (UiCommand::Undo, self.undo.can_undo()),
+                (UiCommand::Redo, self.undo.can_redo()),
+            ] {
+                if ui
+                    .add_enabled(can, egui::Button::new(c.label()))
+                    .on_hover_text(c.hover(ui.ctx()))
+                    .clicked()
+                {
+                    self.commands.push(c);
+                }
             }
         });
         if ui

@@ -4,25 +4,34 @@
 use egui::Ui;
 
 use super::app::FluxApp;
+use super::commands::UiCommand;
 use super::widgets;
 
 impl FluxApp {
+    /// Asks the file picker for an input image; its answer arrives with the frame's replies.
+    pub(crate) fn open_image_picker(&mut self, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        self.picker.pick_image(
+            self.picked_tx.clone(),
+            Box::new(move || ctx.request_repaint()),
+        );
+    }
+
     /// The left panel's upper half.
     pub(crate) fn input_panel(&mut self, ui: &mut Ui) {
         widgets::heading(ui, "Input image");
         ui.horizontal(|ui| {
+            let open = UiCommand::OpenImage;
             if ui
                 .button("Open…")
-                .on_hover_text(widgets::keys(
-                    "Choose an image file (or drop one on the window, or Ctrl+V)",
+                .on_hover_text(format!(
+                    "{} (or drop one on the window, or {})",
+                    open.hover(ui.ctx()),
+                    widgets::keys("Ctrl+V")
                 ))
                 .clicked()
             {
-                let ctx = ui.ctx().clone();
-                self.picker.pick_image(
-                    self.picked_tx.clone(),
-                    Box::new(move || ctx.request_repaint()),
-                );
+                self.commands.push(open);
             }
             widgets::hint_line(ui, &widgets::keys("or drop a file, or paste (Ctrl+V)"));
         });

@@ -8,10 +8,12 @@
 mod app;
 mod batch_view;
 pub mod clock;
+pub mod commands;
 mod controls;
 mod history;
 mod input_panel;
 mod notices;
+mod palette;
 mod picker;
 mod queue;
 mod replies;

@@ -149,16 +149,6 @@ impl FluxApp {
         }
     }
 
-    /// C cycles the comparison modes (unless a text field has the keyboard).
-    pub(crate) fn compare_key(&mut self, ctx: &egui::Context) {
-        if ctx.memory(|m| m.focused().is_some()) {
-            return;
-        }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::C)) {
-            self.result_compare.mode = self.result_compare.mode.next();
-        }
-    }
-
     /// Draws A and B in the current mode over the room left; `false` when there is nothing to
     /// compare (the caller then draws the result alone).
     pub(crate) fn draw_comparison(&mut self, ui: &mut Ui, idx: usize) -> bool {

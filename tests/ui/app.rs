@@ -204,6 +204,97 @@ fn ctrl_enter_generates() {
     assert_eq!(subs[0].1.params.prompt, "a fox", "no newline added");
 }
 
+/// Typed fast: the last letters and Ctrl+Enter arrive in one frame. The job is built from the
+/// prompt as it stands after that frame's typing, never from the text before it.
+#[test]
+fn ctrl_enter_right_after_typing_sends_the_last_letters() {
+    let (mut h, mut rt) = start();
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a knight in a red clo");
+    rt.sent();
+    // As the system delivers them: the letters as text, then the shortcut, in one frame (kittest's
+    // own helpers give each event a frame of its own).
+    let events = [
+        egui::Event::Text("ak".into()),
+        egui::Event::ModifiersChanged(egui::Modifiers::COMMAND),
+        egui::Event::Key {
+            key: egui::Key::Enter,
+            physical_key: None,
+            pressed: true,
+            repeat: false,
+            modifiers: egui::Modifiers::COMMAND,
+        },
+        egui::Event::ModifiersChanged(egui::Modifiers::NONE),
+    ];
+    h.input_mut().events.extend(events);
+    h.step();
+    h.run_steps(3);
+    let subs = submitted(&rt.sent());
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].1.params.prompt, "a knight in a red cloak");
+}
+
+/// Ctrl+K opens the palette: a few letters find a command, Enter runs it, the palette closes.
+#[test]
+fn the_command_palette_finds_and_runs_a_command() {
+    let (mut h, _rt) = start();
+    h.run_steps(2);
+    assert!(h.query_by_label("Command palette").is_none());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    h.run_steps(2);
+    h.get_by_label("Command palette");
+    h.get_by_role_and_label(Role::TextInput, "Search commands")
+        .type_text("galler");
+    h.run_steps(2);
+    h.get_by_label_contains("Show the Gallery");
+    assert!(
+        h.query_by_label_contains("Show the Batch tab").is_none(),
+        "only what matches is listed"
+    );
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert!(h.query_by_label("Command palette").is_none(), "closed");
+    h.get_by_role_and_label(Role::TextInput, "Search the gallery");
+    // Esc closes it without running anything.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    h.run_steps(2);
+    h.get_by_label("Command palette");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(h.query_by_label("Command palette").is_none());
+}
+
+/// F1 shows every shortcut, from the commands' one description, and the keys of parts of the
+/// window; Esc closes the sheet.
+#[test]
+fn f1_shows_the_shortcuts_sheet() {
+    let (mut h, _rt) = start();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Gallery: rate").is_none());
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    for c in fluxcn::ui::commands::UiCommand::ALL {
+        if !c.shortcuts().is_empty() {
+            assert!(
+                h.query_all_by_label(c.label()).next().is_some(),
+                "{c:?} is on the sheet"
+            );
+            let keys = h.ctx.format_shortcut(&c.shortcuts()[0]);
+            assert!(
+                h.query_all_by_label_contains(&keys).next().is_some(),
+                "{keys} is on the sheet"
+            );
+        }
+    }
+    h.get_by_label_contains("Gallery: rate the selected pictures");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("Gallery: rate").is_none(),
+        "closed"
+    );
+}
+
 #[test]
 fn credits_event_shows_the_balance() {
     let (mut h, mut rt) = start();
