@@ -25,5 +25,5 @@ pub mod variations;
 pub use places::Places;
 pub use preview::decode_preview;
 pub use runtime::{Notify, RuntimeDeps, start};
-pub use services::{Pending, Poll, ServiceError, Services};
+pub use services::{Pending, PendingSet, Poll, ServiceError, Services, WORKER_STOPPED};
 pub use types::*;

@@ -1,17 +1,17 @@
 //! The app: its state, the message loop (commands out, events in, once per frame) and the layout of
 //! the panels. Each panel lives in its own module as an `impl FluxApp` block.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::api::{ApiKey, Credits};
 use crate::jobs::{
-    self, Command, InputPreview, InputSource, JobSpec, JobsHandle, KeyState, Pending, ServiceError,
+    self, Command, InputPreview, InputSource, JobSpec, JobsHandle, KeyState, Pending, PendingSet,
+    ServiceError,
 };
 
 use super::LaunchOptions;
 use super::commands::UiCommand;
-use super::picker::{FilePicker, NativePicker, Picked};
+use super::picker::{FilePicker, NativePicker};
 use super::session::{JobEntry, Session};
 use super::state::{STORAGE_KEY, State};
 
@@ -63,8 +63,9 @@ pub struct FluxApp {
     /// The zoom/pan of the Result tab's large image.
     pub(crate) view: super::zoom::ZoomPan,
     pub(crate) picker: Box<dyn FilePicker>,
-    pub(crate) picked_tx: mpsc::Sender<Picked>,
-    pub(crate) picked_rx: mpsc::Receiver<Picked>,
+    /// The file dialog's answer, and pasted images being encoded, until they arrive.
+    pub(crate) picking: PendingSet<(), Option<std::path::PathBuf>>,
+    pub(crate) pasting: PendingSet<(), Result<(String, Vec<u8>), String>>,
     /// The runtime stopped answering (its channel closed).
     pub(crate) runtime_gone: bool,
     /// Submit the demo input on the first frame (`autogenerate`).
@@ -141,7 +142,6 @@ impl FluxApp {
         let default_base = crate::api::DEFAULT_API_BASE;
         let base_override = (opts.demo || opts.initial.api_base.trim() != default_base)
             .then(|| opts.initial.api_base.clone());
-        let (picked_tx, picked_rx) = mpsc::channel();
         let url_entry = match &state.input {
             Some(InputSource::Url(u)) => u.clone(),
             _ => String::new(),
@@ -166,8 +166,8 @@ impl FluxApp {
             base_error: None,
             view: Default::default(),
             picker: Box::new(NativePicker),
-            picked_tx,
-            picked_rx,
+            picking: PendingSet::default(),
+            pasting: PendingSet::default(),
             runtime_gone: false,
             pending_autogenerate: false,
             fresh_start: true,
@@ -234,11 +234,8 @@ impl FluxApp {
     pub(crate) fn send(&mut self, c: Command) {
         if !self.jobs.send(c) && !self.runtime_gone {
             self.runtime_gone = true;
-            self.notices.push(
-                "The background worker has stopped: nothing more can be generated. Restart the app \
-                 (results already saved are in the output folder)."
-                    .into(),
-            );
+            self.notices
+                .push(crate::jobs::services::WORKER_STOPPED_RESTART.into());
         }
     }
 
@@ -297,7 +294,7 @@ impl FluxApp {
             return Some("No API key: add one in Settings (or set SEGMIND_API_KEY).".into());
         }
         if self.runtime_gone {
-            return Some("The background worker has stopped: restart the app.".into());
+            return Some(crate::jobs::services::WORKER_STOPPED_RESTART.into());
         }
         if let Some(p) = self.state.params.problems().into_iter().next() {
             return Some(format!("The service would refuse this: {p}."));
@@ -374,12 +371,11 @@ impl FluxApp {
                     }
                 }
                 egui::Event::PasteImage(img) => {
-                    let ctx2 = ctx.clone();
-                    super::picker::encode_pasted(
-                        img,
-                        self.picked_tx.clone(),
-                        Box::new(move || ctx2.request_repaint()),
-                    );
+                    let encoding = self
+                        .jobs
+                        .services()
+                        .compute(move || super::picker::pasted_png(&img));
+                    self.pasting.push((), encoding);
                 }
                 _ => {}
             }

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use egui::{RichText, Ui};
 
@@ -18,6 +17,7 @@ use crate::jobs::services::BatchPreview;
 use crate::jobs::{self, Command, Event, Pending, ServiceError, Services, services};
 
 /// The tab's state.
+#[derive(Default)]
 pub struct BatchView {
     /// The path typed or chosen.
     pub path: String,
@@ -29,25 +29,8 @@ pub struct BatchView {
     tracker: Option<Tracker>,
     /// The queue not yet sent was cancelled (a stop or the budget).
     stopped: bool,
-    picked_tx: mpsc::Sender<PathBuf>,
-    picked_rx: mpsc::Receiver<PathBuf>,
-}
-
-impl Default for BatchView {
-    fn default() -> Self {
-        let (picked_tx, picked_rx) = mpsc::channel();
-        BatchView {
-            path: String::new(),
-            pending: None,
-            preview: None,
-            error: None,
-            resend_unknown: false,
-            tracker: None,
-            stopped: false,
-            picked_tx,
-            picked_rx,
-        }
-    }
+    /// The file dialog's answer, until it arrives.
+    picking: Option<Pending<Option<PathBuf>>>,
 }
 
 impl BatchView {
@@ -75,7 +58,7 @@ impl BatchView {
     }
 
     fn poll(&mut self, services: &Services) {
-        while let Ok(p) = self.picked_rx.try_recv() {
+        if let Some(Some(Some(p))) = services::take(&mut self.picking) {
             self.path = p.display().to_string();
             self.load(services);
         }
@@ -91,7 +74,7 @@ impl BatchView {
                     self.preview = None;
                     self.tracker = None;
                 }
-                None => self.error = Some("the background worker stopped before answering".into()),
+                None => self.error = Some(services::WORKER_STOPPED.into()),
             }
         }
     }
@@ -189,9 +172,9 @@ impl FluxApp {
             }
             if ui.button("Open…").clicked() {
                 let ctx = ui.ctx().clone();
-                self.picker.pick_batch(
-                    self.batch.picked_tx.clone(),
-                    Box::new(move || ctx.request_repaint()),
+                self.batch.picking = Some(
+                    self.picker
+                        .pick_batch(Box::new(move || ctx.request_repaint())),
                 );
             }
         });
@@ -305,7 +288,7 @@ impl FluxApp {
             return Some("No API key: add one in Settings (or set SEGMIND_API_KEY).".into());
         }
         self.runtime_gone
-            .then(|| "The background worker has stopped: restart the app.".into())
+            .then(|| crate::jobs::services::WORKER_STOPPED_RESTART.into())
     }
 
     fn batch_table(&mut self, ui: &mut Ui) {

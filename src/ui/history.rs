@@ -196,7 +196,7 @@ impl History {
         let answer = match p.poll() {
             Poll::Waiting => return,
             Poll::Ready(r) => r.map_err(|e| e.to_string()),
-            Poll::Lost => Err("the background worker has stopped".into()),
+            Poll::Lost => Err(crate::jobs::services::WORKER_STOPPED.into()),
         };
         self.listing = None;
         match answer {
@@ -225,7 +225,10 @@ impl History {
                 false
             }
             Poll::Lost => {
-                arrived.push((id.clone(), Err("the background worker has stopped".into())));
+                arrived.push((
+                    id.clone(),
+                    Err(crate::jobs::services::WORKER_STOPPED.into()),
+                ));
                 false
             }
         });
@@ -342,7 +345,7 @@ fn poll_picture(ctx: &egui::Context, name: &str, slot: &mut Picture) -> bool {
     let answer = match p.poll() {
         Poll::Waiting => return false,
         Poll::Ready(r) => r.map_err(|e| e.to_string()),
-        Poll::Lost => Err("the background worker has stopped".into()),
+        Poll::Lost => Err(crate::jobs::services::WORKER_STOPPED.into()),
     };
     *slot = match answer {
         Ok(img) => match widgets::texture_from_rgba(ctx, name, &img) {

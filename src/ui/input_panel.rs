@@ -11,10 +11,10 @@ impl FluxApp {
     /// Asks the file picker for an input image; its answer arrives with the frame's replies.
     pub(crate) fn open_image_picker(&mut self, ctx: &egui::Context) {
         let ctx = ctx.clone();
-        self.picker.pick_image(
-            self.picked_tx.clone(),
-            Box::new(move || ctx.request_repaint()),
-        );
+        let picking = self
+            .picker
+            .pick_image(Box::new(move || ctx.request_repaint()));
+        self.picking.push((), picking);
     }
 
     /// The left panel's upper half.

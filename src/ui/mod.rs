@@ -30,7 +30,7 @@ pub mod tweak;
 pub mod widgets;
 
 pub use app::FluxApp;
-pub use picker::{FilePicker, NativePicker, Picked, SaveDialog};
+pub use picker::{FilePicker, NativePicker, SaveDialog};
 pub use queue::RERUN_ARM;
 pub use state::{SeedMode, Settings, State};
 

@@ -1,47 +1,38 @@
-//! The "Open…" dialog behind a small trait, so that the window never blocks on it and tests never
-//! open one. The native picker runs `rfd::AsyncFileDialog` on a background thread.
+//! The "Open…" and "Save as" dialogs behind small traits, so that the window never blocks on them
+//! and tests never open one. The native picker runs `rfd::AsyncFileDialog` on a thread of its own;
+//! its answer comes back as a [`Pending`], like every other one-off answer to the window.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-/// What a background helper hands back to the window.
-#[derive(Debug)]
-pub enum Picked {
-    /// A file chosen in the dialog.
-    File(PathBuf),
-    /// An image from the clipboard, encoded as PNG off the UI thread.
-    Pasted { name: String, png: Vec<u8> },
-    /// Something went wrong; the message is shown in the input panel.
-    Problem(String),
-}
+use crate::jobs::Pending;
 
-/// Opens a file dialog without blocking the caller.
+/// Opens a file dialog without blocking the caller: the answer (the file chosen, or `None` when the
+/// user cancels) arrives through the [`Pending`] it returns, and `wake` repaints the window.
 pub trait FilePicker: Send {
-    /// Shows the dialog; the chosen file is sent on `reply` (nothing when the user cancels), then
-    /// `wake` is called so the window repaints.
-    fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>);
+    /// Shows the dialog for an input image.
+    fn pick_image(&self, wake: Box<dyn Fn() + Send>) -> Pending<Option<PathBuf>>;
 
-    /// Shows the dialog for a batch file (`.jsonl`, `.csv`); the chosen path is sent on `reply`.
-    /// Pickers that never open a window (tests) choose nothing; the Batch view's path field
-    /// serves them.
-    fn pick_batch(&self, reply: std::sync::mpsc::Sender<PathBuf>, wake: Box<dyn Fn() + Send>) {
-        let _ = (reply, wake);
+    /// Shows the dialog for a batch file (`.jsonl`, `.csv`). Pickers that never open a window
+    /// (tests) choose nothing; the Batch view's path field serves them.
+    fn pick_batch(&self, wake: Box<dyn Fn() + Send>) -> Pending<Option<PathBuf>> {
+        drop(wake);
+        Pending::ready(None)
     }
 }
 
 /// Opens a "Save as" dialog without blocking the caller.
 pub trait SaveDialog: Send + Sync {
-    /// Shows the dialog in `dir` with `name` suggested; the chosen path is sent on `reply`
-    /// (`None` when the user cancels), then `wake` is called so the window repaints.
+    /// Shows the dialog in `dir` with `name` suggested; the chosen path (`None` when the user
+    /// cancels) arrives through the [`Pending`], then `wake` repaints the window.
     fn save_png(
         &self,
         dir: PathBuf,
         name: String,
-        reply: std::sync::mpsc::Sender<Option<PathBuf>>,
         wake: Box<dyn Fn() + Send>,
-    );
+    ) -> Pending<Option<PathBuf>>;
 }
 
 impl SaveDialog for NativePicker {
@@ -49,24 +40,17 @@ impl SaveDialog for NativePicker {
         &self,
         dir: PathBuf,
         name: String,
-        reply: std::sync::mpsc::Sender<Option<PathBuf>>,
         wake: Box<dyn Fn() + Send>,
-    ) {
-        let spawned = std::thread::Builder::new()
-            .name("fluxcn-save-dialog".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Export the grid as a PNG")
-                    .add_filter("PNG image", &["png"])
-                    .set_directory(&dir)
-                    .set_file_name(&name)
-                    .save_file();
-                let _ = reply.send(block_on(dialog).map(|h| h.path().to_path_buf()));
-                wake();
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the save dialog thread");
-        }
+    ) -> Pending<Option<PathBuf>> {
+        Pending::spawn("fluxcn-save-dialog", wake, move || {
+            let dialog = rfd::AsyncFileDialog::new()
+                .set_title("Export the grid as a PNG")
+                .add_filter("PNG image", &["png"])
+                .set_directory(&dir)
+                .set_file_name(&name)
+                .save_file();
+            block_on(dialog).map(|h| h.path().to_path_buf())
+        })
     }
 }
 
@@ -78,68 +62,39 @@ pub struct NativePicker;
 pub const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff"];
 
 impl FilePicker for NativePicker {
-    fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>) {
-        let filter = ("Images", &IMAGE_EXTENSIONS[..]);
-        open_dialog("Choose an input image", filter, wake, move |path| {
-            let _ = reply.send(Picked::File(path));
-        });
+    fn pick_image(&self, wake: Box<dyn Fn() + Send>) -> Pending<Option<PathBuf>> {
+        open_dialog(
+            "Choose an input image",
+            ("Images", &IMAGE_EXTENSIONS[..]),
+            wake,
+        )
     }
 
-    fn pick_batch(&self, reply: std::sync::mpsc::Sender<PathBuf>, wake: Box<dyn Fn() + Send>) {
+    fn pick_batch(&self, wake: Box<dyn Fn() + Send>) -> Pending<Option<PathBuf>> {
         let filter = ("Batch files", &["jsonl", "ndjson", "json", "csv"][..]);
-        open_dialog("Choose a batch file", filter, wake, move |path| {
-            let _ = reply.send(path);
-        });
+        open_dialog("Choose a batch file", filter, wake)
     }
 }
 
-/// Shows the platform's "Open" dialog on a thread of its own; `chosen` gets the file (nothing
-/// when the user cancels), then `wake` repaints the window.
+/// Shows the platform's "Open" dialog on a thread of its own (the dialog blocks it).
 fn open_dialog(
     title: &'static str,
     (filter, extensions): (&'static str, &'static [&'static str]),
     wake: Box<dyn Fn() + Send>,
-    chosen: impl FnOnce(PathBuf) + Send + 'static,
-) {
-    let spawned = std::thread::Builder::new()
-        .name("fluxcn-open-dialog".into())
-        .spawn(move || {
-            let dialog = rfd::AsyncFileDialog::new()
-                .set_title(title)
-                .add_filter(filter, extensions)
-                .pick_file();
-            if let Some(handle) = block_on(dialog) {
-                chosen(handle.path().to_path_buf());
-            }
-            wake();
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the file dialog thread");
-    }
+) -> Pending<Option<PathBuf>> {
+    Pending::spawn("fluxcn-open-dialog", wake, move || {
+        let dialog = rfd::AsyncFileDialog::new()
+            .set_title(title)
+            .add_filter(filter, extensions)
+            .pick_file();
+        block_on(dialog).map(|h| h.path().to_path_buf())
+    })
 }
 
-/// Encodes a pasted clipboard image as PNG on a background thread and hands it back.
-pub fn encode_pasted(
-    image: Arc<egui::ColorImage>,
-    reply: std::sync::mpsc::Sender<Picked>,
-    wake: Box<dyn Fn() + Send>,
-) {
-    let spawned = std::thread::Builder::new()
-        .name("fluxcn-paste".into())
-        .spawn(move || {
-            let msg = match color_image_to_png(&image) {
-                Ok(png) => Picked::Pasted {
-                    name: format!("pasted-{}x{}.png", image.size[0], image.size[1]),
-                    png,
-                },
-                Err(e) => Picked::Problem(e),
-            };
-            let _ = reply.send(msg);
-            wake();
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the paste thread");
-    }
+/// A pasted clipboard image as a named PNG (encoded off the UI thread, through the services).
+pub fn pasted_png(image: &egui::ColorImage) -> Result<(String, Vec<u8>), String> {
+    let name = format!("pasted-{}x{}.png", image.size[0], image.size[1]);
+    color_image_to_png(image).map(|png| (name, png))
 }
 
 /// A clipboard image as PNG bytes.

@@ -4,24 +4,31 @@
 //! their own replies; nothing here routes another panel's answer.
 
 use super::app::{CreditsView, FluxApp, credits_total, texture};
-use super::picker::Picked;
 use super::session::JobEntry;
 use crate::jobs::{Event, InputSource, KeyState, Poll, services};
 
 impl FluxApp {
-    /// Drains every waiting job event and picked file.
+    /// Drains every waiting job event, the file dialog's answer and pasted images.
     pub(crate) fn drain_events(&mut self, ctx: &egui::Context) {
         while let Some(ev) = self.jobs.try_recv() {
             self.apply_event(ctx, ev);
         }
-        while let Ok(p) = self.picked_rx.try_recv() {
-            match p {
-                Picked::File(path) => self.set_input(InputSource::File(path)),
-                Picked::Pasted { name, png } => self.set_input(InputSource::Bytes {
+        for (_, picked) in self.picking.ready(usize::MAX) {
+            match picked {
+                Ok(Some(path)) => self.set_input(InputSource::File(path)),
+                // Cancelled: nothing changes.
+                Ok(None) => {}
+                Err(stopped) => self.push_notice(format!("The file dialog closed: {stopped}.")),
+            }
+        }
+        for (_, pasted) in self.pasting.ready(usize::MAX) {
+            match pasted {
+                Ok(Ok((name, png))) => self.set_input(InputSource::Bytes {
                     name,
                     data: std::sync::Arc::new(png),
                 }),
-                Picked::Problem(msg) => self.push_notice(msg),
+                Ok(Err(problem)) => self.push_notice(problem),
+                Err(stopped) => self.push_notice(format!("The pasted image was lost: {stopped}.")),
             }
         }
     }
@@ -127,12 +134,12 @@ impl FluxApp {
                     }
                 },
                 Some(Err(e)) => CreditsView::Unavailable(e.to_string()),
-                None => CreditsView::Unavailable("the background worker has stopped".into()),
+                None => CreditsView::Unavailable(crate::jobs::services::WORKER_STOPPED.into()),
             });
         }
         if let Some(answer) = services::take(&mut self.pending_key) {
             self.key_changed(answer.unwrap_or_else(|| {
-                KeyState::Unavailable("the background worker stopped before answering".into())
+                KeyState::Unavailable(crate::jobs::services::WORKER_STOPPED.into())
             }));
         }
     }
@@ -156,7 +163,7 @@ impl FluxApp {
                 view.error = Some(e.to_string());
             }
             None => {
-                view.error = Some("the background worker stopped before the preview".into());
+                view.error = Some(crate::jobs::services::WORKER_STOPPED.into());
             }
         }
     }

@@ -44,7 +44,7 @@ impl SpendView {
                     self.error = None;
                 }
                 Some(Err(e)) => self.error = Some(e.to_string()),
-                None => self.error = Some("the background worker stopped before answering".into()),
+                None => self.error = Some(crate::jobs::services::WORKER_STOPPED.into()),
             }
             if std::mem::take(&mut self.again) {
                 self.refresh(services);

@@ -15,7 +15,7 @@ use fluxcn::jobs::{
     Command, Event, InputPreview, InputSource, JobsHandle, KeyState, RuntimeConfig, ServiceError,
     Services,
 };
-use fluxcn::ui::{FilePicker, FluxApp, LaunchOptions, Picked, State};
+use fluxcn::ui::{FilePicker, FluxApp, LaunchOptions, State};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub const KEY: &str = "SG_0123456789abcdef";
@@ -96,9 +96,9 @@ impl FakeRuntime {
 /// A picker that "chooses" a fixed file without opening anything.
 pub struct FakePicker(pub PathBuf);
 impl FilePicker for FakePicker {
-    fn pick_image(&self, reply: std::sync::mpsc::Sender<Picked>, wake: Box<dyn Fn() + Send>) {
-        reply.send(Picked::File(self.0.clone())).unwrap();
+    fn pick_image(&self, wake: Box<dyn Fn() + Send>) -> fluxcn::jobs::Pending<Option<PathBuf>> {
         wake();
+        fluxcn::jobs::Pending::ready(Some(self.0.clone()))
     }
 }
 

@@ -16,7 +16,7 @@ mod serve;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use pending::{Pending, Poll, take};
+pub use pending::{Pending, PendingSet, Poll, WORKER_STOPPED, WORKER_STOPPED_RESTART, take};
 pub use request::{BatchPreview, Found, Listing, Reply, Request, Restored};
 
 use super::clients::Clients;

@@ -10,7 +10,7 @@ use egui::Ui;
 
 use super::state::{CellState, GridRun};
 use crate::jobs::export::GridCell;
-use crate::jobs::services::{self, Pending};
+use crate::jobs::services::{self, Pending, Poll};
 use crate::jobs::{ServiceError, Services};
 
 /// The export's state: where grids go, the request in flight and the last answer.
@@ -21,7 +21,7 @@ pub(super) struct Export {
     /// The "Save as" dialog; without one (tests) the grid goes straight to `dir`.
     pub dialog: Option<Arc<dyn crate::ui::picker::SaveDialog>>,
     /// The dialog's answer, until it comes, with the run it is for.
-    choosing: Option<(std::sync::mpsc::Receiver<Option<PathBuf>>, Box<GridRun>)>,
+    choosing: Option<(Pending<Option<PathBuf>>, Box<GridRun>)>,
     services: Option<Services>,
     exporting: Option<Pending<Result<PathBuf, ServiceError>>>,
     revealing: Option<Pending<Result<(), ServiceError>>>,
@@ -131,10 +131,9 @@ impl Export {
         let name = readable_name(run);
         match &self.dialog {
             Some(dialog) => {
-                let (tx, rx) = std::sync::mpsc::channel();
                 let ctx = ctx.clone();
-                dialog.save_png(dir, name, tx, Box::new(move || ctx.request_repaint()));
-                self.choosing = Some((rx, Box::new(run.clone())));
+                let choosing = dialog.save_png(dir, name, Box::new(move || ctx.request_repaint()));
+                self.choosing = Some((choosing, Box::new(run.clone())));
             }
             None => self.export_to(run, dir.join(name)),
         }
@@ -150,13 +149,14 @@ impl Export {
 
     /// Takes the Save dialog's answer: a path starts the export, a cancel does nothing.
     fn poll_dialog(&mut self) -> bool {
-        let Some((rx, _)) = &self.choosing else {
+        let Some((pending, _)) = &mut self.choosing else {
             return false;
         };
-        let answer = match rx.try_recv() {
-            Ok(a) => a,
-            Err(std::sync::mpsc::TryRecvError::Empty) => return false,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+        let answer = match pending.poll() {
+            Poll::Ready(a) => a,
+            Poll::Waiting => return false,
+            // The dialog's thread ended without an answer: as a cancel.
+            Poll::Lost => None,
         };
         if let (Some(mut path), Some((_, run))) = (answer, self.choosing.take()) {
             if path.extension().is_none() {

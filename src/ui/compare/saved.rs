@@ -275,7 +275,7 @@ fn take<T>(slot: &mut Option<Pending<Result<T, ServiceError>>>) -> Option<Result
     let answer = match slot.as_mut()?.poll() {
         Poll::Waiting => return None,
         Poll::Ready(r) => r.map_err(|e| e.to_string()),
-        Poll::Lost => Err("the background worker has stopped".into()),
+        Poll::Lost => Err(crate::jobs::services::WORKER_STOPPED.into()),
     };
     *slot = None;
     Some(answer)

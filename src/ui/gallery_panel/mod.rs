@@ -338,7 +338,7 @@ impl GalleryPanel {
             let answer = match p.poll() {
                 Poll::Waiting => continue,
                 Poll::Ready(r) => r.map_err(|e| e.to_string()),
-                Poll::Lost => Err("the background worker has stopped".into()),
+                Poll::Lost => Err(crate::jobs::services::WORKER_STOPPED.into()),
             };
             self.in_flight = self.in_flight.saturating_sub(1);
             uploads += 1;
@@ -361,7 +361,7 @@ impl GalleryPanel {
                     continue;
                 }
                 Poll::Ready(r) => r.map_err(|e| e.to_string()),
-                Poll::Lost => Err("the background worker has stopped".into()),
+                Poll::Lost => Err(crate::jobs::services::WORKER_STOPPED.into()),
             };
             let (path, _) = self.reading.remove(i);
             match answer {

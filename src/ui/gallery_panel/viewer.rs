@@ -76,7 +76,7 @@ impl GalleryPanel {
         let answer = match p.poll() {
             Poll::Waiting => return,
             Poll::Ready(r) => r.map_err(|e| e.to_string()),
-            Poll::Lost => Err("the background worker has stopped".into()),
+            Poll::Lost => Err(crate::jobs::services::WORKER_STOPPED.into()),
         };
         v.image = match answer {
             Ok(img) => match texture_from_rgba(ctx, format!("large-{}", v.id), &img) {
