@@ -1,9 +1,11 @@
 //! The app: its state, the message loop (commands out, events in, once per frame) and the layout of
-//! the panels. Each panel lives in its own module as an `impl FluxApp` block.
+//! the panels. The app holds the shared state and one part per panel (`parts.rs`); each panel's
+//! drawing lives in its own module as an `impl FluxApp` block that reads its part, and the frame's
+//! commands (`commands.rs`) are run in one place, [`FluxApp::run_command`].
 
 use std::time::Duration;
 
-use crate::api::{ApiKey, Credits};
+use crate::api::Credits;
 use crate::jobs::{
     self, Command, InputPreview, InputSource, JobSpec, JobsHandle, KeyState, Pending, PendingSet,
     ServiceError,
@@ -36,80 +38,30 @@ pub(crate) enum CreditsView {
     Unavailable(String),
 }
 
-/// The desktop app.
+/// The desktop app: what the panels share (the saved state, the session's jobs and results, the
+/// notices) and each part's own state, routed in one place (`ui()` and [`FluxApp::run_command`]).
 pub struct FluxApp {
     pub(crate) state: State,
-    pub(crate) jobs: JobsHandle,
-    pub(crate) demo: bool,
-    /// The launcher's key (demo mode): used for this session, never stored.
-    pub(crate) session_key: Option<ApiKey>,
-    /// The launcher's base URL when it must win over the stored one (demo, `--api-base`).
-    pub(crate) base_override: Option<String>,
     pub(crate) session: Session,
-    pub(crate) input: Option<InputView>,
-    pub(crate) credits: Option<CreditsView>,
-    pub(crate) key_state: Option<KeyState>,
     pub(crate) notices: Vec<String>,
-    /// The key being typed in the settings (cleared once sent).
-    pub(crate) key_entry: String,
-    pub(crate) key_warning: Option<String>,
-    pub(crate) url_entry: String,
-    /// Why the typed URL cannot be used.
-    pub(crate) url_error: Option<String>,
-    pub(crate) show_settings: bool,
-    /// The base URL being edited (applied when the field loses focus and it is valid).
-    pub(crate) base_entry: Option<String>,
-    pub(crate) base_error: Option<String>,
-    /// The zoom/pan of the Result tab's large image.
-    pub(crate) view: super::zoom::ZoomPan,
-    pub(crate) picker: Box<dyn FilePicker>,
-    /// The file dialog's answer, and pasted images being encoded, until they arrive.
-    pub(crate) picking: PendingSet<(), Option<std::path::PathBuf>>,
-    pub(crate) pasting: PendingSet<(), Result<(String, Vec<u8>), String>>,
-    /// The runtime stopped answering (its channel closed).
-    pub(crate) runtime_gone: bool,
-    /// Submit the demo input on the first frame (`autogenerate`).
-    pending_autogenerate: bool,
-    /// The Result tab's comparison with an earlier result.
-    pub(crate) result_compare: super::result_compare::ResultCompare,
-    /// The Result tab's strip of recent results, from the gallery.
-    pub(crate) history: super::history::History,
-    /// Undo/redo of parameter edits, and Up/Down through the prompt history.
-    pub(crate) undo: super::tweak::Undo,
-    pub(crate) browse: super::tweak::Browse,
-    /// A job identical to one that finished (same settings, seed and input), waiting for the
-    /// artist to confirm paying for the same picture again.
-    pub(crate) confirm_duplicate: Option<JobSpec>,
-    /// Generate's gallery lookup and variations, waiting for an answer (`sending.rs`).
-    pub(crate) sending: super::sending::Sending,
-    /// The first frame: the controls start scrolled to the top (egui would restore the last
-    /// session's scroll, leaving "Open…" half hidden).
-    fresh_start: bool,
-    /// Which view the central panel shows.
-    pub(crate) tab: Tab,
-    pub(crate) gallery: super::gallery_panel::GalleryPanel,
-    pub(crate) compare: super::compare_view::CompareView,
-    /// Files dropped on the window whose settings are being read: with settings inside they restore
-    /// them, without they become the input image.
-    pub(crate) pending_drops: Vec<(
-        std::path::PathBuf,
-        Pending<Result<crate::jobs::services::Restored, ServiceError>>,
-    )>,
-    /// The credit balance asked for and not answered yet.
-    pub(crate) pending_credits: Option<Pending<Result<Credits, ServiceError>>>,
-    /// The key's state asked for (at start, or after Save/Clear) and not answered yet.
-    pub(crate) pending_key: Option<Pending<KeyState>>,
-    /// What the ledger says was spent (the top bar, the Spend window, the budget's checks).
-    pub(crate) spend: super::spend::SpendView,
-    /// The settings as last written to storage (a change is written at once, not at the next
-    /// autosave: a lowered budget must survive a crash).
-    pub(crate) stored_settings: super::state::Settings,
-    /// The Batch tab.
-    pub(crate) batch: super::batch_view::BatchView,
-    /// The commands asked for this frame (shortcuts, buttons, the palette), run after the panels.
-    pub(crate) commands: Vec<UiCommand>,
-    /// The command palette and the shortcuts sheet.
-    pub(crate) palette: super::palette::Palette,
+    /// The runtime and the services.
+    pub(crate) backend: super::parts::Backend,
+    /// What the launcher decided (demo, a session key, a base URL that wins).
+    pub(crate) launch: super::parts::Launch,
+    /// The input panel: the image, its URL field, the pickers and drops.
+    pub(crate) inputs: super::parts::InputPart,
+    /// The controls panel: undo, the prompt history, what Generate waits for.
+    pub(crate) knobs: super::parts::KnobsPart,
+    /// The Result tab: the large image's zoom, the comparison, the recent results.
+    pub(crate) results: super::parts::ResultPart,
+    /// The settings window and the key's state.
+    pub(crate) settings_ui: super::parts::SettingsPart,
+    /// The credit balance and the spend.
+    pub(crate) account: super::parts::Account,
+    /// The central panel's tabs and the views that own their state.
+    pub(crate) tabs: super::parts::Tabs,
+    /// The frame's commands, the palette and the shortcuts sheet.
+    pub(crate) ui_commands: super::parts::Commands,
 }
 
 /// The views of the central panel.
@@ -130,7 +82,8 @@ impl FluxApp {
             .and_then(|s| eframe::get_value::<State>(s, STORAGE_KEY))
             .unwrap_or_default();
         let mut app = FluxApp::with_state(state, opts, jobs);
-        app.compare
+        app.tabs
+            .compare
             .set_save_dialog(std::sync::Arc::new(super::picker::NativePicker));
         app
     }
@@ -148,53 +101,43 @@ impl FluxApp {
         };
         let mut app = FluxApp {
             state,
-            jobs,
-            demo: opts.demo,
-            session_key: opts.initial.key.clone(),
-            base_override,
             session: Session::default(),
-            input: None,
-            credits: None,
-            key_state: None,
             notices: Vec::new(),
-            key_entry: String::new(),
-            key_warning: None,
-            url_entry,
-            url_error: None,
-            show_settings: false,
-            base_entry: None,
-            base_error: None,
-            view: Default::default(),
-            picker: Box::new(NativePicker),
-            picking: PendingSet::default(),
-            pasting: PendingSet::default(),
-            runtime_gone: false,
-            pending_autogenerate: false,
-            fresh_start: true,
-            undo: Default::default(),
-            result_compare: Default::default(),
-            history: Default::default(),
-            browse: Default::default(),
-            confirm_duplicate: None,
-            sending: Default::default(),
-            tab: Tab::Result,
-            gallery: Default::default(),
-            compare: Default::default(),
-            pending_drops: Vec::new(),
-            pending_credits: None,
-            pending_key: None,
-            spend: Default::default(),
-            stored_settings: Default::default(),
-            batch: Default::default(),
-            commands: Vec::new(),
-            palette: Default::default(),
+            backend: super::parts::Backend {
+                jobs,
+                runtime_gone: false,
+            },
+            launch: super::parts::Launch {
+                demo: opts.demo,
+                session_key: opts.initial.key.clone(),
+                base_override,
+                pending_autogenerate: false,
+                fresh_start: true,
+            },
+            inputs: super::parts::InputPart {
+                input: None,
+                url_entry,
+                url_error: None,
+                picker: Box::new(NativePicker),
+                picking: PendingSet::default(),
+                pasting: PendingSet::default(),
+                pending_drops: Vec::new(),
+            },
+            knobs: Default::default(),
+            results: Default::default(),
+            settings_ui: Default::default(),
+            account: Default::default(),
+            tabs: Default::default(),
+            ui_commands: Default::default(),
         };
         app.send_configure();
-        app.stored_settings = app.state.settings.clone();
-        app.compare.set_services(app.jobs.services().clone());
-        app.pending_key = Some(app.jobs.services().key_state());
-        app.spend.refresh(app.jobs.services());
-        if app.session_key.is_some() {
+        app.settings_ui.stored_settings = app.state.settings.clone();
+        app.tabs
+            .compare
+            .set_services(app.backend.jobs.services().clone());
+        app.settings_ui.pending_key = Some(app.backend.jobs.services().key_state());
+        app.account.spend.refresh(app.backend.jobs.services());
+        if app.launch.session_key.is_some() {
             app.refresh_credits();
         }
         if let Some(input) = app.state.input.clone() {
@@ -206,17 +149,17 @@ impl FluxApp {
             if app.state.params.prompt.trim().is_empty() {
                 app.state.params.prompt = DEMO_PROMPT.to_owned();
             }
-            if app.input.is_none() || opts.autogenerate {
+            if app.inputs.input.is_none() || opts.autogenerate {
                 app.set_input(demo_input);
             }
-            app.pending_autogenerate = opts.autogenerate;
+            app.launch.pending_autogenerate = opts.autogenerate;
         }
         app
     }
 
     /// Replaces the "Open…" dialog (tests use one that never opens a window).
     pub fn with_picker(mut self, picker: Box<dyn FilePicker>) -> FluxApp {
-        self.picker = picker;
+        self.inputs.picker = picker;
         self
     }
 
@@ -232,8 +175,8 @@ impl FluxApp {
 
     /// Sends a command; a stopped runtime is reported once, in the window.
     pub(crate) fn send(&mut self, c: Command) {
-        if !self.jobs.send(c) && !self.runtime_gone {
-            self.runtime_gone = true;
+        if !self.backend.jobs.send(c) && !self.backend.runtime_gone {
+            self.backend.runtime_gone = true;
             self.notices
                 .push(crate::jobs::services::WORKER_STOPPED_RESTART.into());
         }
@@ -241,17 +184,19 @@ impl FluxApp {
 
     /// Asks the services for the credit balance (free); the answer lands in the top bar.
     pub(crate) fn refresh_credits(&mut self) {
-        let cfg = self
-            .state
-            .runtime_config(self.base_override.as_deref(), self.session_key.clone());
-        self.pending_credits = Some(self.jobs.services().credits(&cfg));
+        let cfg = self.state.runtime_config(
+            self.launch.base_override.as_deref(),
+            self.launch.session_key.clone(),
+        );
+        self.account.pending_credits = Some(self.backend.jobs.services().credits(&cfg));
     }
 
     /// Sends the runtime the configuration the settings ask for.
     pub(crate) fn send_configure(&mut self) {
-        let cfg = self
-            .state
-            .runtime_config(self.base_override.as_deref(), self.session_key.clone());
+        let cfg = self.state.runtime_config(
+            self.launch.base_override.as_deref(),
+            self.launch.session_key.clone(),
+        );
         self.send(Command::Configure(cfg));
     }
 
@@ -262,14 +207,14 @@ impl FluxApp {
             InputSource::Bytes { .. } => None,
         };
         if let InputSource::Url(u) = &source {
-            self.url_entry = u.clone();
+            self.inputs.url_entry = u.clone();
         }
-        self.input = Some(InputView {
+        self.inputs.input = Some(InputView {
             source: source.clone(),
             texture: None,
             preview: None,
             error: None,
-            pending: Some(self.jobs.services().load_input(source)),
+            pending: Some(self.backend.jobs.services().load_input(source)),
         });
     }
 
@@ -278,7 +223,7 @@ impl FluxApp {
         if self.state.params.prompt.trim().is_empty() {
             return Some("Write a prompt first.".into());
         }
-        let Some(input) = &self.input else {
+        let Some(input) = &self.inputs.input else {
             return Some(
                 "Choose an input image first: Open…, drop a file, paste, or give a URL.".into(),
             );
@@ -287,13 +232,13 @@ impl FluxApp {
             return Some(format!("The input image cannot be used: {err}"));
         }
         if matches!(
-            self.key_state,
+            self.settings_ui.key_state,
             Some(KeyState::Missing | KeyState::Unavailable(_))
-        ) && self.session_key.is_none()
+        ) && self.launch.session_key.is_none()
         {
             return Some("No API key: add one in Settings (or set SEGMIND_API_KEY).".into());
         }
-        if self.runtime_gone {
+        if self.backend.runtime_gone {
             return Some(crate::jobs::services::WORKER_STOPPED_RESTART.into());
         }
         if let Some(p) = self.state.params.problems().into_iter().next() {
@@ -310,7 +255,7 @@ impl FluxApp {
         if self.generate_blocker().is_some() {
             return;
         }
-        let Some(input) = self.input.as_ref().map(|i| i.source.clone()) else {
+        let Some(input) = self.inputs.input.as_ref().map(|i| i.source.clone()) else {
             return;
         };
         let mut params = self.state.params.clamped();
@@ -324,7 +269,7 @@ impl FluxApp {
             batch: None,
         };
         self.state.prompt_history.remember(&spec.params.prompt);
-        self.browse.reset();
+        self.knobs.browse.reset();
         self.check_then_submit(spec);
     }
 
@@ -340,17 +285,19 @@ impl FluxApp {
     fn handle_input(&mut self, ctx: &egui::Context) {
         // Every shortcut of the window, read here once; run after the panels have drawn.
         let typing = ctx.memory(|m| m.focused().is_some());
-        let asked = super::commands::take_shortcuts(ctx, typing, self.tab == Tab::Result);
-        self.commands.extend(asked);
+        let asked = super::commands::take_shortcuts(ctx, typing, self.tabs.tab == Tab::Result);
+        self.ui_commands.commands.extend(asked);
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         let paths: Vec<std::path::PathBuf> =
             dropped.iter().map(|f| f.path().to_path_buf()).collect();
-        if self.tab == Tab::Gallery && !paths.is_empty() {
-            self.gallery.files_dropped(paths, self.jobs.services());
+        if self.tabs.tab == Tab::Gallery && !paths.is_empty() {
+            self.tabs
+                .gallery
+                .files_dropped(paths, self.backend.jobs.services());
         } else if let Some(p) = paths.into_iter().next() {
             // A saved image restores its settings; any other image becomes the input.
-            let reading = self.jobs.services().read_result(p.clone());
-            self.pending_drops.push((p, reading));
+            let reading = self.backend.jobs.services().read_result(p.clone());
+            self.inputs.pending_drops.push((p, reading));
         }
         // A paste into a text field is that field's; otherwise it is an input image.
         let typing = ctx.memory(|m| m.focused().is_some());
@@ -372,10 +319,11 @@ impl FluxApp {
                 }
                 egui::Event::PasteImage(img) => {
                     let encoding = self
+                        .backend
                         .jobs
                         .services()
                         .compute(move || super::picker::pasted_png(&img));
-                    self.pasting.push((), encoding);
+                    self.inputs.pasting.push((), encoding);
                 }
                 _ => {}
             }
@@ -388,27 +336,33 @@ impl FluxApp {
     pub(crate) fn run_command(&mut self, ctx: &egui::Context, c: UiCommand) {
         match c {
             // The shortcut sends what the tab on screen would: the comparison on the Compare tab.
-            UiCommand::Generate if self.tab == Tab::Compare => self.compare.request_send(),
+            UiCommand::Generate if self.tabs.tab == Tab::Compare => {
+                self.tabs.compare.request_send()
+            }
             UiCommand::Generate => self.generate(),
             UiCommand::Undo => {
-                self.undo.undo(&mut self.state.params);
+                self.knobs.undo.undo(&mut self.state.params);
             }
             UiCommand::Redo => {
-                self.undo.redo(&mut self.state.params);
+                self.knobs.undo.redo(&mut self.state.params);
             }
             UiCommand::OpenImage => self.open_image_picker(ctx),
             UiCommand::CycleCompareMode => {
-                self.result_compare.mode = self.result_compare.mode.next();
+                self.results.result_compare.mode = self.results.result_compare.mode.next();
             }
-            UiCommand::ShowResult => self.tab = Tab::Result,
-            UiCommand::ShowCompare => self.tab = Tab::Compare,
-            UiCommand::ShowGallery => self.tab = Tab::Gallery,
-            UiCommand::ShowBatch => self.tab = Tab::Batch,
-            UiCommand::ToggleSettings => self.show_settings = !self.show_settings,
-            UiCommand::ShowSpend => self.spend.show = true,
+            UiCommand::ShowResult => self.tabs.tab = Tab::Result,
+            UiCommand::ShowCompare => self.tabs.tab = Tab::Compare,
+            UiCommand::ShowGallery => self.tabs.tab = Tab::Gallery,
+            UiCommand::ShowBatch => self.tabs.tab = Tab::Batch,
+            UiCommand::ToggleSettings => {
+                self.settings_ui.show_settings = !self.settings_ui.show_settings
+            }
+            UiCommand::ShowSpend => self.account.spend.show = true,
             UiCommand::ClearFinished => self.session.clear_finished(),
-            UiCommand::CommandPalette => self.palette.show(),
-            UiCommand::ShortcutsSheet => self.palette.sheet = !self.palette.sheet,
+            UiCommand::CommandPalette => self.ui_commands.palette.show(),
+            UiCommand::ShortcutsSheet => {
+                self.ui_commands.palette.sheet = !self.ui_commands.palette.sheet
+            }
         }
     }
 }
@@ -420,8 +374,8 @@ impl eframe::App for FluxApp {
         self.session.now = super::clock::UiTime::of(&ctx);
         self.drain_events(&ctx);
         self.poll_services(&ctx);
-        self.spend.poll(self.jobs.services());
-        if std::mem::take(&mut self.pending_autogenerate) {
+        self.account.spend.poll(self.backend.jobs.services());
+        if std::mem::take(&mut self.launch.pending_autogenerate) {
             self.generate();
         }
         self.handle_input(&ctx);
@@ -444,7 +398,7 @@ impl eframe::App for FluxApp {
                     ui.add_space(4.0);
                 });
                 let mut controls = egui::ScrollArea::vertical().id_salt("controls-scroll");
-                if std::mem::take(&mut self.fresh_start) {
+                if std::mem::take(&mut self.launch.fresh_start) {
                     controls = controls.vertical_scroll_offset(0.0);
                 }
                 controls.show(ui, |ui| {
@@ -461,12 +415,12 @@ impl eframe::App for FluxApp {
             .max_size((width * 0.4).max(200.0))
             .show(ui, |ui| self.queue_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
-        if let Some(c) = self.palette.ui(&ctx) {
-            self.commands.push(c);
+        if let Some(c) = self.ui_commands.palette.ui(&ctx) {
+            self.ui_commands.commands.push(c);
         }
-        self.palette.sheet_ui(&ctx);
+        self.ui_commands.palette.sheet_ui(&ctx);
         // The frame's commands, now that every panel has taken this frame's typing.
-        for c in std::mem::take(&mut self.commands) {
+        for c in std::mem::take(&mut self.ui_commands.commands) {
             self.run_command(&ctx, c);
         }
         self.settings_window(&ctx);
@@ -475,7 +429,7 @@ impl eframe::App for FluxApp {
         self.spend_window(&ctx);
         // An edit becomes one undo step once it settles: no drag held, no text being typed.
         let settled = !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
-        self.undo.observe(&self.state.params, settled);
+        self.knobs.undo.observe(&self.state.params, settled);
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             super::notices::drop_overlay(&ctx);
         }
@@ -501,36 +455,38 @@ impl FluxApp {
     /// The central panel: the latest result, the comparison view or the gallery.
     fn central(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.tab, Tab::Result, "Result");
-            ui.selectable_value(&mut self.tab, Tab::Compare, "Compare");
-            ui.selectable_value(&mut self.tab, Tab::Gallery, "Gallery");
-            ui.selectable_value(&mut self.tab, Tab::Batch, "Batch");
+            ui.selectable_value(&mut self.tabs.tab, Tab::Result, "Result");
+            ui.selectable_value(&mut self.tabs.tab, Tab::Compare, "Compare");
+            ui.selectable_value(&mut self.tabs.tab, Tab::Gallery, "Gallery");
+            ui.selectable_value(&mut self.tabs.tab, Tab::Batch, "Batch");
         });
         ui.separator();
         let mut out = Vec::new();
-        let action = match self.tab {
+        let action = match self.tabs.tab {
             Tab::Result => {
                 self.result_view(ui);
                 None
             }
             Tab::Compare => {
-                self.compare.set_export_dir(
+                self.tabs.compare.set_export_dir(
                     self.session
                         .output_folder()
-                        .or_else(|| super::settings::default_output_folder(self.demo)),
+                        .or_else(|| super::settings::default_output_folder(self.launch.demo)),
                 );
                 let input = self
+                    .inputs
                     .input
                     .as_ref()
                     .filter(|v| v.error.is_none())
                     .map(|v| v.source.clone());
                 let api = self.state.settings.api_version;
-                self.compare
+                self.tabs
+                    .compare
                     .ui(ui, &self.state.params, input.as_ref(), api, &mut |c| {
                         out.push(c)
                     })
             }
-            Tab::Gallery => self.gallery.ui(ui, self.jobs.services()),
+            Tab::Gallery => self.tabs.gallery.ui(ui, self.backend.jobs.services()),
             Tab::Batch => {
                 self.batch_tab(ui, &mut out);
                 None
@@ -584,8 +540,10 @@ impl FluxApp {
                 ),
             },
             Some(super::gallery_panel::PanelAction::OpenInCompare(paths)) => {
-                self.tab = Tab::Compare;
-                self.compare.show_saved(paths, self.jobs.services());
+                self.tabs.tab = Tab::Compare;
+                self.tabs
+                    .compare
+                    .show_saved(paths, self.backend.jobs.services());
             }
             None => {}
         }

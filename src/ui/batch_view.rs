@@ -143,48 +143,54 @@ impl BatchView {
 impl FluxApp {
     /// The Batch tab.
     pub(crate) fn batch_tab(&mut self, ui: &mut Ui, out: &mut Vec<Command>) {
-        let services = self.jobs.services().clone();
-        self.batch.poll(&services);
+        let services = self.backend.jobs.services().clone();
+        self.tabs.batch.poll(&services);
         // The budget refused a line: the rest of the queue is not sent.
         if self
+            .tabs
             .batch
             .tracker
             .as_ref()
             .is_some_and(|t| t.budget_stop.is_some())
-            && !self.batch.stopped
+            && !self.tabs.batch.stopped
         {
-            out.extend(self.batch.stop());
+            out.extend(self.tabs.batch.stop());
         }
         let window = self.state.settings.sanitized().concurrency;
-        out.extend(self.batch.feed(self.state.settings.api_version, window));
+        out.extend(
+            self.tabs
+                .batch
+                .feed(self.state.settings.api_version, window),
+        );
         ui.horizontal(|ui| {
             let label = ui.label("Batch file");
             let field = ui
                 .add(
-                    egui::TextEdit::singleline(&mut self.batch.path)
+                    egui::TextEdit::singleline(&mut self.tabs.batch.path)
                         .hint_text("/path/to/batch.jsonl or .csv")
                         .desired_width((ui.available_width() - 130.0).max(120.0)),
                 )
                 .labelled_by(label.id);
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Load").clicked() || enter {
-                self.batch.load(&services);
+                self.tabs.batch.load(&services);
             }
             if ui.button("Open…").clicked() {
                 let ctx = ui.ctx().clone();
-                self.batch.picking = Some(
-                    self.picker
+                self.tabs.batch.picking = Some(
+                    self.inputs
+                        .picker
                         .pick_batch(Box::new(move || ctx.request_repaint())),
                 );
             }
         });
-        if let Some(e) = &self.batch.error {
+        if let Some(e) = &self.tabs.batch.error {
             ui.add(egui::Label::new(RichText::new(e.as_str()).color(widgets::ERROR)).wrap());
         }
-        if self.batch.pending.is_some() {
+        if self.tabs.batch.pending.is_some() {
             ui.label("Reading the batch file…");
         }
-        let Some(preview) = self.batch.preview.clone() else {
+        let Some(preview) = self.tabs.batch.preview.clone() else {
             widgets::hint_line(
                 ui,
                 "A batch file holds one request a line: JSONL ({\"prompt\": …, \"image\": \"in.png\", \"steps\": 30}) or CSV with a header row of field names. Every line is checked before anything is sent.",
@@ -197,13 +203,13 @@ impl FluxApp {
     }
 
     fn batch_summary(&mut self, ui: &mut Ui, p: &BatchPreview, out: &mut Vec<Command>) {
-        let running = self.batch.running();
+        let running = self.tabs.batch.running();
         let to_send = if running {
             Vec::new()
         } else {
-            self.batch.to_send()
+            self.tabs.batch.to_send()
         };
-        let Some(t) = &self.batch.tracker else {
+        let Some(t) = &self.tabs.batch.tracker else {
             return;
         };
         let images: usize = to_send.iter().map(|&i| t.lines[i].images()).sum();
@@ -223,7 +229,7 @@ impl FluxApp {
         }
         if !p.plan.unknown.is_empty() && !running {
             ui.checkbox(
-                &mut self.batch.resend_unknown,
+                &mut self.tabs.batch.resend_unknown,
                 "Send again the lines sent with no answer (they may have been billed)",
             );
         }
@@ -233,7 +239,7 @@ impl FluxApp {
                 .on_hover_text("Send no new line; the lines under way finish")
                 .clicked()
             {
-                out.extend(self.batch.stop());
+                out.extend(self.tabs.batch.stop());
             }
             return;
         }
@@ -258,9 +264,13 @@ impl FluxApp {
             .add_enabled(blocker.is_none(), egui::Button::new(label))
             .clicked()
         {
-            self.batch.start();
+            self.tabs.batch.start();
             let window = self.state.settings.sanitized().concurrency;
-            out.extend(self.batch.feed(self.state.settings.api_version, window));
+            out.extend(
+                self.tabs
+                    .batch
+                    .feed(self.state.settings.api_version, window),
+            );
         }
         match (blocker, self.budget_blocker(images)) {
             (Some(b), _) => {
@@ -281,18 +291,19 @@ impl FluxApp {
     /// What stops any sending (no key, a stopped worker), for the batch's Run button.
     fn generate_blocker_for_batch(&self) -> Option<String> {
         if matches!(
-            self.key_state,
+            self.settings_ui.key_state,
             Some(crate::jobs::KeyState::Missing | crate::jobs::KeyState::Unavailable(_))
-        ) && self.session_key.is_none()
+        ) && self.launch.session_key.is_none()
         {
             return Some("No API key: add one in Settings (or set SEGMIND_API_KEY).".into());
         }
-        self.runtime_gone
+        self.backend
+            .runtime_gone
             .then(|| crate::jobs::services::WORKER_STOPPED_RESTART.into())
     }
 
     fn batch_table(&mut self, ui: &mut Ui) {
-        let Some(t) = &self.batch.tracker else {
+        let Some(t) = &self.tabs.batch.tracker else {
             return;
         };
         use egui_extras::{Column, TableBuilder};

@@ -36,7 +36,7 @@ impl FluxApp {
                 )
             });
             if up || down {
-                self.browse.step(
+                self.knobs.browse.step(
                     &self.state.prompt_history,
                     &mut self.state.params.prompt,
                     up,
@@ -55,7 +55,7 @@ impl FluxApp {
             )
             .labelled_by(label.id);
         if r.changed() {
-            self.browse.reset();
+            self.knobs.browse.reset();
         }
         for section in [Section::ControlNet, Section::Sampling] {
             widgets::heading(ui, section.title());
@@ -69,15 +69,15 @@ impl FluxApp {
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             for (c, can) in [
-                (UiCommand::Undo, self.undo.can_undo()),
-                (UiCommand::Redo, self.undo.can_redo()),
+                (UiCommand::Undo, self.knobs.undo.can_undo()),
+                (UiCommand::Redo, self.knobs.undo.can_redo()),
             ] {
                 if ui
                     .add_enabled(can, egui::Button::new(c.label()))
                     .on_hover_text(c.hover(ui.ctx()))
                     .clicked()
                 {
-                    self.commands.push(c);
+                    self.ui_commands.commands.push(c);
                 }
             }
         });
@@ -227,7 +227,7 @@ impl FluxApp {
                 }
                 if let Some(t) = chosen {
                     self.state.params.prompt = t;
-                    self.browse.reset();
+                    self.knobs.browse.reset();
                     ui.close();
                 }
             });
@@ -244,7 +244,7 @@ impl FluxApp {
             );
         }
         let max = self.state.settings.max_input_side;
-        match self.input.as_ref().map(|v| (&v.source, &v.preview)) {
+        match self.inputs.input.as_ref().map(|v| (&v.source, &v.preview)) {
             None => "Result: the input image's size (choose an input)".to_owned(),
             Some((crate::jobs::InputSource::Url(_), _)) => {
                 "Result: the URL image's own size (the service downloads it; its size is not \
@@ -304,7 +304,7 @@ impl FluxApp {
         };
         widgets::hint_line(ui, &format!("{cost} · {took}"));
         let blocker = self.generate_blocker();
-        let checking = self.sending.checking();
+        let checking = self.knobs.sending.checking();
         let button = egui::Button::new(egui::RichText::new("Generate").strong().size(16.0))
             .min_size(egui::vec2(ui.available_width(), 32.0));
         let r = ui

@@ -368,18 +368,19 @@ impl FluxApp {
     /// lists the gallery again and is shown large.
     pub(crate) fn poll_history(&mut self, ctx: &egui::Context) {
         let results = self.session.results.len();
-        if self.history.seen_results != results {
+        if self.results.history.seen_results != results {
             // A job finished: its result is shown (the session selected it).
-            self.history.seen_results = results;
-            self.history.shown = None;
+            self.results.history.seen_results = results;
+            self.results.history.shown = None;
         }
-        let services = self.jobs.services().clone();
-        self.history.poll_listing();
-        self.history.refresh(&services, results);
-        self.history.poll_entries();
-        self.history.poll_pictures(ctx);
+        let services = self.backend.jobs.services().clone();
+        self.results.history.poll_listing();
+        self.results.history.refresh(&services, results);
+        self.results.history.poll_entries();
+        self.results.history.poll_pictures(ctx);
         let by_file = self.session_by_file();
         let has_preview: HashSet<String> = self
+            .results
             .history
             .rows
             .iter()
@@ -391,7 +392,7 @@ impl FluxApp {
             })
             .map(|r| r.id.clone())
             .collect();
-        self.history.ask_missing(&services, &has_preview);
+        self.results.history.ask_missing(&services, &has_preview);
     }
 
     /// This session's results by image file name (the newest of a name wins).
@@ -407,7 +408,7 @@ impl FluxApp {
     /// The strip's thumbnails, newest first: this session's results newer than the listing, then
     /// the gallery's rows.
     pub(crate) fn history_items(&self) -> Vec<Item> {
-        let h = &self.history;
+        let h = &self.results.history;
         let results = &self.session.results;
         let listed: HashSet<&str> = h.rows.iter().map(|r| r.file.as_str()).collect();
         let of_result = |i: usize, r: &ResultEntry| Item {
@@ -450,8 +451,8 @@ impl FluxApp {
     /// The result shown large: the gallery picture picked in the strip, else this session's
     /// selected result (with its index, for the comparison).
     pub(crate) fn shown_result(&self) -> Option<(Option<usize>, ResultEntry)> {
-        if self.history.shown.is_some() {
-            return self.history.shown_result().map(|r| (None, r));
+        if self.results.history.shown.is_some() {
+            return self.results.history.shown_result().map(|r| (None, r));
         }
         let idx = self.session.selected?;
         self.session
@@ -461,7 +462,7 @@ impl FluxApp {
     }
 
     fn is_shown(&self, item: &Item) -> bool {
-        match (&self.history.shown, &item.id) {
+        match (&self.results.history.shown, &item.id) {
             (Some(shown), Some(id)) => shown == id,
             (Some(_), None) => false,
             (None, _) => item.session.is_some() && item.session == self.session.selected,
@@ -487,12 +488,12 @@ impl FluxApp {
             match (item.session, &item.id) {
                 (Some(i), _) => {
                     self.session.selected = Some(i);
-                    self.history.shown = None;
+                    self.results.history.shown = None;
                 }
-                (None, Some(id)) => self.history.shown = Some(id.clone()),
+                (None, Some(id)) => self.results.history.shown = Some(id.clone()),
                 (None, None) => {}
             }
-            self.view.fit();
+            self.results.view.fit();
         }
     }
 
@@ -503,7 +504,11 @@ impl FluxApp {
             .session
             .and_then(|i| self.session.results.get(i))
             .and_then(|r| r.texture.as_ref())
-            .or_else(|| item.id.as_deref().and_then(|id| self.history.texture(id)));
+            .or_else(|| {
+                item.id
+                    .as_deref()
+                    .and_then(|id| self.results.history.texture(id))
+            });
         let width = texture.map_or(side, |t| {
             let [w, h] = t.size().map(|v| v.max(1) as f32);
             (side * w / h).clamp(side * 0.5, side * 2.0)

@@ -12,9 +12,10 @@ impl FluxApp {
     pub(crate) fn open_image_picker(&mut self, ctx: &egui::Context) {
         let ctx = ctx.clone();
         let picking = self
+            .inputs
             .picker
             .pick_image(Box::new(move || ctx.request_repaint()));
-        self.picking.push((), picking);
+        self.inputs.picking.push((), picking);
     }
 
     /// The left panel's upper half.
@@ -31,7 +32,7 @@ impl FluxApp {
                 ))
                 .clicked()
             {
-                self.commands.push(open);
+                self.ui_commands.commands.push(open);
             }
             widgets::hint_line(ui, &widgets::keys("or drop a file, or paste (Ctrl+V)"));
         });
@@ -39,7 +40,7 @@ impl FluxApp {
             let label = ui.label("URL");
             let field = ui
                 .add(
-                    egui::TextEdit::singleline(&mut self.url_entry)
+                    egui::TextEdit::singleline(&mut self.inputs.url_entry)
                         .hint_text("https://…/photo.jpg")
                         .desired_width(ui.available_width() - 48.0),
                 )
@@ -51,11 +52,11 @@ impl FluxApp {
             }
         });
 
-        if let Some(err) = &self.url_error {
+        if let Some(err) = &self.inputs.url_error {
             widgets::error_line(ui, err);
         }
 
-        let Some(view) = &self.input else {
+        let Some(view) = &self.inputs.input else {
             widgets::hint_line(ui, "No input image yet.");
             return;
         };
@@ -98,12 +99,12 @@ impl FluxApp {
 
     /// Uses the URL field as the input, or says why it cannot.
     fn use_url(&mut self) {
-        let text = self.url_entry.trim().to_owned();
-        self.url_error = None;
+        let text = self.inputs.url_entry.trim().to_owned();
+        self.inputs.url_error = None;
         match super::app::input_from_text(&text) {
             Some(src) => self.set_input(src),
             None => {
-                self.url_error = Some(format!(
+                self.inputs.url_error = Some(format!(
                     "\"{}\" is not an http(s) URL: it must start with https:// (or http://)",
                     super::app::shorten(&text, 60)
                 ));

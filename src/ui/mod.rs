@@ -14,6 +14,7 @@ mod history;
 mod input_panel;
 mod notices;
 mod palette;
+mod parts;
 mod picker;
 mod queue;
 mod replies;

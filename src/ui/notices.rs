@@ -23,7 +23,7 @@ impl FluxApp {
 
     /// Asks before paying twice for the same picture.
     pub(crate) fn duplicate_window(&mut self, ctx: &egui::Context) {
-        let Some(spec) = self.confirm_duplicate.clone() else {
+        let Some(spec) = self.knobs.confirm_duplicate.clone() else {
             return;
         };
         let mut decided = None;
@@ -34,7 +34,7 @@ impl FluxApp {
             .show(ctx, |ui| {
                 let cost = self.cost_per_image_now() * f64::from(spec.params.samples.max(1));
                 let seed = spec.params.seed;
-                ui.label(match &self.sending.duplicate_of {
+                ui.label(match &self.knobs.sending.duplicate_of {
                     None => format!(
                         "A job with exactly these settings, seed {seed} and input finished in \
                          this session: the result would be the same picture, billed again \
@@ -64,8 +64,8 @@ impl FluxApp {
                 });
             });
         if decided.is_some() {
-            self.confirm_duplicate = None;
-            self.sending.duplicate_of = None;
+            self.knobs.confirm_duplicate = None;
+            self.knobs.sending.duplicate_of = None;
         }
         if decided == Some(true) {
             self.submit(spec);
@@ -75,10 +75,10 @@ impl FluxApp {
     /// A first-run banner while there is no key: generating needs one, and the button opens the
     /// settings where it is set (nothing is queued without a key: see `generate_blocker`).
     pub(crate) fn key_banner(&mut self, ui: &mut egui::Ui) {
-        if self.session_key.is_some() {
+        if self.launch.session_key.is_some() {
             return;
         }
-        let text = match &self.key_state {
+        let text = match &self.settings_ui.key_state {
             Some(KeyState::Missing) => {
                 "No API key yet: generating needs your Segmind API key.".to_owned()
             }
@@ -99,7 +99,7 @@ impl FluxApp {
                     .on_hover_text("Open the settings to enter your API key")
                     .clicked()
                 {
-                    self.show_settings = true;
+                    self.settings_ui.show_settings = true;
                 }
             });
         });

@@ -10,10 +10,10 @@ use crate::jobs::{Event, InputSource, KeyState, Poll, services};
 impl FluxApp {
     /// Drains every waiting job event, the file dialog's answer and pasted images.
     pub(crate) fn drain_events(&mut self, ctx: &egui::Context) {
-        while let Some(ev) = self.jobs.try_recv() {
+        while let Some(ev) = self.backend.jobs.try_recv() {
             self.apply_event(ctx, ev);
         }
-        for (_, picked) in self.picking.ready(usize::MAX) {
+        for (_, picked) in self.inputs.picking.ready(usize::MAX) {
             match picked {
                 Ok(Some(path)) => self.set_input(InputSource::File(path)),
                 // Cancelled: nothing changes.
@@ -21,7 +21,7 @@ impl FluxApp {
                 Err(stopped) => self.push_notice(format!("The file dialog closed: {stopped}.")),
             }
         }
-        for (_, pasted) in self.pasting.ready(usize::MAX) {
+        for (_, pasted) in self.inputs.pasting.ready(usize::MAX) {
             match pasted {
                 Ok(Ok((name, png))) => self.set_input(InputSource::Bytes {
                     name,
@@ -46,9 +46,9 @@ impl FluxApp {
     /// Applies one job event to the window's state. The comparison and the gallery see every job
     /// event too (their cells are jobs; a new result refreshes the gallery); the queue lists all.
     pub(crate) fn apply_event(&mut self, ctx: &egui::Context, ev: Event) {
-        self.compare.handle_event(&ev, ctx);
-        self.gallery.handle_event(&ev, ctx);
-        self.batch.handle_event(&ev);
+        self.tabs.compare.handle_event(&ev, ctx);
+        self.tabs.gallery.handle_event(&ev, ctx);
+        self.tabs.batch.handle_event(&ev);
         match ev {
             Event::Stage { id, stage } => self.session.on_stage(id, stage),
             Event::Done {
@@ -57,10 +57,10 @@ impl FluxApp {
                 accounting,
             } => {
                 if let Some(c) = accounting.remaining_credits.filter(|c| c.is_finite()) {
-                    self.credits = Some(CreditsView::Known(c));
+                    self.account.credits = Some(CreditsView::Known(c));
                 }
                 // Recorded in the ledger before the event was sent.
-                self.spend.refresh(self.jobs.services());
+                self.account.spend.refresh(self.backend.jobs.services());
                 let new = self.session.on_done(id, images, accounting);
                 for i in new {
                     if let Some(r) = self.session.results.get_mut(i) {
@@ -77,7 +77,7 @@ impl FluxApp {
                         }
                     }
                 }
-                self.view.reset();
+                self.results.view.reset();
             }
             Event::Failed { id, failure } => self.session.on_failed(id, failure),
             Event::Cancelled { id, maybe_billed } => self.session.on_cancelled(id, maybe_billed),
@@ -125,8 +125,8 @@ impl FluxApp {
     pub(crate) fn poll_services(&mut self, ctx: &egui::Context) {
         self.poll_input(ctx);
         self.poll_drops();
-        if let Some(answer) = services::take(&mut self.pending_credits) {
-            self.credits = Some(match answer {
+        if let Some(answer) = services::take(&mut self.account.pending_credits) {
+            self.account.credits = Some(match answer {
                 Some(Ok(c)) => match credits_total(&c) {
                     Some(t) => CreditsView::Known(t),
                     None => {
@@ -137,7 +137,7 @@ impl FluxApp {
                 None => CreditsView::Unavailable(crate::jobs::services::WORKER_STOPPED.into()),
             });
         }
-        if let Some(answer) = services::take(&mut self.pending_key) {
+        if let Some(answer) = services::take(&mut self.settings_ui.pending_key) {
             self.key_changed(answer.unwrap_or_else(|| {
                 KeyState::Unavailable(crate::jobs::services::WORKER_STOPPED.into())
             }));
@@ -145,7 +145,7 @@ impl FluxApp {
     }
 
     fn poll_input(&mut self, ctx: &egui::Context) {
-        let Some(view) = self.input.as_mut() else {
+        let Some(view) = self.inputs.input.as_mut() else {
             return;
         };
         let Some(answer) = services::take(&mut view.pending) else {
@@ -171,8 +171,8 @@ impl FluxApp {
     /// A dropped file with settings inside restores them; any other file becomes the input.
     fn poll_drops(&mut self) {
         let mut i = 0;
-        while i < self.pending_drops.len() {
-            let answer = match self.pending_drops[i].1.poll() {
+        while i < self.inputs.pending_drops.len() {
+            let answer = match self.inputs.pending_drops[i].1.poll() {
                 Poll::Waiting => {
                     i += 1;
                     continue;
@@ -180,7 +180,7 @@ impl FluxApp {
                 Poll::Ready(r) => r.ok(),
                 Poll::Lost => None,
             };
-            let (path, _) = self.pending_drops.remove(i);
+            let (path, _) = self.inputs.pending_drops.remove(i);
             let name = path.file_name().map_or_else(
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
@@ -210,16 +210,16 @@ impl FluxApp {
     /// The key's state as the key store reports it: a new key refreshes the balance.
     pub(crate) fn key_changed(&mut self, k: KeyState) {
         let had_key = matches!(
-            self.key_state,
+            self.settings_ui.key_state,
             Some(KeyState::Stored { .. } | KeyState::FromEnv { .. })
         );
         let has_key = matches!(k, KeyState::Stored { .. } | KeyState::FromEnv { .. });
-        if has_key && (!had_key || self.key_state.as_ref() != Some(&k)) {
+        if has_key && (!had_key || self.settings_ui.key_state.as_ref() != Some(&k)) {
             self.refresh_credits();
         }
-        if !has_key && self.session_key.is_none() {
-            self.credits = None;
+        if !has_key && self.launch.session_key.is_none() {
+            self.account.credits = None;
         }
-        self.key_state = Some(k);
+        self.settings_ui.key_state = Some(k);
     }
 }

@@ -106,7 +106,7 @@ impl FluxApp {
     /// The result compared with (A) for the one on screen (`idx`): the pinned one, else the one
     /// before it.
     pub(crate) fn compared_with(&self, idx: usize) -> Option<usize> {
-        match self.result_compare.pinned {
+        match self.results.result_compare.pinned {
             Some(p) if p != idx && p < self.session.results.len() => Some(p),
             _ => idx.checked_sub(1),
         }
@@ -115,7 +115,7 @@ impl FluxApp {
     /// The bar under the zoom row: the modes, pin, and what changed between A and B.
     pub(crate) fn compare_bar(&mut self, ui: &mut Ui, idx: usize) {
         let a = self.compared_with(idx);
-        let cmp = &mut self.result_compare;
+        let cmp = &mut self.results.result_compare;
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(a.is_some(), |ui| {
                 for m in CompareMode::ALL {
@@ -152,7 +152,7 @@ impl FluxApp {
     /// Draws A and B in the current mode over the room left; `false` when there is nothing to
     /// compare (the caller then draws the result alone).
     pub(crate) fn draw_comparison(&mut self, ui: &mut Ui, idx: usize) -> bool {
-        let mode = self.result_compare.mode;
+        let mode = self.results.result_compare.mode;
         let Some(a) = self.compared_with(idx).filter(|_| mode != CompareMode::Off) else {
             return false;
         };
@@ -167,18 +167,23 @@ impl FluxApp {
         let previews = (ra.saved.preview.clone(), rb.saved.preview.clone());
         match mode {
             CompareMode::Off => return false,
-            CompareMode::SideBySide => side_by_side(ui, (&ta, &tb), (&la, &lb), &mut self.view),
+            CompareMode::SideBySide => {
+                side_by_side(ui, (&ta, &tb), (&la, &lb), &mut self.results.view)
+            }
             CompareMode::Swipe => {
-                self.result_compare
-                    .swipe
-                    .ui(ui, (&ta, &tb), (&la, &lb), &mut self.view);
+                self.results.result_compare.swipe.ui(
+                    ui,
+                    (&ta, &tb),
+                    (&la, &lb),
+                    &mut self.results.view,
+                );
             }
             CompareMode::Blink => {
                 let now = ui.input(|i| i.time);
                 let show_b = (now / BLINK_SECONDS) as i64 % 2 == 1;
                 let (tex, label) = if show_b { (&tb, &lb) } else { (&ta, &la) };
                 ui.label(format!("Showing {label}"));
-                one_image(ui, tex, label, &mut self.view);
+                one_image(ui, tex, label, &mut self.results.view);
                 let left = BLINK_SECONDS - now % BLINK_SECONDS;
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_secs_f64(left));
@@ -195,8 +200,8 @@ impl FluxApp {
         (pa, pb): (Option<Arc<image::RgbaImage>>, Option<Arc<image::RgbaImage>>),
     ) {
         let key = (a, b);
-        let services = self.jobs.services().clone();
-        let cmp = &mut self.result_compare;
+        let services = self.backend.jobs.services().clone();
+        let cmp = &mut self.results.result_compare;
         if let Some((k, pending)) = &mut cmp.making
             && let Some(img) = ready_or_lost(pending)
         {
@@ -235,7 +240,7 @@ impl FluxApp {
             a + 1,
             b + 1
         ));
-        one_image(ui, &tex, "difference", &mut self.view);
+        one_image(ui, &tex, "difference", &mut self.results.view);
     }
 }
 

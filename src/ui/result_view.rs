@@ -24,9 +24,9 @@ impl FluxApp {
             }
             ui.vertical_centered(|ui| {
                 ui.add_space(ui.available_height() / 3.0);
-                let hint = if let Some(why) = self.history.shown_problem() {
+                let hint = if let Some(why) = self.results.history.shown_problem() {
                     why
-                } else if self.history.shown.is_some() {
+                } else if self.results.history.shown.is_some() {
                     "Reading its settings…"
                 } else if items.is_empty() {
                     "Results appear here. Choose an input image, write a prompt, and Generate."
@@ -43,7 +43,7 @@ impl FluxApp {
             .resizable(false)
             .show(ui, |ui| {
                 details(ui, &r);
-                if let Some(e) = &self.history.error {
+                if let Some(e) = &self.results.history.error {
                     widgets::warn_line(ui, e);
                 }
                 if strip {
@@ -78,11 +78,11 @@ impl FluxApp {
         let resp = ui.allocate_rect(room, Sense::click_and_drag());
         let image = tex.size_vec2();
         let frame = Frame::centred(room, image * fit_scale(image, room.size()));
-        self.view.interact(ui, &resp, &frame, true);
+        self.results.view.interact(ui, &resp, &frame, true);
         if resp.double_clicked() {
-            self.view.fit();
+            self.results.view.fit();
         }
-        let (rect, uv) = self.view.placement(&frame);
+        let (rect, uv) = self.results.view.placement(&frame);
         ui.painter_at(room)
             .image(tex.id(), rect, uv, egui::Color32::WHITE);
         // No tooltip over the image (it covered the details); the zoom bar's Fit says how.
@@ -103,7 +103,7 @@ impl FluxApp {
                 )
                 .clicked()
             {
-                self.view.fit();
+                self.results.view.fit();
             }
             let fitted = image.map(|image| {
                 let fit = fit_scale(image, image_room);
@@ -116,17 +116,17 @@ impl FluxApp {
                 .clicked()
                 && let Some((_, fit, frame)) = &fitted
             {
-                self.view.fit();
-                self.view.set_zoom(1.0 / (ppp * fit), frame);
+                self.results.view.fit();
+                self.results.view.set_zoom(1.0 / (ppp * fit), frame);
             }
             if let Some((_, fit, frame)) = &fitted {
                 if ui.button("Zoom −").on_hover_text("Zoom out").clicked() {
-                    self.view.zoom_centred(1.0 / ZOOM_STEP, frame);
+                    self.results.view.zoom_centred(1.0 / ZOOM_STEP, frame);
                 }
                 if ui.button("Zoom +").on_hover_text("Zoom in").clicked() {
-                    self.view.zoom_centred(ZOOM_STEP, frame);
+                    self.results.view.zoom_centred(ZOOM_STEP, frame);
                 }
-                let pct = self.view.scale(*fit) * ppp * 100.0;
+                let pct = self.results.view.scale(*fit) * ppp * 100.0;
                 ui.add(egui::Label::new(RichText::new(format!("{pct:.0} %")).weak()).truncate());
             }
             let size = format!("{} × {}", r.saved.width, r.saved.height);

@@ -78,20 +78,20 @@ impl FluxApp {
     /// The click's job, once built: its variations go to the confirmation; a single job is
     /// checked against this session's and the gallery's results first, then queued.
     pub(crate) fn check_then_submit(&mut self, spec: JobSpec) {
-        if self.sending.checking.is_some() {
+        if self.knobs.sending.checking.is_some() {
             return;
         }
         let template = spec.params.prompt.clone();
         if variations::has_groups(&template) {
             match variations::specs(&template, &[spec], jobs::next_job_id()) {
-                Ok(specs) => self.sending.variations = Some(specs),
+                Ok(specs) => self.knobs.sending.variations = Some(specs),
                 Err(e) => self.push_notice(template_error(&e)),
             }
             return;
         }
         if self.made_already(&spec) {
-            self.sending.duplicate_of = None;
-            self.confirm_duplicate = Some(spec);
+            self.knobs.sending.duplicate_of = None;
+            self.knobs.confirm_duplicate = Some(spec);
             return;
         }
         let random = spec.params.seed == RANDOM_SEED
@@ -101,16 +101,17 @@ impl FluxApp {
             return;
         }
         let side = self.state.settings.sanitized().max_input_side;
-        let reply = self
-            .jobs
-            .services()
-            .find_same(spec.params.clone(), spec.input.clone(), side);
-        self.sending.checking = Some((spec, reply));
+        let reply =
+            self.backend
+                .jobs
+                .services()
+                .find_same(spec.params.clone(), spec.input.clone(), side);
+        self.knobs.sending.checking = Some((spec, reply));
     }
 
     /// The gallery's answer, when it came: the same picture asks first, anything else is queued.
     fn poll_same(&mut self) {
-        let Some((_, reply)) = self.sending.checking.as_mut() else {
+        let Some((_, reply)) = self.knobs.sending.checking.as_mut() else {
             return;
         };
         let answer = match reply.poll() {
@@ -118,13 +119,13 @@ impl FluxApp {
             services::Poll::Ready(a) => Some(a),
             services::Poll::Lost => None,
         };
-        let Some((spec, _)) = self.sending.checking.take() else {
+        let Some((spec, _)) = self.knobs.sending.checking.take() else {
             return;
         };
         match answer {
             Some(Ok(Some(made))) => {
-                self.sending.duplicate_of = Some(made);
-                self.confirm_duplicate = Some(spec);
+                self.knobs.sending.duplicate_of = Some(made);
+                self.knobs.confirm_duplicate = Some(spec);
             }
             Some(Ok(None)) => self.submit(spec),
             Some(Err(e)) => {
@@ -149,7 +150,7 @@ impl FluxApp {
 
     /// Asks before sending a template's variations: their count and cost, their prompts.
     fn variations_window(&mut self, ctx: &egui::Context) {
-        let Some(specs) = self.sending.variations.as_ref() else {
+        let Some(specs) = self.knobs.sending.variations.as_ref() else {
             return;
         };
         let images: usize = specs.iter().map(|s| s.params.samples.max(1) as usize).sum();
@@ -204,14 +205,14 @@ impl FluxApp {
             });
         match decided {
             Some(true) => self.send_variations(images),
-            Some(false) => self.sending.variations = None,
+            Some(false) => self.knobs.sending.variations = None,
             None => {}
         }
     }
 
     /// Queues the confirmed variations, one job each, unless today's budget no longer fits them.
     fn send_variations(&mut self, images: usize) {
-        let Some(specs) = self.sending.variations.take() else {
+        let Some(specs) = self.knobs.sending.variations.take() else {
             return;
         };
         if let Some(refusal) = self.budget_blocker(images) {

@@ -19,7 +19,7 @@ use super::widgets;
 impl FluxApp {
     /// The settings window, when open.
     pub(crate) fn settings_window(&mut self, ctx: &egui::Context) {
-        let mut open = self.show_settings;
+        let mut open = self.settings_ui.show_settings;
         egui::Window::new("Settings")
             .open(&mut open)
             .resizable(false)
@@ -32,15 +32,15 @@ impl FluxApp {
                 ui.separator();
                 self.budget_settings(ui);
             });
-        self.show_settings = open;
+        self.settings_ui.show_settings = open;
     }
 
     fn key_section(&mut self, ui: &mut Ui) {
         widgets::heading(ui, "API key");
         let lines = key_status(
-            self.key_state.as_ref(),
-            self.demo,
-            self.session_key.as_ref(),
+            self.settings_ui.key_state.as_ref(),
+            self.launch.demo,
+            self.launch.session_key.as_ref(),
         );
         for (tone, text) in &lines {
             let color = match tone {
@@ -52,20 +52,20 @@ impl FluxApp {
             ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
         }
         let offer_session = offers_session_key(
-            self.key_state.as_ref(),
-            self.demo,
-            self.session_key.as_ref(),
+            self.settings_ui.key_state.as_ref(),
+            self.launch.demo,
+            self.launch.session_key.as_ref(),
         );
         ui.horizontal(|ui| {
             let label = ui.label("New key");
-            let hover = if self.demo {
+            let hover = if self.launch.demo {
                 "Your Segmind API key; in demo mode it is kept in memory only, never stored"
             } else {
                 "Your Segmind API key; Save stores it in the OS keyring, never in a file"
             };
             let field = ui
                 .add(
-                    egui::TextEdit::singleline(&mut self.key_entry)
+                    egui::TextEdit::singleline(&mut self.settings_ui.key_entry)
                         .password(true)
                         .hint_text("SG_…")
                         .desired_width(220.0),
@@ -73,8 +73,8 @@ impl FluxApp {
                 .labelled_by(label.id)
                 .on_hover_text(hover);
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let can_save = !self.key_entry.trim().is_empty();
-            let save_hover = if self.demo {
+            let can_save = !self.settings_ui.key_entry.trim().is_empty();
+            let save_hover = if self.launch.demo {
                 "Keep the key for this demo session only (demo mode never uses the OS keyring)"
             } else {
                 "Store the key in the OS keyring"
@@ -95,7 +95,7 @@ impl FluxApp {
             } else if can_save && (save || entered) {
                 self.save_key_entry();
             }
-            let clear_hover = if self.demo {
+            let clear_hover = if self.launch.demo {
                 "Forget the key kept for this demo session"
             } else {
                 "Remove the key from the OS keyring (and forget this session's key)"
@@ -104,7 +104,7 @@ impl FluxApp {
                 self.clear_key();
             }
         });
-        if let Some(w) = &self.key_warning {
+        if let Some(w) = &self.settings_ui.key_warning {
             widgets::warn_line(ui, w);
         }
     }
@@ -112,43 +112,43 @@ impl FluxApp {
     /// Save: the typed key goes to the key store (the OS keyring; in demo mode, memory). Outside
     /// demo mode a session key is dropped, so that the saved key is the one used.
     fn save_key_entry(&mut self) {
-        if let Some(k) = ApiKey::new(&self.key_entry) {
-            self.key_warning = k.shape_warning();
-            if !self.demo && self.session_key.take().is_some() {
+        if let Some(k) = ApiKey::new(&self.settings_ui.key_entry) {
+            self.settings_ui.key_warning = k.shape_warning();
+            if !self.launch.demo && self.launch.session_key.take().is_some() {
                 self.send_configure();
             }
-            self.pending_key = Some(self.jobs.services().save_key(Some(k)));
+            self.settings_ui.pending_key = Some(self.backend.jobs.services().save_key(Some(k)));
         }
-        self.key_entry.clear();
+        self.settings_ui.key_entry.clear();
     }
 
     /// "Use for this session only": the typed key is sent with the configuration and kept in
     /// memory until the app closes; nothing is stored.
     fn use_session_key(&mut self) {
-        if let Some(k) = ApiKey::new(&self.key_entry) {
-            self.key_warning = k.shape_warning();
-            self.session_key = Some(k);
+        if let Some(k) = ApiKey::new(&self.settings_ui.key_entry) {
+            self.settings_ui.key_warning = k.shape_warning();
+            self.launch.session_key = Some(k);
             self.send_configure();
             self.refresh_credits();
         }
-        self.key_entry.clear();
+        self.settings_ui.key_entry.clear();
     }
 
     /// Clear: removes the stored key and forgets a session key (not demo mode's own key).
     fn clear_key(&mut self) {
-        self.key_entry.clear();
-        self.key_warning = None;
-        if !self.demo && self.session_key.take().is_some() {
+        self.settings_ui.key_entry.clear();
+        self.settings_ui.key_warning = None;
+        if !self.launch.demo && self.launch.session_key.take().is_some() {
             self.send_configure();
         }
-        self.pending_key = Some(self.jobs.services().save_key(None));
+        self.settings_ui.pending_key = Some(self.backend.jobs.services().save_key(None));
     }
 
     fn service_section(&mut self, ui: &mut Ui) {
         widgets::heading(ui, "Service");
         let before = self.state.settings.clone();
         let s = &mut self.state.settings;
-        if let Some(base) = &self.base_override {
+        if let Some(base) = &self.launch.base_override {
             widgets::hint_line(
                 ui,
                 &format!(
@@ -158,7 +158,10 @@ impl FluxApp {
         }
         ui.horizontal(|ui| {
             let label = ui.label("Base URL");
-            let entry = self.base_entry.get_or_insert_with(|| s.api_base.clone());
+            let entry = self
+                .settings_ui
+                .base_entry
+                .get_or_insert_with(|| s.api_base.clone());
             let field = ui
                 .add(egui::TextEdit::singleline(entry).desired_width(280.0))
                 .labelled_by(label.id)
@@ -169,13 +172,13 @@ impl FluxApp {
                 match check_base(entry) {
                     Ok(b) => {
                         s.api_base = b;
-                        self.base_error = None;
+                        self.settings_ui.base_error = None;
                     }
-                    Err(e) => self.base_error = Some(e),
+                    Err(e) => self.settings_ui.base_error = Some(e),
                 }
             }
         });
-        if let Some(e) = &self.base_error {
+        if let Some(e) = &self.settings_ui.base_error {
             widgets::error_line(ui, e);
         }
         ui.horizontal(|ui| {
@@ -215,7 +218,7 @@ impl FluxApp {
         let folder = self
             .session
             .output_folder()
-            .or_else(|| default_output_folder(self.demo));
+            .or_else(|| default_output_folder(self.launch.demo));
         match &folder {
             Some(f) => {
                 ui.horizontal(|ui| {
@@ -234,7 +237,7 @@ impl FluxApp {
             }
         }
 
-        where_things_live(ui, self.demo, folder.as_deref());
+        where_things_live(ui, self.launch.demo, folder.as_deref());
 
         if self.state.settings != before {
             self.send_configure();

@@ -83,7 +83,7 @@ impl FluxApp {
     fn over_budget(&self, images: usize) -> Option<budget::OverBudget> {
         budget::check(
             self.daily_budget(),
-            self.spend.today(),
+            self.account.spend.today(),
             self.session.unfinished_images() as f64 * crate::api::DEFAULT_COST_PER_IMAGE,
             budget::estimate(images, self.cost_per_image()),
         )
@@ -99,7 +99,7 @@ impl FluxApp {
 
     /// Today's spend in the top bar; a click opens the Spend window.
     pub(crate) fn spend_label(&mut self, ui: &mut Ui) {
-        let today = self.spend.today();
+        let today = self.account.spend.today();
         let budget = self.daily_budget();
         let text = match budget {
             Some(b) => format!("Today ${today:.2} / ${b:.2}"),
@@ -111,7 +111,7 @@ impl FluxApp {
         } else {
             RichText::new(text)
         };
-        let hover = match (&self.spend.error, budget) {
+        let hover = match (&self.account.spend.error, budget) {
             (Some(e), _) => format!("The spend ledger could not be read: {e}"),
             (None, Some(b)) => format!(
                 "Spent today (local time), of a ${b:.2} daily budget. Click for the spend by day and by control type."
@@ -123,16 +123,16 @@ impl FluxApp {
             .on_hover_text(hover)
             .clicked()
         {
-            self.spend.show = !self.spend.show;
-            if self.spend.show {
-                self.spend.refresh(self.jobs.services());
+            self.account.spend.show = !self.account.spend.show;
+            if self.account.spend.show {
+                self.account.spend.refresh(self.backend.jobs.services());
             }
         }
     }
 
     /// The Spend window.
     pub(crate) fn spend_window(&mut self, ctx: &egui::Context) {
-        let mut open = self.spend.show;
+        let mut open = self.account.spend.show;
         let budget = self.daily_budget();
         // Opens under the figure that opened it (the top bar's right side).
         let right_top = ctx.content_rect().right_top() + egui::vec2(-480.0, 40.0);
@@ -142,8 +142,8 @@ impl FluxApp {
             .collapsible(false)
             .default_width(460.0)
             .show(ctx, |ui| {
-                let Some(s) = self.spend.spend.clone() else {
-                    match &self.spend.error {
+                let Some(s) = self.account.spend.spend.clone() else {
+                    match &self.account.spend.error {
                         Some(e) => widgets::error_line(ui, e),
                         None => ui.label("Reading the ledger…"),
                     };
@@ -153,7 +153,7 @@ impl FluxApp {
                 ui.separator();
                 spend_chart(ui, &s, budget);
             });
-        self.spend.show = open;
+        self.account.spend.show = open;
     }
 
     /// Writes the settings to storage as soon as a change settles (no drag held, no field being
@@ -164,10 +164,10 @@ impl FluxApp {
         storage: Option<&mut (dyn eframe::Storage + 'static)>,
     ) {
         let settled = !ctx.input(|i| i.pointer.any_down()) && ctx.memory(|m| m.focused().is_none());
-        if !settled || self.state.settings == self.stored_settings {
+        if !settled || self.state.settings == self.settings_ui.stored_settings {
             return;
         }
-        self.stored_settings = self.state.settings.clone();
+        self.settings_ui.stored_settings = self.state.settings.clone();
         if let Some(s) = storage {
             eframe::set_value(s, super::state::STORAGE_KEY, &self.state.sanitized());
             s.flush();

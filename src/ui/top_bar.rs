@@ -12,7 +12,7 @@ impl FluxApp {
             ui.add_space(4.0);
             ui.horizontal(|ui| {
                 ui.label(egui::RichText::new(TITLE).strong().size(17.0));
-                if self.demo {
+                if self.launch.demo {
                     ui.separator();
                     ui.label(
                         egui::RichText::new("Demo mode — stand-in server, no key, no network")
@@ -26,12 +26,12 @@ impl FluxApp {
                         .on_hover_text("API key, service, pacing")
                         .clicked()
                     {
-                        self.show_settings = !self.show_settings;
+                        self.settings_ui.show_settings = !self.settings_ui.show_settings;
                     }
                     ui.separator();
                     self.spend_label(ui);
                     ui.separator();
-                    match &self.credits {
+                    match &self.account.credits {
                         Some(CreditsView::Known(c)) => {
                             ui.label(format!("Credits: {c:.2}"))
                                 .on_hover_text("The balance the service last reported");
