@@ -11,7 +11,6 @@
 //! at least [`MIN_SIDE`] pixels a side after any downscale, at most [`MAX_RATIO`] to 1.
 
 pub(crate) mod pixels;
-mod sniff;
 mod usable;
 
 use std::io::Read as _;
@@ -22,8 +21,8 @@ use base64::Engine as _;
 use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, ImageDecoder as _, ImageError, ImageFormat};
 
+use super::media::sniff::{self, Sniffed};
 use crate::types::{InputPreview, InputSource};
-use sniff::Sniffed;
 pub use usable::{MAX_RATIO, MIN_SIDE, check_max_side};
 
 /// JPEG quality for re-encoded inputs; lowered step by step only if the result is still too big.

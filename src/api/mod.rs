@@ -7,6 +7,7 @@ pub mod error;
 pub mod fields;
 pub mod input;
 pub mod key;
+pub mod media;
 pub mod params;
 pub mod response;
 

@@ -238,16 +238,14 @@ impl ImageFormat {
             ImageFormat::Webp => "image/webp",
         }
     }
-    /// Recognises an image by its first bytes (magic number), never by a header's say-so.
+    /// Recognises an answer's image by its first bytes (`image`'s magic numbers, as every sniff
+    /// here), never by a header's say-so: one of the three formats the contract returns.
     pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
-        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(ImageFormat::Jpeg)
-        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(ImageFormat::Png)
-        } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-            Some(ImageFormat::Webp)
-        } else {
-            None
+        match image::guess_format(bytes).ok()? {
+            image::ImageFormat::Jpeg => Some(ImageFormat::Jpeg),
+            image::ImageFormat::Png => Some(ImageFormat::Png),
+            image::ImageFormat::WebP => Some(ImageFormat::Webp),
+            _ => None,
         }
     }
 }

@@ -14,7 +14,6 @@ pub mod journal;
 pub mod ledger;
 pub mod pacer;
 pub mod places;
-mod preview;
 mod resume;
 pub mod runtime;
 mod samples;
@@ -22,8 +21,8 @@ pub mod services;
 pub mod types;
 pub mod variations;
 
+pub use crate::api::media::decode_preview;
 pub use places::Places;
-pub use preview::decode_preview;
 pub use runtime::{Notify, RuntimeDeps, start};
 pub use services::{Pending, PendingSet, Poll, ServiceError, Services, WORKER_STOPPED};
 pub use types::*;

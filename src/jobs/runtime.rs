@@ -25,10 +25,9 @@ use crate::gallery::{NewResult, Store, write_fallback};
 use crate::keystore::KeyStore;
 use tracing::Instrument as _;
 
-/// Called after every event (the UI passes `ctx.request_repaint()`).
-pub type Notify = Arc<dyn Fn() + Send + Sync>;
+pub use super::types::Notify;
 
-pub(crate) use super::preview::{PREVIEW_SIDE, decode_preview};
+pub(crate) use crate::api::media::decode_preview;
 
 /// What the runtime works with besides its settings.
 pub struct RuntimeDeps {

@@ -7,6 +7,9 @@ use std::time::Duration;
 use crate::api::{Accounting, GenParams};
 pub use crate::types::{ApiVersion, GroupTag, InputPreview, InputSource, JobId, KeyState};
 
+/// Called after every event and every service answer (the UI passes `ctx.request_repaint()`).
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
 /// One generation to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobSpec {

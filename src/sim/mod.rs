@@ -15,7 +15,6 @@
 
 mod answers;
 mod faults;
-mod font;
 mod handlers;
 mod render;
 mod server;
@@ -25,7 +24,6 @@ mod validate;
 use std::time::Duration;
 
 pub use faults::{Fault, FaultPlan, FaultSpec, FaultSpecError};
-pub use font::{draw_text, text_width};
 pub use handlers::MAX_BODY;
 pub use render::{RenderSpec, demo_input_png, render};
 pub use server::{SimServer, serve, start_on};

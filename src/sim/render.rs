@@ -8,7 +8,7 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
 
-use super::font::{ADVANCE, LINE_HEIGHT, draw_text, fill_pixels, fill_rect, text_width};
+use crate::api::media::text;
 use crate::api::params::{CnType, ImageFormat};
 
 /// What one output image shows and how it is encoded.
@@ -230,40 +230,35 @@ pub fn draw(spec: &RenderSpec) -> RgbImage {
     let seed_bits = mix(spec.seed as u64 ^ 0x5EED);
     paint_type(&mut img, spec.cn_type, seed_bits);
 
-    // The type's name, big, on a dark band at the top.
+    // The type's name, big, on a dark band at the top: 70 % of the width, at most an eighth of the
+    // height (egui's own font, as the exported grids' labels).
     let name = spec.cn_type.as_str().to_ascii_uppercase();
-    let big = (w * 7 / 10 / text_width(&name, 1).max(1)).clamp(1, (h / 8 / LINE_HEIGHT).max(1));
-    let band = i64::from(big * LINE_HEIGHT + big * 2);
-    fill_rect(&mut img, 0, 0, i64::from(w), band, Rgb([12, 12, 12]));
-    let x = (w.saturating_sub(text_width(&name, big)) / 2) as i32;
-    draw_text(&mut img, x, big as i32, big, Rgb([255, 255, 255]), &name);
+    let (wf, hf) = (w as f32, h as f32);
+    let at_100 = text::text_width(&name, 100.0).max(1.0);
+    let big = (0.7 * wf / at_100 * 100.0).min(hf / 8.0).max(4.0);
+    let band = (big * 1.3).ceil();
+    fill_rect(&mut img, 0, 0, i64::from(w), band as i64, Rgb([12, 12, 12]));
+    let x = (wf - text::text_width(&name, big)) / 2.0;
+    text::draw_text(&mut img, x, big * 0.1, big, Rgb([255, 255, 255]), &name);
 
     // The seed and the prompt's first words on a band at the bottom.
-    let small = (big / 3).max(1);
-    let cols = (w / (ADVANCE * small)).max(4) as usize;
-    let text = format!(
-        "SEED {}\n{}",
-        spec.seed,
-        first_words(&spec.prompt, cols.saturating_sub(1))
-    );
-    let lines = 2;
-    let bottom = i64::from(small * LINE_HEIGHT * lines + small * 2);
+    let small = (big / 3.0).max(4.0);
+    let cols = (wf / text::text_width("m", small).max(1.0)).max(4.0) as usize;
+    let bottom = (small * 2.6).ceil();
     fill_rect(
         &mut img,
         0,
-        i64::from(h) - bottom,
+        i64::from(h) - bottom as i64,
         i64::from(w),
-        bottom,
+        bottom as i64,
         Rgb([12, 12, 12]),
     );
-    draw_text(
-        &mut img,
-        small as i32,
-        (i64::from(h) - bottom + i64::from(small)) as i32,
-        small,
-        Rgb([255, 230, 120]),
-        &text,
-    );
+    let colour = Rgb([255, 230, 120]);
+    let top = hf - bottom + small * 0.2;
+    let seed = format!("SEED {}", spec.seed);
+    text::draw_text(&mut img, small, top, small, colour, &seed);
+    let words = first_words(&spec.prompt, cols.saturating_sub(2));
+    text::draw_text(&mut img, small, top + small * 1.2, small, colour, &words);
     img
 }
 
@@ -368,6 +363,40 @@ pub fn demo_input_png() -> Vec<u8> {
     encode(&img, ImageFormat::Png, 100).unwrap_or_default()
 }
 
+/// Fills the rectangle `x, y, w, h` (clipped to the image) with `color`.
+pub fn fill_rect(img: &mut RgbImage, x: i64, y: i64, w: i64, h: i64, color: Rgb<u8>) {
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    let (x0, y0) = (x.clamp(0, iw), y.clamp(0, ih));
+    let (x1, y1) = (
+        x.saturating_add(w).clamp(0, iw),
+        y.saturating_add(h).clamp(0, ih),
+    );
+    if x0 >= x1 || y0 >= y1 {
+        return;
+    }
+    let stride = iw as usize * 3;
+    let buf: &mut [u8] = img.as_mut();
+    for row in y0..y1 {
+        let start = row as usize * stride + x0 as usize * 3;
+        let end = row as usize * stride + x1 as usize * 3;
+        fill_pixels(&mut buf[start..end], color);
+    }
+}
+
+/// Fills a run of RGB pixels with one colour by doubling copies (cheap even unoptimised).
+pub fn fill_pixels(run: &mut [u8], color: Rgb<u8>) {
+    if run.len() < 3 {
+        return;
+    }
+    run[..3].copy_from_slice(&color.0);
+    let mut filled = 3;
+    while filled < run.len() {
+        let n = filled.min(run.len() - filled);
+        run.copy_within(0..n, filled);
+        filled += n;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +445,17 @@ mod tests {
             let img = image::load_from_memory(&bytes).unwrap();
             assert_eq!((img.width(), img.height()), (97, 64));
         }
+    }
+
+    #[test]
+    fn rectangles_are_clipped_to_the_image() {
+        let mut img = RgbImage::new(10, 10);
+        fill_rect(&mut img, -5, -1, i64::MAX, 3, Rgb([4, 4, 4]));
+        assert_eq!(img.get_pixel(9, 0).0, [4, 4, 4]);
+        assert_eq!(img.get_pixel(0, 3).0, [0, 0, 0]);
+        fill_rect(&mut img, i64::MIN, i64::MIN, 5, 5, Rgb([9, 9, 9]));
+        fill_rect(&mut img, 20, 20, 5, 5, Rgb([9, 9, 9]));
+        assert!(img.pixels().all(|p| p.0 != [9, 9, 9]));
     }
 
     #[test]

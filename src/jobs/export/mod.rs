@@ -8,10 +8,8 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
-mod text;
-
 use super::grid::GridPlan;
-use text::{draw_text, fit};
+use crate::api::media::text::{draw_text, fit};
 
 /// The width of one cell in the exported grid, in pixels.
 pub const CELL_WIDTH: u32 = 384;

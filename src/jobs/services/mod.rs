@@ -22,7 +22,7 @@ pub use request::{BatchPreview, Found, Listing, Reply, Request, Restored};
 use super::clients::Clients;
 use super::export::{ExportError, GridCell};
 use super::grid::GridPlan;
-use super::runtime::Notify;
+use super::types::Notify;
 use super::types::RuntimeConfig;
 use crate::api::input::InputError;
 use crate::api::{ApiError, ApiKey, Credits, GenParams};

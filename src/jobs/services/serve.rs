@@ -6,11 +6,12 @@ use std::sync::Arc;
 use super::request::{Found, Listing, Reply, Request, Restored};
 use super::{ServiceError, reveal};
 use crate::api::input;
+use crate::api::media::{PREVIEW_SIDE, decode_preview};
 use crate::gallery::catalog::Query;
 use crate::gallery::{Entry, Store};
 use crate::jobs::clients::Clients;
 use crate::jobs::export::write_grid_png;
-use crate::jobs::runtime::{Notify, PREVIEW_SIDE, decode_preview};
+use crate::jobs::types::Notify;
 use crate::keystore::KeyStore;
 use crate::types::{InputSource, KeyState};
 

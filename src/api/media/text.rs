@@ -130,4 +130,52 @@ mod tests {
         // Wider text is longer than narrower text (the width is measured, not guessed).
         assert!(text_width("WWWW", 16.0) > text_width("iiii", 16.0));
     }
+
+    fn lit(img: &RgbImage) -> usize {
+        img.pixels().filter(|p| p.0 != [0, 0, 0]).count()
+    }
+
+    /// (From the stand-in's former bitmap font, whose place this text took.)
+    #[test]
+    fn text_lights_pixels_inside_its_box_only_and_more_when_larger() {
+        let mut img = RgbImage::new(200, 60);
+        draw_text(&mut img, 2.0, 3.0, 20.0, Rgb([255, 255, 255]), "AB1");
+        let n = lit(&img);
+        assert!(n > 0);
+        let right = 2.0 + text_width("AB1", 20.0) + 2.0;
+        for (x, y, p) in img.enumerate_pixels() {
+            if p.0 != [0, 0, 0] {
+                assert!((x as f32) < right && (3..3 + 26).contains(&y), "{x},{y}");
+            }
+        }
+        let mut big = RgbImage::new(200, 60);
+        draw_text(&mut big, 2.0, 3.0, 40.0, Rgb([255, 255, 255]), "AB1");
+        assert!(lit(&big) > 2 * n, "twice the size lights more");
+    }
+
+    #[test]
+    fn different_letters_differ_and_a_space_draws_nothing() {
+        let render = |t: &str| {
+            let mut img = RgbImage::new(40, 30);
+            draw_text(&mut img, 0.0, 0.0, 20.0, Rgb([200, 200, 200]), t);
+            img
+        };
+        assert_ne!(render("A"), render("B"));
+        assert_ne!(render("a"), render("A"), "lower case is its own");
+        assert_eq!(lit(&render(" ")), 0);
+        // A character the font lacks is drawn as the font's "notdef" box, never a panic.
+        assert!(lit(&render("\u{E000}")) > 0);
+    }
+
+    #[test]
+    fn clipping_and_odd_sizes_never_panic() {
+        let mut img = RgbImage::new(10, 10);
+        let c = Rgb([1, 2, 3]);
+        draw_text(&mut img, -30.0, -5.0, 30.0, c, "HELLO");
+        draw_text(&mut img, f32::MAX, f32::MAX, 1.0e6, c, "X");
+        draw_text(&mut img, f32::MIN, f32::MIN, 1.0, c, "X");
+        draw_text(&mut img, 0.0, 0.0, 0.0, c, "X");
+        draw_text(&mut img, f32::NAN, 0.0, f32::NAN, c, "X");
+        assert_eq!(text_width("", 20.0), 0.0);
+    }
 }

@@ -2,7 +2,7 @@
 //! long side (a large JPEG decoded at a reduced scale in the IDCT, then resized with SIMD).
 
 /// The long side of the previews sent with results and inputs.
-pub(crate) const PREVIEW_SIDE: u32 = 2048;
+pub const PREVIEW_SIDE: u32 = 2048;
 
 /// Decodes an image for the screen, downscaled to at most [`PREVIEW_SIDE`] on its long side.
 pub fn decode_preview(bytes: &[u8]) -> Option<image::RgbaImage> {
