@@ -43,7 +43,11 @@ fn png_carries_a1111_and_fluxcn_chunks_and_pixels_are_untouched() {
     assert_eq!(request["image"], "/home/artist/photos/knight.jpg");
     assert_eq!(request["seed"], -1, "the seed as sent");
     assert_eq!(request["cn_type"], "depth");
-    assert_eq!(request.as_object().unwrap().len(), 17);
+    assert_eq!(
+        request.as_object().unwrap().len(),
+        fluxcn::api::fields::Field::COUNT + 1,
+        "the image and every field"
+    );
 
     // The A1111 text parses back into the same settings (with the seed used and the size).
     let back = parse_a1111(&parameters.text).unwrap();
