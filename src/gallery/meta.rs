@@ -20,6 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use img_parts::jpeg::{Jpeg, JpegSegment, markers};
+use img_parts::png::Png;
 use img_parts::vp8::VP8Kind;
 use img_parts::webp::WebP;
 use img_parts::{Bytes, ImageEXIF};
@@ -85,45 +86,25 @@ pub fn embed(format: ImageFormat, bytes: &[u8], a1111: &str, request: &str) -> V
     }
 }
 
-/// One PNG chunk as found in a file: its type, its data, and where the whole chunk starts and ends.
-struct Chunk<'a> {
-    kind: [u8; 4],
-    data: &'a [u8],
-    start: usize,
+/// A PNG's chunks as img-parts reads them; `None` when it cannot.
+fn png_of(bytes: &[u8]) -> Option<Png> {
+    Png::from_bytes(Bytes::copy_from_slice(bytes)).ok()
 }
 
-/// The chunks of a PNG, in order; stops (without error) at the first malformed one.
-fn png_chunks(b: &[u8]) -> Vec<Chunk<'_>> {
-    let mut out = Vec::new();
-    if !b.starts_with(PNG_SIGNATURE) {
-        return out;
-    }
-    let mut at = PNG_SIGNATURE.len();
-    while let Some(head) = b.get(at..at + 8) {
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let kind = [head[4], head[5], head[6], head[7]];
-        let Some(data) = at.checked_add(8 + len).and_then(|end| b.get(at + 8..end)) else {
-            break;
-        };
-        out.push(Chunk {
-            kind,
-            data,
-            start: at,
-        });
-        at += 12 + len;
-        if &kind == b"IEND" {
-            break;
-        }
-    }
-    out
-}
-
+/// Our text chunks (the `png` crate encodes them) go just before the image data, where readers that
+/// stop at the pixels still see them.
 fn embed_png(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
-    let chunks = png_chunks(b);
-    if chunks.first().map(|c| &c.kind) != Some(b"IHDR") {
+    let png = png_of(b)?;
+    let chunks = png.chunks();
+    if chunks.first().map(|c| c.kind()) != Some(*b"IHDR") {
         return None;
     }
-    let idat = chunks.iter().find(|c| &c.kind == b"IDAT")?.start;
+    let first_idat = chunks.iter().position(|c| c.kind() == *b"IDAT")?;
+    // The signature, then every chunk before the first IDAT, whole.
+    let idat = PNG_SIGNATURE.len() + chunks[..first_idat].iter().map(|c| c.len()).sum::<usize>();
+    if b.get(idat + 4..idat + 8) != Some(b"IDAT".as_slice()) {
+        return None;
+    }
     let mut text = Vec::new();
     let latin1 = a1111.chars().all(|c| (c as u32) < 256);
     let wrote = if latin1 {
@@ -160,45 +141,6 @@ fn cut(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// The segments before the scan: (marker, payload, start offset of the segment).
-fn jpeg_segments(b: &[u8]) -> Vec<(u8, &[u8], usize)> {
-    let mut out = Vec::new();
-    if !b.starts_with(&[0xFF, 0xD8]) {
-        return out;
-    }
-    let mut at = 2;
-    loop {
-        let start = at;
-        if b.get(at) != Some(&0xFF) {
-            break;
-        }
-        while b.get(at) == Some(&0xFF) {
-            at += 1;
-        }
-        let Some(&marker) = b.get(at) else { break };
-        at += 1;
-        if marker == 0xD9 || marker == 0xDA {
-            out.push((marker, &b[at..at], start));
-            break;
-        }
-        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
-            continue;
-        }
-        let Some(len) = b
-            .get(at..at + 2)
-            .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
-        else {
-            break;
-        };
-        let Some(payload) = (len >= 2).then(|| b.get(at + 2..at + len)).flatten() else {
-            break;
-        };
-        out.push((marker, payload, start));
-        at += len;
-    }
-    out
 }
 
 fn embed_jpeg(b: &[u8], a1111: &str, request: &str) -> Option<Vec<u8>> {
@@ -260,15 +202,19 @@ pub fn png_texts(bytes: &[u8]) -> Vec<(String, String)> {
         }
     }
     if out.is_empty() {
-        for c in png_chunks(bytes) {
-            if &c.kind == b"tEXt" {
-                if let Some(nul) = c.data.iter().position(|&x| x == 0) {
+        let chunks = png_of(bytes)
+            .map(|p| p.chunks().clone())
+            .unwrap_or_default();
+        for c in chunks {
+            let data: &[u8] = c.contents();
+            if c.kind() == *b"tEXt" {
+                if let Some(nul) = data.iter().position(|&x| x == 0) {
                     let latin = |s: &[u8]| s.iter().map(|&x| x as char).collect::<String>();
-                    out.push((latin(&c.data[..nul]), latin(&c.data[nul + 1..])));
+                    out.push((latin(&data[..nul]), latin(&data[nul + 1..])));
                 }
-            } else if &c.kind == b"iTXt" {
+            } else if c.kind() == *b"iTXt" {
                 // keyword \0 flag method lang \0 translated \0 text (uncompressed only).
-                let mut parts = c.data.splitn(2, |&x| x == 0);
+                let mut parts = data.splitn(2, |&x| x == 0);
                 let key = parts.next().unwrap_or_default();
                 let rest = parts.next().unwrap_or_default();
                 if rest.first() == Some(&0) && rest.len() >= 2 {
@@ -288,13 +234,21 @@ pub fn png_texts(bytes: &[u8]) -> Vec<(String, String)> {
     out
 }
 
-/// The `COM` segments of a JPEG, as text.
+/// The `COM` segments of a JPEG, as text (img-parts reads the container).
 pub fn jpeg_comments(bytes: &[u8]) -> Vec<String> {
-    jpeg_segments(bytes)
-        .into_iter()
-        .filter(|(m, _, _)| *m == 0xFE)
-        .map(|(_, p, _)| String::from_utf8_lossy(p).into_owned())
-        .collect()
+    jpeg_of(bytes)
+        .map(|j| {
+            j.segments_by_marker(markers::COM)
+                .map(|s| String::from_utf8_lossy(s.contents()).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A JPEG's segments as img-parts reads them; `None` when it cannot (then it holds no metadata we
+/// can read).
+fn jpeg_of(bytes: &[u8]) -> Option<Jpeg> {
+    Jpeg::from_bytes(Bytes::copy_from_slice(bytes)).ok()
 }
 
 /// The metadata found inside an image, by kind (each the first of its kind; our record and
@@ -331,9 +285,14 @@ pub(crate) fn found(path: &Path, bytes: &[u8]) -> Result<Found, GalleryError> {
             f.invoke = find(INVOKEAI_KEY);
         }
         Some(ImageFormat::Jpeg) => {
-            let segments = jpeg_segments(bytes);
-            for block in jpeg_exif(&segments) {
-                take_exif(&mut f, &exif::read(block));
+            if let Some(jpeg) = jpeg_of(bytes) {
+                // Every `APP1` segment that is an EXIF block (`Exif\0\0`), in order.
+                for s in jpeg.segments_by_marker(markers::APP1) {
+                    let payload = s.contents();
+                    if payload.starts_with(b"Exif\0\0") {
+                        take_exif(&mut f, &exif::read(payload));
+                    }
+                }
             }
             let prefix = format!("{FLUXCN_KEY}:");
             let comments = jpeg_comments(bytes);
@@ -350,7 +309,7 @@ pub(crate) fn found(path: &Path, bytes: &[u8]) -> Result<Found, GalleryError> {
         }
         Some(ImageFormat::Webp) => {
             if let Some(block) = webp_exif(bytes) {
-                take_exif(&mut f, &exif::read(block));
+                take_exif(&mut f, &exif::read(&block));
             }
         }
         None => {
@@ -380,30 +339,9 @@ fn take_exif(f: &mut Found, t: &exif::ExifTexts) {
     }
 }
 
-/// The EXIF blocks of a JPEG (`APP1` segments starting `Exif\0\0`), given its segments.
-fn jpeg_exif<'a>(segments: &[(u8, &'a [u8], usize)]) -> Vec<&'a [u8]> {
-    segments
-        .iter()
-        .filter(|(m, p, _)| *m == 0xE1 && p.starts_with(b"Exif\0\0"))
-        .map(|(_, p, _)| *p)
-        .collect()
-}
-
-/// The `EXIF` chunk of a WebP file.
-pub(crate) fn webp_exif(b: &[u8]) -> Option<&[u8]> {
-    if b.len() < 12 || &b[0..4] != b"RIFF" || &b[8..12] != b"WEBP" {
-        return None;
-    }
-    let mut at = 12usize;
-    while let Some(head) = b.get(at..at.checked_add(8)?) {
-        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        let data = b.get(at + 8..(at + 8).checked_add(size)?)?;
-        if &head[0..4] == b"EXIF" {
-            return Some(data);
-        }
-        at = at + 8 + size + (size & 1);
-    }
-    None
+/// The `EXIF` chunk of a WebP file (img-parts reads the container).
+pub(crate) fn webp_exif(b: &[u8]) -> Option<Bytes> {
+    WebP::from_bytes(Bytes::copy_from_slice(b)).ok()?.exif()
 }
 
 /// What an image file says about its settings, without the sidecar: our own record when present,
@@ -525,16 +463,16 @@ mod tests {
             "a cat ☃\nSteps: 20",
             "{\"prompt\":\"a cat ☃\"}",
         );
-        let before: Vec<_> = png_chunks(&b)
-            .into_iter()
-            .filter(|c| &c.kind != b"tEXt")
-            .map(|c| (c.kind, c.data.to_vec()))
-            .collect();
-        let after: Vec<_> = png_chunks(&out)
-            .into_iter()
-            .filter(|c| &c.kind != b"tEXt" && &c.kind != b"iTXt")
-            .map(|c| (c.kind, c.data.to_vec()))
-            .collect();
+        let kept = |bytes: &[u8]| -> Vec<([u8; 4], Vec<u8>)> {
+            png_of(bytes)
+                .unwrap()
+                .chunks()
+                .iter()
+                .filter(|c| c.kind() != *b"tEXt" && c.kind() != *b"iTXt")
+                .map(|c| (c.kind(), c.contents().to_vec()))
+                .collect()
+        };
+        let (before, after) = (kept(&b), kept(&out));
         assert_eq!(before, after);
         let texts = png_texts(&out);
         assert!(texts.contains(&("parameters".into(), "a cat ☃\nSteps: 20".into())));
