@@ -2,10 +2,13 @@
 //! 1. a batch against the stand-in with no delay and the pacer at 50 requests a minute: the
 //!    throughput it reaches, as a ratio of the pacer's limit (target: within 5 %);
 //! 2. the same batch with the pacer off and 8 at once: CPU time per job and the peak RSS of the
-//!    `fluxcn batch` process.
+//!    `fluxcn batch` process;
+//! 3. recovery from 429s (issue 20): 8 lines of one second each, with a quarter of the answers
+//!    `429` (`Retry-After: 1`), beside the same batch with none (target: at most 15 s).
 //!
 //! Run: `cargo bench --bench batch`. `FLUXCN_BENCH_LINES` sets the number of lines (500 by
-//! default: the paced run then takes about ten minutes, as the pacer allows).
+//! default: the paced run then takes about ten minutes, as the pacer allows);
+//! `FLUXCN_BENCH_ONLY=429` runs the third figure alone.
 // A benchmark harness: a failed unwrap is a failed run, reported at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
@@ -66,7 +69,47 @@ fn run_batch(base: &str, data: &Path, file: &Path, out: &Path, extra: &[&str]) -
     d
 }
 
+/// Figure 3: the same 8 one-second lines against a stand-in without faults and one answering a
+/// quarter of them 429 with `Retry-After: 1` (the same seeded draws every run).
+fn rate_limited_recovery(rt: &tokio::runtime::Runtime, dir: &Path) {
+    let run = |faults: &str, name: &str| {
+        let server = rt
+            .block_on(sim::start(SimConfig {
+                delay: Duration::from_secs(1),
+                faults: faults.parse().unwrap(),
+                seed: 7,
+                ..Default::default()
+            }))
+            .unwrap();
+        let file = write_batch(dir, &format!("{name}.jsonl"), 8);
+        let wall = run_batch(
+            &server.base_url(),
+            &dir.join(format!("data-{name}")),
+            &file,
+            &dir.join(format!("out-{name}")),
+            &[],
+        );
+        let stats = server.stats();
+        (wall, stats.v1_requests)
+    };
+    let (clean, clean_requests) = run("", "clean");
+    let (limited, limited_requests) = run("429:0.25", "limited");
+    println!("| 429 recovery (8 lines of 1 s, concurrency 4) | measured | target |");
+    println!("|---|---|---|");
+    println!(
+        "| no 429 | {:.1} s ({clean_requests} requests) | – |",
+        clean.as_secs_f64()
+    );
+    println!(
+        "| a quarter answered 429 (Retry-After: 1) | {:.1} s ({limited_requests} requests; {:.2}× the time without) | ≤ 15 s |",
+        limited.as_secs_f64(),
+        limited.as_secs_f64() / clean.as_secs_f64()
+    );
+    println!();
+}
+
 fn main() {
+    let only_429 = std::env::var("FLUXCN_BENCH_ONLY").is_ok_and(|v| v == "429");
     let n: usize = std::env::var("FLUXCN_BENCH_LINES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -85,6 +128,11 @@ fn main() {
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.png"), sim::demo_input_png()).unwrap();
+
+    rate_limited_recovery(&rt, dir.path());
+    if only_429 {
+        return;
+    }
 
     println!("| figure ({n} lines, stand-in without delay) | measured | target |");
     println!("|---|---|---|");

@@ -87,6 +87,15 @@ pub const RANDOM_SEED: i64 = -1;
 /// The largest seed we send (JavaScript-safe integers; the gateway is a JSON service).
 pub const MAX_SEED: i64 = (1 << 53) - 1;
 
+/// The largest seed fluxcn picks at random: ten digits at most, which every tool and every person
+/// copies without trouble (the contract allows up to [`MAX_SEED`]).
+pub const MAX_RANDOM_SEED: i64 = u32::MAX as i64;
+
+/// A seed picked at random (0 to [`MAX_RANDOM_SEED`]): the one place fluxcn chooses one.
+pub fn random_seed() -> i64 {
+    fastrand::i64(0..=MAX_RANDOM_SEED)
+}
+
 /// The 26 sampler names, in ComfyUI's `KSAMPLER_NAMES` order (see the contract: an inference from the
 /// page's count and order, kept here as data so it can change in one place).
 pub const SAMPLERS: [&str; 26] = [

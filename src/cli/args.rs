@@ -269,8 +269,9 @@ pub struct BatchArgs {
     /// How many requests run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
-    /// At most this many requests a minute (your plan's rate limit); none by default.
-    #[arg(long, value_name = "N", value_parser = parse_rate)]
+    /// At most this many requests a minute: a number, or your Segmind plan's limit (`free`: 5,
+    /// `pro`: 50); none by default. A 429 holds new requests for the time the service asks either way.
+    #[arg(long, value_name = "N|free|pro", value_parser = parse_rate)]
     pub rate_per_minute: Option<f64>,
     /// The daily budget in USD: no line is sent that would take today's spend over it.
     #[arg(long, value_name = "USD", env = crate::jobs::budget::BUDGET_ENV, value_parser = parse_budget)]
@@ -280,11 +281,19 @@ pub struct BatchArgs {
     pub max_input_side: u32,
 }
 
+/// A rate a minute, or a Segmind plan's (`free`: 5, `pro`: 50).
 fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
+    let t = s.trim().to_ascii_lowercase();
+    if let Some((_, rate)) = crate::jobs::pacer::PLAN_RATES
+        .iter()
+        .find(|(plan, _)| plan.to_ascii_lowercase().starts_with(&t) && !t.is_empty())
+    {
+        return Ok(*rate);
+    }
+    match t.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000.0 => Ok(v),
         _ => Err(format!(
-            "`{s}`: a rate is a number of requests a minute, above 0"
+            "`{s}`: a rate is a number of requests a minute, above 0, or a plan: free (5) or pro (50)"
         )),
     }
 }

@@ -139,7 +139,7 @@ fn sample_specs(params: &GenParams, input: &InputSource, g: &GenArgs) -> Vec<Job
 /// A real seed for `-1`, so that several requests can share (or step from) it.
 fn concrete_seed(seed: i64) -> i64 {
     if seed == params::RANDOM_SEED {
-        fastrand::i64(0..=u32::MAX as i64)
+        crate::api::params::random_seed()
     } else {
         seed
     }

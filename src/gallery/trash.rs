@@ -11,7 +11,59 @@ use super::error::io;
 use super::store::{IMAGE_EXTS, INPUTS_DIR, Store, THUMBS_DIR, TRASH_DIR, image_stem};
 use super::{Entry, GalleryError};
 
+/// A picture in the trash, as the Trash view lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trashed {
+    pub id: String,
+    /// The image file's name in the trash.
+    pub file: String,
+    /// Its prompt and rating, from its sidecar (empty and 0 when that is missing or unreadable).
+    pub prompt: String,
+    pub rating: u8,
+}
+
 impl Store {
+    /// The pictures in the trash, the newest picture first. A file that is not one of ours is
+    /// left out.
+    pub fn trashed(&self) -> Result<Vec<Trashed>, GalleryError> {
+        let _st = self.lock();
+        let trash = self.dir().join(TRASH_DIR);
+        if std::fs::symlink_metadata(&trash).is_ok_and(|m| !m.is_dir()) {
+            own_subdir(self.dir(), TRASH_DIR)?;
+        }
+        let entries = match std::fs::read_dir(&trash) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("list", &trash)(e)),
+        };
+        let mut found: Vec<(u64, Trashed)> = Vec::new();
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = image_stem(&file).filter(|id| valid_id(id)) else {
+                continue;
+            };
+            if !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let sidecar = super::meta::read_sidecar(&trash.join(format!("{id}.json"))).ok();
+            let when = sidecar.as_ref().map_or(0, |s| s.created_unix_ms);
+            found.push((
+                when,
+                Trashed {
+                    id: id.to_owned(),
+                    file: file.clone(),
+                    prompt: sidecar
+                        .as_ref()
+                        .map(|s| s.params.prompt.clone())
+                        .unwrap_or_default(),
+                    rating: sidecar.as_ref().map_or(0, |s| s.rating),
+                },
+            ));
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        Ok(found.into_iter().map(|(_, t)| t).collect())
+    }
+
     /// Moves the image and its sidecar into `<dir>/.trash/` (see [`Store::undo_delete`]).
     pub fn delete(&self, id: &str) -> Result<(), GalleryError> {
         if !valid_id(id) {

@@ -341,7 +341,7 @@ pub fn plan(
         return Err(GridError::TooLarge { cells: rows * cols });
     }
     let seed = if base.seed == params::RANDOM_SEED {
-        fastrand::i64(0..=u32::MAX as i64)
+        params::random_seed()
     } else {
         base.seed
     };

@@ -181,9 +181,9 @@ async fn resume_v2(
         _ = cancel.cancelled() => { finish(sh, id, spec.batch.as_ref(), cancelled()); return; }
         p = permits.acquire_owned() => p,
     };
-    let wait = sh.pacer.reserve();
+    let (wait, why) = sh.pacer.reserve();
     if !wait.is_zero() {
-        sh.stage(id, Stage::Pacing { wait });
+        sh.stage(id, super::runtime::held_stage(wait, why));
         tokio::select! {
             _ = cancel.cancelled() => { finish(sh, id, spec.batch.as_ref(), cancelled()); return; }
             _ = tokio::time::sleep(wait) => {}

@@ -355,7 +355,6 @@ pub(super) fn finish(
         .remove(&id);
     match outcome {
         Ok((images, accounting)) => {
-            sh.pacer.on_success();
             sh.journal(|j| j.end(id, "saved"));
             sh.emit(Event::Done {
                 id,
@@ -405,7 +404,8 @@ pub(super) fn progress_sink(
                 rate_limited,
             } => {
                 if rate_limited {
-                    sh.pacer.on_rate_limited();
+                    // Every other request waits as long as this one (the service's wait).
+                    sh.pacer.on_rate_limited(delay);
                 }
                 Stage::Retrying {
                     attempt,
@@ -546,6 +546,14 @@ fn reserve_budget(
         })
 }
 
+/// What a job waiting at the pacer shows: its slot at the user's rate, or the service's wait.
+pub(super) fn held_stage(wait: std::time::Duration, why: super::pacer::Held) -> Stage {
+    match why {
+        super::pacer::Held::Rate => Stage::Pacing { wait },
+        super::pacer::Held::RateLimited => Stage::RateLimited { wait },
+    }
+}
+
 /// The last steps before a job is sent: the pacer's slot, and a batch line's durable "sent" mark.
 pub(super) async fn clear_to_send(
     sh: &Arc<Shared>,
@@ -553,9 +561,9 @@ pub(super) async fn clear_to_send(
     spec: &JobSpec,
     cancel: &CancellationToken,
 ) -> Result<(), JobEnd> {
-    let wait = sh.pacer.reserve();
+    let (wait, why) = sh.pacer.reserve();
     if !wait.is_zero() {
-        sh.stage(id, Stage::Pacing { wait });
+        sh.stage(id, held_stage(wait, why));
         tokio::select! {
             _ = cancel.cancelled() => return Err(JobEnd::Cancelled { maybe_billed: false }),
             _ = tokio::time::sleep(wait) => {}

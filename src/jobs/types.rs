@@ -98,8 +98,13 @@ pub enum Stage {
     Queued,
     /// Reading, orienting and scaling the input image.
     Preparing,
-    /// Waiting for the rate limiter.
+    /// Waiting for its slot at the user's rate.
     Pacing {
+        wait: Duration,
+    },
+    /// Held back because the service said too many requests (429): nothing new goes before the
+    /// wait it asked for is over.
+    RateLimited {
         wait: Duration,
     },
     Sending {
@@ -132,6 +137,12 @@ impl Stage {
             Stage::Preparing => "preparing input".into(),
             Stage::Pacing { wait } => {
                 format!("pacing: next slot in {:.0} s", wait.as_secs_f64().ceil())
+            }
+            Stage::RateLimited { wait } => {
+                format!(
+                    "rate-limited, next try in {:.0} s",
+                    wait.as_secs_f64().ceil()
+                )
             }
             Stage::Sending { attempt: 1 } => "sending".into(),
             Stage::Sending { attempt } => format!("sending (attempt {attempt})"),

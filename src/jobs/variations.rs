@@ -232,7 +232,7 @@ pub fn expand_choices(template: &str) -> Result<Vec<Variation>, VariationError> 
 /// `base` empty gives no jobs.
 pub fn specs(template: &str, base: &[JobSpec], group: u64) -> Result<Vec<JobSpec>, VariationError> {
     let variations = expand_choices(template)?;
-    let shared_seed = fastrand::i64(0..=i64::from(u32::MAX));
+    let shared_seed = crate::api::params::random_seed();
     let mut out = Vec::with_capacity(variations.len() * base.len());
     for (col, v) in variations.iter().enumerate() {
         for (row, b) in base.iter().enumerate() {

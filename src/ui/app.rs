@@ -29,6 +29,9 @@ pub(crate) struct InputView {
     pub error: Option<String>,
     /// The preview asked of the services, until it answers.
     pub pending: Option<Pending<Result<InputPreview, ServiceError>>>,
+    /// The name to show instead of the source (a kept copy restored from the gallery shows the
+    /// original file's name, not `.inputs/<hash>`).
+    pub shown_as: Option<String>,
 }
 
 /// The credit balance as last heard.
@@ -202,19 +205,28 @@ impl FluxApp {
 
     /// Makes `source` the input image and asks the runtime for its preview.
     pub(crate) fn set_input(&mut self, source: InputSource) {
+        self.set_input_named(source, None);
+    }
+
+    /// [`FluxApp::set_input`], shown under `shown_as` (the original name of a kept copy).
+    pub(crate) fn set_input_named(&mut self, source: InputSource, shown_as: Option<String>) {
         self.state.input = match &source {
             InputSource::File(_) | InputSource::Url(_) => Some(source.clone()),
             InputSource::Bytes { .. } => None,
         };
-        if let InputSource::Url(u) = &source {
-            self.inputs.url_entry = u.clone();
-        }
+        // The URL field shows this input's URL, or nothing: never an earlier one.
+        self.inputs.url_entry = match &source {
+            InputSource::Url(u) => u.clone(),
+            InputSource::File(_) | InputSource::Bytes { .. } => String::new(),
+        };
+        self.inputs.url_error = None;
         self.inputs.input = Some(InputView {
             source: source.clone(),
             texture: None,
             preview: None,
             error: None,
             pending: Some(self.backend.jobs.services().load_input(source)),
+            shown_as: shown_as.filter(|s| !s.trim().is_empty()),
         });
     }
 
@@ -268,13 +280,18 @@ impl FluxApp {
             prompt_template: None,
             batch: None,
         };
-        self.state.prompt_history.remember(&spec.params.prompt);
         self.knobs.browse.reset();
         self.check_then_submit(spec);
     }
 
-    /// Queues `spec` under a fresh id (Generate, or an explicit Re-run).
+    /// Queues `spec` under a fresh id (Generate, or an explicit Re-run). Its prompt (the template,
+    /// for variations) joins the history now that it is sent, not when a question was asked.
     pub(crate) fn submit(&mut self, spec: JobSpec) {
+        let prompt = spec
+            .prompt_template
+            .clone()
+            .unwrap_or_else(|| spec.params.prompt.clone());
+        self.state.prompt_history.remember(&prompt);
         let id = jobs::next_job_id();
         self.session
             .add_job(JobEntry::new(id, spec.clone(), self.session.now));
@@ -308,7 +325,12 @@ impl FluxApp {
         for e in events {
             match e {
                 egui::Event::Paste(text) => {
-                    if let Some(src) = input_from_text(&text) {
+                    if let Some(InputSource::File(p)) = input_from_text(&text) {
+                        // A pasted path is read as a dropped file is: a saved image restores
+                        // its settings (and input), any other image becomes the input.
+                        let reading = self.backend.jobs.services().read_result(p.clone());
+                        self.inputs.pending_drops.push((p, reading));
+                    } else if let Some(src) = input_from_text(&text) {
                         self.set_input(src);
                     } else {
                         self.notices.push(format!(
@@ -340,6 +362,11 @@ impl FluxApp {
                 self.tabs.compare.request_send()
             }
             UiCommand::Generate => self.generate(),
+            // In the Gallery, Ctrl+Z undoes the gallery's last action, never a knob's edit.
+            UiCommand::Undo if self.tabs.tab == Tab::Gallery => {
+                let services = self.backend.jobs.services().clone();
+                self.tabs.gallery.undo_last(&services);
+            }
             UiCommand::Undo => {
                 self.knobs.undo.undo(&mut self.state.params);
             }
@@ -350,10 +377,10 @@ impl FluxApp {
             UiCommand::CycleCompareMode => {
                 self.results.result_compare.mode = self.results.result_compare.mode.next();
             }
-            UiCommand::ShowResult => self.tabs.tab = Tab::Result,
-            UiCommand::ShowCompare => self.tabs.tab = Tab::Compare,
-            UiCommand::ShowGallery => self.tabs.tab = Tab::Gallery,
-            UiCommand::ShowBatch => self.tabs.tab = Tab::Batch,
+            UiCommand::ShowResult => self.switch_tab(Tab::Result),
+            UiCommand::ShowCompare => self.switch_tab(Tab::Compare),
+            UiCommand::ShowGallery => self.switch_tab(Tab::Gallery),
+            UiCommand::ShowBatch => self.switch_tab(Tab::Batch),
             UiCommand::ToggleSettings => {
                 self.settings_ui.show_settings = !self.settings_ui.show_settings
             }
@@ -363,6 +390,19 @@ impl FluxApp {
             UiCommand::ShortcutsSheet => {
                 self.ui_commands.palette.sheet = !self.ui_commands.palette.sheet
             }
+        }
+    }
+}
+
+impl FluxApp {
+    /// Shows `tab`. A question about sending (variations, the same picture again) belongs to the
+    /// view it was asked from: leaving it answers "Cancel", nothing is sent.
+    pub(crate) fn switch_tab(&mut self, tab: Tab) {
+        if tab != self.tabs.tab {
+            self.knobs.sending.cancel_variations();
+            self.knobs.confirm_duplicate = None;
+            self.knobs.sending.duplicate_of = None;
+            self.tabs.tab = tab;
         }
     }
 }
@@ -454,12 +494,14 @@ impl FluxApp {
 
     /// The central panel: the latest result, the comparison view or the gallery.
     fn central(&mut self, ui: &mut egui::Ui) {
+        let mut tab = self.tabs.tab;
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.tabs.tab, Tab::Result, "Result");
-            ui.selectable_value(&mut self.tabs.tab, Tab::Compare, "Compare");
-            ui.selectable_value(&mut self.tabs.tab, Tab::Gallery, "Gallery");
-            ui.selectable_value(&mut self.tabs.tab, Tab::Batch, "Batch");
+            ui.selectable_value(&mut tab, Tab::Result, "Result");
+            ui.selectable_value(&mut tab, Tab::Compare, "Compare");
+            ui.selectable_value(&mut tab, Tab::Gallery, "Gallery");
+            ui.selectable_value(&mut tab, Tab::Batch, "Batch");
         });
+        self.switch_tab(tab);
         ui.separator();
         let mut out = Vec::new();
         let action = match self.tabs.tab {
@@ -506,8 +548,7 @@ impl FluxApp {
         if images > 0
             && let Some(refusal) = self.budget_blocker(images)
         {
-            let ctx = ui.ctx().clone();
-            self.refuse_submits(&ctx, &mut out, &refusal);
+            self.refuse_submits(&mut out, &refusal);
         }
         for c in out {
             if let Command::Submit { id, spec } = &c {
@@ -527,7 +568,12 @@ impl FluxApp {
                 input_was,
             }) => match input.filter(|p| p.is_file()) {
                 Some(path) => {
-                    self.set_input(InputSource::File(path));
+                    // Named as the artist knew it (the sidecar's input), not by its kept copy.
+                    let name = std::path::Path::new(&input_was)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| input_was.clone());
+                    self.set_input_named(InputSource::File(path), Some(name));
                     self.use_settings(params, "Settings and input image restored from the gallery");
                 }
                 None => self.use_settings(

@@ -306,6 +306,13 @@ impl FluxApp {
         let Some(t) = &self.tabs.batch.tracker else {
             return;
         };
+        // A line being sent shows its job's live status, the one the Queue shows (a countdown
+        // ticks here as there), not the text of the stage when it arrived.
+        let session = &self.session;
+        let live = |i: usize| {
+            let id = t.job_of(i)?;
+            session.job(id).map(|j| j.status_text(session.now))
+        };
         use egui_extras::{Column, TableBuilder};
         TableBuilder::new(ui)
             .striped(true)
@@ -328,7 +335,11 @@ impl FluxApp {
                     row.col(|ui| {
                         ui.label(line.line_no.to_string());
                     });
-                    row.col(|ui| status_cell(ui, status));
+                    let now = match status {
+                        LineStatus::Running(_) => live(i),
+                        _ => None,
+                    };
+                    row.col(|ui| status_cell(ui, status, now));
                     row.col(|ui| {
                         ui.label(line.params.cn_type.as_str());
                     });
@@ -345,14 +356,14 @@ impl FluxApp {
 
 /// A line's status, coloured, cut with an ellipsis when narrow; the whole (and any message or
 /// saved path) on hover.
-fn status_cell(ui: &mut Ui, status: &LineStatus) {
+fn status_cell(ui: &mut Ui, status: &LineStatus, live: Option<String>) {
     let color = match status {
         LineStatus::Saved(_) | LineStatus::SavedBefore(_) => widgets::OK,
         LineStatus::Failed { .. } | LineStatus::OverBudget(_) => widgets::ERROR,
         LineStatus::Unknown(_) => widgets::WARN,
         _ => ui.visuals().text_color(),
     };
-    let label = status.label();
+    let label = live.unwrap_or_else(|| status.label());
     let r = ui.add(egui::Label::new(RichText::new(label.as_str()).color(color)).truncate());
     let detail = match status {
         LineStatus::Failed { message, .. } | LineStatus::OverBudget(message) => {

@@ -106,7 +106,9 @@ impl UiCommand {
             UiCommand::Generate => {
                 "Send this job (billed); on the Compare tab, send the comparison"
             }
-            UiCommand::Undo => "Undo the last change to the settings",
+            UiCommand::Undo => {
+                "Undo the last change to the settings (in the Gallery: the last delete)"
+            }
             UiCommand::Redo => "Redo the change undone last",
             UiCommand::OpenImage => "Choose an image file as the control image",
             UiCommand::CycleCompareMode => {
@@ -266,13 +268,16 @@ fn modifier_count(m: Modifiers) -> u8 {
 /// The commands whose label holds every word of `query` (any case), in [`UiCommand::ALL`]'s order.
 pub fn matching(query: &str) -> Vec<UiCommand> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-    UiCommand::ALL
+    let has = |text: &str| {
+        let text = text.to_lowercase();
+        words.iter().all(|w| text.contains(w.as_str()))
+    };
+    // Commands named by the words first, then those whose description has them.
+    let (named, described): (Vec<UiCommand>, Vec<UiCommand>) = UiCommand::ALL
         .into_iter()
-        .filter(|c| {
-            let hay = format!("{} {}", c.label(), c.tooltip()).to_lowercase();
-            words.iter().all(|w| hay.contains(w.as_str()))
-        })
-        .collect()
+        .filter(|c| has(&format!("{} {}", c.label(), c.tooltip())))
+        .partition(|c| has(c.label()));
+    named.into_iter().chain(described).collect()
 }
 
 #[cfg(test)]
@@ -298,6 +303,8 @@ mod tests {
     #[test]
     fn the_palette_finds_by_words_in_any_case() {
         assert_eq!(matching("undo"), [UiCommand::Undo, UiCommand::Redo]);
+        // A command named by the words comes before one that only mentions them.
+        assert_eq!(matching("gallery")[0], UiCommand::ShowGallery);
         assert_eq!(matching("GALLERY show"), [UiCommand::ShowGallery]);
         assert_eq!(matching(""), UiCommand::ALL.to_vec());
         assert!(matching("no such thing").is_empty());

@@ -136,13 +136,14 @@ impl FluxApp {
             .selected_text(mode.label())
             .show_ui(ui, |ui| {
                 for m in SeedMode::ALL {
-                    ui.selectable_value(mode, m, m.label());
+                    ui.selectable_value(mode, m, m.label())
+                        .on_hover_text(m.explained());
                 }
             })
             .response
-            .on_hover_text(
-                "Locked: the same seed every run. Random: the server picks (-1), or a new number each run",
-            );
+            .on_hover_text(mode.explained());
+        // The mode in words, always in view (the two random modes differ in when the seed is known).
+        widgets::hint_line(ui, mode.explained());
         let locked = *mode == SeedMode::Locked;
         let p = &mut self.state.params;
         if p.seed < 0 {
@@ -164,7 +165,7 @@ impl FluxApp {
                 .on_hover_text("Pick a new random seed now (and lock it)")
                 .clicked()
             {
-                p.seed = fastrand::i64(0..=MAX_SEED);
+                p.seed = crate::api::params::random_seed();
                 self.state.settings.seed_mode = SeedMode::Locked;
             }
         });

@@ -516,7 +516,12 @@ impl FluxApp {
         let (rect, resp) = ui.allocate_exact_size(vec2(width, side), Sense::click());
         let selected = self.is_shown(item);
         let (head, changed) = (heading(item), changes(item, older));
-        let name = format!("history: {}", head.replace('\n', "; "));
+        // This session's results carry their number, the one the change line names (#7 -> #8).
+        let number = item.session.map(|i| format!("#{}", i + 1));
+        let name = match &number {
+            Some(n) => format!("history: {n} · {}", head.replace('\n', "; ")),
+            None => format!("history: {}", head.replace('\n', "; ")),
+        };
         resp.widget_info(|| WidgetInfo::selected(Role::Button, true, selected, &name));
         // What changed is the tooltip's for the eye, the description's for a screen reader.
         let description = changed.replace('\n', ";");
@@ -545,6 +550,17 @@ impl FluxApp {
                         visuals.weak_text_color(),
                     );
                 }
+            }
+            if let Some(n) = &number {
+                let at = rect.left_top() + vec2(3.0, 2.0);
+                let font = egui::FontId::proportional(11.0);
+                let galley = painter.layout_no_wrap(n.clone(), font, Color32::WHITE);
+                painter.rect_filled(
+                    Rect::from_min_size(at, galley.size() + vec2(4.0, 0.0)),
+                    2.0,
+                    Color32::from_black_alpha(170),
+                );
+                painter.galley(at + vec2(2.0, 0.0), galley, Color32::WHITE);
             }
             let stroke = if selected {
                 visuals.selection.stroke

@@ -60,8 +60,20 @@ impl FluxApp {
             widgets::hint_line(ui, "No input image yet.");
             return;
         };
-        ui.add(egui::Label::new(super::app::shorten(&view.source.describe(), 60)).truncate())
-            .on_hover_text(view.source.describe());
+        // A kept copy restored from the gallery is named as the artist knew it.
+        let shown = view
+            .shown_as
+            .clone()
+            .unwrap_or_else(|| view.source.describe());
+        let hover = match &view.shown_as {
+            Some(name) => format!(
+                "{name}\n(the copy kept with the result: {})",
+                view.source.describe()
+            ),
+            None => view.source.describe(),
+        };
+        ui.add(egui::Label::new(super::app::shorten(&shown, 60)).truncate())
+            .on_hover_text(hover);
         if view.pending.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -101,6 +113,11 @@ impl FluxApp {
     fn use_url(&mut self) {
         let text = self.inputs.url_entry.trim().to_owned();
         self.inputs.url_error = None;
+        if text.is_empty() {
+            self.inputs.url_error =
+                Some("Paste or type an image's web address (https://…) first.".into());
+            return;
+        }
         match super::app::input_from_text(&text) {
             Some(src) => self.set_input(src),
             None => {

@@ -26,7 +26,10 @@ impl FluxApp {
         let Some(spec) = self.knobs.confirm_duplicate.clone() else {
             return;
         };
-        let mut decided = None;
+        // Esc answers "Cancel", as in any dialog.
+        let mut decided = ctx
+            .input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+            .then_some(false);
         egui::Window::new("Make the same picture again?")
             .collapsible(false)
             .resizable(false)
@@ -78,13 +81,19 @@ impl FluxApp {
         if self.launch.session_key.is_some() {
             return;
         }
-        let text = match &self.settings_ui.key_state {
-            Some(KeyState::Missing) => {
-                "No API key yet: generating needs your Segmind API key.".to_owned()
-            }
-            Some(KeyState::Unavailable(_)) => {
-                "No API key can be read: this system's keyring is not available.".to_owned()
-            }
+        // In an artist's words: what to do. The technical reason waits behind "Details".
+        let (text, details) = match &self.settings_ui.key_state {
+            Some(KeyState::Missing) => (
+                "To generate, add your Segmind API key (from segmind.com, under API keys)."
+                    .to_owned(),
+                None,
+            ),
+            Some(KeyState::Unavailable(why)) => (
+                "To generate, add your Segmind API key. This computer has no password store \
+                 fluxcn can use, so the key is kept until you close the app."
+                    .to_owned(),
+                Some(why.clone()),
+            ),
             _ => return,
         };
         egui::Panel::top("key_banner").show(ui, |ui| {
@@ -101,7 +110,17 @@ impl FluxApp {
                 {
                     self.settings_ui.show_settings = true;
                 }
+                if details.is_some() {
+                    ui.toggle_value(&mut self.settings_ui.key_details, "Details")
+                        .on_hover_text("Why the key cannot be kept between sessions");
+                }
             });
+            if let (true, Some(why)) = (self.settings_ui.key_details, &details) {
+                widgets::hint_line(
+                    ui,
+                    &format!("{why} (SEGMIND_API_KEY in the environment also works.)"),
+                );
+            }
         });
     }
 

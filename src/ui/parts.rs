@@ -85,6 +85,8 @@ pub(crate) struct SettingsPart {
     pub base_entry: Option<String>,
     pub base_error: Option<String>,
     pub key_state: Option<KeyState>,
+    /// The banner's "Details" (the technical reason there is no password store) is open.
+    pub key_details: bool,
     /// The key's state asked for (at start, or after Save/Clear) and not answered yet.
     pub pending_key: Option<Pending<KeyState>>,
     /// The settings as last written to storage (a change is written at once, not at the next

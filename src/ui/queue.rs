@@ -223,7 +223,11 @@ fn identity_line(ui: &mut Ui, job: &JobEntry) {
             ));
         }
         None => {
-            cut(ui, RichText::new(&p.prompt).weak());
+            // Cut in the middle: prompts that differ at their end still look different.
+            let width = ui.available_width();
+            let shown = widgets::middle_cut(ui, &p.prompt, width);
+            ui.add(egui::Label::new(RichText::new(shown).weak()).truncate())
+                .on_hover_text(p.prompt.as_str());
         }
     }
 }
@@ -333,6 +337,10 @@ fn detail(ui: &Ui, job: &JobEntry, cx: &CardContext) -> RichText {
     match &job.status {
         JobStatus::Active(Stage::Pacing { .. }) => {
             RichText::new(cx.pacing_why.as_str()).color(widgets::WARN)
+        }
+        JobStatus::Active(Stage::RateLimited { .. }) => {
+            RichText::new("the service said too many requests (429): waiting the time it asked for")
+                .color(widgets::WARN)
         }
         JobStatus::Active(Stage::Retrying { reason, .. }) => {
             RichText::new(reason.as_str()).color(widgets::WARN)

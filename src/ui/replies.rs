@@ -79,7 +79,24 @@ impl FluxApp {
                 }
                 self.results.view.reset();
             }
-            Event::Failed { id, failure } => self.session.on_failed(id, failure),
+            Event::Failed { id, failure } => {
+                // A 404 for every job: the base URL most likely lacks its /v1.
+                let base = self
+                    .launch
+                    .base_override
+                    .clone()
+                    .unwrap_or_else(|| self.state.settings.api_base.clone());
+                if failure.kind == crate::jobs::FailureKind::Http(404)
+                    && super::settings::missing_version(&base)
+                {
+                    self.push_notice(format!(
+                        "The service answered 404 (not found): the base URL {base} has no /v1 at \
+                         its end. Add /v1 in Settings (Segmind's API is at {}).",
+                        crate::api::DEFAULT_API_BASE
+                    ));
+                }
+                self.session.on_failed(id, failure);
+            }
             Event::Cancelled { id, maybe_billed } => self.session.on_cancelled(id, maybe_billed),
             Event::Recovered {
                 id,
@@ -95,29 +112,12 @@ impl FluxApp {
         }
     }
 
-    /// Turns the submits in `out` into jobs refused at once (shown in the queue and their panel
-    /// like any failure), sending nothing: `refusal` says why (the daily budget).
-    pub(crate) fn refuse_submits(
-        &mut self,
-        ctx: &egui::Context,
-        out: &mut Vec<crate::jobs::Command>,
-        refusal: &str,
-    ) {
-        for c in std::mem::take(out) {
-            match c {
-                crate::jobs::Command::Submit { id, spec } => {
-                    self.session
-                        .add_job(JobEntry::new(id, spec, self.session.now));
-                    let failure = crate::jobs::JobFailure {
-                        message: refusal.to_owned(),
-                        kind: crate::jobs::FailureKind::Budget,
-                        maybe_billed: false,
-                    };
-                    self.apply_event(ctx, Event::Failed { id, failure });
-                }
-                other => out.push(other),
-            }
-        }
+    /// A whole click refused before anything went out (the daily budget): its submits are
+    /// dropped, no queue card is made, and `refusal` is said once (the comparison says it where
+    /// its cells would have been).
+    pub(crate) fn refuse_submits(&mut self, out: &mut Vec<crate::jobs::Command>, refusal: &str) {
+        out.retain(|c| !matches!(c, crate::jobs::Command::Submit { .. }));
+        self.tabs.compare.refused(refusal);
         self.push_notice(format!("Nothing was sent. {refusal}"));
     }
 

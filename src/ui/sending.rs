@@ -40,6 +40,11 @@ impl Sending {
     pub fn checking(&self) -> bool {
         self.checking.is_some()
     }
+
+    /// Answers "Cancel" to the question about sending variations, if one is asked.
+    pub fn cancel_variations(&mut self) {
+        self.variations = None;
+    }
 }
 
 /// A variation error as the window says it.
@@ -166,7 +171,10 @@ impl FluxApp {
             .and_then(|s| s.prompt_template.clone())
             .unwrap_or_default();
         let n = specs.len();
-        let mut decided = None;
+        // Esc answers "Cancel", as in any dialog.
+        let mut decided = ctx
+            .input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+            .then_some(false);
         egui::Window::new("Send the variations?")
             .collapsible(false)
             .resizable(false)

@@ -77,9 +77,11 @@ impl JobEntry {
     /// When the current stage's wait ends (pacing, or a retry's backoff), if it has one.
     pub fn deadline(&self) -> Option<UiTime> {
         match &self.status {
-            JobStatus::Active(Stage::Pacing { wait } | Stage::Retrying { delay: wait, .. }) => {
-                Some(self.stage_at.after(*wait))
-            }
+            JobStatus::Active(
+                Stage::Pacing { wait }
+                | Stage::RateLimited { wait }
+                | Stage::Retrying { delay: wait, .. },
+            ) => Some(self.stage_at.after(*wait)),
             _ => None,
         }
     }
@@ -95,6 +97,31 @@ impl JobEntry {
         let left = self.time_left(now).map(whole_seconds);
         match (&self.status, left) {
             (JobStatus::Active(Stage::Pacing { .. }), Some(0)) => "pacing: sending now".into(),
+            (JobStatus::Active(Stage::RateLimited { .. }), Some(0)) => {
+                "rate-limited, trying now".into()
+            }
+            (JobStatus::Active(Stage::RateLimited { .. }), Some(s)) => {
+                format!("rate-limited, next try in {}", super::widgets::seconds(s))
+            }
+            (
+                JobStatus::Active(Stage::Retrying {
+                    attempt, reason, ..
+                }),
+                Some(0),
+            ) if is_rate_limited(reason) => {
+                format!("rate-limited, trying now (attempt {attempt})")
+            }
+            (
+                JobStatus::Active(Stage::Retrying {
+                    attempt, reason, ..
+                }),
+                Some(s),
+            ) if is_rate_limited(reason) => {
+                format!(
+                    "rate-limited, next try in {} (attempt {attempt})",
+                    super::widgets::seconds(s)
+                )
+            }
             (JobStatus::Active(Stage::Pacing { .. }), Some(s)) => {
                 format!("pacing: next slot in {}", super::widgets::seconds(s))
             }
@@ -127,11 +154,11 @@ fn whole_seconds(d: Duration) -> u64 {
 /// (429) in this session. With pacing off, only a 429 makes the runtime pace.
 pub fn pacing_reason(user_rate: Option<f64>, rate_limited: bool) -> String {
     match (user_rate, rate_limited) {
-        (None, _) => "the service said too many requests (429); pacing is off".into(),
-        (Some(r), true) => {
-            format!("the service said too many requests (429); your limit is {r:.0} a minute")
-        }
+        (_, true) => "the service said too many requests (429): waiting the time it asked for, \
+                      then going on"
+            .into(),
         (Some(r), false) => format!("your plan's limit: {r:.0} requests a minute (Settings)"),
+        (None, false) => "waiting its turn".into(),
     }
 }
 
@@ -446,7 +473,7 @@ mod tests {
         let at = s.jobs[0].stage_at;
         assert_eq!(
             s.jobs[0].status_text(at.after(Duration::from_secs(10))),
-            "retrying in 1 min 20 s (attempt 2)"
+            "rate-limited, next try in 1 min 20 s (attempt 2)"
         );
         assert!(s.rate_limited_at.is_some(), "a 429 retry is remembered");
         s.on_stage(3, Stage::Waiting);
@@ -456,8 +483,10 @@ mod tests {
 
     #[test]
     fn pacing_says_why() {
-        assert!(pacing_reason(None, false).contains("too many requests"));
-        assert!(pacing_reason(None, false).contains("pacing is off"));
+        let held = pacing_reason(None, true);
+        assert!(held.contains("too many requests (429)"), "{held}");
+        assert!(!held.contains("pacing is off"), "one honest line: {held}");
+        assert!(!pacing_reason(None, false).contains("429"));
         let plan = pacing_reason(Some(5.0), false);
         assert!(plan.contains("limit: 5 requests a minute"), "{plan}");
         assert!(!plan.contains("429"), "{plan}");

@@ -10,6 +10,7 @@
 use egui::{RichText, Ui};
 
 use crate::api::ApiKey;
+use crate::jobs::pacer::PLAN_RATES;
 use crate::jobs::{ApiVersion, KeyState};
 
 use super::app::FluxApp;
@@ -171,15 +172,26 @@ impl FluxApp {
             if field.lost_focus() {
                 match check_base(entry) {
                     Ok(b) => {
+                        self.settings_ui.base_error = missing_version(&b).then(|| {
+                            format!(
+                                "{b} has no /v1 at its end: Segmind's API is at {} (a proxy \
+                                 usually keeps the /v1)",
+                                crate::api::DEFAULT_API_BASE
+                            )
+                        });
+                        if b != entry.trim().trim_end_matches('/') {
+                            self.settings_ui.base_error =
+                                Some(format!("Added /v1: Segmind's API lives at {b}."));
+                            *entry = b.clone();
+                        }
                         s.api_base = b;
-                        self.settings_ui.base_error = None;
                     }
                     Err(e) => self.settings_ui.base_error = Some(e),
                 }
             }
         });
         if let Some(e) = &self.settings_ui.base_error {
-            widgets::error_line(ui, e);
+            widgets::warn_line(ui, e);
         }
         ui.horizontal(|ui| {
             ui.label("API version");
@@ -192,22 +204,7 @@ impl FluxApp {
         ui.add(egui::Slider::new(&mut conc, CONCURRENCY_RANGE).text("Concurrency"))
             .on_hover_text("How many generations run at once");
         s.concurrency = conc;
-        let mut pace = s.rate_per_minute.is_some();
-        ui.checkbox(&mut pace, "Pace requests")
-            .on_hover_text("Keep under the plan's rate limit (free: about 5 a minute)");
-        if pace {
-            let mut r = s.rate_per_minute.unwrap_or(5.0);
-            ui.add(
-                egui::Slider::new(&mut r, RATE_RANGE)
-                    .logarithmic(true)
-                    .max_decimals(1)
-                    .text("Requests / min"),
-            )
-            .on_hover_text("The most requests a minute; lowered automatically on a 429");
-            s.rate_per_minute = Some(r);
-        } else {
-            s.rate_per_minute = None;
-        }
+        pacing_knobs(ui, s);
         ui.add(
             egui::Slider::new(&mut s.max_input_side, MAX_INPUT_SIDE_RANGE)
                 .text("Max input side (px)"),
@@ -375,9 +372,17 @@ fn sentence(text: &str) -> String {
     out
 }
 
-/// The base URL as typed, checked: an `http(s)` URL without trailing slashes.
+/// The base URL as typed, checked: an `http(s)` URL without trailing slashes. Segmind's own host
+/// typed without its path is mended to `…/v1` (every request would answer 404 otherwise).
 pub(crate) fn check_base(text: &str) -> Result<String, String> {
     let t = text.trim().trim_end_matches('/');
+    if let Ok(u) = url::Url::parse(t)
+        && u.host_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case(SEGMIND_HOST))
+        && matches!(u.path(), "" | "/")
+    {
+        return Ok(format!("{t}/v1"));
+    }
     let lower = t.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
         return Err(format!(
@@ -390,6 +395,49 @@ pub(crate) fn check_base(text: &str) -> Result<String, String> {
         Ok(_) => Err(format!("\"{t}\" has no host name")),
         Err(e) => Err(format!("\"{t}\" is not a valid address: {e}")),
     }
+}
+
+/// Pacing: on or off, Segmind's plans as presets, the rate.
+fn pacing_knobs(ui: &mut Ui, s: &mut super::state::Settings) {
+    let mut pace = s.rate_per_minute.is_some();
+    ui.checkbox(&mut pace, "Pace requests")
+        .on_hover_text("Keep under your Segmind plan's rate limit (free: 5 a minute, Pro: 50)");
+    if pace {
+        let mut r = s.rate_per_minute.unwrap_or(PLAN_RATES[0].1);
+        ui.horizontal(|ui| {
+            // Segmind's documented limits, one click each.
+            for (plan, rate) in PLAN_RATES {
+                let label = format!("{plan} ({rate:.0}/min)");
+                if ui.selectable_label(r == rate, label).clicked() {
+                    r = rate;
+                }
+            }
+        });
+        ui.add(
+            egui::Slider::new(&mut r, RATE_RANGE)
+                .logarithmic(true)
+                .max_decimals(1)
+                .text("Requests / min"),
+        )
+        .on_hover_text(
+            "The most requests a minute. A 429 from the service also holds new requests for \
+             the time it asks, without lowering this",
+        );
+        s.rate_per_minute = Some(r);
+    } else {
+        s.rate_per_minute = None;
+    }
+}
+
+/// Segmind's API host.
+const SEGMIND_HOST: &str = "api.segmind.com";
+
+/// Whether a base URL lacks the API version at its end (`…/v1`): every job would answer 404.
+pub(crate) fn missing_version(base: &str) -> bool {
+    let path = url::Url::parse(base.trim())
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    !(path.ends_with("/v1") || path.ends_with("/v2"))
 }
 
 /// Where the gallery is, before any result says so.
@@ -540,5 +588,21 @@ mod tests {
                 .contains("https://")
         );
         assert!(check_base("https://").is_err());
+        // Segmind's host without its path: mended (the API lives under /v1).
+        assert_eq!(
+            check_base("https://api.segmind.com/"),
+            Ok("https://api.segmind.com/v1".into())
+        );
+        assert_eq!(
+            check_base("https://API.segmind.com"),
+            Ok("https://API.segmind.com/v1".into())
+        );
+        // Another host is taken as typed (a proxy may have any path).
+        assert_eq!(
+            check_base("https://proxy.example.com"),
+            Ok("https://proxy.example.com".into())
+        );
+        assert!(missing_version("https://proxy.example.com"));
+        assert!(!missing_version("https://proxy.example.com/segmind/v1"));
     }
 }

@@ -205,7 +205,14 @@ impl FluxApp {
         }
         match env {
             Ok(Some(b)) if !on => {
-                widgets::hint_line(ui, &format!("{} sets ${b:.2} a day.", budget::BUDGET_ENV));
+                widgets::warn_line(
+                    ui,
+                    &format!(
+                        "Unticked here, but the environment variable {} still sets a budget of \
+                         ${b:.2} a day: it applies until it is removed from the environment.",
+                        budget::BUDGET_ENV
+                    ),
+                );
             }
             Err(e) => {
                 widgets::warn_line(ui, &e);

@@ -46,12 +46,28 @@ impl SeedMode {
         }
     }
 
+    /// What the mode does, in a sentence (each menu entry's tooltip).
+    pub fn explained(self) -> &'static str {
+        match self {
+            SeedMode::Locked => {
+                "The seed below, every time: the same settings make the same picture again"
+            }
+            SeedMode::ServerRandom => {
+                "Segmind picks a new seed for each image and says which it used (shown on the \
+                 result, reusable): you learn the seed only when the image is back"
+            }
+            SeedMode::FreshRandom => {
+                "fluxcn picks a new seed before each job is sent: you see it in the queue at once"
+            }
+        }
+    }
+
     /// The seed to send for one generation, given the seed in the controls.
     pub fn seed_for_run(self, locked: i64) -> i64 {
         match self {
             SeedMode::Locked => locked.clamp(0, MAX_SEED),
             SeedMode::ServerRandom => crate::api::params::RANDOM_SEED,
-            SeedMode::FreshRandom => fastrand::i64(0..=MAX_SEED),
+            SeedMode::FreshRandom => crate::api::params::random_seed(),
         }
     }
 }

@@ -15,6 +15,47 @@ pub fn keys(text: &str) -> String {
     }
 }
 
+/// `text` fitted to `width` (in the body font) by cutting out its middle ("a knight in … red
+/// cloak"), so texts that differ at the start or at the end still look different.
+pub fn middle_cut(ui: &Ui, text: &str, width: f32) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let measure = |s: &str| {
+        ui.fonts_mut(|f| f.layout_no_wrap(s.to_owned(), font.clone(), Color32::WHITE))
+            .size()
+            .x
+    };
+    if width <= 0.0 || measure(&one_line) <= width {
+        return one_line;
+    }
+    let chars: Vec<char> = one_line.chars().collect();
+    // Keep a third from the start and the rest from the end, as many characters as fit.
+    let fits = |keep: usize| {
+        let head = keep / 3;
+        let tail = keep - head;
+        let s: String = chars[..head]
+            .iter()
+            .chain(std::iter::once(&'…'))
+            .chain(chars[chars.len() - tail..].iter())
+            .collect();
+        (measure(&s) <= width).then_some(s)
+    };
+    let (mut lo, mut hi) = (0usize, chars.len());
+    let mut best = "…".to_owned();
+    while lo <= hi {
+        let mid = (lo + hi) / 2;
+        match fits(mid) {
+            Some(s) => {
+                best = s;
+                lo = mid + 1;
+            }
+            None if mid == 0 => break,
+            None => hi = mid - 1,
+        }
+    }
+    best
+}
+
 /// The colour of an error line (readable in light and dark themes).
 pub const ERROR: Color32 = Color32::from_rgb(0xE0, 0x4F, 0x4F);
 /// The colour of a warning line.

@@ -563,7 +563,10 @@ fn without_a_key_a_banner_offers_set_key_and_nothing_is_queued() {
     h.run_steps(4);
     load_url_input(&mut h, &mut rt);
     type_prompt(&mut h, "a fox");
-    assert!(h.query_by_label_contains("No API key yet").is_some());
+    assert!(
+        h.query_by_label_contains("To generate, add your Segmind API key")
+            .is_some()
+    );
     assert!(!generate_enabled(&h), "nothing queued without a key");
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     h.run_steps(4);
@@ -577,6 +580,29 @@ fn without_a_key_a_banner_offers_set_key_and_nothing_is_queued() {
     h.get_by_label("Set key").click();
     h.run_steps(4);
     assert_eq!(settings_windows(&h), 1, "Set key opens the settings");
+}
+
+/// With no password store, the banner says what to do in an artist's words; the technical reason
+/// (D-Bus, the Secret Service) is only behind "Details".
+#[test]
+fn no_keyring_is_said_in_plain_words_with_the_detail_behind_details() {
+    let (mut h, mut rt) = start();
+    rt.answer_key(KeyState::Unavailable(
+        "org.freedesktop.DBus.Error.ServiceUnknown: no Secret Service".into(),
+    ));
+    h.run_steps(4);
+    h.get_by_label_contains("This computer has no password store");
+    assert!(
+        h.query_by_label_contains("DBus").is_none(),
+        "not on the banner"
+    );
+    assert!(h.query_by_label_contains("keyring").is_none());
+    h.get_by_label("Details").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("DBus").is_some(),
+        "behind Details"
+    );
 }
 
 #[test]

@@ -254,6 +254,27 @@ fn a_dropped_result_restores_its_settings_and_kept_input_and_says_what_it_read()
         fluxcn::jobs::services::Request::LoadInput { source: fluxcn::jobs::InputSource::File(p), .. } if *p == kept)));
 }
 
+/// Pasting a saved picture's path does what dropping it does: its settings are read (and then
+/// restored), not just the file taken as the input.
+#[test]
+fn a_pasted_path_is_read_like_a_dropped_file() {
+    let (mut h, mut rt) = start();
+    let pasted = PathBuf::from("/gallery/20261130-knight.png");
+    h.event(egui::Event::Paste(pasted.display().to_string()));
+    h.run_steps(2);
+    let asked = rt.asked();
+    assert!(
+        asked.iter().any(|r| matches!(r,
+            fluxcn::jobs::services::Request::ReadResult { path, .. } if *path == pasted)),
+        "{asked:?}"
+    );
+    assert!(
+        !asked.iter().any(|r| matches!(r,
+            fluxcn::jobs::services::Request::LoadInput { source: fluxcn::jobs::InputSource::File(p), .. } if *p == pasted)),
+        "not taken as the input before its settings are read"
+    );
+}
+
 #[test]
 fn tab_keeps_the_focused_control_in_view_at_900_by_600() {
     let (mut h, _rt) = start();
@@ -279,4 +300,27 @@ fn tab_keeps_the_focused_control_in_view_at_900_by_600() {
         seen_out_of_view.is_empty(),
         "focus left the window: {seen_out_of_view:?}"
     );
+}
+
+/// In the Gallery, Ctrl+Z is the gallery's undo (its last delete): it never undoes an edit of the
+/// knobs made before, out of sight.
+#[test]
+fn ctrl_z_in_the_gallery_leaves_the_knobs_alone() {
+    let (mut h, _rt) = start();
+    type_into_number(&mut h, "Steps", "33");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.steps, 33);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::TextInput, "Search the gallery");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().state().params.steps, 33, "the knob's edit stays");
+    // Back on the Result tab, Ctrl+Z undoes the knob's edit as before.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_ne!(h.state().state().params.steps, 33);
 }

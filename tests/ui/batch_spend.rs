@@ -6,7 +6,8 @@ use crate::common;
 use std::sync::Arc;
 
 use common::app::{
-    FakeRuntime, generate_enabled, load_url_input, opts, start_with, submitted, type_prompt,
+    FakeRuntime, advance_clock, freeze_clock, generate_enabled, load_url_input, opts, start_with,
+    submitted, type_prompt,
 };
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -190,7 +191,20 @@ fn a_comparison_over_the_budget_is_refused_whole() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     h.run_steps(6);
     assert!(submitted(&rt.sent()).is_empty(), "no cell was sent");
-    h.get_by_label_contains("Nothing was sent. Over the daily budget of $0.10");
+    // One refusal of the whole click: said (the notice, and where the cells would be), no card
+    // per cell in the queue and no red cell repeating it.
+    let said = h
+        .query_all_by_label_contains("Nothing was sent. Over the daily budget of $0.10")
+        .count();
+    assert_eq!(said, 2, "the notice, and once where the cells would be");
+    assert!(
+        h.query_by_label("not sent: budget").is_none(),
+        "no queue card"
+    );
+    assert!(
+        h.query_by_label_contains("failed").is_none(),
+        "no failed cell"
+    );
 }
 
 #[test]
@@ -213,4 +227,41 @@ fn a_budget_set_in_settings_reaches_the_runtime_at_once() {
     assert_eq!(budgets.last(), Some(&Some(5.0)), "{budgets:?}");
     assert_eq!(h.state().state().settings.daily_budget, Some(5.0));
     h.get_by_label_contains("Today $0.00 / $5.00");
+}
+
+/// The Batch tab's status of a line being sent is its job's live status: a wait counts down there
+/// as in the Queue (it used to keep the text of the moment the stage arrived).
+#[test]
+fn the_batch_status_counts_down_with_the_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut h, mut rt) = start_with(State::default(), opts());
+    answer_spend(&mut rt, 0.0);
+    open_batch(&mut h, &mut rt, preview(tmp.path(), 2));
+    h.get_by_label("Run batch (2 lines, 2 images ≈ $0.10)")
+        .click();
+    h.run_steps(4);
+    let jobs = submitted(&rt.sent());
+    freeze_clock(&mut h);
+    rt.feed(Event::Stage {
+        id: jobs[0].0,
+        stage: fluxcn::jobs::Stage::RateLimited {
+            wait: std::time::Duration::from_secs(53),
+        },
+    });
+    h.run_steps(2);
+    // The Queue card and the Batch table say the same.
+    assert_eq!(
+        h.query_all_by_label("rate-limited, next try in 53 s")
+            .count(),
+        2
+    );
+    advance_clock(&mut h, std::time::Duration::from_secs(20));
+    h.run_steps(2);
+    assert_eq!(
+        h.query_all_by_label("rate-limited, next try in 33 s")
+            .count(),
+        2,
+        "both count down"
+    );
+    assert!(h.query_by_label("rate-limited, next try in 53 s").is_none());
 }

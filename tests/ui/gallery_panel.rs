@@ -587,3 +587,77 @@ fn keys_rate_the_selected_image_and_step_through_the_grid() {
     h.run();
     assert_eq!(ratings(&h), before);
 }
+
+/// A delete can always be undone: the Undo line stays until dismissed (however long), the grid
+/// does not move when it comes or goes, and the Trash window lists what was deleted and restores it.
+#[test]
+fn a_delete_stays_undoable_nothing_moves_and_the_trash_restores() {
+    let mut h = gallery();
+    h.run();
+    let list = three();
+    list_g(&mut h, list.clone());
+    let fox = || "thumbnail: a red fox in the snow";
+    let before = h.get_by_label(fox()).rect();
+    h.get_by_label("thumbnail: a blue car at night").click();
+    h.run();
+    h.key_press(egui::Key::Escape);
+    h.run();
+    answer_get(&mut h, &list[1]);
+    h.run();
+    h.get_by_label("Delete").click();
+    h.run();
+    // A minute later (virtual time), Undo is still there, and the fox has not moved.
+    crate::common::app::freeze_clock(&mut h);
+    crate::common::app::advance_clock(&mut h, std::time::Duration::from_secs(60));
+    h.run();
+    h.get_by_label("Undo");
+    assert_eq!(h.get_by_label(fox()).rect(), before, "nothing moved");
+    assert!(h.state().panel.can_undo());
+    h.get_by_label("Dismiss").click();
+    h.run();
+    assert!(h.query_by_label("Undo").is_none());
+    assert_eq!(h.get_by_label(fox()).rect(), before, "nothing moved");
+
+    // The Trash window: what is there, Restore.
+    h.get_by_label("Trash…").click();
+    h.run();
+    match h
+        .state_mut()
+        .take("Trash", |r| matches!(r, Request::Trash { .. }))
+    {
+        Request::Trash { reply } => {
+            let t = fluxcn::gallery::Trashed {
+                id: list[1].id.clone(),
+                file: format!("{}.jpg", list[1].id),
+                prompt: "a blue car at night".into(),
+                rating: 4,
+            };
+            assert!(reply.send(Ok(vec![t])).is_ok());
+        }
+        _ => unreachable!(),
+    }
+    h.run();
+    h.get_by_label_contains("1 picture in the trash");
+    h.get_by_label_contains("a blue car at night");
+    h.get_by_label("Restore").click();
+    h.run();
+    assert!(h.state().asked.iter().any(|r| matches!(r,
+        Request::UndoDelete { id, .. } if *id == list[1].id)));
+    // Emptying asks first; only the second click sends it.
+    h.get_by_label("Empty trash…").click();
+    h.run();
+    assert!(
+        !h.state()
+            .asked
+            .iter()
+            .any(|r| matches!(r, Request::EmptyTrash { .. }))
+    );
+    h.get_by_label("Delete for good").click();
+    h.run();
+    assert!(
+        h.state()
+            .asked
+            .iter()
+            .any(|r| matches!(r, Request::EmptyTrash { .. }))
+    );
+}

@@ -305,23 +305,36 @@ fn grid_cells_are_told_apart_on_cards_of_one_height() {
 
 #[test]
 fn pacing_counts_down_live_and_says_why() {
-    // Pacing off: only the service's "too many requests" makes the runtime pace.
+    // Pacing off: only the service's "too many requests" holds a job back, and the card says so
+    // in one line, counting down the wait the service asked for.
     let (mut h, mut rt) = start(None);
     let id = generate(&mut h, &mut rt);
     rt.feed(Event::Stage {
         id,
-        stage: Stage::Pacing {
+        stage: Stage::RateLimited {
             wait: Duration::from_secs(45),
         },
     });
     h.run_steps(2);
-    h.get_by_label("pacing: next slot in 45 s");
+    h.get_by_label("rate-limited, next try in 45 s");
     h.get_by_label_contains("the service said too many requests");
+    assert!(h.query_by_label_contains("pacing is off").is_none());
     freeze_clock(&mut h);
     advance_clock(&mut h, Duration::from_millis(1_100));
     h.run_steps(2);
-    h.get_by_label("pacing: next slot in 44 s");
-    assert!(h.query_by_label("pacing: next slot in 45 s").is_none());
+    h.get_by_label("rate-limited, next try in 44 s");
+    assert!(h.query_by_label("rate-limited, next try in 45 s").is_none());
+    // The request the service refused says the same, with its attempt.
+    rt.feed(Event::Stage {
+        id,
+        stage: Stage::Retrying {
+            attempt: 2,
+            delay: Duration::from_secs(3),
+            reason: "rate limited (429)".into(),
+        },
+    });
+    h.run_steps(2);
+    h.get_by_label("rate-limited, next try in 3 s (attempt 2)");
 
     // Pacing on and no 429 seen: the plan's limit set in the settings.
     let (mut h, mut rt) = start(Some(5.0));
@@ -469,4 +482,36 @@ fn narrow_cards_keep_the_seed_whole_and_give_a_failure_two_lines() {
         msg.height() > one_row && msg.height() < 30.0,
         "the failure takes two lines within its card: {msg:?}"
     );
+}
+
+/// Two prompts that differ only at their end look different in the queue at 900×600: the card
+/// cuts a long prompt in its middle, so its end stays in view.
+#[test]
+fn prompts_that_differ_at_the_end_look_different_in_the_queue() {
+    let (mut h, mut rt) = start(None);
+    let long = "a knight in shining armour standing in a misty forest at dawn, wearing a";
+    h.state_mut().state_mut().params.prompt = format!("{long} red cloak");
+    h.run_steps(2);
+    generate(&mut h, &mut rt);
+    h.state_mut().state_mut().params.prompt = format!("{long} blue cloak");
+    h.state_mut().state_mut().params.seed = 7;
+    h.run_steps(2);
+    generate(&mut h, &mut rt);
+    let shown: Vec<String> = ["red cloak", "blue cloak"]
+        .iter()
+        .map(|end| {
+            let found: Vec<String> = h
+                .query_all_by_label_contains(end)
+                .map(|n| format!("{n:?}"))
+                .collect();
+            found.join(" / ")
+        })
+        .collect();
+    assert!(
+        shown[0].contains('…') && shown[1].contains('…'),
+        "{shown:?}"
+    );
+    assert_ne!(shown[0], shown[1]);
+    // The start is kept too (a third of the room), not only the end.
+    assert!(shown.iter().all(|s| s.contains("\"a kni")), "{shown:?}");
 }

@@ -379,6 +379,29 @@ fn a_prompt_with_choices_shows_its_variations_and_cost_and_sends_one_job_each_wh
     h.run_steps(4);
     assert!(submitted(&rt.sent()).is_empty());
     assert!(h.query_by_label("Send the variations?").is_none());
+    // Nothing was sent, so nothing joins the prompt history.
+    assert!(
+        h.state().state().prompt_history.entries.is_empty(),
+        "a cancelled question adds no history"
+    );
+    // Esc cancels too, as in any dialog; and leaving the tab answers "Cancel".
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    assert!(h.query_by_label("Send the variations?").is_some());
+    h.key_press(egui::Key::Escape);
+    h.run_steps(4);
+    assert!(h.query_by_label("Send the variations?").is_none(), "Esc");
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    h.get_by_label("Gallery").click();
+    h.run_steps(4);
+    assert!(
+        h.query_by_label("Send the variations?").is_none(),
+        "another tab"
+    );
+    h.get_by_label("Result").click();
+    h.run_steps(4);
+    assert!(submitted(&rt.sent()).is_empty());
     // Confirmed: one job per choice, each with the template kept, one seed for all.
     h.get_by_role_and_label(Role::Button, "Generate").click();
     h.run_steps(4);

@@ -180,6 +180,13 @@ impl Tracker {
         self.jobs.get(&id).copied()
     }
 
+    /// The job sending line `index`, while one is.
+    pub fn job_of(&self, index: usize) -> Option<JobId> {
+        self.jobs
+            .iter()
+            .find_map(|(id, &i)| (i == index).then_some(*id))
+    }
+
     /// Jobs of this run not yet ended.
     pub fn in_flight(&self) -> usize {
         self.jobs.len()

@@ -176,9 +176,16 @@ fn embedded_texts(plan: &GridPlan, cells: &[GridCell]) -> Vec<(&'static str, Str
         let values: Vec<String> = a.values.iter().map(|v| v.to_string()).collect();
         format!("{} ({})", a.kind, values.join(", "))
     };
+    // The size the cells have: a result's own (with "use input image size" its size is the
+    // input's, not custom_width × custom_height), else the size asked for.
+    let (w, h) = cells
+        .iter()
+        .filter_map(|c| c.image.as_deref())
+        .find_map(|p| image::image_dimensions(p).ok())
+        .unwrap_or((base.custom_width, base.custom_height));
     let parameters = format!(
         "{}, X: {}, Y: {}",
-        crate::gallery::format_a1111(&base, plan.seed, base.custom_width, base.custom_height),
+        crate::gallery::format_a1111(&base, plan.seed, w, h),
         axis(&plan.x),
         plan.y.as_ref().map(axis).unwrap_or_else(|| "none".into()),
     );
@@ -255,5 +262,29 @@ mod tests {
             (back.seed, back.steps, back.guidance, back.cn_strength),
             (42, 30, 4.5, 0.7)
         );
+    }
+
+    /// With "use input image size" the cells are the input's size: the parameters say that size,
+    /// not custom_width × custom_height (which were not sent).
+    #[test]
+    fn the_embedded_size_is_the_size_the_cells_have() {
+        let base = GenParams {
+            prompt: "a fox".into(),
+            use_input_img_dimension: true,
+            ..Default::default()
+        };
+        let input = InputSource::Url("https://example.com/in.png".into());
+        let plan = compare_types(&base, &input, ApiVersion::V1, 7, &[CnType::Pose]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cell = dir.path().join("cell.png");
+        image::RgbImage::new(96, 128).save(&cell).unwrap();
+        let cells = [GridCell {
+            row: 0,
+            col: 0,
+            image: Some(cell),
+        }];
+        let parameters = &embedded_texts(&plan, &cells)[0].1;
+        assert!(parameters.contains("Size: 96x128"), "{parameters}");
+        assert!(!parameters.contains("1024x1024"), "{parameters}");
     }
 }

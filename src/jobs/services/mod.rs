@@ -306,6 +306,16 @@ impl Services {
         self.ask(|reply| Request::UndoDelete { id, query, reply })
     }
 
+    /// What is in the gallery's trash, the newest picture first.
+    pub fn trash(&self) -> Pending<Result<Vec<crate::gallery::Trashed>, ServiceError>> {
+        self.ask(|reply| Request::Trash { reply })
+    }
+
+    /// Deletes everything in the gallery's trash for good; answers with how many pictures went.
+    pub fn empty_trash(&self) -> Pending<Result<usize, ServiceError>> {
+        self.ask(|reply| Request::EmptyTrash { reply })
+    }
+
     /// The settings stored in an image file, and its kept input image when it is one of ours
     /// that kept it (a dropped result restores both).
     pub fn read_result(&self, path: PathBuf) -> Pending<Result<Restored, ServiceError>> {

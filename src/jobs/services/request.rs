@@ -130,6 +130,14 @@ pub enum Request {
         query: Query,
         reply: Reply<Result<Listing, ServiceError>>,
     },
+    /// What is in the gallery's trash.
+    Trash {
+        reply: Reply<Result<Vec<crate::gallery::Trashed>, ServiceError>>,
+    },
+    /// Deletes the trash for good; answers with how many pictures went.
+    EmptyTrash {
+        reply: Reply<Result<usize, ServiceError>>,
+    },
     ReadResult {
         path: PathBuf,
         reply: Reply<Result<Restored, ServiceError>>,

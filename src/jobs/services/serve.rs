@@ -130,19 +130,9 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             s.store.undo_delete(&id)?;
             listing(s, &query)
         }),
-        Request::ReadResult { path, reply } => blocking(s, reply, move |_| {
-            let imported = crate::gallery::read_any(&path)?;
-            let mut params = imported.params.clone();
-            // The seed the picture was made with, when the file says (a `-1` sent is useless).
-            if let Some(seed) = imported.seed_used.filter(|s| *s >= 0) {
-                params.seed = seed;
-            }
-            Ok(Restored {
-                params,
-                input: crate::gallery::kept_input_of(&path),
-                summary: imported.summary(),
-            })
-        }),
+        Request::Trash { reply } => blocking(s, reply, |s| Ok(s.store.trashed()?)),
+        Request::EmptyTrash { reply } => blocking(s, reply, |s| Ok(s.store.empty_trash()?)),
+        Request::ReadResult { path, reply } => blocking(s, reply, move |_| read_result(&path)),
         Request::ReadSettings { path, reply } => {
             blocking(s, reply, move |_| Ok(crate::gallery::read_settings(&path)?))
         }
@@ -156,6 +146,30 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             reveal(&path).map_err(|source| ServiceError::Reveal { path, source })
         }),
     }
+}
+
+/// The settings in an image file (ours or another tool's), the seed it was made with, and its
+/// input image when one can be found: the kept input beside its sidecar or, for a copy of our
+/// result found elsewhere, the input its own record names when that file is there.
+fn read_result(path: &std::path::Path) -> Result<Restored, ServiceError> {
+    let imported = crate::gallery::read_any(path)?;
+    let mut params = imported.params.clone();
+    // The seed the picture was made with, when the file says (a `-1` sent is useless).
+    if let Some(seed) = imported.seed_used.filter(|s| *s >= 0) {
+        params.seed = seed;
+    }
+    let input = crate::gallery::kept_input_of(path).or_else(|| {
+        imported
+            .input
+            .as_deref()
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_absolute() && p.is_file())
+    });
+    Ok(Restored {
+        params,
+        input,
+        summary: imported.summary(),
+    })
 }
 
 /// The gallery's newest `limit` pictures, with its size.

@@ -48,6 +48,9 @@ pub struct CompareView {
     saved: Option<saved::Loading>,
     /// How many saved results were asked for beyond [`saved::MAX_SAVED`] (not shown).
     saved_left_out: usize,
+    /// Why the last click sent nothing (the whole comparison refused, e.g. by the daily budget):
+    /// said once, in place of the cells.
+    refusal: Option<String>,
 }
 
 impl CompareView {
@@ -173,7 +176,16 @@ impl CompareView {
     }
 
     /// Sends one `Submit` per cell and shows the new comparison.
+    /// The comparison just sent was refused whole before anything went out: its cells are
+    /// dropped and `why` is said once, where they would have been.
+    pub fn refused(&mut self, why: &str) {
+        self.state.drop_run();
+        self.textures.clear();
+        self.refusal = Some(why.to_owned());
+    }
+
     fn start(&mut self, plan: GridPlan, send: &mut dyn FnMut(Command)) {
+        self.refusal = None;
         for c in self.state.start(plan) {
             send(c);
         }
@@ -186,6 +198,9 @@ impl CompareView {
 
     /// The comparison on screen: a toolbar, the export's status, then the cells or the swipe.
     fn results(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(Command)) -> Option<PanelAction> {
+        if let Some(why) = &self.refusal {
+            crate::ui::widgets::error_line(ui, &format!("Nothing was sent. {why}"));
+        }
         self.toolbar(ui, send);
         self.export.status(ui);
         let run = self.state.run()?;

@@ -137,6 +137,11 @@ impl CompareState {
         self.cost_per_image
     }
 
+    /// Forgets the comparison on screen (it was refused before anything was sent).
+    pub fn drop_run(&mut self) {
+        self.run = None;
+    }
+
     /// The comparison that was sent, if any.
     pub fn run(&self) -> Option<&GridRun> {
         self.run.as_ref()

@@ -5,7 +5,7 @@
 
 use egui::RichText;
 
-use super::{DETAILS_BESIDE_FROM, GalleryPanel, PanelAction, UNDO_SECONDS};
+use super::{DETAILS_BESIDE_FROM, GalleryPanel, PanelAction};
 use crate::api::GenParams;
 use crate::gallery::Entry;
 use crate::jobs::Services;
@@ -129,8 +129,7 @@ impl GalleryPanel {
                 self.ask_listing(services.delete(id.clone(), q));
                 self.hidden.insert(id.clone());
                 self.select(None);
-                let now = ui.input(|i| i.time);
-                self.undo = Some((id.clone(), now + UNDO_SECONDS));
+                self.undo = Some(id.clone());
             }
             if ui.button("Open folder").clicked() {
                 self.reveals.push(services.reveal(entry.image_path.clone()));

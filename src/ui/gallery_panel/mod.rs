@@ -21,6 +21,7 @@ mod details;
 mod grid;
 mod keys;
 mod picks;
+mod trash;
 mod viewer;
 
 use std::collections::{HashMap, HashSet};
@@ -49,8 +50,6 @@ pub const MAX_THUMBS_IN_FLIGHT: usize = 96;
 /// At most this many thumbnails become textures in one frame; the rest wait for the next frames
 /// (a page of thumbnails arriving at once would otherwise make one long frame while scrolling).
 pub const MAX_THUMB_UPLOADS_PER_FRAME: usize = 8;
-/// How long the "Undo" button stays after a delete, in seconds.
-pub const UNDO_SECONDS: f64 = 10.0;
 /// The shortest time between two listings asked for because results arrived (a grid's results
 /// come in bursts; one listing covers them all), in seconds.
 pub const LIST_MIN_INTERVAL: f64 = 1.0;
@@ -130,8 +129,12 @@ pub struct GalleryPanel {
     picked_asked: Vec<(String, Pending<Result<Entry, ServiceError>>)>,
     /// The selected image shown large in place of the grid, while it is open.
     viewer: Option<viewer::Viewer>,
-    /// The last deleted image and until when (UI time, seconds) "Undo" is offered.
-    undo: Option<(String, f64)>,
+    /// The last deleted image: "Undo" (and Ctrl+Z here) is offered until dismissed or replaced.
+    undo: Option<String>,
+    /// The Trash window.
+    trash: trash::TrashView,
+    /// A listing applied since the trash was last read: read it again.
+    trash_stale: bool,
 
     thumbs: HashMap<String, ThumbSlot>,
     in_flight: usize,
@@ -282,6 +285,7 @@ impl GalleryPanel {
                         Ok(list) => {
                             self.listing_applied = seq;
                             self.set_found(list);
+                            self.trash_stale = true;
                         }
                         Err(e) => self.error = Some(e.to_string()),
                     }
@@ -434,6 +438,12 @@ impl GalleryPanel {
         self.ask_details(services);
         self.ask_picked(services);
         let mut action = self.pending_action.take();
+        if std::mem::take(&mut self.trash_stale) {
+            self.trash.refresh(services);
+        }
+        if let Some(trash::TrashAction::Restore(id)) = self.trash.ui(ui.ctx(), services) {
+            self.restore(id, services);
+        }
         self.toolbar(ui, services);
         self.messages(ui, services);
         if let Some(a) = self.details_area(ui, services) {
@@ -501,6 +511,13 @@ impl GalleryPanel {
                 let now = ui.input(|i| i.time);
                 self.list(now, services);
             }
+            if ui
+                .button("Trash…")
+                .on_hover_text("What was deleted: restore it, or empty the trash for good")
+                .clicked()
+            {
+                self.trash.show(services);
+            }
         });
         match &self.query_error {
             Some(e) => {
@@ -533,23 +550,51 @@ impl GalleryPanel {
                 *slot = None;
             }
         }
-        let now = ui.input(|i| i.time);
-        if let Some((id, until)) = self.undo.clone() {
-            if now >= until {
-                self.undo = None;
-            } else {
-                ui.horizontal(|ui| {
-                    ui.label("Image moved to the gallery's trash.");
-                    if ui.button("Undo").clicked() {
-                        let q = self.query_or_all();
-                        self.ask_listing(services.undo_delete(id.clone(), q));
-                        self.hidden.remove(&id);
-                        self.undo = None;
-                    }
-                });
-                ui.ctx()
-                    .request_repaint_after(std::time::Duration::from_secs_f64(until - now));
-            }
+        // The undo line's room is always kept, so the grid never moves under the cursor when it
+        // comes or goes; it stays until dismissed or replaced by the next delete.
+        let height = ui.spacing().interact_size.y + 4.0;
+        let width = ui.available_width();
+        ui.allocate_ui_with_layout(
+            egui::vec2(width, height),
+            egui::Layout::left_to_right(egui::Align::Center),
+            |ui| {
+                ui.set_min_size(egui::vec2(width, height));
+                let Some(id) = self.undo.clone() else {
+                    return;
+                };
+                ui.label("Image moved to the gallery's trash.");
+                let undo = ui.button("Undo").on_hover_text(super::widgets::keys(
+                    "Bring it back (Ctrl+Z in the gallery)",
+                ));
+                if undo.clicked() {
+                    self.restore(id, services);
+                }
+                if ui.small_button("Dismiss").clicked() {
+                    self.undo = None;
+                }
+            },
+        );
+    }
+
+    /// Whether Ctrl+Z here has something to undo: the last delete.
+    pub fn can_undo(&self) -> bool {
+        self.undo.is_some()
+    }
+
+    /// Undoes the last gallery action (the last delete), as its Undo button does.
+    pub fn undo_last(&mut self, services: &Services) {
+        if let Some(id) = self.undo.clone() {
+            self.restore(id, services);
+        }
+    }
+
+    /// Brings `id` back from the trash; the listing that answers shows it again.
+    fn restore(&mut self, id: String, services: &Services) {
+        let q = self.query_or_all();
+        self.ask_listing(services.undo_delete(id.clone(), q));
+        self.hidden.remove(&id);
+        if self.undo.as_ref() == Some(&id) {
+            self.undo = None;
         }
     }
 
