@@ -202,7 +202,7 @@ impl UiCommand {
 
     /// The shortcut as this platform writes it (`Ctrl+Enter`, `⌘Return`), if it has one.
     pub fn shortcut_text(self, ctx: &egui::Context) -> Option<String> {
-        self.shortcuts().first().map(|s| ctx.format_shortcut(s))
+        self.shortcuts().first().map(|s| keys_text(ctx, s))
     }
 
     /// The tooltip with the shortcut: `Undo the last change to the settings (Ctrl+Z)`.
@@ -212,6 +212,14 @@ impl UiCommand {
             None => self.tooltip().to_owned(),
         }
     }
+}
+
+/// A shortcut as this platform writes it, with the keys people name by their sign (`?`, `,`)
+/// written so (egui spells them out).
+pub fn keys_text(ctx: &egui::Context, s: &KeyboardShortcut) -> String {
+    ctx.format_shortcut(s)
+        .replace("Questionmark", "?")
+        .replace("Comma", ",")
 }
 
 /// Keys that work inside one part of the window (a widget's own): listed on the shortcuts sheet,

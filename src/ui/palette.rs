@@ -116,7 +116,7 @@ impl Palette {
                             let keys: Vec<String> = c
                                 .shortcuts()
                                 .iter()
-                                .map(|s| ui.ctx().format_shortcut(s))
+                                .map(|s| super::commands::keys_text(ui.ctx(), s))
                                 .collect();
                             if keys.is_empty() {
                                 continue;

@@ -279,7 +279,7 @@ fn f1_shows_the_shortcuts_sheet() {
                 h.query_all_by_label(c.label()).next().is_some(),
                 "{c:?} is on the sheet"
             );
-            let keys = h.ctx.format_shortcut(&c.shortcuts()[0]);
+            let keys = fluxcn::ui::commands::keys_text(&h.ctx, &c.shortcuts()[0]);
             assert!(
                 h.query_all_by_label_contains(&keys).next().is_some(),
                 "{keys} is on the sheet"
