@@ -303,7 +303,13 @@ impl FluxApp {
         } else {
             format!("{n} {images} ≈ ${:.2}", each * f64::from(n))
         };
-        widgets::hint_line(ui, &format!("{cost} · {took}"));
+        // The seed the click will send, beside the cost: in view however far the knobs scroll.
+        let seed = match self.state.settings.seed_mode {
+            SeedMode::Locked => format!("seed {}", self.state.params.seed.max(0)),
+            SeedMode::ServerRandom => "seed: the server picks".to_owned(),
+            SeedMode::FreshRandom => "seed: a new one each run".to_owned(),
+        };
+        widgets::hint_line(ui, &format!("{cost} · {took} · {seed}"));
         let blocker = self.generate_blocker();
         let checking = self.knobs.sending.checking();
         let button = egui::Button::new(egui::RichText::new("Generate").strong().size(16.0))

@@ -605,6 +605,18 @@ fn no_keyring_is_said_in_plain_words_with_the_detail_behind_details() {
     );
 }
 
+/// The seed the click will send is beside Generate, in every mode, however far the knobs scroll.
+#[test]
+fn the_seed_is_shown_beside_generate() {
+    let (mut h, _rt) = start();
+    h.run_steps(2);
+    let seed = h.state().state().params.seed;
+    h.get_by_label_contains(&format!("seed {seed}"));
+    h.state_mut().state_mut().settings.seed_mode = fluxcn::ui::SeedMode::ServerRandom;
+    h.run_steps(2);
+    h.get_by_label_contains("seed: the server picks");
+}
+
 #[test]
 fn demo_mode_starts_with_the_sample_input_and_a_prompt() {
     let demo = InputSource::Bytes {

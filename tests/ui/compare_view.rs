@@ -368,7 +368,11 @@ fn scrolling_over_a_result_zooms_every_cell_and_fit_resets_it() {
     feed_c(&mut h, done_event(subs[0].0, "/g/a.jpg"));
     feed_c(&mut h, done_event(subs[1].0, "/g/b.jpg"));
     assert!(h.state().view.zoom().is_fit());
-    assert!(h.query_by_label("100%").is_some());
+    assert!(h.query_by_label("fitted").is_some());
+    assert!(
+        h.query_by_label("100%").is_none(),
+        "fitted is not said as 100%"
+    );
     let cell = h
         .get_all_by_label_contains("result:")
         .next()
@@ -388,7 +392,8 @@ fn scrolling_over_a_result_zooms_every_cell_and_fit_resets_it() {
     assert!(z.zoom() > 1.2, "{z:?}");
     let uv = z.uv_rect();
     assert!(uv.width() < 1.0 && uv.min.x >= 0.0 && uv.max.x <= 1.0);
-    assert!(h.query_by_label("100%").is_none());
+    assert!(h.query_by_label("fitted").is_none());
+    assert!(h.query_by_label_contains("of fitted").is_some());
 
     // Dragging a cell pans the shared view.
     h.drag_at(cell.center());
@@ -405,7 +410,27 @@ fn scrolling_over_a_result_zooms_every_cell_and_fit_resets_it() {
     h.get_by_label("Fit").click();
     h.run();
     assert!(h.state().view.zoom().is_fit());
-    assert!(h.query_by_label("100%").is_some());
+    assert!(h.query_by_label("fitted").is_some());
+
+    // Zoomed again, then a new comparison: it starts fitted, not at the last one's zoom.
+    h.hover_at(cell.center());
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 200.0),
+        phase: egui::TouchPhase::Move,
+        modifiers: egui::Modifiers::NONE,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    h.run_steps(12);
+    assert!(!h.state().view.zoom().is_fit());
+    h.get_by_label("Compare").click();
+    h.run();
+    assert_eq!(
+        submits(&h.state().sent).len(),
+        8,
+        "a second comparison was sent"
+    );
+    assert!(h.state().view.zoom().is_fit(), "a new grid starts fitted");
 }
 
 #[test]

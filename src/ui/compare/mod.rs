@@ -186,6 +186,8 @@ impl CompareView {
 
     fn start(&mut self, plan: GridPlan, send: &mut dyn FnMut(Command)) {
         self.refusal = None;
+        // New content starts fitted, whatever the last grid was zoomed to.
+        self.zoom.fit();
         for c in self.state.start(plan) {
             send(c);
         }
@@ -277,7 +279,12 @@ impl CompareView {
             {
                 self.zoom.fit();
             }
-            ui.weak(format!("{:.0}%", self.zoom.zoom() * 100.0));
+            // Fitted is said so (a "100%" there read as pixels, which it is not); zoomed, how far.
+            ui.weak(if self.zoom.is_fit() {
+                "fitted".to_owned()
+            } else {
+                format!("×{:.1} of fitted", self.zoom.zoom())
+            });
             ui.add_enabled_ui(swipe_ready, |ui| {
                 ui.toggle_value(&mut self.swipe.on, "A/B swipe")
                     .on_hover_text("Pick A and B under two results, then drag the divider");
