@@ -17,6 +17,9 @@ use super::picker::{FilePicker, NativePicker};
 use super::session::{JobEntry, Session};
 use super::state::{STORAGE_KEY, State};
 
+/// The width of the queue's strip while nothing is queued.
+pub(crate) const QUEUE_STRIP: f32 = 64.0;
+
 /// The prompt demo mode starts with when none was saved.
 const DEMO_PROMPT: &str = "a dancer on a sunlit stage, dramatic rim light, film photo";
 
@@ -448,12 +451,24 @@ impl eframe::App for FluxApp {
                     super::notices::follow_keyboard_focus(ui);
                 });
             });
-        egui::Panel::right("queue")
-            .resizable(true)
-            .default_size((width * 0.22).clamp(180.0, 300.0))
-            .min_size(170.0)
-            .max_size((width * 0.4).max(200.0))
-            .show(ui, |ui| self.queue_panel(ui));
+        if self.session.jobs.is_empty() {
+            // Nothing queued: a slim strip, and the room goes to the picture.
+            egui::Panel::right("queue-empty")
+                .resizable(false)
+                .exact_size(QUEUE_STRIP)
+                .show(ui, |ui| {
+                    super::widgets::heading(ui, "Queue");
+                    ui.weak("empty")
+                        .on_hover_text("Nothing queued. Generate to start a job.");
+                });
+        } else {
+            egui::Panel::right("queue")
+                .resizable(true)
+                .default_size((width * 0.22).clamp(180.0, 300.0))
+                .min_size(170.0)
+                .max_size((width * 0.4).max(200.0))
+                .show(ui, |ui| self.queue_panel(ui));
+        }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         if let Some(c) = self.ui_commands.palette.ui(&ctx) {
             self.ui_commands.commands.push(c);

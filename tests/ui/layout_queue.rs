@@ -204,6 +204,15 @@ fn long_lines_never_widen_the_queue_and_buttons_stay_put_when_a_job_ends() {
     h.get_by_label("Clear finished").click();
     h.run_steps(4);
     assert!(h.query_by_label(&message).is_none());
+    // Cleared, the queue is empty: it folds to a slim strip and gives its room to the picture.
+    assert!(
+        queue_left(&h) > left_before && queue_left(&h) >= WIDTH - 80.0,
+        "the empty queue is a strip: {} (was {left_before})",
+        queue_left(&h)
+    );
+    h.get_by_label("empty");
+    // A new job opens it again at the width it had.
+    generate(&mut h, &mut rt);
     assert_eq!(queue_left(&h), left_before);
 }
 
