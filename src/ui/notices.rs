@@ -129,26 +129,40 @@ impl FluxApp {
         if self.notices.is_empty() {
             return;
         }
-        egui::Panel::bottom("notices").show(ui, |ui| {
-            let mut dismiss = None;
-            for (i, n) in self.notices.iter().enumerate() {
-                ui.horizontal(|ui| {
-                    if ui
-                        .small_button("Dismiss")
-                        .on_hover_text("Dismiss")
-                        .clicked()
-                    {
-                        dismiss = Some(i);
+        // Over the workspace's lower right, never beside it: a notice that comes or goes moves
+        // nothing, and the controls' column (Generate) stays uncovered.
+        let ctx = ui.ctx().clone();
+        let screen = ctx.content_rect();
+        let width = (screen.width() - LEFT_KEPT_CLEAR).clamp(200.0, 480.0);
+        egui::Area::new(egui::Id::unique("notices"))
+            .order(egui::Order::Foreground)
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-8.0, -8.0))
+            .show(&ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.set_max_width(width);
+                    let mut dismiss = None;
+                    for (i, n) in self.notices.iter().enumerate() {
+                        ui.horizontal(|ui| {
+                            if ui
+                                .small_button("Dismiss")
+                                .on_hover_text("Dismiss")
+                                .clicked()
+                            {
+                                dismiss = Some(i);
+                            }
+                            widgets::warn_line(ui, n);
+                        });
                     }
-                    widgets::warn_line(ui, n);
+                    if let Some(i) = dismiss {
+                        self.notices.remove(i);
+                    }
                 });
-            }
-            if let Some(i) = dismiss {
-                self.notices.remove(i);
-            }
-        });
+            });
     }
 }
+
+/// The window's left part the notices never cover (the controls' column and its Generate button).
+const LEFT_KEPT_CLEAR: f32 = 380.0;
 
 /// Scrolls the controls to the widget Tab moved the focus to, when it is one of theirs and out of
 /// view (egui does not follow the keyboard focus on its own).

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use common::events::done_event;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use fluxcn::api::{Accounting, CnType, GenParams};
 use fluxcn::jobs::{
@@ -587,4 +587,25 @@ fn export_asks_where_to_save_and_a_cancel_writes_nothing() {
         });
         assert_eq!(out, want, "the path chosen in the dialog, with .png added");
     }
+}
+
+/// When the last cell comes in, the toolbar does not jump: "Cancel remaining" stays in its place,
+/// greyed out, and every button after it keeps its place.
+#[test]
+fn the_toolbar_does_not_jump_when_a_run_finishes() {
+    let mut h = compare(input());
+    let subs = compare_four(&mut h);
+    let fit = h.get_by_label("Fit").rect();
+    let cancel = h.get_by_label("Cancel remaining").rect();
+    for (i, (id, _)) in subs.iter().enumerate() {
+        feed_c(&mut h, done_event(*id, &format!("/g/{i}.jpg")));
+    }
+    assert!(h.query_by_label("4 of 4 done").is_some());
+    assert_eq!(h.get_by_label("Fit").rect(), fit, "Fit moved");
+    let after = h.get_by_label("Cancel remaining");
+    assert_eq!(after.rect(), cancel, "Cancel remaining moved");
+    assert!(
+        after.accesskit_node().is_disabled(),
+        "nothing left to cancel"
+    );
 }

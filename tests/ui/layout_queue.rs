@@ -524,3 +524,36 @@ fn prompts_that_differ_at_the_end_look_different_in_the_queue() {
     // The start is kept too (a third of the room), not only the end.
     assert!(shown.iter().all(|s| s.contains("\"a kni")), "{shown:?}");
 }
+
+/// A notice comes and goes over the workspace: nothing moves (the result area keeps its size,
+/// Generate its place), and Generate is never covered.
+#[test]
+fn a_notice_moves_nothing_and_leaves_generate_uncovered() {
+    let (mut h, _rt) = start(None);
+    h.run_steps(2);
+    let generate = h.get_by_role_and_label(Role::Button, "Generate").rect();
+    let tabs = h.get_by_label("Result").rect();
+    h.event(egui::Event::Paste("not a path nor a URL".into()));
+    h.run_steps(3);
+    let notice = h.get_by_label_contains("The pasted text is neither").rect();
+    assert_eq!(
+        h.get_by_role_and_label(Role::Button, "Generate").rect(),
+        generate,
+        "Generate moved"
+    );
+    assert_eq!(h.get_by_label("Result").rect(), tabs, "the tabs moved");
+    assert!(
+        !notice.intersects(generate),
+        "{notice:?} covers Generate {generate:?}"
+    );
+    h.get_by_label("Dismiss").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("The pasted text is neither")
+            .is_none()
+    );
+    assert_eq!(
+        h.get_by_role_and_label(Role::Button, "Generate").rect(),
+        generate
+    );
+}

@@ -262,10 +262,12 @@ impl CompareView {
                     progress.done, progress.total
                 ));
             }
-            if !run.waiting().is_empty()
+            // Kept in place (greyed out) once every cell is in: the toolbar never jumps.
+            if !run.saved
                 && ui
-                    .button("Cancel remaining")
+                    .add_enabled(!run.waiting().is_empty(), egui::Button::new("Cancel remaining"))
                     .on_hover_text("Stop the cells not finished yet (a request already out may still be billed)")
+                    .on_disabled_hover_text("Every cell is in")
                     .clicked()
             {
                 for c in self.state.cancel_remaining() {

@@ -132,12 +132,17 @@ fn plan_and_send(
             ui.weak(format!("random seed: every cell uses {}", plan.seed));
         }
     });
-    if running {
-        ui.weak(
-            "The comparison below is still running: a new one takes its place here, \
-             and its results are still saved to the gallery.",
-        );
-    }
+    // Its room is kept when nothing runs, so the toolbar below never jumps when a run ends.
+    ui.add_visible(
+        running,
+        egui::Label::new(
+            egui::RichText::new(
+                "The comparison below is still running: a new one takes its place here, \
+                 and its results are still saved to the gallery.",
+            )
+            .weak(),
+        ),
+    );
     (go && input.is_some()).then(|| plan.clone())
 }
 
