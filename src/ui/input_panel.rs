@@ -7,6 +7,9 @@ use super::app::FluxApp;
 use super::commands::UiCommand;
 use super::widgets;
 
+/// The height of the input preview's box (kept before the preview arrives).
+const PREVIEW_BOX: f32 = 220.0;
+
 impl FluxApp {
     /// Asks the file picker for an input image; its answer arrives with the frame's replies.
     pub(crate) fn open_image_picker(&mut self, ctx: &egui::Context) {
@@ -74,39 +77,55 @@ impl FluxApp {
         };
         ui.add(egui::Label::new(super::app::shorten(&shown, 60)).truncate())
             .on_hover_text(hover);
-        if view.pending.is_some() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("loading preview…");
-            });
-        }
-        match (&view.error, &view.source) {
-            // Not an error: the service reads a URL itself, so there is nothing to show here.
-            (Some(_), crate::jobs::InputSource::Url(_)) => {
-                widgets::hint_line(
-                    ui,
-                    "No preview for a URL: the service downloads the image itself.",
-                );
-            }
-            (Some(err), _) => {
-                widgets::error_line(ui, err);
-            }
-            (None, _) => {}
-        }
-        if let (Some(tex), Some(pre)) = (&view.texture, &view.preview) {
-            let avail = ui.available_width().min(320.0);
-            let [w, h] = tex.size().map(|v| v.max(1) as f32);
-            let scale = (avail / w).min(220.0 / h);
-            ui.add(
-                egui::Image::from_texture((tex.id(), egui::vec2(w * scale, h * scale)))
-                    .corner_radius(4.0),
-            );
-            let mut info = format!("{} × {} px", pre.width, pre.height);
-            if pre.bytes > 0 {
-                info.push_str(&format!(" · {}", widgets::bytes(pre.bytes)));
-            }
-            widgets::hint_line(ui, &info);
-        }
+        // The preview's box has its size before the preview comes: nothing below it moves when
+        // a large image's preview arrives (or fails).
+        let width = ui.available_width().min(320.0);
+        ui.allocate_ui_with_layout(
+            egui::vec2(width, PREVIEW_BOX),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| {
+                ui.set_min_size(egui::vec2(width, PREVIEW_BOX));
+                if view.pending.is_some() {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("loading preview…");
+                    });
+                }
+                match (&view.error, &view.source) {
+                    // Not an error: the service reads a URL itself; there is nothing to show.
+                    (Some(_), crate::jobs::InputSource::Url(_)) => {
+                        widgets::hint_line(
+                            ui,
+                            "No preview for a URL: the service downloads the image itself.",
+                        );
+                    }
+                    (Some(err), _) => {
+                        widgets::error_line(ui, err);
+                    }
+                    (None, _) => {}
+                }
+                if let Some(tex) = &view.texture {
+                    let [w, h] = tex.size().map(|v| v.max(1) as f32);
+                    let scale = (width / w).min(PREVIEW_BOX / h);
+                    ui.add(
+                        egui::Image::from_texture((tex.id(), egui::vec2(w * scale, h * scale)))
+                            .corner_radius(4.0),
+                    );
+                }
+            },
+        );
+        let info = match &view.preview {
+            Some(pre) if pre.bytes > 0 => format!(
+                "{} × {} px · {}",
+                pre.width,
+                pre.height,
+                widgets::bytes(pre.bytes)
+            ),
+            Some(pre) => format!("{} × {} px", pre.width, pre.height),
+            // Its line is kept too.
+            None => " ".to_owned(),
+        };
+        widgets::hint_line(ui, &info);
     }
 
     /// Uses the URL field as the input, or says why it cannot.

@@ -717,3 +717,33 @@ fn every_knob_of_the_field_table_is_in_the_controls() {
         }
     }
 }
+
+/// The input preview's box has its size before the preview arrives: the prompt box below it does
+/// not move when a (large) preview comes in.
+#[test]
+fn the_prompt_does_not_move_when_the_input_preview_arrives() {
+    let mut state = State::default();
+    let source = InputSource::File(PathBuf::from("/photos/big.jpg"));
+    state.input = Some(source.clone());
+    let (mut h, mut rt) = start_with(state, opts());
+    h.run_steps(3);
+    h.get_by_label("loading preview…");
+    let prompt = h
+        .get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+        .rect();
+    let mut big = preview(source.clone());
+    big.image = Arc::new(image::RgbaImage::from_pixel(
+        300,
+        900,
+        image::Rgba([200, 9, 9, 255]),
+    ));
+    rt.answer_input(&source, Ok(big));
+    h.run_steps(4);
+    assert!(h.query_by_label("loading preview…").is_none());
+    assert_eq!(
+        h.get_by_role_and_label(Role::MultilineTextInput, "Prompt")
+            .rect(),
+        prompt,
+        "the prompt moved when the preview arrived"
+    );
+}
