@@ -38,20 +38,6 @@ impl FluxApp {
 
     fn key_section(&mut self, ui: &mut Ui) {
         widgets::heading(ui, "API key");
-        let lines = key_status(
-            self.settings_ui.key_state.as_ref(),
-            self.launch.demo,
-            self.launch.session_key.as_ref(),
-        );
-        for (tone, text) in &lines {
-            let color = match tone {
-                Tone::Good => widgets::OK,
-                Tone::Warn => widgets::WARN,
-                Tone::Error => widgets::ERROR,
-                Tone::Hint => ui.visuals().weak_text_color(),
-            };
-            ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
-        }
         let offer_session = offers_session_key(
             self.settings_ui.key_state.as_ref(),
             self.launch.demo,
@@ -107,6 +93,22 @@ impl FluxApp {
         });
         if let Some(w) = &self.settings_ui.key_warning {
             widgets::warn_line(ui, w);
+        }
+        // Where the key stands, under the row the cursor is on: a Save that changes it moves
+        // nothing above.
+        let lines = key_status(
+            self.settings_ui.key_state.as_ref(),
+            self.launch.demo,
+            self.launch.session_key.as_ref(),
+        );
+        for (tone, text) in &lines {
+            let color = match tone {
+                Tone::Good => widgets::OK,
+                Tone::Warn => widgets::WARN,
+                Tone::Error => widgets::ERROR,
+                Tone::Hint => ui.visuals().weak_text_color(),
+            };
+            ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
         }
     }
 

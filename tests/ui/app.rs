@@ -410,6 +410,7 @@ fn key_is_masked_and_save_sends_save_key() {
         );
         assert!(!text.contains("0123456789abcdef"), "key visible in {text}");
     }
+    let save_at = h.get_by_role_and_label(Role::Button, "Save").rect();
     h.get_by_role_and_label(Role::Button, "Save").click();
     h.run_steps(4);
     let saved: Vec<_> = rt
@@ -442,6 +443,12 @@ fn key_is_masked_and_save_sends_save_key() {
             .any(|r| matches!(r, Request::Credits { .. }))
     );
     h.get_by_label_contains("SG_…ef stored");
+    // The key's new state moved nothing under the cursor: Save is where it was clicked.
+    assert_eq!(
+        h.get_by_role_and_label(Role::Button, "Save").rect(),
+        save_at,
+        "saving the key moved the form"
+    );
     h.get_by_role_and_label(Role::Button, "Clear").click();
     h.run_steps(4);
     assert!(
