@@ -113,3 +113,63 @@ impl std::fmt::Debug for InputPreview {
         )
     }
 }
+
+/// `t` as RFC 3339 in UTC to the second: `2026-11-25T06:58:00Z` (file names, sidecars, headers).
+pub fn rfc3339_seconds(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `t` as RFC 3339 in UTC to the millisecond: `2026-11-25T06:58:00.123Z`.
+pub fn rfc3339_millis(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A wait in words a person reads at a glance: `45 s`, `1 min 16 s`, `2 h 5 min`, `1 day`.
+pub fn wait_words(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins, secs) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
+    let part = |n: u64, unit: &str| (n > 0).then(|| format!("{n} {unit}"));
+    let parts: Vec<String> = if days > 0 {
+        let unit = if days == 1 { "day" } else { "days" };
+        [part(days, unit), part(hours, "h")]
+            .into_iter()
+            .flatten()
+            .collect()
+    } else if hours > 0 {
+        [part(hours, "h"), part(mins, "min")]
+            .into_iter()
+            .flatten()
+            .collect()
+    } else if mins > 0 {
+        [part(mins, "min"), part(secs, "s")]
+            .into_iter()
+            .flatten()
+            .collect()
+    } else {
+        vec![format!("{secs} s")]
+    };
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_and_waits_in_words() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
+        assert_eq!(rfc3339_seconds(t), "2026-11-18T11:06:40Z");
+        assert_eq!(rfc3339_millis(t), "2026-11-18T11:06:40.123Z");
+        assert_eq!(wait_words(Duration::from_secs(45)), "45 s");
+        assert_eq!(wait_words(Duration::from_secs(76)), "1 min 16 s");
+        assert_eq!(wait_words(Duration::from_secs(120)), "2 min");
+        assert_eq!(wait_words(Duration::from_secs(7_500)), "2 h 5 min");
+        assert_eq!(wait_words(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(
+            wait_words(Duration::from_secs(3 * 86_400 + 3_600)),
+            "3 days 1 h"
+        );
+        assert_eq!(wait_words(Duration::ZERO), "0 s");
+    }
+}

@@ -165,7 +165,7 @@ impl StatusError {
             HttpClass::RateLimited => match self.retry_after {
                 Some(d) if d >= Duration::from_secs(60) => format!(
                     "rate limited ({s}){said}. The server asks to wait {}; try again then",
-                    humantime::format_duration(Duration::from_secs(d.as_secs()))
+                    crate::types::wait_words(d)
                 ),
                 _ => format!("rate limited ({s}){said}. Try again in a minute"),
             },
@@ -282,14 +282,14 @@ pub enum JobError {
     /// job may still finish and be billed on the server.
     #[error(
         "stopped waiting for job {request_id}: it did not finish within {} of its submission",
-        humantime::format_duration(Duration::from_secs(.after.as_secs()))
+        crate::types::wait_words(*.after)
     )]
     Deadline { request_id: String, after: Duration },
     /// The server asked us to wait longer than the job's deadline allows: polling stopped at once,
     /// the job stays journaled for a later `fluxcn resume`.
     #[error(
         "the server asks to wait {} before job {request_id} is asked about again, past the time fluxcn waits for a job: polling stopped",
-        humantime::format_duration(Duration::from_secs(.wait.as_secs()))
+        crate::types::wait_words(*.wait)
     )]
     ServerWait { request_id: String, wait: Duration },
 }

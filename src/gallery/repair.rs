@@ -233,7 +233,7 @@ pub(super) fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), Gallery
     let sidecar = Sidecar {
         version: SIDECAR_VERSION,
         app: format!("{} (rebuilt from the image)", app_name()),
-        created: humantime::format_rfc3339_millis(modified).to_string(),
+        created: crate::types::rfc3339_millis(modified),
         created_unix_ms: ms,
         seed_used,
         params,

@@ -105,7 +105,7 @@ fn now_parts() -> (SystemTime, u64) {
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 fn stamp(t: SystemTime) -> String {
-    let s = humantime::format_rfc3339_seconds(t).to_string(); // 2026-11-25T06:58:00Z
+    let s = crate::types::rfc3339_seconds(t); // 2026-11-25T06:58:00Z
     s.chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .map(|c| if c == 'T' { '-' } else { c })
@@ -271,7 +271,7 @@ impl Store {
         let meta = Sidecar {
             version: SIDECAR_VERSION,
             app: app_name(),
-            created: humantime::format_rfc3339_millis(now).to_string(),
+            created: crate::types::rfc3339_millis(now),
             created_unix_ms: ms,
             params: new.params.clone(),
             seed_used,

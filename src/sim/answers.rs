@@ -63,7 +63,7 @@ pub(super) fn early_fault_answer(cfg: &SimConfig, f: Fault) -> Option<Response> 
                 let at = SystemTime::now() + Duration::from_secs(1);
                 (
                     "x-rate-limit-reset-at-utc",
-                    humantime::format_rfc3339_seconds(at).to_string(),
+                    crate::types::rfc3339_seconds(at),
                 )
             };
             if let Ok(v) = HeaderValue::from_str(&value) {

@@ -453,7 +453,7 @@ async fn a_poll_never_waits_past_the_jobs_deadline() {
         } else {
             let said = e.to_string();
             assert!(
-                said.contains("asks to wait 1day") && said.contains("polling stopped"),
+                said.contains("asks to wait 1 day") && said.contains("polling stopped"),
                 "{said}"
             );
             assert!(!said.contains("try again then"), "{said}");

@@ -276,7 +276,7 @@ fn a_poll_told_to_wait_a_day_stops_at_the_deadline_and_the_job_stays_journaled()
         started.elapsed()
     );
     assert!(f.maybe_billed, "{f:?}");
-    assert!(f.message.contains("asks to wait 1day"), "{}", f.message);
+    assert!(f.message.contains("asks to wait 1 day"), "{}", f.message);
     assert!(
         f.message.contains("`fluxcn resume`") && f.message.contains("within that hour"),
         "{}",

@@ -66,7 +66,7 @@ fn save_reopen_list_round_trip() {
     assert_eq!(a.meta.app, "fluxcn 0.1.0");
     assert_eq!(a.meta.model, "flux-controlnet");
     assert!(
-        humantime::parse_rfc3339(&a.meta.created).is_ok(),
+        chrono::DateTime::parse_from_rfc3339(&a.meta.created).is_ok(),
         "{}",
         a.meta.created
     );

@@ -278,13 +278,13 @@ pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     let reset = h
         .get("x-rate-limit-reset-at-utc")
         .and_then(|v| v.to_str().ok())?;
-    let at = humantime::parse_rfc3339_weak(reset.trim().trim_end_matches('Z')).ok()?;
-    let now = std::time::SystemTime::now();
-    Some(
-        at.duration_since(now)
-            .unwrap_or(Duration::ZERO)
-            .min(Duration::from_secs(86_400)),
-    )
+    // RFC 3339 in UTC, with or without the `Z` (or with a space for the `T`).
+    let t = reset.trim().trim_end_matches('Z').replacen(' ', "T", 1);
+    let at = chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()?
+        .and_utc();
+    let left = (at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    Some(left.min(Duration::from_secs(86_400)))
 }
 
 #[cfg(test)]
@@ -300,7 +300,7 @@ mod tests {
         let soon = std::time::SystemTime::now() + Duration::from_secs(30);
         h.insert(
             "x-rate-limit-reset-at-utc",
-            humantime::format_rfc3339(soon).to_string().parse().unwrap(),
+            crate::types::rfc3339_seconds(soon).parse().unwrap(),
         );
         let d = retry_after(&h).unwrap();
         assert!(

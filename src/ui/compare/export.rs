@@ -33,7 +33,7 @@ pub(super) struct Export {
 
 /// A name that says what the grid is: `grid-20261130-1402-cn_type-by-cn_strength.png`.
 pub(super) fn readable_name(run: &GridRun) -> String {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp = crate::types::rfc3339_seconds(std::time::SystemTime::now());
     let stamp: String = stamp
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
