@@ -54,7 +54,7 @@ pub const MAX_THUMB_UPLOADS_PER_FRAME: usize = 8;
 /// come in bursts; one listing covers them all), in seconds.
 pub const LIST_MIN_INTERVAL: f64 = 1.0;
 /// The width from which the details sit beside the grid rather than under it, in points.
-pub const DETAILS_BESIDE_FROM: f32 = 620.0;
+pub const DETAILS_BESIDE_FROM: f32 = 700.0;
 
 /// What the user asked of the app through a panel.
 #[derive(Debug, Clone, PartialEq)]
