@@ -573,15 +573,25 @@ impl FluxApp {
             }
             self.send(c);
         }
+        if let Some(action) = action {
+            self.apply(action);
+        }
+    }
+}
+
+impl FluxApp {
+    /// Does what the gallery asked (its "Use these settings", "Open in Compare"): the one place a
+    /// panel's action reaches the rest of the window.
+    pub fn apply(&mut self, action: super::gallery_panel::PanelAction) {
         match action {
-            Some(super::gallery_panel::PanelAction::UseSettings(p)) => {
+            super::gallery_panel::PanelAction::UseSettings(p) => {
                 self.use_settings(p, "Settings restored from the gallery");
             }
-            Some(super::gallery_panel::PanelAction::UseResult {
+            super::gallery_panel::PanelAction::UseResult {
                 params,
                 input,
                 input_was,
-            }) => match input.filter(|p| p.is_file()) {
+            } => match input.filter(|p| p.is_file()) {
                 Some(path) => {
                     // Named as the artist knew it (the sidecar's input), not by its kept copy.
                     let name = std::path::Path::new(&input_was)
@@ -600,13 +610,12 @@ impl FluxApp {
                     ),
                 ),
             },
-            Some(super::gallery_panel::PanelAction::OpenInCompare(paths)) => {
+            super::gallery_panel::PanelAction::OpenInCompare(paths) => {
                 self.tabs.tab = Tab::Compare;
                 self.tabs
                     .compare
                     .show_saved(paths, self.backend.jobs.services());
             }
-            None => {}
         }
     }
 }

@@ -754,3 +754,77 @@ fn the_prompt_does_not_move_when_the_input_preview_arrives() {
         "the prompt moved when the preview arrived"
     );
 }
+
+/// The URL field: "Use" with nothing in it says what to do, in words; another input loaded after a
+/// URL empties the field (it never shows an earlier URL).
+#[test]
+fn the_url_field_speaks_plainly_and_forgets_an_old_url() {
+    let (mut h, mut rt) = start();
+    h.get_by_label("Use").click();
+    h.run_steps(3);
+    h.get_by_label_contains("Paste or type an image's web address");
+    assert!(h.query_by_label_contains("is not an http(s) URL").is_none());
+    load_url_input(&mut h, &mut rt);
+    assert_eq!(
+        h.get_by_role_and_label(Role::TextInput, "URL")
+            .value()
+            .as_deref(),
+        Some("https://example.com/pose.jpg")
+    );
+    h.event(egui::Event::Paste("/photos/knight.png".into()));
+    h.run_steps(2);
+    // The pasted path is read first (it may hold settings); answered "no settings": the input.
+    let reply = match rt.take("ReadResult", |r| matches!(r, Request::ReadResult { .. })) {
+        Request::ReadResult { reply, .. } => reply,
+        _ => unreachable!(),
+    };
+    let _ = reply.send(Err(ServiceError::NotAnImage {
+        path: PathBuf::from("/photos/knight.png"),
+    }));
+    h.run_steps(4);
+    assert_eq!(
+        h.get_by_role_and_label(Role::TextInput, "URL")
+            .value()
+            .as_deref()
+            .unwrap_or_default(),
+        "",
+        "the old URL is gone"
+    );
+}
+
+/// Every request's 404 with a base URL lacking its /v1: the window says to add /v1.
+#[test]
+fn a_404_with_a_base_url_without_v1_says_add_v1() {
+    let mut state = State::default();
+    state.settings.api_base = "https://proxy.example.com".into();
+    let (mut h, mut rt) = start_with(state, opts());
+    load_url_input(&mut h, &mut rt);
+    type_prompt(&mut h, "a fox");
+    h.get_by_role_and_label(Role::Button, "Generate").click();
+    h.run_steps(4);
+    let (id, _) = submitted(&rt.sent()).remove(0);
+    rt.feed(Event::Failed {
+        id,
+        failure: JobFailure {
+            message: "the service answered 404 (not found)".into(),
+            kind: fluxcn::jobs::FailureKind::Http(404),
+            maybe_billed: false,
+        },
+    });
+    h.run_steps(4);
+    h.get_by_label_contains("has no /v1 at its end. Add /v1 in Settings");
+}
+
+/// Each seed mode says what it does, in view under the menu.
+#[test]
+fn each_seed_mode_is_explained() {
+    let (mut h, _rt) = start();
+    h.run_steps(2);
+    h.get_by_label_contains("the same settings make the same picture again");
+    h.state_mut().state_mut().settings.seed_mode = fluxcn::ui::SeedMode::ServerRandom;
+    h.run_steps(2);
+    h.get_by_label_contains("Segmind picks a new seed for each image");
+    h.state_mut().state_mut().settings.seed_mode = fluxcn::ui::SeedMode::FreshRandom;
+    h.run_steps(2);
+    h.get_by_label_contains("fluxcn picks a new seed before each job is sent");
+}

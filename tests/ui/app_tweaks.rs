@@ -324,3 +324,26 @@ fn ctrl_z_in_the_gallery_leaves_the_knobs_alone() {
     h.run_steps(2);
     assert_ne!(h.state().state().params.steps, 33);
 }
+
+/// A result restored from the gallery with its kept input shows that input by its original name,
+/// not as `.inputs/<hash>` (the kept copy is named on hover).
+#[test]
+fn a_restored_input_is_shown_by_its_original_name() {
+    let (mut h, mut rt) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("b9ca8f51489c0d1e.png");
+    std::fs::write(&kept, b"not read here").unwrap();
+    h.state_mut()
+        .apply(fluxcn::ui::gallery_panel::PanelAction::UseResult {
+            params: fluxcn::api::GenParams {
+                prompt: "a knight".into(),
+                ..Default::default()
+            },
+            input: Some(kept.clone()),
+            input_was: "/home/artist/photos/knight-pose.jpg".into(),
+        });
+    h.run_steps(3);
+    h.get_by_label("knight-pose.jpg");
+    assert!(h.query_by_label_contains("b9ca8f51489c").is_none());
+    let _ = &mut rt;
+}

@@ -58,28 +58,31 @@ impl G {
 }
 
 fn gallery() -> Harness<'static, G> {
+    gallery_sized(egui::vec2(900.0, 700.0))
+}
+
+/// The panel alone at `size` (what the central area gives it).
+fn gallery_sized(size: egui::Vec2) -> Harness<'static, G> {
     let (services, requests) = Services::manual();
-    Harness::builder()
-        .with_size(egui::vec2(900.0, 700.0))
-        .build_ui_state(
-            |ui, s: &mut G| {
-                for ev in std::mem::take(&mut s.inbox) {
-                    s.panel.handle_event(&ev, ui.ctx());
-                }
-                if let Some(a) = s.panel.ui(ui, &s.services) {
-                    s.actions.push(a);
-                }
-                s.collect();
-            },
-            G {
-                panel: GalleryPanel::default(),
-                inbox: Vec::new(),
-                services,
-                requests,
-                asked: Vec::new(),
-                actions: Vec::new(),
-            },
-        )
+    Harness::builder().with_size(size).build_ui_state(
+        |ui, s: &mut G| {
+            for ev in std::mem::take(&mut s.inbox) {
+                s.panel.handle_event(&ev, ui.ctx());
+            }
+            if let Some(a) = s.panel.ui(ui, &s.services) {
+                s.actions.push(a);
+            }
+            s.collect();
+        },
+        G {
+            panel: GalleryPanel::default(),
+            inbox: Vec::new(),
+            services,
+            requests,
+            asked: Vec::new(),
+            actions: Vec::new(),
+        },
+    )
 }
 
 /// Answers the panel's (oldest unanswered) listing request with `list` found in a gallery of
@@ -659,5 +662,31 @@ fn a_delete_stays_undoable_nothing_moves_and_the_trash_restores() {
             .asked
             .iter()
             .any(|r| matches!(r, Request::EmptyTrash { .. }))
+    );
+}
+
+/// Where the central area is narrow (a 1280-wide window with the queue open gives the gallery about
+/// 640 px), the details go under the grid, and the grid fills the width: more than two a row.
+#[test]
+fn a_narrow_gallery_fills_its_width_with_thumbnails() {
+    let mut h = gallery_sized(egui::vec2(640.0, 760.0));
+    h.run();
+    let list: Vec<Entry> = (0..8)
+        .map(|i| entry(i, &format!("picture {i}"), CnType::Pose))
+        .collect();
+    list_g(&mut h, list);
+    let first_row_y = h.get_by_label("thumbnail: picture 0").rect().min.y;
+    let in_first_row = (0..8)
+        .filter(|i| {
+            h.get_by_label(&format!("thumbnail: picture {i}"))
+                .rect()
+                .min
+                .y
+                == first_row_y
+        })
+        .count();
+    assert!(
+        in_first_row >= 4,
+        "only {in_first_row} thumbnails a row at 640 px"
     );
 }

@@ -198,6 +198,12 @@ fn a_finished_job_joins_the_strip_at_once_and_the_gallery_is_listed_again() {
     let names = strip(&h);
     assert_eq!(names.len(), 4, "{names:?}");
     assert!(names[0].contains("a green fox in the snow"), "{names:?}");
+    // This session's result carries its number, the one the change line names ("#1 -> #2").
+    assert!(names[0].starts_with("history: #1 · "), "{names:?}");
+    assert!(
+        !names[1].contains(" #"),
+        "a gallery picture has no session number: {names:?}"
+    );
     assert!(
         names[0].contains("prompt removed: red") && names[0].contains("prompt added: green"),
         "{names:?}"
