@@ -203,22 +203,24 @@ impl FluxApp {
             // The runtime checks every job against it.
             self.send_configure();
         }
-        match env {
-            Ok(Some(b)) if !on => {
-                widgets::warn_line(
-                    ui,
-                    &format!(
-                        "Unticked here, but the environment variable {} still sets a budget of \
-                         ${b:.2} a day: it applies until it is removed from the environment.",
-                        budget::BUDGET_ENV
-                    ),
-                );
-            }
-            Err(e) => {
-                widgets::warn_line(ui, &e);
-            }
-            _ => {}
+        if let Some(note) = env_budget_note(env, on) {
+            widgets::warn_line(ui, &note);
         }
+    }
+}
+
+/// What the budget's setting says of the environment's budget: one set there still applies when
+/// the box is unticked (the artist would otherwise believe there is none); a value that cannot be
+/// read says why. `None`: nothing to say.
+pub(crate) fn env_budget_note(env: Result<Option<f64>, String>, ticked: bool) -> Option<String> {
+    match env {
+        Ok(Some(b)) if !ticked => Some(format!(
+            "Unticked here, but the environment variable {} still sets a budget of ${b:.2} a \
+             day: it applies until it is removed from the environment.",
+            budget::BUDGET_ENV
+        )),
+        Err(e) => Some(e),
+        Ok(_) => None,
     }
 }
 
@@ -329,4 +331,19 @@ fn spend_chart(ui: &mut Ui, s: &Spend, budget: Option<f64>) {
                 p.hline(HLine::new("daily budget", b).color(widgets::WARN));
             }
         });
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_budget_is_said_when_the_box_is_unticked() {
+        let note = env_budget_note(Ok(Some(100.0)), false).unwrap();
+        assert!(note.contains("still sets a budget of $100.00"), "{note}");
+        assert!(note.contains(budget::BUDGET_ENV), "{note}");
+        assert_eq!(env_budget_note(Ok(Some(100.0)), true), None);
+        assert_eq!(env_budget_note(Ok(None), false), None);
+        assert_eq!(env_budget_note(Err("bad".into()), true), Some("bad".into()));
+    }
 }
