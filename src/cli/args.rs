@@ -22,6 +22,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "FLUXCN_API_BASE", default_value = crate::api::DEFAULT_API_BASE)]
     pub api_base: String,
 
+    /// Segmind's request-history service (default: Segmind's; a loopback --api-base serves it).
+    /// The key goes to it, so it must be https (or loopback http).
+    #[arg(long, global = true, env = "FLUXCN_HISTORY_BASE", value_name = "URL")]
+    pub history_base: Option<String>,
+
+    /// Segmind's asset store, for --upload-input (default: Segmind's; a loopback --api-base serves
+    /// it). The key goes to it, so it must be https (or loopback http).
+    #[arg(long, global = true, env = "FLUXCN_STORAGE_BASE", value_name = "URL")]
+    pub storage_base: Option<String>,
+
     /// Open the app wired to an in-process stand-in server: no key, no network needed.
     #[arg(long)]
     pub demo: bool,
@@ -226,9 +236,14 @@ pub struct GenArgs {
     /// How several samples are requested.
     #[arg(long, value_enum, default_value_t = SamplesMode::Split)]
     pub samples_mode: SamplesMode,
-    /// Which API: v1 (synchronous) or v2 (submit/poll; resumable with `fluxcn resume`).
-    #[arg(long, value_enum, default_value_t = ApiArg::V1)]
+    /// Which API: v2 (submit/poll: journaled, resumable with `fluxcn resume`, the default) or v1
+    /// (one synchronous request, which Segmind keeps in maintenance mode).
+    #[arg(long, value_enum, default_value_t = ApiArg::V2)]
     pub api: ApiArg,
+    /// Upload the input to Segmind's storage once and send its URL, here and in every later
+    /// request with the same input (the input then lives at a persistent URL at Segmind).
+    #[arg(long)]
+    pub upload_input: bool,
     /// Where to save results (default: the gallery in the data folder).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -259,9 +274,14 @@ pub struct BatchArgs {
     /// Send again the lines a run sent and never heard back from (they may have been billed).
     #[arg(long)]
     pub resend_unknown: bool,
-    /// Which API: v1 (synchronous) or v2 (submit/poll; resumable with `fluxcn resume`).
-    #[arg(long, value_enum, default_value_t = ApiArg::V1)]
+    /// Which API: v2 (submit/poll: journaled, resumable with `fluxcn resume`, the default) or v1
+    /// (one synchronous request, which Segmind keeps in maintenance mode).
+    #[arg(long, value_enum, default_value_t = ApiArg::V2)]
     pub api: ApiArg,
+    /// Upload each input to Segmind's storage once and send its URL (the input then lives at a
+    /// persistent URL at Segmind).
+    #[arg(long)]
+    pub upload_input: bool,
     /// Where to save results (default: the gallery in the data folder). The batch's progress is
     /// kept in this folder's catalog: resume with the same --out.
     #[arg(long, value_name = "DIR")]

@@ -38,6 +38,7 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
             max_input_side: b.max_input_side,
             budget: b.budget,
             rate_per_minute: b.rate_per_minute,
+            upload_inputs: b.upload_input,
         },
     )?;
     let plan = batch::plan(

@@ -351,6 +351,7 @@ fn generate(cli: &Cli, g: &GenArgs) -> Result<(), CliError> {
             max_input_side: g.max_input_side,
             budget: g.budget,
             rate_per_minute: None,
+            upload_inputs: g.upload_input,
         },
     )?
     .handle;
@@ -428,6 +429,7 @@ fn compare(
             max_input_side: g.max_input_side,
             budget: g.budget,
             rate_per_minute: None,
+            upload_inputs: g.upload_input,
         },
     )?
     .handle;
@@ -466,6 +468,7 @@ fn resume(cli: &Cli, out: Option<PathBuf>) -> Result<(), CliError> {
             // Resumed jobs were paid for already: the budget does not hold them back.
             budget: None,
             rate_per_minute: None,
+            upload_inputs: false,
         },
     )?;
     let (handle, pending) = (started.handle, started.pending);

@@ -49,6 +49,8 @@ pub(super) fn resolve_key() -> Result<ApiKey, CliError> {
 pub(super) fn client_template(cli: &Cli) -> ClientConfig {
     ClientConfig {
         api_base: cli.api_base.clone(),
+        history_base: cli.history_base.clone(),
+        storage_base: cli.storage_base.clone(),
         max_retries: cli.retries,
         ..ClientConfig::default()
     }
@@ -99,6 +101,8 @@ pub(super) struct EngineOpts {
     pub max_input_side: u32,
     pub budget: Option<f64>,
     pub rate_per_minute: Option<f64>,
+    /// Upload inputs once and send their URLs (`--upload-input`).
+    pub upload_inputs: bool,
 }
 
 /// The started runtime, with what the command may need of it.
@@ -147,6 +151,9 @@ pub(super) fn engine(
         rate_per_minute: o.rate_per_minute,
         max_input_side: o.max_input_side,
         daily_budget: o.budget,
+        history_base: cli.history_base.clone(),
+        storage_base: cli.storage_base.clone(),
+        upload_inputs: o.upload_inputs,
     };
     Ok(Engine {
         handle: jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),

@@ -11,7 +11,7 @@ use crate::keystore::KeyStore;
 pub struct Clients {
     keys: KeyStore,
     template: ClientConfig,
-    slot: Mutex<Option<(String, ApiKey, Client)>>,
+    slot: Mutex<Option<(Bases, ApiKey, Client)>>,
 }
 
 impl Clients {
@@ -39,8 +39,9 @@ impl Clients {
     pub async fn client(&self, cfg: &RuntimeConfig) -> Result<Client, ApiError> {
         let key = self.key(cfg).await.ok_or(ApiError::MissingKey)?;
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let bases = Bases::of(cfg);
         if let Some((base, k, c)) = slot.as_ref()
-            && *base == cfg.api_base
+            && *base == bases
             && *k == key
         {
             return Ok(c.clone());
@@ -48,16 +49,41 @@ impl Clients {
         let client = Client::new(
             ClientConfig {
                 api_base: cfg.api_base.clone(),
+                history_base: cfg
+                    .history_base
+                    .clone()
+                    .or(self.template.history_base.clone()),
+                storage_base: cfg
+                    .storage_base
+                    .clone()
+                    .or(self.template.storage_base.clone()),
                 ..self.template.clone()
             },
             key.clone(),
         )?;
-        *slot = Some((cfg.api_base.clone(), key, client.clone()));
+        *slot = Some((bases, key, client.clone()));
         Ok(client)
     }
 
     /// Forgets the cached client (the stored key changed).
     pub fn forget(&self) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// The three bases a client is built for.
+type Bases = (String, Option<String>, Option<String>);
+
+trait BasesOf {
+    fn of(cfg: &RuntimeConfig) -> Self;
+}
+
+impl BasesOf for Bases {
+    fn of(cfg: &RuntimeConfig) -> Bases {
+        (
+            cfg.api_base.clone(),
+            cfg.history_base.clone(),
+            cfg.storage_base.clone(),
+        )
     }
 }

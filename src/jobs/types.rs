@@ -49,6 +49,13 @@ pub struct RuntimeConfig {
     pub max_input_side: u32,
     /// The daily budget (USD): a job that would take today's spend over it is not sent.
     pub daily_budget: Option<f64>,
+    /// The request-history service (`None`: Segmind's, or the API base's origin when loopback).
+    pub history_base: Option<String>,
+    /// The asset store (`None`: Segmind's, or the API base's origin when loopback).
+    pub storage_base: Option<String>,
+    /// Upload each input once to Segmind's storage and send its URL (off unless the user asks:
+    /// the input then lives at a persistent URL).
+    pub upload_inputs: bool,
 }
 
 impl std::fmt::Debug for RuntimeConfig {
@@ -60,6 +67,9 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("rate_per_minute", &self.rate_per_minute)
             .field("max_input_side", &self.max_input_side)
             .field("daily_budget", &self.daily_budget)
+            .field("history_base", &self.history_base)
+            .field("storage_base", &self.storage_base)
+            .field("upload_inputs", &self.upload_inputs)
             .finish()
     }
 }
@@ -73,6 +83,9 @@ impl Default for RuntimeConfig {
             rate_per_minute: None,
             max_input_side: 2048,
             daily_budget: None,
+            history_base: None,
+            storage_base: None,
+            upload_inputs: false,
         }
     }
 }

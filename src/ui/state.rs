@@ -88,6 +88,15 @@ pub struct Settings {
     pub seed_mode: SeedMode,
     /// The daily budget (USD); `None`: none set here (`FLUXCN_DAILY_BUDGET` may set one).
     pub daily_budget: Option<f64>,
+    /// Upload each input to Segmind's storage once and send its URL (off until the user turns it
+    /// on: the input then lives at a persistent URL at Segmind).
+    pub upload_inputs: bool,
+    /// The suggestion to upload inputs was made (it is made once).
+    pub upload_suggested: bool,
+    /// These settings know that v2 is the default: settings stored before it was (when v1 was
+    /// the default, stored as such) move to v2 once. (Missing from a stored file: `false`.)
+    #[serde(default)]
+    pub v2_default: bool,
 }
 
 impl Default for Settings {
@@ -95,12 +104,16 @@ impl Default for Settings {
         let rc = RuntimeConfig::default();
         Settings {
             api_base: rc.api_base,
-            api_version: ApiVersion::default(),
+            // v2 by default: every job is journaled and survives a crash (v1 is in maintenance).
+            api_version: ApiVersion::V2,
             concurrency: rc.concurrency,
             rate_per_minute: rc.rate_per_minute,
             max_input_side: rc.max_input_side,
             seed_mode: SeedMode::default(),
             daily_budget: None,
+            upload_inputs: rc.upload_inputs,
+            upload_suggested: false,
+            v2_default: true,
         }
     }
 }
@@ -110,6 +123,11 @@ impl Settings {
     /// storage file cannot push the runtime out of range).
     pub fn sanitized(&self) -> Settings {
         let mut s = self.clone();
+        if !s.v2_default {
+            // Stored when v1 was the default: v1 then said nothing of the user's choice.
+            s.api_version = ApiVersion::V2;
+            s.v2_default = true;
+        }
         s.concurrency = s
             .concurrency
             .clamp(*CONCURRENCY_RANGE.start(), *CONCURRENCY_RANGE.end());
@@ -183,6 +201,9 @@ impl State {
             daily_budget: s
                 .daily_budget
                 .or_else(|| crate::jobs::budget::from_env().ok().flatten()),
+            history_base: None,
+            storage_base: None,
+            upload_inputs: s.upload_inputs,
         }
     }
 }
@@ -213,6 +234,26 @@ mod tests {
         assert_eq!(s.settings.max_input_side, 256);
         assert_eq!(s.settings.api_base, crate::api::DEFAULT_API_BASE);
         assert!(s.input.is_none());
+    }
+
+    #[test]
+    fn v2_is_the_default_and_old_settings_move_to_it_once() {
+        assert_eq!(Settings::default().api_version, ApiVersion::V2);
+        // Stored before v2 was the default: `v1` there was the old default, not a choice.
+        let old: Settings = serde_json::from_str(r#"{"api_version": "v1"}"#).unwrap();
+        assert_eq!(old.sanitized().api_version, ApiVersion::V2);
+        // Chosen since: kept.
+        let chosen = Settings {
+            api_version: ApiVersion::V1,
+            ..Settings::default()
+        };
+        let back: Settings =
+            serde_json::from_str(&serde_json::to_string(&chosen).unwrap()).unwrap();
+        assert_eq!(back.sanitized().api_version, ApiVersion::V1);
+        assert!(
+            !Settings::default().upload_inputs,
+            "uploading is off until asked for"
+        );
     }
 
     #[test]

@@ -8,9 +8,13 @@
 //!   re-send after an ambiguous failure).
 //! - `transport`: sending, reading bodies with a size cap, and errors in plain words.
 //! - `v1`, `v2`, `credits`: the endpoints.
+//! - [`history`] and `storage`: the account's request history and the asset store, on hosts of
+//!   their own ([`Hosts`]: each configurable; a loopback base serves all three).
 
 mod credits;
+pub mod history;
 pub mod retry;
+mod storage;
 mod transport;
 pub mod url_policy;
 mod v1;
@@ -85,6 +89,11 @@ pub struct ClientConfig {
     pub poll_interval: Duration,
     /// How long a v2 job may take in all before polling gives up (the record expires after an hour).
     pub v2_deadline: Duration,
+    /// The request-history service (`None`: Segmind's, or the inference origin when that is
+    /// loopback).
+    pub history_base: Option<String>,
+    /// The asset store (`None`: Segmind's, or the inference origin when that is loopback).
+    pub storage_base: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -103,6 +112,8 @@ impl Default for ClientConfig {
             max_image_bytes: 64 * 1024 * 1024,
             poll_interval: Duration::from_secs(1),
             v2_deadline: Duration::from_secs(3600),
+            history_base: None,
+            storage_base: None,
         }
     }
 }
@@ -124,6 +135,8 @@ pub struct Client {
     cfg: Arc<ClientConfig>,
     base: Url,
     root: Url,
+    /// The history and storage services: the only other hosts the key goes to.
+    hosts: Hosts,
     key: ApiKey,
     key_header: reqwest::header::HeaderValue,
 }
@@ -142,6 +155,7 @@ impl Client {
     pub fn new(cfg: ClientConfig, key: ApiKey) -> Result<Client, ApiError> {
         let base = parse_base(&cfg.api_base)?;
         let root = root_of(&base);
+        let hosts = Hosts::resolve(&base, &cfg)?;
         // Marked sensitive so no debug print or trace of the request can show it.
         // A key is visible ASCII; anything else is a bad paste that would only earn a 401.
         if !key.expose().bytes().all(|b| b.is_ascii_graphic()) {
@@ -161,6 +175,7 @@ impl Client {
             cfg: Arc::new(cfg),
             base,
             root,
+            hosts,
             key,
             key_header,
         })
@@ -212,6 +227,54 @@ impl Client {
     /// The result URL of a v2 job.
     pub fn v2_result_url(&self, request_id: &str) -> Result<Url, ApiError> {
         Ok(self.root_join(&format!("v2/requests/{}", url_policy::safe_id(request_id)?)))
+    }
+}
+
+/// Segmind's request-history service.
+pub const DEFAULT_HISTORY_BASE: &str = "https://api.spotprod.segmind.com/";
+/// Segmind's asset store.
+pub const DEFAULT_STORAGE_BASE: &str = "https://workflows-api.segmind.com/";
+
+/// The hosts besides inference that the key goes to, and nowhere else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hosts {
+    pub history: Url,
+    pub storage: Url,
+}
+
+impl Hosts {
+    /// Each host: as configured, else the inference root when it is loopback (the stand-in serves
+    /// all three from one origin), else Segmind's own. Each passes the base URL rules (HTTPS, or
+    /// plain HTTP to loopback), and shares the inference base's scheme (one client speaks to all).
+    pub fn resolve(base: &Url, cfg: &ClientConfig) -> Result<Hosts, ApiError> {
+        let pick = |configured: &Option<String>, default: &str, what: &str| {
+            let url = match configured
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                Some(b) => parse_base(b)?,
+                None if base.scheme() == "http" => root_of(base),
+                None => parse_base(default)?,
+            };
+            if url.scheme() != base.scheme() {
+                return Err(ApiError::BadBaseUrl(format!(
+                    "the {what} base {url} and the API base {base} must both be https (or both loopback http)"
+                )));
+            }
+            Ok(url)
+        };
+        Ok(Hosts {
+            history: pick(&cfg.history_base, DEFAULT_HISTORY_BASE, "request-history")?,
+            storage: pick(&cfg.storage_base, DEFAULT_STORAGE_BASE, "storage")?,
+        })
+    }
+
+    /// Whether `url` is on one of these hosts or the inference origin (where the key may go).
+    pub fn keyed(&self, inference: &Url, url: &Url) -> bool {
+        [inference, &self.history, &self.storage]
+            .iter()
+            .any(|h| url_policy::same_origin(h, url))
     }
 }
 
@@ -267,5 +330,40 @@ mod tests {
         assert!(c.v2_status_url("../x").is_err());
         assert!(c.v2_status_url("a/b").is_err());
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        assert_eq!(
+            c.history_root().as_str(),
+            "https://api.spotprod.segmind.com/"
+        );
+        assert_eq!(
+            c.storage_root().as_str(),
+            "https://workflows-api.segmind.com/"
+        );
+    }
+
+    #[test]
+    fn hosts_of_a_loopback_base_and_configured_ones() {
+        let key = || ApiKey::new("SG_0123456789abcdef").unwrap();
+        let c = Client::new(
+            ClientConfig {
+                api_base: "http://127.0.0.1:9/v1".into(),
+                ..Default::default()
+            },
+            key(),
+        )
+        .unwrap();
+        assert_eq!(c.history_root().as_str(), "http://127.0.0.1:9/");
+        assert_eq!(c.storage_root().as_str(), "http://127.0.0.1:9/");
+        let cfg = |h: &str| ClientConfig {
+            api_base: "https://api.segmind.com/v1".into(),
+            history_base: Some(h.into()),
+            ..Default::default()
+        };
+        let c = Client::new(cfg("https://history.example/"), key()).unwrap();
+        assert_eq!(c.history_root().as_str(), "https://history.example/");
+        assert!(Client::new(cfg("http://history.example/"), key()).is_err());
+        assert!(
+            Client::new(cfg("http://127.0.0.1:9/"), key()).is_err(),
+            "mixed schemes"
+        );
     }
 }

@@ -69,7 +69,7 @@ pub fn root_of(base: &Url) -> Url {
 }
 
 /// Whether two URLs share scheme, host and port.
-pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
+pub fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()

@@ -373,7 +373,7 @@ impl Client {
     /// on a storage host. A failure before any answer is retried (a GET of a stored file); an
     /// error status is final (an [`Answerer::OutputHost`] error: the job itself is done), and so
     /// is a body cut off after the answer began.
-    async fn download(
+    pub(super) async fn download(
         &self,
         url: &str,
         limit: u64,
