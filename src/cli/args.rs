@@ -125,6 +125,10 @@ pub enum Cmd {
         /// Seed of the fault draws (the same seed gives the same faults).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// How request-history pages wrap their rows: data, items, rows, results or bare (the
+        /// real envelope is not documented; the client reads each).
+        #[arg(long, default_value = "data", value_parser = crate::sim::Envelope::parse)]
+        history_envelope: crate::sim::Envelope,
     },
 }
 

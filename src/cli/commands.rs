@@ -84,6 +84,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             delay_ms,
             faults,
             seed,
+            history_envelope,
         }) => {
             let faults = faults
                 .parse()
@@ -92,6 +93,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 delay: Duration::from_millis(*delay_ms),
                 faults,
                 seed: *seed,
+                history_envelope: *history_envelope,
                 ..Default::default()
             };
             runtime()?

@@ -155,6 +155,8 @@ pub struct Ledger {
     holder: holds::Holder,
 }
 
+pub mod account;
+pub use account::{Known, foreign_job_id};
 mod holds;
 pub use holds::Hold;
 

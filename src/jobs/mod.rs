@@ -18,6 +18,7 @@ mod resume;
 pub mod runtime;
 mod samples;
 pub mod services;
+pub mod settle;
 pub mod types;
 pub mod variations;
 

@@ -66,6 +66,11 @@ pub(super) async fn resume_job(
         ))
     };
     let submitted_ms = job.submitted_ms.unwrap_or(job.started_ms);
+    // The account asked is the configured service's: only for a job sent to it.
+    let same_service = job
+        .api_base
+        .as_deref()
+        .is_none_or(|b| same_base(b, &cfg.api_base));
     let age = Duration::from_millis(now_ms().saturating_sub(submitted_ms));
     let outcome: Outcome = match (job.api, &job.request_id) {
         _ if all_found => {
@@ -79,6 +84,22 @@ pub(super) async fn resume_job(
             }
             Ok((found, found_accounting))
         }
+        // A job of several v1 requests, some saved: reported as before (its parts are not
+        // told apart in the history).
+        (ApiVersion::V1, _) if !found.is_empty() => fail(
+            interrupted_v1(found.len(), job.params.samples),
+            FailureKind::Interrupted,
+            true,
+        ),
+        // Sent, with no answer recorded: the account's history says what became of it.
+        (ApiVersion::V1, _) | (ApiVersion::V2, None) if same_service => {
+            let said = if job.api == ApiVersion::V1 {
+                interrupted_v1(0, job.params.samples)
+            } else {
+                "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into()
+            };
+            settled(&sh, id, &spec, &cfg, None, job.started_ms, said, &cancel).await
+        }
         (ApiVersion::V1, _) => fail(
             interrupted_v1(found.len(), job.params.samples),
             FailureKind::Interrupted,
@@ -89,8 +110,16 @@ pub(super) async fn resume_job(
             FailureKind::Interrupted,
             true,
         ),
-        // Past the record's lifetime nothing is left to fetch, wherever it was submitted: the
-        // entry is closed without touching the network.
+        // Past the v2 record's lifetime the job is gone from the v2 endpoints, but the account's
+        // history keeps every request: asked there (only for the service configured now).
+        (ApiVersion::V2, Some(request_id)) if age > V2_RECORD_LIFETIME && same_service => {
+            let said = format!(
+                "job {request_id} expired: the server keeps a record for one hour after \
+                 submission, and it was submitted {} minutes ago",
+                age.as_secs() / 60
+            );
+            settled(&sh, id, &spec, &cfg, Some(request_id), submitted_ms, said, &cancel).await
+        }
         (ApiVersion::V2, Some(request_id)) if age > V2_RECORD_LIFETIME => fail(
             format!(
                 "job {request_id} expired: the server keeps a record for one hour after \
@@ -221,6 +250,29 @@ async fn resume_v2(
         }
     };
     finish(sh, id, spec.batch.as_ref(), outcome);
+}
+
+/// The outcome of a recovered job the account's history was asked about; `said` is what is reported
+/// when the history does not settle it.
+#[allow(clippy::too_many_arguments)] // the recovered job's parts
+async fn settled(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    cfg: &RuntimeConfig,
+    request_id: Option<&str>,
+    from_ms: u64,
+    said: String,
+    cancel: &CancellationToken,
+) -> Outcome {
+    use super::settle::{Settled, failure, settle_job};
+    match settle_job(sh, id, spec, cfg, request_id, from_ms, cancel).await {
+        Settled::Saved(done) => Ok(done),
+        Settled::NotBilled(m) => Err((failure(m, false), true)),
+        // Still running at Segmind: the journal keeps it for the next start.
+        Settled::StillRunning(m) => Err((failure(format!("{said}. {m}"), true), false)),
+        Settled::Unsettled(m) => Err((failure(format!("{said}. {m}"), true), true)),
+    }
 }
 
 /// Whether two API base URLs name the same service (a trailing slash aside).

@@ -287,6 +287,17 @@ pub(super) fn unfinished_v2(e: ApiError, request_id: &str) -> JobEnd {
     })
 }
 
+/// A failure with what the account said added to its message.
+pub(super) fn with_note(end: JobEnd, note: &str) -> JobEnd {
+    match end {
+        JobEnd::Failed(mut f) => {
+            f.message = format!("{}. {note}", f.message.trim_end_matches('.'));
+            JobEnd::Failed(f)
+        }
+        other => other,
+    }
+}
+
 /// How a job ended without images.
 pub(super) enum JobEnd {
     Failed(JobFailure),
@@ -475,6 +486,7 @@ async fn job_body(
         return not_sent(e);
     }
     // Written down before anything is sent.
+    let sent_at = now_ms();
     sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
     if spec.api == ApiVersion::V1 && spec.params.samples > 1 {
         return super::samples::v1_samples(sh, id, spec, &client, prepared.payload, cancel).await;
@@ -505,12 +517,31 @@ async fn job_body(
             Err(e) => Err(e),
         },
     };
-    let generation = match generation {
-        Ok(g) => g,
-        Err(e) => return Err((e.into(), true)),
-    };
     // The input as sent is kept with the results (a URL input was sent as its URL).
     let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(prepared.payload);
+    let generation = match generation {
+        Ok(g) => g,
+        // A v1 request sent and not answered in full may have run and been billed: the
+        // account's history says (never a second POST).
+        Err(e)
+            if spec.api == ApiVersion::V1
+                && e.maybe_billed()
+                && !matches!(e, ApiError::Cancelled { .. }) =>
+        {
+            sh.stage(id, Stage::Remote { state: "asking Segmind".into() });
+            let end: JobEnd = e.into();
+            return match super::settle::settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
+                super::settle::Settled::Saved(done) => Ok(done),
+                super::settle::Settled::NotBilled(m) => {
+                    Err((super::settle::failure(m, false), true))
+                }
+                super::settle::Settled::StillRunning(m) | super::settle::Settled::Unsettled(m) => {
+                    Err((with_note(end, &m), true))
+                }
+            };
+        }
+        Err(e) => return Err((e.into(), true)),
+    };
     save(sh, id, spec, generation, sent, 0)
         .await
         .map_err(|e| (e, true))

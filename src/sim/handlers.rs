@@ -23,15 +23,16 @@ use super::answers::{
 use super::faults::Fault;
 use super::render::{RenderSpec, render};
 use super::state::{
-    ConnKill, InFlight, Job, JobView, MAX_USER_AGENTS, QUEUED_SHARE, Shared, output_files, spec_for,
+    ConnKill, InFlight, Job, JobView, MAX_USER_AGENTS, QUEUED_SHARE, Shared, files_for, output_files, spec_for,
 };
-use super::validate::{GenRequest, parse_request};
+use super::account::{self, Record};
+use super::validate::{GenRequest, InputImage, parse_request};
 
 /// The largest request body accepted (`413` beyond).
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Checks `x-api-key`; `Err` is the `401` to send.
-fn check_key(cfg: &SimConfig, headers: &HeaderMap) -> Result<(), Refusal> {
+pub(super) fn check_key(cfg: &SimConfig, headers: &HeaderMap) -> Result<(), Refusal> {
     let key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -60,7 +61,11 @@ fn check_key(cfg: &SimConfig, headers: &HeaderMap) -> Result<(), Refusal> {
 
 /// Key, content type, body size, JSON, every field, then the balance: the checks of the gateway
 /// before a generation starts. `Err` is the answer to send.
-async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRequest, Refusal> {
+async fn admit(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(GenRequest, serde_json::Value), Refusal> {
     check_key(&shared.cfg, headers)?;
     let json_ct = headers
         .get(header::CONTENT_TYPE)
@@ -92,7 +97,15 @@ async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRe
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| Box::new(too_large()))?;
-    let req = parse_request(&bytes).map_err(|m| Box::new(error(StatusCode::BAD_REQUEST, m)))?;
+    let mut req =
+        parse_request(&bytes).map_err(|m| Box::new(error(StatusCode::BAD_REQUEST, m)))?;
+    // An uploaded asset of ours is an image of a known size.
+    let by_url = matches!(req.input, InputImage::Url(_));
+    if let InputImage::Url(u) = &req.input
+        && let Some((width, height)) = account::asset_size(shared, u)
+    {
+        req.input = InputImage::Inline { width, height };
+    }
     let cost = shared.cost(&req);
     let balance = {
         let mut inner = shared.lock();
@@ -109,7 +122,17 @@ async fn admit(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<GenRe
             ),
         )));
     }
-    Ok(req)
+    {
+        let mut inner = shared.lock();
+        inner.stats.request_bytes += bytes.len() as u64;
+        if by_url {
+            inner.stats.images_by_url += 1;
+        } else {
+            inner.stats.images_inline += 1;
+        }
+    }
+    let recorded = account::recorded_body(shared, &bytes);
+    Ok((req, recorded))
 }
 
 /// Renders the images of a request off the async threads, at most [`Shared::renders`] requests at
@@ -149,7 +172,7 @@ async fn v1_generate(
     body: Body,
 ) -> Response {
     shared.lock().stats.v1_requests += 1;
-    let req = match admit(&shared, &headers, body).await {
+    let (req, recorded) = match admit(&shared, &headers, body).await {
         Ok(r) => r,
         Err(answer) => return *answer,
     };
@@ -170,13 +193,49 @@ async fn v1_generate(
     };
     // The picture is drawn while the generation "runs": the answer comes after the longer of the two.
     let seed = resolve_seed(&shared, req.params.seed);
+    let id = {
+        let mut inner = shared.lock();
+        let id = shared.new_id(&mut inner);
+        inner.history.push(Record::new(id.clone(), recorded));
+        id
+    };
     let specs: Vec<RenderSpec> = (0..req.params.samples)
         .map(|i| spec_for(&req, seed, i))
         .collect();
     let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
     if let Some(a) = fault.and_then(late_fault_answer) {
+        // The inference failed (not billed); a captive portal's page never reached the service.
+        if fault != Some(Fault::Html) {
+            if let Some(r) = shared.lock().record(&id) {
+                r.fail("Internal server error (simulated)");
+            }
+        } else {
+            shared.lock().history.retain(|r| r.request_id != id);
+        }
         return a;
     }
+    // From here the generation ran: it is billed and in the history, whatever the answer.
+    let cost = shared.cost(&req);
+    let remaining = {
+        let mut inner = shared.lock();
+        inner.credits -= cost;
+        let mut urls = Vec::new();
+        for (name, spec) in files_for(&id, &req, seed) {
+            urls.push(format!("{}/outputs/{name}", shared.origin));
+            inner.outputs.insert(name, spec);
+        }
+        if let Some(r) = inner.record(&id) {
+            r.complete(cost, urls);
+        }
+        if matches!(fault, Some(Fault::Reset | Fault::Garbage | Fault::Truncate)) {
+            inner.stats.billed_without_answer += 1;
+            inner.stats.billed_without_answer_usd += cost;
+        } else {
+            inner.stats.billed_usd += cost;
+            inner.stats.generations_billed += 1;
+        }
+        inner.credits
+    };
     match fault {
         Some(Fault::Reset) => return reset(kill.map(|k| k.0)).await,
         Some(Fault::Garbage) => {
@@ -204,15 +263,6 @@ async fn v1_generate(
     if fault == Some(Fault::Truncate) {
         return truncated(content_type, body);
     }
-    let cost = shared.cost(&req);
-    let (remaining, id) = {
-        let mut inner = shared.lock();
-        inner.credits -= cost;
-        inner.stats.billed_usd += cost;
-        inner.stats.generations_billed += 1;
-        let id = shared.new_id(&mut inner);
-        (inner.credits, id)
-    };
     let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     let h = r.headers_mut();
     let pairs = [
@@ -240,7 +290,7 @@ async fn v2_submit(
     body: Body,
 ) -> Response {
     shared.lock().stats.v2_submits += 1;
-    let req = match admit(&shared, &headers, body).await {
+    let (req, recorded) = match admit(&shared, &headers, body).await {
         Ok(r) => r,
         Err(answer) => return *answer,
     };
@@ -272,6 +322,7 @@ async fn v2_submit(
                 billed: None,
             },
         );
+        inner.history.push(Record::new(id.clone(), recorded));
         id
     };
     let status_url = format!("{}/v2/requests/{id}/status", shared.origin);
@@ -469,6 +520,19 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/requests/{id}", get(v2_result))
         .route("/v1/get-user-credits", get(credits))
         .route("/outputs/{name}", get(output_file))
+        .route(
+            "/inference-request/request-history",
+            get(account::history),
+        )
+        .route(
+            "/inference-request/request-history/{id}",
+            get(account::history_one),
+        )
+        .route(
+            "/upload-asset",
+            post(account::upload_asset).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route("/assets/{name}", get(account::asset))
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), observe))

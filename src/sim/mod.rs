@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod account;
 mod answers;
 mod faults;
 mod handlers;
@@ -23,6 +24,7 @@ mod validate;
 
 use std::time::Duration;
 
+pub use account::Envelope;
 pub use faults::{Fault, FaultPlan, FaultSpec, FaultSpecError};
 pub use handlers::MAX_BODY;
 pub use render::{RenderSpec, demo_input_png, render};
@@ -52,6 +54,8 @@ pub struct SimConfig {
     pub slow_extra: Duration,
     /// Send `Retry-After: 1` on a 429 (else `x-rate-limit-reset-at-utc`, a second ahead).
     pub retry_after_on_429: bool,
+    /// How a request-history page wraps its rows.
+    pub history_envelope: Envelope,
 }
 
 impl Default for SimConfig {
@@ -66,6 +70,7 @@ impl Default for SimConfig {
             v2_expiry: Duration::from_secs(3600),
             slow_extra: Duration::from_secs(30),
             retry_after_on_429: true,
+            history_envelope: Envelope::Data,
         }
     }
 }
@@ -86,6 +91,7 @@ impl std::fmt::Debug for SimConfig {
             .field("v2_expiry", &self.v2_expiry)
             .field("slow_extra", &self.slow_extra)
             .field("retry_after_on_429", &self.retry_after_on_429)
+            .field("history_envelope", &self.history_envelope)
             .finish()
     }
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::SimConfig;
+use super::account::Record;
 use super::faults::{Fault, FaultPlan};
 use super::render::RenderSpec;
 use super::validate::GenRequest;
@@ -55,6 +56,21 @@ pub struct SimStats {
     /// Every admitted v1 request in arrival order: its prompt and the fault it drew (`None` for a
     /// normal answer). Lets a test prove what was re-sent after what.
     pub v1_log: Vec<(String, Option<&'static str>)>,
+    /// Generations that ran and were billed though their answer was lost (a dropped connection,
+    /// a cut body, garbage): not in `generations_billed`, but in the balance and the history.
+    pub billed_without_answer: u64,
+    /// What those cost (USD).
+    pub billed_without_answer_usd: f64,
+    /// `GET /inference-request/request-history[/{id}]` requests.
+    pub history_calls: u64,
+    /// Images stored by `POST /upload-asset`, and their bytes.
+    pub uploads: u64,
+    pub upload_bytes: u64,
+    /// Admitted generation requests whose `image` was a URL, and those with inline base64.
+    pub images_by_url: u64,
+    pub images_inline: u64,
+    /// The bytes of every admitted generation request body.
+    pub request_bytes: u64,
 }
 
 /// A v2 job.
@@ -85,6 +101,18 @@ pub(super) struct Inner {
     pub(super) jobs: HashMap<String, Job>,
     /// Output files by name (`{id}.{ext}` or `{id}-{n}.{ext}`), rendered on each download.
     pub(super) outputs: HashMap<String, RenderSpec>,
+    /// The account's history, oldest first (see `account.rs`).
+    pub(super) history: Vec<Record>,
+    /// Stored assets by name: uploads, and the inline inputs the history names.
+    pub(super) assets: HashMap<String, Vec<u8>>,
+    pub(super) next_asset: u64,
+}
+
+impl Inner {
+    /// The history record of a request.
+    pub(super) fn record(&mut self, id: &str) -> Option<&mut Record> {
+        self.history.iter_mut().rev().find(|r| r.request_id == id)
+    }
 }
 
 pub(super) struct Shared {
@@ -143,12 +171,30 @@ impl Shared {
             inner.stats.billed_usd += self.cost(&job.req);
             let balance = inner.credits;
             inner.stats.generations_billed += 1;
+            let mut urls = Vec::new();
             for (name, spec) in output_files(id, &job) {
+                urls.push(format!("{}/outputs/{name}", self.origin));
                 inner.outputs.insert(name, spec);
+            }
+            let cost = self.cost(&job.req);
+            if let Some(r) = inner.record(id) {
+                r.complete(cost, urls);
             }
             if let Some(j) = inner.jobs.get_mut(id) {
                 j.billed = Some(balance);
             }
+        }
+        let Some(job) = inner.jobs.get(id) else {
+            return JobView::Missing;
+        };
+        let failed = age >= delay && job.billed.is_none();
+        let why = if job.fault == Some(Fault::Expire) {
+            "The job's record expired (simulated)"
+        } else {
+            "The inference failed: the model ran out of memory (simulated)"
+        };
+        if failed && let Some(r) = inner.record(id).filter(|r| r.status == "PENDING") {
+            r.fail(why);
         }
         let Some(job) = inner.jobs.get(id) else {
             return JobView::Missing;
@@ -188,8 +234,13 @@ impl Shared {
 
 /// The output files of a job: one per sample.
 pub(super) fn output_files(id: &str, job: &Job) -> Vec<(String, RenderSpec)> {
-    let ext = job.req.params.image_format.extension();
-    let n = job.req.params.samples.max(1);
+    files_for(id, &job.req, job.seed)
+}
+
+/// The output files of request `id`: one per sample.
+pub(super) fn files_for(id: &str, req: &GenRequest, seed: i64) -> Vec<(String, RenderSpec)> {
+    let ext = req.params.image_format.extension();
+    let n = req.params.samples.max(1);
     (0..n)
         .map(|i| {
             let name = if n == 1 {
@@ -197,7 +248,7 @@ pub(super) fn output_files(id: &str, job: &Job) -> Vec<(String, RenderSpec)> {
             } else {
                 format!("{id}-{}.{ext}", i + 1)
             };
-            (name, spec_for(&job.req, job.seed, i))
+            (name, spec_for(req, seed, i))
         })
         .collect()
 }

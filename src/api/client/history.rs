@@ -362,6 +362,41 @@ pub fn outputs_of(rows: &[HistoryRow], request_id: &str) -> Vec<String> {
     out
 }
 
+/// Whether a row's `request_body` is a request of these settings: every field the row names equals
+/// ours (numbers to a thousandth; a seed of `-1` sent matches any seed), the image aside (it may be
+/// stored differently from how it was sent). A field the row leaves out is not held against it.
+pub fn body_matches(body: &Value, params: &crate::api::GenParams) -> bool {
+    let Ok(ours) = serde_json::to_value(params) else {
+        return false;
+    };
+    let (Some(theirs), Some(ours)) = (body.as_object(), ours.as_object()) else {
+        return false;
+    };
+    if theirs.get("prompt").is_none() {
+        // A body without even its prompt says nothing.
+        return false;
+    }
+    ours.iter().all(|(k, mine)| match theirs.get(k) {
+        None | Some(Value::Null) => true,
+        Some(t) if k == "seed" && mine.as_i64() == Some(crate::api::params::RANDOM_SEED) => {
+            t.is_number()
+        }
+        Some(t) => match (t.as_f64(), mine.as_f64()) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-3,
+            _ => t == mine,
+        },
+    })
+}
+
+/// The settings a row's `request_body` names (the contract's defaults for what it leaves out);
+/// `None` when they do not pass validation (a hostile or foreign body).
+pub fn params_of(body: &Value) -> Option<crate::api::GenParams> {
+    let mut b = body.as_object()?.clone();
+    b.remove("image");
+    let p: crate::api::GenParams = serde_json::from_value(Value::Object(b)).ok()?;
+    p.clone().validate_into().ok().map(|_| p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +450,34 @@ mod tests {
         assert_eq!(rows[1].request_body.as_ref().unwrap()["prompt"], "x");
         assert_eq!(rows[1].created_ms, Some(1_796_464_800_000));
         assert_eq!(rows[1].error.as_deref(), Some("out of memory"));
+    }
+
+    #[test]
+    fn bodies_match_on_every_field_but_the_image() {
+        let p = crate::api::GenParams {
+            prompt: "a cat".into(),
+            seed: 7,
+            ..Default::default()
+        };
+        let mut body = serde_json::to_value(&p).unwrap();
+        body["image"] = "https://assets.example/x.png".into();
+        assert!(body_matches(&body, &p));
+        assert_eq!(params_of(&body), Some(p.clone()));
+        let mut other = body.clone();
+        other["seed"] = 8.into();
+        assert!(!body_matches(&other, &p), "another seed is another request");
+        let mut other = body.clone();
+        other["prompt"] = "a dog".into();
+        assert!(!body_matches(&other, &p));
+        let random = crate::api::GenParams {
+            seed: crate::api::params::RANDOM_SEED,
+            ..p.clone()
+        };
+        assert!(body_matches(&body, &random), "a random seed matches any");
+        assert!(!body_matches(&serde_json::json!({"seed": 7}), &p));
+        let mut hostile = body.clone();
+        hostile["steps"] = 10_000.into();
+        assert_eq!(params_of(&hostile), None);
     }
 
     #[test]
