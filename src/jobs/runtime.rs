@@ -528,7 +528,12 @@ async fn job_body(
                 && e.maybe_billed()
                 && !matches!(e, ApiError::Cancelled { .. }) =>
         {
-            sh.stage(id, Stage::Remote { state: "asking Segmind".into() });
+            sh.stage(
+                id,
+                Stage::Remote {
+                    state: "asking Segmind".into(),
+                },
+            );
             let end: JobEnd = e.into();
             return match super::settle::settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
                 super::settle::Settled::Saved(done) => Ok(done),

@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal::now_ms;
 use super::runtime::{JobEnd, Shared, save};
-use super::types::{FailureKind, InputSource, JobFailure, JobId, JobSpec, RuntimeConfig, SavedImage};
+use super::types::{
+    FailureKind, InputSource, JobFailure, JobId, JobSpec, RuntimeConfig, SavedImage,
+};
 use crate::api::client::history::{
     HistoryQuery, HistoryRow, RowStatus, WINDOW_DAYS_MAX, body_matches, outputs_of,
 };
@@ -174,7 +176,11 @@ fn pick(rows: &[HistoryRow], q: &Question<'_>) -> Pick {
         .iter()
         .filter(|r| !q.known.contains(&r.request_id))
         .filter(|r| r.created_ms.is_none_or(|t| (lo..=hi).contains(&t)))
-        .filter(|r| r.request_body.as_ref().is_some_and(|b| body_matches(b, q.params)))
+        .filter(|r| {
+            r.request_body
+                .as_ref()
+                .is_some_and(|b| body_matches(b, q.params))
+        })
         .collect();
     let ids_of = |want: &dyn Fn(&RowStatus) -> bool| {
         let mut ids: Vec<String> = Vec::new();
@@ -254,7 +260,12 @@ pub(super) async fn settle_job(
             ));
         }
     };
-    tracing::info!(id, ?request_id, verdict = verdict_name(&verdict), "asked the account");
+    tracing::info!(
+        id,
+        ?request_id,
+        verdict = verdict_name(&verdict),
+        "asked the account"
+    );
     match verdict {
         Verdict::Completed {
             request_id,

@@ -156,7 +156,9 @@ pub(super) fn recorded_body(shared: &Shared, raw: &[u8]) -> Value {
         .filter(|s| !s.starts_with("http://") && !s.starts_with("https://"))
         .and_then(|s| {
             let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            base64::engine::general_purpose::STANDARD.decode(compact).ok()
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()
         });
     if let Some(bytes) = inline {
         let url = store_asset(shared, bytes);

@@ -16,6 +16,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::SimConfig;
+use super::account::{self, Record};
 use super::answers::{
     Refusal, early_fault_answer, error, garbage_bytes, html_page, json_answer, late_fault_answer,
     money, reset, secs, truncated,
@@ -23,9 +24,9 @@ use super::answers::{
 use super::faults::Fault;
 use super::render::{RenderSpec, render};
 use super::state::{
-    ConnKill, InFlight, Job, JobView, MAX_USER_AGENTS, QUEUED_SHARE, Shared, files_for, output_files, spec_for,
+    ConnKill, InFlight, Job, JobView, MAX_USER_AGENTS, QUEUED_SHARE, Shared, files_for,
+    output_files, spec_for,
 };
-use super::account::{self, Record};
 use super::validate::{GenRequest, InputImage, parse_request};
 
 /// The largest request body accepted (`413` beyond).
@@ -97,8 +98,7 @@ async fn admit(
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| Box::new(too_large()))?;
-    let mut req =
-        parse_request(&bytes).map_err(|m| Box::new(error(StatusCode::BAD_REQUEST, m)))?;
+    let mut req = parse_request(&bytes).map_err(|m| Box::new(error(StatusCode::BAD_REQUEST, m)))?;
     // An uploaded asset of ours is an image of a known size.
     let by_url = matches!(req.input, InputImage::Url(_));
     if let InputImage::Url(u) = &req.input
@@ -199,42 +199,61 @@ async fn v1_generate(
         inner.history.push(Record::new(id.clone(), recorded));
         id
     };
-    let specs: Vec<RenderSpec> = (0..req.params.samples)
-        .map(|i| spec_for(&req, seed, i))
-        .collect();
-    let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
-    if let Some(a) = fault.and_then(late_fault_answer) {
-        // The inference failed (not billed); a captive portal's page never reached the service.
-        if fault != Some(Fault::Html) {
-            if let Some(r) = shared.lock().record(&id) {
-                r.fail("Internal server error (simulated)");
-            }
-        } else {
-            shared.lock().history.retain(|r| r.request_id != id);
-        }
-        return a;
-    }
-    // From here the generation ran: it is billed and in the history, whatever the answer.
     let cost = shared.cost(&req);
-    let remaining = {
-        let mut inner = shared.lock();
-        inner.credits -= cost;
-        let mut urls = Vec::new();
-        for (name, spec) in files_for(&id, &req, seed) {
-            urls.push(format!("{}/outputs/{name}", shared.origin));
-            inner.outputs.insert(name, spec);
+    // The generation runs on its own task, as on the real service: a client that goes away (a
+    // kill, a timeout) does not stop it, and it is billed and in the history all the same.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let run = {
+        let (shared, req, id) = (shared.clone(), req.clone(), id.clone());
+        async move {
+            let specs: Vec<RenderSpec> = (0..req.params.samples)
+                .map(|i| spec_for(&req, seed, i))
+                .collect();
+            let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
+            if let Some(a) = fault.and_then(late_fault_answer) {
+                // The inference failed (not billed); a captive portal's page never reached the
+                // service.
+                if fault != Some(Fault::Html) {
+                    if let Some(r) = shared.lock().record(&id) {
+                        r.fail("Internal server error (simulated)");
+                    }
+                } else {
+                    shared.lock().history.retain(|r| r.request_id != id);
+                }
+                let _ = tx.send(Err(a));
+                return;
+            }
+            // From here the generation ran: billed and in the history, whatever the answer.
+            let remaining = {
+                let mut inner = shared.lock();
+                inner.credits -= cost;
+                let mut urls = Vec::new();
+                for (name, spec) in files_for(&id, &req, seed) {
+                    urls.push(format!("{}/outputs/{name}", shared.origin));
+                    inner.outputs.insert(name, spec);
+                }
+                if let Some(r) = inner.record(&id) {
+                    r.complete(cost, urls);
+                }
+                let lost = tx.is_closed()
+                    || matches!(fault, Some(Fault::Reset | Fault::Garbage | Fault::Truncate));
+                if lost {
+                    inner.stats.billed_without_answer += 1;
+                    inner.stats.billed_without_answer_usd += cost;
+                } else {
+                    inner.stats.billed_usd += cost;
+                    inner.stats.generations_billed += 1;
+                }
+                inner.credits
+            };
+            let _ = tx.send(Ok((images, remaining)));
         }
-        if let Some(r) = inner.record(&id) {
-            r.complete(cost, urls);
-        }
-        if matches!(fault, Some(Fault::Reset | Fault::Garbage | Fault::Truncate)) {
-            inner.stats.billed_without_answer += 1;
-            inner.stats.billed_without_answer_usd += cost;
-        } else {
-            inner.stats.billed_usd += cost;
-            inner.stats.generations_billed += 1;
-        }
-        inner.credits
+    };
+    tokio::spawn(run);
+    let (images, remaining) = match rx.await {
+        Ok(Ok(done)) => done,
+        Ok(Err(answer)) => return answer,
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "the generation stopped"),
     };
     match fault {
         Some(Fault::Reset) => return reset(kill.map(|k| k.0)).await,
@@ -520,10 +539,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/requests/{id}", get(v2_result))
         .route("/v1/get-user-credits", get(credits))
         .route("/outputs/{name}", get(output_file))
-        .route(
-            "/inference-request/request-history",
-            get(account::history),
-        )
+        .route("/inference-request/request-history", get(account::history))
         .route(
             "/inference-request/request-history/{id}",
             get(account::history_one),

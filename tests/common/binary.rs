@@ -14,6 +14,8 @@ pub fn fluxcn_cmd(key: &str, base: &str, data: &Path, timeout: Duration) -> Comm
         .env("FLUXCN_DATA_DIR", data)
         .env_remove("FLUXCN_API_BASE")
         .env_remove("FLUXCN_DAILY_BUDGET")
+        .env_remove("FLUXCN_HISTORY_BASE")
+        .env_remove("FLUXCN_STORAGE_BASE")
         .env_remove("RUST_BACKTRACE")
         .arg("--api-base")
         .arg(base)

@@ -135,6 +135,7 @@ fn start_with(
         rate_per_minute: None,
         max_input_side: 2048,
         daily_budget: None,
+        ..Default::default()
     };
     (
         jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),

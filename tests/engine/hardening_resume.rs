@@ -184,6 +184,7 @@ fn start(
         rate_per_minute: rate,
         max_input_side: 2048,
         daily_budget: None,
+        ..Default::default()
     };
     (
         jobs::start(rt.handle(), deps, cfg, Arc::new(|| {})),

@@ -70,6 +70,7 @@ impl Rig {
             rate_per_minute: None,
             max_input_side: 2048,
             daily_budget: None,
+            ..Default::default()
         };
         (
             jobs::start(self.rt.handle(), deps, cfg, Arc::new(|| {})),

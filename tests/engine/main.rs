@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod account;
 mod client_policy;
 mod crash_resume;
 mod field_table;

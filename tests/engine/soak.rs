@@ -62,6 +62,7 @@ fn soak_with_twenty_percent_faults() {
         rate_per_minute: Some(100_000.0),
         max_input_side: 2048,
         daily_budget: None,
+        ..Default::default()
     };
     let h = jobs::start(rt.handle(), deps, cfg, Arc::new(|| {}));
     let input = InputSource::Bytes {

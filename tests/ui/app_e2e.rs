@@ -78,6 +78,7 @@ impl Rig {
             rate_per_minute: None,
             max_input_side: 2048,
             daily_budget: None,
+            ..Default::default()
         }
     }
 

@@ -1,0 +1,166 @@
+//! The account's own records settle "maybe billed" (issue 25): a v1 answer cut off, and a CLI
+//! killed after sending, are each recovered from Segmind's request history (in every envelope the
+//! history may use) with the image saved, its sidecar and kept input beside it, the charge in the
+//! ledger at the account's figure, and no second POST.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fluxcn::jobs::ledger::Ledger;
+use fluxcn::sim::{self, Envelope, Fault, SimConfig};
+
+use crate::common::binary::fluxcn_cmd;
+
+const KEY: &str = "SG_0badc0de0badc0de";
+
+fn generate_v1(base: &str, data: &Path, input: &Path) -> std::process::Output {
+    fluxcn_cmd(KEY, base, data, Duration::from_secs(60))
+        .args([
+            "generate",
+            "--api",
+            "v1",
+            "--prompt",
+            "a lighthouse",
+            "--seed",
+            "42",
+            "--image",
+        ])
+        .arg(input)
+        .output()
+        .unwrap()
+}
+
+/// The one saved image, with its sidecar and a kept input beside it.
+fn assert_saved_with_sidecar(stdout: &[u8]) -> std::path::PathBuf {
+    let stdout = String::from_utf8_lossy(stdout);
+    let paths: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(paths.len(), 1, "{stdout}");
+    let path = std::path::PathBuf::from(paths[0]);
+    assert!(
+        image::open(&path).is_ok(),
+        "a real image at {}",
+        path.display()
+    );
+    let sidecar = std::fs::read_to_string(path.with_extension("json")).unwrap();
+    assert!(sidecar.contains("a lighthouse"), "{sidecar}");
+    assert!(
+        sidecar.contains("sim-"),
+        "the request id is in the sidecar: {sidecar}"
+    );
+    path
+}
+
+#[test]
+fn a_truncated_v1_answer_is_recovered_from_history_in_every_envelope_with_one_post() {
+    let rt = crate::common::rt();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = crate::common::demo_photo(tmp.path());
+    for envelope in Envelope::ALL {
+        let server = rt
+            .block_on(sim::start(SimConfig {
+                delay: Duration::from_millis(50),
+                history_envelope: envelope,
+                ..Default::default()
+            }))
+            .unwrap();
+        server.push_faults([Fault::Truncate]);
+        let data = tmp.path().join(envelope.as_str());
+        let o = generate_v1(&server.base_url(), &data, &input);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{envelope:?}: {stderr}");
+        assert!(stderr.contains("not paid for again"), "{stderr}");
+        assert_saved_with_sidecar(&o.stdout);
+        let st = server.stats();
+        assert_eq!(st.v1_requests, 1, "{envelope:?}: never sent twice");
+        assert_eq!(st.billed_without_answer, 1);
+        assert!(st.history_calls >= 1);
+        assert_eq!(
+            st.outputs_served, 1,
+            "the image came from its generation_url"
+        );
+        // The ledger holds the account's figure, once, not an estimate and not "maybe".
+        let ledger = Ledger::open(Ledger::path_in(&data)).unwrap();
+        let spent = ledger.spent_today().unwrap();
+        assert!(
+            (spent - st.billed_without_answer_usd).abs() < 1e-9,
+            "{envelope:?}: ledger {spent}, billed {}",
+            st.billed_without_answer_usd
+        );
+    }
+}
+
+#[test]
+fn a_v1_request_that_failed_at_segmind_is_said_not_billed() {
+    let rt = crate::common::rt();
+    let server = rt
+        .block_on(sim::start(SimConfig {
+            delay: Duration::from_millis(50),
+            ..Default::default()
+        }))
+        .unwrap();
+    // A 500 after the work: the history shows FAILED, and nothing is counted.
+    server.push_faults([Fault::Status500; 3]);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = crate::common::demo_photo(tmp.path());
+    let data = tmp.path().join("data");
+    let o = generate_v1(&server.base_url(), &data, &input);
+    assert!(!o.status.success());
+    let ledger = Ledger::open(Ledger::path_in(&data)).unwrap();
+    assert_eq!(ledger.spent_today().unwrap(), 0.0);
+    assert_eq!(server.stats().billed_usd, 0.0);
+}
+
+#[test]
+fn a_v1_generation_killed_after_sending_is_recovered_by_resume_without_a_second_post() {
+    let rt = crate::common::rt();
+    let server = rt
+        .block_on(sim::start(SimConfig {
+            delay: Duration::from_secs(3),
+            ..Default::default()
+        }))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let input = crate::common::demo_photo(tmp.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fluxcn"))
+        .env("SEGMIND_API_KEY", KEY)
+        .env("FLUXCN_DATA_DIR", &data)
+        .env_remove("FLUXCN_HISTORY_BASE")
+        .args(["--api-base", &server.base_url(), "generate", "--api", "v1"])
+        .args(["--prompt", "a lighthouse", "--seed", "42", "--image"])
+        .arg(&input)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the request reached the service, then kill -9 with it in flight.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stats().v1_requests == 0 {
+        assert!(Instant::now() < deadline, "the request was never sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The generation runs on at Segmind and is billed, answer or not.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stats().billed_without_answer == 0 {
+        assert!(Instant::now() < deadline, "the generation was never billed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = fluxcn_cmd(KEY, &server.base_url(), &data, Duration::from_secs(60))
+        .arg("resume")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_saved_with_sidecar(&o.stdout);
+    let st = server.stats();
+    assert_eq!(st.v1_requests, 1, "recovered, not sent again");
+    let ledger = Ledger::open(Ledger::path_in(&data)).unwrap();
+    let spend = ledger.spend(chrono::Local::now(), 1).unwrap();
+    assert!(
+        (spend.today - st.billed_without_answer_usd).abs() < 1e-9,
+        "{spend:?}"
+    );
+    assert_eq!(spend.maybe_jobs, 0, "no longer maybe billed: {spend:?}");
+}
