@@ -41,13 +41,21 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
             upload_inputs: b.upload_input,
         },
     )?;
-    let plan = batch::plan(
+    let mut plan = batch::plan(
         &eng.store,
         &name,
         &lines,
         b.resend_unknown,
         Some(&eng.ledger),
     )?;
+    // Lines sent before with no answer known: the account's history settles them first (a
+    // completed one is fetched and saved, a failed one is sent again), never by a second POST.
+    if !b.resend_unknown && !plan.unknown.is_empty() {
+        let asked = batch::settle_commands(&eng.store, &name, &lines, &plan, b.api.into());
+        if settle_unknown(&eng.handle, asked, &lines, cli.quiet) {
+            plan = batch::plan(&eng.store, &name, &lines, false, Some(&eng.ledger))?;
+        }
+    }
     if !cli.quiet {
         tell_plan(&plan, &lines, b.resend_unknown);
     }
@@ -73,6 +81,65 @@ pub(super) fn run(cli: &Cli, b: &BatchArgs) -> Result<(), CliError> {
     let stopped = run.follow(&bar, &stops, cli.quiet)?;
     bar.finish_and_clear();
     finish(&run.tracker, stopped, cli.quiet)
+}
+
+/// Asks the account about each line with an unknown outcome and says what it answered; `true`
+/// when any line's standing changed (the plan is then made again).
+fn settle_unknown(
+    handle: &jobs::JobsHandle,
+    asked: Vec<(usize, Command)>,
+    lines: &[BatchLine],
+    quiet: bool,
+) -> bool {
+    let mut waiting = std::collections::HashMap::new();
+    for (i, cmd) in asked {
+        if let Command::Settle { id, .. } = &cmd {
+            waiting.insert(*id, i);
+        }
+        if !handle.send(cmd) {
+            return false;
+        }
+    }
+    if !quiet && !waiting.is_empty() {
+        eprintln!(
+            "fluxcn: asking Segmind's request history about {} line(s) sent before with no answer known",
+            waiting.len()
+        );
+    }
+    let mut changed = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !waiting.is_empty() && std::time::Instant::now() < deadline {
+        let Some(ev) = handle.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let (id, said) = match &ev {
+            Event::Done { id, images, .. } => {
+                print_paths(&std::io::stdout(), images);
+                changed = true;
+                (
+                    *id,
+                    "recovered from Segmind's history: saved, not paid for again".to_owned(),
+                )
+            }
+            Event::Failed { id, failure } => {
+                changed |= !failure.maybe_billed;
+                (*id, failure.message.clone())
+            }
+            Event::Notice(n) => {
+                if !quiet {
+                    eprintln!("fluxcn: {n}");
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(i) = waiting.remove(&id)
+            && !quiet
+        {
+            eprintln!("fluxcn: line {}: {said}", lines[i].line_no);
+        }
+    }
+    changed
 }
 
 fn dry_run(b: &BatchArgs, lines: &[BatchLine], name: &str) -> Result<(), CliError> {

@@ -197,6 +197,39 @@ async fn dispatcher(
                     .instrument(tracing::info_span!("job", id)),
                 );
             }
+            Command::Settle {
+                id,
+                spec,
+                request_id,
+                from_ms,
+            } => {
+                let (sh, cfg) = (sh.clone(), cfg.clone());
+                let token = CancellationToken::new();
+                sh.cancels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, token.clone());
+                let settle = async move {
+                    use super::settle::{Settled, failure, settle_job};
+                    sh.stage(
+                        id,
+                        Stage::Remote {
+                            state: "asking Segmind".into(),
+                        },
+                    );
+                    let said =
+                        settle_job(&sh, id, &spec, &cfg, request_id.as_deref(), from_ms, &token);
+                    let outcome = match said.await {
+                        Settled::Saved(done) => Ok(done),
+                        Settled::NotBilled(m) => Err((failure(m, false), false)),
+                        Settled::StillRunning(m) | Settled::Unsettled(m) => {
+                            Err((failure(m, true), false))
+                        }
+                    };
+                    finish(&sh, id, spec.batch.as_ref(), outcome);
+                };
+                tokio::spawn(settle.instrument(tracing::info_span!("settle", id)));
+            }
             Command::Cancel(id) => {
                 if let Some(t) = sh
                     .cancels

@@ -103,6 +103,17 @@ pub enum Command {
     Cancel(JobId),
     /// New settings for jobs queued from now on.
     Configure(RuntimeConfig),
+    /// Ask the account's history what became of job `id`, sent with `spec` (from `from_ms`, ms
+    /// since the epoch; by `request_id` when the submit was confirmed) and whose outcome is
+    /// unknown: a completed request's images are fetched and saved (`Done`), a failed one is
+    /// reported not billed, anything else stays "maybe billed" (`Failed` saying why). Nothing is
+    /// sent to the generation endpoints.
+    Settle {
+        id: JobId,
+        spec: JobSpec,
+        request_id: Option<String>,
+        from_ms: u64,
+    },
 }
 
 /// Where a job is.

@@ -164,3 +164,94 @@ fn a_v1_generation_killed_after_sending_is_recovered_by_resume_without_a_second_
     );
     assert_eq!(spend.maybe_jobs, 0, "no longer maybe billed: {spend:?}");
 }
+
+#[test]
+fn a_batch_line_left_unknown_is_recovered_at_the_re_run_without_a_second_post() {
+    let rt = crate::common::rt();
+    let server = rt
+        .block_on(sim::start(SimConfig {
+            delay: Duration::from_secs(3),
+            ..Default::default()
+        }))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = tmp.path().join("out");
+    crate::common::demo_photo(tmp.path());
+    let file = tmp.path().join("two.jsonl");
+    std::fs::write(
+        &file,
+        "{\"prompt\": \"line one\", \"image\": \"in.png\", \"seed\": 1}\n\
+         {\"prompt\": \"line two\", \"image\": \"in.png\", \"seed\": 2}\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fluxcn"))
+        .env("SEGMIND_API_KEY", KEY)
+        .env("FLUXCN_DATA_DIR", &data)
+        .env_remove("FLUXCN_HISTORY_BASE")
+        .args(["--api-base", &server.base_url(), "batch"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--api", "v1", "--concurrency", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stats().v1_requests == 0 {
+        assert!(Instant::now() < deadline, "line one was never sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stats().billed_without_answer == 0 {
+        assert!(Instant::now() < deadline, "line one was never billed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The re-run asks the account about line one (completed: fetched and saved), then sends only
+    // line two.
+    let o = fluxcn_cmd(KEY, &server.base_url(), &data, Duration::from_secs(60))
+        .arg("batch")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--api", "v1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("line 1: recovered from Segmind's history"),
+        "{stderr}"
+    );
+    let st = server.stats();
+    let sent: Vec<&str> = st.v1_log.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        sent,
+        ["line one", "line two"],
+        "line one was never sent twice"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for p in stdout.lines() {
+        assert!(image::open(p).is_ok(), "{p}");
+    }
+    // A third run has nothing left to do.
+    let o = fluxcn_cmd(KEY, &server.base_url(), &data, Duration::from_secs(60))
+        .arg("batch")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--api", "v1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(server.stats().v1_requests, 2);
+    let ledger = Ledger::open(Ledger::path_in(&data)).unwrap();
+    let spend = ledger.spend(chrono::Local::now(), 1).unwrap();
+    assert_eq!(spend.maybe_jobs, 0, "{spend:?}");
+    assert!((spend.today - 2.0 * 0.048).abs() < 1e-9, "{spend:?}");
+}

@@ -49,6 +49,45 @@ pub fn spec_of(batch: &str, line: &BatchLine, api: ApiVersion, resend_unknown: b
     }
 }
 
+/// The questions to the account for a plan's lines with an unknown outcome (issue 25): one
+/// [`Command::Settle`](super::types::Command::Settle) per line, under the job id that sent it (so
+/// a recovered charge replaces its "maybe billed" row), asked from the time that job's process
+/// started (a job id carries it: see [`super::types::next_job_id`]).
+pub fn settle_commands(
+    store: &Store,
+    batch: &str,
+    lines: &[BatchLine],
+    plan: &Plan,
+    api: ApiVersion,
+) -> Vec<(usize, super::types::Command)> {
+    let month_ago = super::journal::now_ms().saturating_sub(30 * 86_400_000);
+    plan.unknown
+        .iter()
+        .filter_map(|(i, _)| {
+            let line = lines.get(*i)?;
+            let job = store
+                .line_marks(&line.key)
+                .ok()?
+                .iter()
+                .filter(|(m, _)| matches!(m.state, LineState::Unknown | LineState::Sent))
+                .filter_map(|(m, _)| m.job_id)
+                .max();
+            let from_ms = job.map_or(month_ago, |j| (j >> 20).max(month_ago));
+            let id = job.unwrap_or_else(super::types::next_job_id);
+            let spec = spec_of(batch, line, api, false);
+            Some((
+                *i,
+                super::types::Command::Settle {
+                    id,
+                    spec,
+                    request_id: None,
+                    from_ms,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// What a run of a batch will do, from the journal's marks.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
