@@ -21,6 +21,7 @@ mod repair;
 mod store;
 mod thumbs;
 mod trash;
+mod uploads;
 pub use trash::Trashed;
 
 use std::path::PathBuf;

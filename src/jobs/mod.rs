@@ -20,6 +20,7 @@ mod samples;
 pub mod services;
 pub mod settle;
 pub mod types;
+mod uploads;
 pub mod variations;
 
 pub use crate::api::media::decode_preview;

@@ -70,6 +70,8 @@ pub(super) struct Shared {
     /// Set when the UI or CLI went away: jobs stop, and their journal entries stay open so that the
     /// next start finishes (v2) or reports (v1) them.
     pub(super) shutting_down: std::sync::atomic::AtomicBool,
+    /// One lock per input content hash being uploaded: jobs with the same input upload it once.
+    pub(super) uploads: super::uploads::UploadLocks,
 }
 
 impl Shared {
@@ -127,6 +129,7 @@ pub fn start(
         clients: clients.clone(),
         cancels: Mutex::new(HashMap::new()),
         shutting_down: std::sync::atomic::AtomicBool::new(false),
+        uploads: Default::default(),
     });
     let recovered = deps.recovered;
     rt.spawn(dispatcher(shared, cfg, cmd_rx, recovered));
@@ -515,6 +518,14 @@ async fn job_body(
         Ok(c) => c,
         Err(e) => return not_sent(e.into()),
     };
+    // With uploads on, the input goes to Segmind's storage once and its URL is sent instead.
+    let wire = if cfg.upload_inputs && !matches!(spec.input, InputSource::Url(_)) {
+        super::uploads::input_url(sh, id, &client, &prepared.payload, cancel)
+            .await
+            .unwrap_or_else(|| prepared.payload.clone())
+    } else {
+        prepared.payload.clone()
+    };
     if let Err(e) = clear_to_send(sh, id, spec, cancel).await {
         return not_sent(e);
     }
@@ -522,19 +533,13 @@ async fn job_body(
     let sent_at = now_ms();
     sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
     if spec.api == ApiVersion::V1 && spec.params.samples > 1 {
-        return super::samples::v1_samples(sh, id, spec, &client, prepared.payload, cancel).await;
+        return super::samples::v1_samples(sh, id, spec, &client, prepared.payload, wire, cancel)
+            .await;
     }
     let progress = progress_sink(sh, id);
     let generation = match spec.api {
-        ApiVersion::V1 => {
-            client
-                .generate(&prepared.payload, &params, cancel, &progress)
-                .await
-        }
-        ApiVersion::V2 => match client
-            .submit(&prepared.payload, &params, cancel, &progress)
-            .await
-        {
+        ApiVersion::V1 => client.generate(&wire, &params, cancel, &progress).await,
+        ApiVersion::V2 => match client.submit(&wire, &params, cancel, &progress).await {
             Ok(sub) => {
                 sh.journal(|j| j.submitted(id, &sub.request_id));
                 progress(Progress::Submitted {

@@ -44,11 +44,12 @@ pub(super) async fn v1_samples(
     spec: &JobSpec,
     client: &Client,
     payload: String,
+    wire: String,
     cancel: &CancellationToken,
 ) -> Outcome {
     let n = spec.params.samples;
     let progress = progress_sink(sh, id);
-    let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(payload.clone());
+    let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(payload);
     let mut all: Vec<SavedImage> = Vec::new();
     let mut accounting = crate::api::Accounting::default();
     let mut paid = 0.0;
@@ -68,7 +69,7 @@ pub(super) async fn v1_samples(
                 clear_to_send(sh, id, &unmarked, cancel).await?;
             }
             let g = client
-                .generate(&payload, &params, cancel, &progress)
+                .generate(&wire, &params, cancel, &progress)
                 .await
                 .map_err(JobEnd::from)?;
             save(sh, id, &part, g, sent.clone(), k).await

@@ -255,3 +255,61 @@ fn a_batch_line_left_unknown_is_recovered_at_the_re_run_without_a_second_post() 
     assert_eq!(spend.maybe_jobs, 0, "{spend:?}");
     assert!((spend.today - 2.0 * 0.048).abs() < 1e-9, "{spend:?}");
 }
+
+#[test]
+fn a_four_type_compare_with_upload_input_uploads_once_and_sends_four_urls() {
+    let rt = crate::common::rt();
+    let server = rt
+        .block_on(sim::start(SimConfig {
+            delay: Duration::from_millis(50),
+            ..Default::default()
+        }))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let input = crate::common::photo_file(tmp.path(), "big.png", 1536, 1024);
+    let compare = |extra: &[&str]| {
+        fluxcn_cmd(KEY, &server.base_url(), &data, Duration::from_secs(60))
+            .args(extra)
+            .args([
+                "compare",
+                "--upload-input",
+                "--prompt",
+                "a tower",
+                "--seed",
+                "9",
+            ])
+            .arg("--image")
+            .arg(&input)
+            .output()
+            .unwrap()
+    };
+    let o = compare(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 4);
+    let st = server.stats();
+    assert_eq!(st.uploads, 1, "one upload for the four requests");
+    assert_eq!(
+        (st.images_by_url, st.images_inline),
+        (4, 0),
+        "four URLs, no base64"
+    );
+    // The outputs keep the input's size: the service read the uploaded image.
+    let first = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(image::image_dimensions(&first).unwrap(), (1536, 1024));
+    // The URL is kept in the catalog: a later compare with the same input uploads nothing.
+    let o = compare(&[]);
+    assert!(o.status.success());
+    let st = server.stats();
+    assert_eq!((st.uploads, st.images_by_url), (1, 8));
+    // A storage service that cannot be reached: said, and base64 is sent instead.
+    let o = compare(&["--storage-base", "http://127.0.0.1:9/"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("sent as base64 instead"), "{stderr}");
+    assert_eq!(server.stats().images_inline, 4);
+}

@@ -15,6 +15,7 @@
 mod batch;
 mod query;
 mod schema;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

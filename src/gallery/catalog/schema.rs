@@ -8,13 +8,13 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Our mark in the file's header (`PRAGMA application_id`): "FLXC", a fluxcn gallery catalog.
 pub const APP_ID: i32 = 0x464C_5843;
 
 /// The tables a catalog of ours holds (`*`: a prefix, FTS5's shadow tables).
-pub const TABLES: &[&str] = &["results", "results_fts*", "batch_lines"];
+pub const TABLES: &[&str] = &["results", "results_fts*", "batch_lines", "uploads"];
 
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
 const MIGRATIONS: [&str; VERSION as usize] = [
@@ -81,6 +81,17 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     r"
     ALTER TABLE batch_lines ADD COLUMN holder TEXT;
     CREATE INDEX batch_lines_key ON batch_lines (line_key);
+    ",
+    // 5: an input uploaded to Segmind's storage once, by content hash and storage service: its
+    // persistent URL is sent instead of its base64 from then on.
+    r"
+    CREATE TABLE uploads (
+        hash     TEXT NOT NULL,
+        storage  TEXT NOT NULL,
+        url      TEXT NOT NULL,
+        at_ms    INTEGER NOT NULL,
+        PRIMARY KEY (hash, storage)
+    );
     ",
 ];
 
