@@ -24,7 +24,7 @@ export HOME="$scratch/home" TMPDIR="$scratch/tmp" FLUXCN_DATA_DIR="$scratch/data
 export XDG_RUNTIME_DIR="$scratch/runtime" XDG_CONFIG_HOME="$scratch/home/.config"
 export XDG_DATA_HOME="$scratch/home/.local/share" XDG_CACHE_HOME="$scratch/home/.cache"
 export SEGMIND_API_KEY="$key" FLUXCN_LOG=trace
-unset FLUXCN_API_BASE RUST_BACKTRACE HTTP_PROXY http_proxy HTTPS_PROXY https_proxy ALL_PROXY all_proxy \
+unset FLUXCN_API_BASE FLUXCN_HISTORY_BASE FLUXCN_STORAGE_BASE FLUXCN_API RUST_BACKTRACE HTTP_PROXY http_proxy HTTPS_PROXY https_proxy ALL_PROXY all_proxy \
   NO_PROXY no_proxy
 
 port=$((20000 + RANDOM % 20000))
@@ -58,12 +58,20 @@ run() {
 }
 gen=(--api-base "$base" --retries 2)
 for i in 1 2 3 4 5 6; do
-  run "generate-v1-$i" "$bin" "${gen[@]}" generate --image "$input" --prompt "leak $i" --seed "$i" --out "$scratch/out"
+  run "generate-v1-$i" "$bin" "${gen[@]}" generate --api v1 --image "$input" --prompt "leak $i" --seed "$i" --out "$scratch/out"
 done
 run generate-v2 "$bin" "${gen[@]}" generate --image "$input" --prompt "leak v2" --api v2
 run generate-png-samples "$bin" "${gen[@]}" generate --image "$input" --prompt "leak png" --format png --samples 2
 run compare "$bin" "${gen[@]}" compare --image "$input" --prompt "leak compare" --grid "$scratch/out/compare.png"
 run grid "$bin" "${gen[@]}" compare --image "$input" --prompt "leak grid" --x cn_strength=0.2:1.0:0.4 --y sampler=euler,dpmpp_2m --grid "$scratch/out/grid.png"
+# The account's own records and storage (issue 25): uploads, the history asked after a cut-off
+# answer, reconcile with its image downloads, and hosts that must never get the key.
+run generate-v1-upload "$bin" "${gen[@]}" generate --api v1 --upload-input --image "$input" --prompt "leak upload"
+run compare-upload "$bin" "${gen[@]}" compare --upload-input --image "$input" --prompt "leak compare upload"
+run reconcile "$bin" "${gen[@]}" reconcile --days 2
+run reconcile-import "$bin" "${gen[@]}" reconcile --days 2 --import
+run history-plain-http-remote "$bin" "${gen[@]}" --history-base "http://example.invalid/" reconcile
+run storage-plain-http-remote "$bin" "${gen[@]}" --storage-base "http://example.invalid/" generate --upload-input --image "$input" --prompt x
 run resume "$bin" "${gen[@]}" resume
 run credits "$bin" "${gen[@]}" credits
 run key-status "$bin" key status

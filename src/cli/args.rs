@@ -109,6 +109,19 @@ pub enum Cmd {
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=366))]
         days: u32,
     },
+    /// Set the ledger beside Segmind's request history for this model: estimates replaced by what
+    /// the account charged, charges the ledger did not know (the playground, another machine, a
+    /// lost answer) listed with their cost and recorded, so that today's figure and the daily
+    /// budget are the account's.
+    Reconcile {
+        /// How many days back to read (31-day windows, as the history allows).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Bring the images of charges the ledger did not know into the gallery, with the
+        /// settings of their request.
+        #[arg(long)]
+        import: bool,
+    },
     /// Where this user's files live on this machine: the gallery, the data folder, the ledger,
     /// the journal, the window's settings, and which OS keyring holds the key.
     Paths,
@@ -241,8 +254,9 @@ pub struct GenArgs {
     #[arg(long, value_enum, default_value_t = SamplesMode::Split)]
     pub samples_mode: SamplesMode,
     /// Which API: v2 (submit/poll: journaled, resumable with `fluxcn resume`, the default) or v1
-    /// (one synchronous request, which Segmind keeps in maintenance mode).
-    #[arg(long, value_enum, default_value_t = ApiArg::V2)]
+    /// (one synchronous request, which Segmind keeps in maintenance mode). FLUXCN_API sets it for
+    /// every command.
+    #[arg(long, value_enum, env = "FLUXCN_API", default_value_t = ApiArg::V2)]
     pub api: ApiArg,
     /// Upload the input to Segmind's storage once and send its URL, here and in every later
     /// request with the same input (the input then lives at a persistent URL at Segmind).
@@ -279,8 +293,9 @@ pub struct BatchArgs {
     #[arg(long)]
     pub resend_unknown: bool,
     /// Which API: v2 (submit/poll: journaled, resumable with `fluxcn resume`, the default) or v1
-    /// (one synchronous request, which Segmind keeps in maintenance mode).
-    #[arg(long, value_enum, default_value_t = ApiArg::V2)]
+    /// (one synchronous request, which Segmind keeps in maintenance mode). FLUXCN_API sets it for
+    /// every command.
+    #[arg(long, value_enum, env = "FLUXCN_API", default_value_t = ApiArg::V2)]
     pub api: ApiArg,
     /// Upload each input to Segmind's storage once and send its URL (the input then lives at a
     /// persistent URL at Segmind).

@@ -73,6 +73,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Some(Cmd::Diff { a, b }) => super::diff::run(a, b),
         Some(Cmd::Batch(b)) => super::batch::run(&cli, b),
         Some(Cmd::Spend { days }) => super::spend::run(*days),
+        Some(Cmd::Reconcile { days, import }) => super::reconcile::run(&cli, *days, *import),
         Some(Cmd::Paths) => {
             for (name, place) in crate::jobs::Places::here().lines() {
                 println!("{name:<9}{place}");

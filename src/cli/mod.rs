@@ -10,6 +10,7 @@ mod engine;
 mod gallery;
 mod knobs;
 mod like;
+mod reconcile;
 mod spend;
 mod variations;
 

@@ -156,7 +156,7 @@ pub struct Ledger {
 }
 
 pub mod account;
-pub use account::{Known, foreign_job_id};
+pub use account::{Known, Maybe, foreign_job_id};
 mod holds;
 pub use holds::Hold;
 

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod ledger;
 pub mod pacer;
 pub mod places;
+pub mod reconcile;
 mod resume;
 pub mod runtime;
 mod samples;

@@ -301,6 +301,30 @@ impl FluxApp {
         self.send(Command::Submit { id, spec });
     }
 
+    /// "Check with Segmind" on a card that may have been billed: the runtime asks the account's
+    /// history (never sends it again); the card follows the answer like a running job.
+    pub(crate) fn check_with_segmind(&mut self, id: crate::types::JobId) {
+        let now = self.session.now;
+        let Some(job) = self.session.jobs.iter_mut().find(|j| j.id == id) else {
+            return;
+        };
+        let (spec, request_id) = (job.spec.clone(), job.request_id.clone());
+        job.status = super::session::JobStatus::Active(crate::jobs::Stage::Remote {
+            state: "asking Segmind".into(),
+        });
+        job.finished = None;
+        job.stage_at = now;
+        // A job id carries the time its process started (see `next_job_id`): the job was sent
+        // after it.
+        let from_ms = id >> 20;
+        self.send(Command::Settle {
+            id,
+            spec,
+            request_id,
+            from_ms,
+        });
+    }
+
     /// Keyboard shortcuts, dropped files and pasted text/images.
     fn handle_input(&mut self, ctx: &egui::Context) {
         // Every shortcut of the window, read here once; run after the panels have drawn.

@@ -34,6 +34,8 @@ const RATE_LIMIT_MEMORY: Duration = Duration::from_secs(600);
 enum QueueAction {
     Cancel(JobId),
     Rerun(Box<JobSpec>),
+    /// Ask the account's history what became of a job that may have been billed.
+    Check(JobId),
     ClearFinished,
 }
 
@@ -88,6 +90,7 @@ impl FluxApp {
         match action {
             Some(QueueAction::Cancel(id)) => self.send(Command::Cancel(id)),
             Some(QueueAction::Rerun(spec)) => self.submit(*spec),
+            Some(QueueAction::Check(id)) => self.check_with_segmind(id),
             Some(QueueAction::ClearFinished) => self.session.clear_finished(),
             None => {}
         }
@@ -324,6 +327,23 @@ fn card_button(ui: &mut Ui, job: &JobEntry, now: UiTime) -> Option<QueueAction> 
                 .clicked()
             {
                 action = Some(QueueAction::Rerun(Box::new(job.spec.clone())));
+            }
+            let billed = match &job.status {
+                JobStatus::Failed(f) => f.maybe_billed,
+                JobStatus::Cancelled { maybe_billed } => *maybe_billed,
+                _ => false,
+            };
+            if billed
+                && ui
+                    .add(egui::Button::new("Check with Segmind").small())
+                    .on_hover_text(
+                        "Ask your account's request history what became of it: a completed \
+                         request's image is fetched and saved (not paid for again), a failed one \
+                         is said not billed. Nothing is sent again",
+                    )
+                    .clicked()
+            {
+                action = Some(QueueAction::Check(job.id));
             }
         }
         JobStatus::Done { .. } => {}

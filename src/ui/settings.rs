@@ -197,11 +197,17 @@ impl FluxApp {
         }
         ui.horizontal(|ui| {
             ui.label("API version");
-            ui.radio_value(&mut s.api_version, ApiVersion::V1, "v1 (synchronous)")
-                .on_hover_text("One request holds the connection for the whole generation");
             ui.radio_value(&mut s.api_version, ApiVersion::V2, "v2 (async, resumable)")
                 .on_hover_text("Submit, then poll: a job survives a crash or restart");
+            ui.radio_value(&mut s.api_version, ApiVersion::V1, "v1 (synchronous)")
+                .on_hover_text("One request holds the connection for the whole generation");
         });
+        widgets::hint_line(ui, API_VERSION_WHY);
+        ui.checkbox(&mut s.upload_inputs, "Upload each input once")
+            .on_hover_text(UPLOAD_PRIVACY);
+        if s.upload_inputs {
+            widgets::hint_line(ui, UPLOAD_PRIVACY);
+        }
         let mut conc = s.concurrency;
         ui.add(egui::Slider::new(&mut conc, CONCURRENCY_RANGE).text("Concurrency"))
             .on_hover_text("How many generations run at once");
@@ -243,6 +249,12 @@ impl FluxApp {
         }
     }
 }
+
+/// Why v2 is the default, in the Settings window (and the README).
+pub(crate) const API_VERSION_WHY: &str = "v2 is the default: every job is written down before it is sent and fetched again after a crash or restart, and Segmind keeps v1 in maintenance mode. v1 answers in one request and cannot be picked up again if the app stops.";
+
+/// What uploading inputs means for the user's picture, in plain words.
+pub(crate) const UPLOAD_PRIVACY: &str = "Each input is sent to Segmind's storage once and its web address is sent instead of the image after that: a compare or a batch sends far less. The picture then stays at that address at Segmind, reachable by anyone who has it, until you delete it in your Segmind account.";
 
 /// The places of this user's files on this platform (`fluxcn paths` prints the same), so a user
 /// moving machines or backing up knows what to take: this session's (the demo keeps a data folder

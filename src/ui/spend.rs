@@ -9,6 +9,7 @@ use super::app::FluxApp;
 use super::widgets;
 use crate::jobs::budget::{self, MAX_BUDGET};
 use crate::jobs::ledger::Spend;
+use crate::jobs::reconcile::Reconciled;
 use crate::jobs::{Pending, ServiceError, Services, services};
 
 /// Days the chart shows.
@@ -23,6 +24,11 @@ pub struct SpendView {
     /// Another read was asked for while one was under way.
     again: bool,
     pub show: bool,
+    /// "Reconcile with Segmind": the answer under way, and the last report (or why it failed).
+    reconciling: Option<Pending<Result<Reconciled, ServiceError>>>,
+    pub reconciled: Option<Result<String, String>>,
+    /// Bring the images of charges made elsewhere into the gallery.
+    pub import: bool,
 }
 
 impl SpendView {
@@ -152,8 +158,63 @@ impl FluxApp {
                 spend_figures(ui, &s, budget);
                 ui.separator();
                 spend_chart(ui, &s, budget);
+                ui.separator();
+                self.reconcile_section(ui);
             });
         self.account.spend.show = open;
+    }
+
+    /// The ledger beside the account's own records: a button, and the last report.
+    fn reconcile_section(&mut self, ui: &mut Ui) {
+        let view = &mut self.account.spend;
+        if let Some(answer) = services::take(&mut view.reconciling) {
+            view.reconciled = Some(match answer {
+                Some(Ok(r)) => Ok(r.report()),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err(crate::jobs::services::WORKER_STOPPED.into()),
+            });
+            view.refresh(self.backend.jobs.services());
+        }
+        let busy = self.account.spend.reconciling.is_some();
+        ui.horizontal(|ui| {
+            let button = ui
+                .add_enabled(!busy, egui::Button::new("Reconcile with Segmind"))
+                .on_hover_text(
+                    "Set the ledger beside your account's request history for the last 7 days: \
+                     estimates become what Segmind charged, and charges made elsewhere (the \
+                     playground, another machine) are listed and counted",
+                );
+            ui.checkbox(&mut self.account.spend.import, "Import their images")
+                .on_hover_text(
+                    "Bring the pictures of charges made elsewhere into the gallery, with their settings",
+                );
+            if busy {
+                ui.spinner();
+            }
+            if button.clicked() {
+                let cfg = self.state.runtime_config(
+                    self.launch.base_override.as_deref(),
+                    self.launch.session_key.clone(),
+                );
+                let import = self.account.spend.import;
+                self.account.spend.reconciling =
+                    Some(self.backend.jobs.services().reconcile(&cfg, 7, import));
+            }
+        });
+        match &self.account.spend.reconciled {
+            Some(Ok(report)) => {
+                egui::ScrollArea::vertical()
+                    .max_height(160.0)
+                    .id_salt("reconcile report")
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(report.trim_end()).small());
+                    });
+            }
+            Some(Err(e)) => {
+                widgets::error_line(ui, e);
+            }
+            None => {}
+        }
     }
 
     /// Writes the settings to storage as soon as a change settles (no drag held, no field being

@@ -253,7 +253,9 @@ fn variations_send_one_job_per_prompt_with_one_seed_after_saying_the_cost() {
     let out = tmp.path().join("out");
     let base = server.base_url();
     let o = fluxcn(&base, &tmp.path().join("data"))
-        .args(["generate", "--format", "png", "--seed", "-1", "--image"])
+        .args([
+            "generate", "--api", "v1", "--format", "png", "--seed", "-1", "--image",
+        ])
         .arg(photo(tmp.path()))
         .arg("--out")
         .arg(&out)

@@ -135,7 +135,7 @@ fn compare_sends_the_four_types_concurrently_with_one_seed() {
     let input = photo(tmp.path());
     let started = std::time::Instant::now();
     let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
-        .args(["compare", "--image"])
+        .args(["compare", "--api", "v1", "--image"])
         .arg(&input)
         .args(["--prompt", "a dancer", "--seed", "-1"])
         .output()
@@ -311,7 +311,7 @@ fn a_2x3_grid_sends_six_requests_and_exports_one_labelled_png_of_the_right_size(
     let input = photo(tmp.path());
     let grid = tmp.path().join("grid.png");
     let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
-        .args(["compare", "--image"])
+        .args(["compare", "--api", "v1", "--image"])
         .arg(&input)
         .args([
             "--prompt",
@@ -420,7 +420,14 @@ fn every_log_line_of_a_job_names_its_job() {
     let input = photo(tmp.path());
     let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
         .env("FLUXCN_LOG", "fluxcn=debug")
-        .args(["compare", "--types", "pose,depth,canny,tile", "--image"])
+        .args([
+            "compare",
+            "--api",
+            "v1",
+            "--types",
+            "pose,depth,canny,tile",
+            "--image",
+        ])
         .arg(&input)
         .args(["--prompt", "a dancer", "--seed", "5"])
         .output()

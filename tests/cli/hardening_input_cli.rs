@@ -114,7 +114,7 @@ fn compare_sends_a_repeated_type_or_axis_value_once() {
     let data = tmp.path().join("data");
     let input = photo(tmp.path());
     let o = fluxcn(&server.base_url(), &data)
-        .args(["compare", "--image"])
+        .args(["compare", "--api", "v1", "--image"])
         .arg(&input)
         .args(["--prompt", "x", "--types", "pose,depth,pose"])
         .output()
@@ -129,7 +129,7 @@ fn compare_sends_a_repeated_type_or_axis_value_once() {
     );
 
     let o = fluxcn(&server.base_url(), &data)
-        .args(["compare", "--image"])
+        .args(["compare", "--api", "v1", "--image"])
         .arg(&input)
         .args(["--prompt", "x", "--x", "cn_type=canny,tile,canny"])
         .args(["--y", "cn_strength=0.5,0.7,0.5"])
@@ -147,7 +147,7 @@ fn the_compare_estimate_counts_every_sample() {
     let tmp = tempfile::tempdir().unwrap();
     let input = photo(tmp.path());
     let o = fluxcn(&server.base_url(), &tmp.path().join("data"))
-        .args(["compare", "--image"])
+        .args(["compare", "--api", "v1", "--image"])
         .arg(&input)
         .args(["--prompt", "x", "--types", "pose,depth", "--samples", "4"])
         .output()

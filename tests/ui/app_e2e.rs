@@ -163,6 +163,12 @@ fn comparing_four_control_types_against_the_stand_in_shows_four_labelled_cells()
             ..Default::default()
         },
         input: Some(r.input()),
+        // v1, one setting away from the v2 default: the stand-in's in-flight gauge (the proof
+        // that the cells go concurrently) is v1's.
+        settings: fluxcn::ui::Settings {
+            api_version: fluxcn::jobs::ApiVersion::V1,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut h = r.app(state);

@@ -105,3 +105,54 @@ impl Ledger {
         Ok(n > 0)
     }
 }
+
+/// A "maybe billed" row: a job sent whose outcome is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maybe {
+    pub job_id: JobId,
+    pub at_ms: u64,
+    pub cn_type: String,
+    pub cost: f64,
+}
+
+impl Ledger {
+    /// The "maybe billed" rows recorded since `since_ms`.
+    pub fn maybe_rows(&self, since_ms: u64) -> Result<Vec<Maybe>, LedgerError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT job_id, at_ms, cn_type, cost FROM charges WHERE maybe = 1 AND at_ms >= ?1",
+            )
+            .map_err(|e| self.sql(e))?;
+        st.query_map([since_ms as i64], |r| {
+            Ok(Maybe {
+                job_id: r.get::<_, i64>(0)? as JobId,
+                at_ms: r.get::<_, i64>(1)? as u64,
+                cn_type: r.get(2)?,
+                cost: r.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| self.sql(e))
+    }
+}
+
+impl Ledger {
+    /// How many jobs a running process (this one or another) has sent and not yet recorded: while
+    /// there are any, a charge just made may still be recorded by them.
+    pub fn live_sends(&self) -> Result<usize, LedgerError> {
+        let holders: Vec<String> = {
+            let conn = self.lock();
+            let mut st = conn
+                .prepare(
+                    "SELECT r.holder FROM reservations r WHERE r.sent > 0 AND NOT EXISTS
+                     (SELECT 1 FROM charges c WHERE c.job_id = r.job_id AND c.maybe = 0)",
+                )
+                .map_err(|e| self.sql(e))?;
+            st.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<_>>())
+                .map_err(|e| self.sql(e))?
+        };
+        Ok(holders.iter().filter(|h| !self.holder_gone(h)).count())
+    }
+}

@@ -46,6 +46,8 @@ pub enum ServiceError {
     Ledger(#[from] super::ledger::LedgerError),
     #[error(transparent)]
     Batch(#[from] super::batch::BatchError),
+    #[error(transparent)]
+    Reconcile(#[from] super::reconcile::ReconcileError),
     #[error("no spend ledger is open")]
     NoLedger,
     #[error("{id} is no longer in the gallery")]
@@ -187,6 +189,23 @@ impl Services {
         self.ask(|reply| Request::ReadBatch {
             path,
             resend_unknown,
+            reply,
+        })
+    }
+
+    /// The ledger set beside the account's history of the last `days` days; `import` brings the
+    /// images of charges made elsewhere into the gallery.
+    pub fn reconcile(
+        &self,
+        cfg: &RuntimeConfig,
+        days: u32,
+        import: bool,
+    ) -> Pending<Result<super::reconcile::Reconciled, ServiceError>> {
+        let cfg = cfg.clone();
+        self.ask(|reply| Request::Reconcile {
+            cfg,
+            days,
+            import,
             reply,
         })
     }

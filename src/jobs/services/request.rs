@@ -66,6 +66,14 @@ pub enum Request {
         key: Option<ApiKey>,
         reply: Reply<KeyState>,
     },
+    /// The ledger set beside the account's history of the last `days` days (see
+    /// [`crate::jobs::reconcile`]).
+    Reconcile {
+        cfg: RuntimeConfig,
+        days: u32,
+        import: bool,
+        reply: Reply<Result<crate::jobs::reconcile::Reconciled, ServiceError>>,
+    },
     /// What the ledger says was spent, with the last `days` days.
     Spend {
         days: u32,

@@ -63,6 +63,23 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             resend_unknown,
             reply,
         } => read_batch(s, path, resend_unknown, reply),
+        Request::Reconcile {
+            cfg,
+            days,
+            import,
+            reply,
+        } => {
+            let (clients, store, ledger) = (s.clients.clone(), s.store.clone(), s.ledger.clone());
+            spawn(&s, reply, async move {
+                let ledger = ledger.ok_or(ServiceError::NoLedger)?;
+                let client = clients.client(&cfg).await?;
+                let cancel = tokio_util::sync::CancellationToken::new();
+                Ok(crate::jobs::reconcile::reconcile(
+                    &client, &ledger, &store, days, import, &cancel,
+                )
+                .await?)
+            })
+        }
         Request::Credits { cfg, reply } => {
             let clients = s.clients.clone();
             spawn(&s, reply, async move {
