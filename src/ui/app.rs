@@ -40,7 +40,12 @@ pub(crate) struct InputView {
 /// The credit balance as last heard.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CreditsView {
-    Known(f64),
+    /// The paid credits, and the free credits when the service said them (both as Segmind
+    /// reports them from `/v1/get-user-credits`).
+    Known {
+        credits: f64,
+        free: Option<f64>,
+    },
     Unavailable(String),
 }
 

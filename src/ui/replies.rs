@@ -57,7 +57,12 @@ impl FluxApp {
                 accounting,
             } => {
                 if let Some(c) = accounting.remaining_credits.filter(|c| c.is_finite()) {
-                    self.account.credits = Some(CreditsView::Known(c));
+                    // The answer's remaining credits; the free credits stay as last read.
+                    let free = match &self.account.credits {
+                        Some(CreditsView::Known { free, .. }) => *free,
+                        _ => None,
+                    };
+                    self.account.credits = Some(CreditsView::Known { credits: c, free });
                 }
                 // Recorded in the ledger before the event was sent.
                 self.account.spend.refresh(self.backend.jobs.services());
@@ -128,7 +133,10 @@ impl FluxApp {
         if let Some(answer) = services::take(&mut self.account.pending_credits) {
             self.account.credits = Some(match answer {
                 Some(Ok(c)) => match credits_total(&c) {
-                    Some(t) => CreditsView::Known(t),
+                    Some(t) => CreditsView::Known {
+                        credits: c.credits.filter(|v| v.is_finite()).unwrap_or(t),
+                        free: c.free_credits.filter(|v| v.is_finite()),
+                    },
                     None => {
                         CreditsView::Unavailable("the service answered without a balance".into())
                     }

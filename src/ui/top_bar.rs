@@ -32,9 +32,15 @@ impl FluxApp {
                     self.spend_label(ui);
                     ui.separator();
                     match &self.account.credits {
-                        Some(CreditsView::Known(c)) => {
-                            ui.label(format!("Credits: {c:.2}"))
-                                .on_hover_text("The balance the service last reported");
+                        Some(CreditsView::Known { credits, free }) => {
+                            let text = match free {
+                                Some(f) => format!("Credits: {credits:.2} · free {f:.2}"),
+                                None => format!("Credits: {credits:.2}"),
+                            };
+                            ui.label(text).on_hover_text(
+                                "The balance the service last reported: your credits, and the \
+                                 free credits beside them, as Segmind reports them",
+                            );
                         }
                         Some(CreditsView::Unavailable(why)) => {
                             ui.label(egui::RichText::new("Credits: unknown").color(widgets::WARN))

@@ -19,6 +19,7 @@ mod hardening_fallback;
 mod hardening_resume;
 mod jobs_runtime;
 mod keystore;
+mod sim_contract_account;
 mod sim_contract_answers;
 mod sim_contract_faults;
 mod sim_contract_requests;

@@ -312,7 +312,8 @@ fn credits_event_shows_the_balance() {
         free_credits: Some(0.5),
     }));
     h.run_steps(4);
-    h.get_by_label("Credits: 12.50");
+    // Both as Segmind reports them: the credits and the free credits.
+    h.get_by_label("Credits: 12.00 · free 0.50");
     h.get_by_role_and_label(Role::Button, "Refresh").click();
     h.run_steps(4);
     rt.answer_credits(Err(ServiceError::Api(ApiError::BadKey)));

@@ -4,7 +4,8 @@
 //! documented: its rows are read from `data`, `items`, `rows`, `results` or a bare list, and an
 //! answer with none of these is an error that says so. A request with several outputs appears once
 //! per output, each row carrying the whole cost: [`dedupe`] before summing. Asked under
-//! [`RequestKind::Poll`] (a read that runs nothing, so retried like a poll).
+//! [`RequestKind::Credits`]'s policy: one try (a read that runs nothing; the caller asks again
+//! later).
 
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -188,14 +189,15 @@ impl Client {
         result.map_err(|e| e.redacted(&self.key))
     }
 
-    /// A keyed `GET` of the history service, retried like a poll.
+    /// A keyed `GET` of the history service, tried once like the credits (a read that runs
+    /// nothing: whoever asks says "check again later" rather than waiting out a poll's patience).
     async fn history_get(
         &self,
         url: &Url,
         cancel: &CancellationToken,
     ) -> Result<Vec<u8>, ApiError> {
         let http = self.getter()?;
-        let (_, body, _) = RetryPolicy::for_request(&self.cfg, RequestKind::Poll)
+        let (_, body, _) = RetryPolicy::for_request(&self.cfg, RequestKind::Credits)
             .run(cancel, &no_progress, |_| {
                 self.json_call(http.get(url.clone()), url, cancel)
             })
