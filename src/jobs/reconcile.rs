@@ -7,7 +7,6 @@
 //! still "maybe billed" is listed beside it and left to the user, never guessed; one younger than a
 //! few minutes may still be recorded by the process that sent it, and is left for the next run.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -204,10 +203,6 @@ pub async fn reconcile(
     let maybes = ledger.maybe_rows(since.saturating_sub(86_400_000))?;
     // A job in flight in any process sharing the ledger may still record a charge just made.
     let in_flight = ledger.live_sends()? > 0;
-    let mut by_id: HashMap<&str, Vec<&HistoryRow>> = HashMap::new();
-    for r in &rows {
-        by_id.entry(r.request_id.as_str()).or_default().push(r);
-    }
     for row in dedupe(rows.clone()) {
         match row.status {
             RowStatus::Completed => {}
@@ -234,7 +229,7 @@ pub async fn reconcile(
             }
             // A charge made elsewhere, recorded by an earlier reconcile: its images may come now.
             let earlier = k.job_id == foreign_id;
-            if !(import && earlier) || !store.find_job(foreign_id, Some(&row.request_id)).is_empty()
+            if !(import && earlier && store.find_job(foreign_id, Some(&row.request_id)).is_empty())
             {
                 continue;
             }
@@ -247,42 +242,21 @@ pub async fn reconcile(
             continue;
         }
         let recorded_before = known.contains_key(&row.request_id);
-        let created = row.created_ms.unwrap_or(now);
-        let cn_type = params.as_ref().map(|p| p.cn_type.as_str().to_owned());
-        let maybe_ours = maybes
-            .iter()
-            .find(|m| {
-                m.at_ms.abs_diff(created) <= NEAR_MS
-                    && cn_type.as_deref().is_none_or(|t| t == m.cn_type)
-            })
-            .map(|m| m.job_id);
-        let mut f = Foreign {
-            request_id: row.request_id.clone(),
-            cost,
-            created_ms: row.created_ms,
-            cn_type: cn_type.clone(),
-            prompt: params.as_ref().map(|p| p.prompt.clone()),
-            recorded: false,
-            recorded_before,
-            maybe_ours,
-            imported: Vec::new(),
-            not_imported: None,
-        };
         let outputs = outputs_of(&rows, &row.request_id);
-        if maybe_ours.is_none() && !recorded_before {
-            let charge = Charge {
+        let mut f = foreign(&row, params.as_ref(), &maybes, recorded_before, now);
+        if f.maybe_ours.is_none() && !recorded_before {
+            ledger.record(&Charge {
                 job_id: foreign_id,
-                at_ms: created,
+                at_ms: row.created_ms.unwrap_or(now),
                 cost,
                 estimated: false,
                 request_id: Some(row.request_id.clone()),
-                cn_type: cn_type.clone().unwrap_or_else(|| "unknown".into()),
+                cn_type: f.cn_type.clone().unwrap_or_else(|| "unknown".into()),
                 images: outputs.len() as u32,
                 asked: samples,
                 part: 0,
                 api: "account".into(),
-            };
-            ledger.record(&charge)?;
+            })?;
             f.recorded = true;
         }
         if import {
@@ -298,6 +272,38 @@ pub async fn reconcile(
         out.foreign.push(f);
     }
     Ok(out)
+}
+
+/// A charge made elsewhere, as listed: with a job of ours still "maybe billed" near its time when
+/// there is one (then it is left to the user, not recorded).
+fn foreign(
+    row: &HistoryRow,
+    params: Option<&crate::api::GenParams>,
+    maybes: &[super::ledger::Maybe],
+    recorded_before: bool,
+    now: u64,
+) -> Foreign {
+    let created = row.created_ms.unwrap_or(now);
+    let cn_type = params.map(|p| p.cn_type.as_str().to_owned());
+    let maybe_ours = maybes
+        .iter()
+        .find(|m| {
+            m.at_ms.abs_diff(created) <= NEAR_MS
+                && cn_type.as_deref().is_none_or(|t| t == m.cn_type)
+        })
+        .map(|m| m.job_id);
+    Foreign {
+        request_id: row.request_id.clone(),
+        cost: row.credits_deduction.unwrap_or_default(),
+        created_ms: row.created_ms,
+        cn_type,
+        prompt: params.map(|p| p.prompt.clone()),
+        recorded: false,
+        recorded_before,
+        maybe_ours,
+        imported: Vec::new(),
+        not_imported: None,
+    }
 }
 
 /// Every row of the model in `[since, now]`, window by window (31 days at most each).

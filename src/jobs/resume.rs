@@ -73,17 +73,7 @@ pub(super) async fn resume_job(
         .is_none_or(|b| same_base(b, &cfg.api_base));
     let age = Duration::from_millis(now_ms().saturating_sub(submitted_ms));
     let outcome: Outcome = match (job.api, &job.request_id) {
-        _ if all_found => {
-            tracing::info!(id, "the result was saved before the interruption; closing the job");
-            // Its charge, if the interruption came before it was recorded (once per job).
-            if let Some(l) = sh.gate.ledger() {
-                let charge = super::runtime::charge_of(id, &spec, &found_accounting, found.len(), 0);
-                if let Err(e) = l.record(&charge) {
-                    tracing::error!(error = %e, "the spend ledger could not record a resumed job");
-                }
-            }
-            Ok((found, found_accounting))
-        }
+        _ if all_found => closed(&sh, id, &spec, found, found_accounting),
         // A job of several v1 requests, some saved: reported as before (its parts are not
         // told apart in the history).
         (ApiVersion::V1, _) if !found.is_empty() => fail(
@@ -93,65 +83,39 @@ pub(super) async fn resume_job(
         ),
         // Sent, with no answer recorded: the account's history says what became of it.
         (ApiVersion::V1, _) | (ApiVersion::V2, None) if same_service => {
-            let said = if job.api == ApiVersion::V1 {
-                interrupted_v1(0, job.params.samples)
-            } else {
-                "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into()
-            };
+            let said = unconfirmed(job.api, job.params.samples);
             settled(&sh, id, &spec, &cfg, None, job.started_ms, said, &cancel).await
         }
-        (ApiVersion::V1, _) => fail(
-            interrupted_v1(found.len(), job.params.samples),
-            FailureKind::Interrupted,
-            true,
-        ),
-        (ApiVersion::V2, None) => fail(
-            "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into(),
+        (ApiVersion::V1, _) | (ApiVersion::V2, None) => fail(
+            unconfirmed(job.api, job.params.samples),
             FailureKind::Interrupted,
             true,
         ),
         // Past the v2 record's lifetime the job is gone from the v2 endpoints, but the account's
         // history keeps every request: asked there (only for the service configured now).
         (ApiVersion::V2, Some(request_id)) if age > V2_RECORD_LIFETIME && same_service => {
-            let said = format!(
-                "job {request_id} expired: the server keeps a record for one hour after \
-                 submission, and it was submitted {} minutes ago",
-                age.as_secs() / 60
-            );
-            settled(&sh, id, &spec, &cfg, Some(request_id), submitted_ms, said, &cancel).await
+            let said = expired(request_id, age);
+            settled(
+                &sh,
+                id,
+                &spec,
+                &cfg,
+                Some(request_id),
+                submitted_ms,
+                said,
+                &cancel,
+            )
+            .await
         }
-        (ApiVersion::V2, Some(request_id)) if age > V2_RECORD_LIFETIME => fail(
-            format!(
-                "job {request_id} expired: the server keeps a record for one hour after \
-                 submission, and it was submitted {} minutes ago",
-                age.as_secs() / 60
-            ),
-            FailureKind::Expired,
-            true,
-        ),
+        (ApiVersion::V2, Some(request_id)) if age > V2_RECORD_LIFETIME => {
+            fail(expired(request_id, age), FailureKind::Expired, true)
+        }
         // The key goes only to the service configured now, never to a base named in a file.
-        (ApiVersion::V2, Some(request_id))
-            if job
-                .api_base
-                .as_deref()
-                .is_some_and(|b| !same_base(b, &cfg.api_base)) =>
-        {
-            let base = job.api_base.clone().unwrap_or_default();
-            let message = format!(
-                "job {request_id} was submitted to {base}, not to the service configured now \
-                 ({}). The key is sent only to the configured service, so the job was left in \
-                 the journal: to fetch it, run `fluxcn --api-base {base} resume`",
-                cfg.api_base
-            );
-            Err((
-                JobEnd::Failed(JobFailure {
-                    message,
-                    kind: FailureKind::OtherService,
-                    maybe_billed: true,
-                }),
-                false,
-            ))
-        }
+        (ApiVersion::V2, Some(request_id)) if !same_service => other_service(
+            request_id,
+            job.api_base.as_deref().unwrap_or_default(),
+            &cfg,
+        ),
         (ApiVersion::V2, Some(request_id)) => {
             let submitted = UNIX_EPOCH + Duration::from_millis(submitted_ms);
             return resume_v2(
@@ -278,6 +242,64 @@ async fn settled(
 /// Whether two API base URLs name the same service (a trailing slash aside).
 fn same_base(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// A job whose every image was saved before the interruption: closed, its charge recorded if the
+/// interruption came before it was (once per job).
+fn closed(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    found: Vec<SavedImage>,
+    accounting: crate::api::Accounting,
+) -> Outcome {
+    tracing::info!(
+        id,
+        "the result was saved before the interruption; closing the job"
+    );
+    if let Some(l) = sh.gate.ledger() {
+        let charge = super::runtime::charge_of(id, spec, &accounting, found.len(), 0);
+        if let Err(e) = l.record(&charge) {
+            tracing::error!(error = %e, "the spend ledger could not record a resumed job");
+        }
+    }
+    Ok((found, accounting))
+}
+
+/// A v2 job submitted to another service than the one configured now: left in the journal (the
+/// key goes only to the configured service), with how to fetch it.
+fn other_service(request_id: &str, base: &str, cfg: &RuntimeConfig) -> Outcome {
+    let message = format!(
+        "job {request_id} was submitted to {base}, not to the service configured now ({}). The \
+         key is sent only to the configured service, so the job was left in the journal: to \
+         fetch it, run `fluxcn --api-base {base} resume`",
+        cfg.api_base
+    );
+    Err((
+        JobEnd::Failed(JobFailure {
+            message,
+            kind: FailureKind::OtherService,
+            maybe_billed: true,
+        }),
+        false,
+    ))
+}
+
+/// What is said of a job found sent with no answer (a v1 request, or a v2 submit never confirmed).
+fn unconfirmed(api: ApiVersion, samples: u32) -> String {
+    match api {
+        ApiVersion::V1 => interrupted_v1(0, samples),
+        ApiVersion::V2 => "interrupted before the server confirmed the submit: it may have been billed. It was not re-sent; use Re-run to send it again".into(),
+    }
+}
+
+/// What is said of a v2 job past its record's lifetime.
+fn expired(request_id: &str, age: Duration) -> String {
+    format!(
+        "job {request_id} expired: the server keeps a record for one hour after submission, and \
+         it was submitted {} minutes ago",
+        age.as_secs() / 60
+    )
 }
 
 /// What is said of a v1 job found interrupted, `saved` of its `samples` images saved before.

@@ -205,34 +205,7 @@ async fn dispatcher(
                 spec,
                 request_id,
                 from_ms,
-            } => {
-                let (sh, cfg) = (sh.clone(), cfg.clone());
-                let token = CancellationToken::new();
-                sh.cancels
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(id, token.clone());
-                let settle = async move {
-                    use super::settle::{Settled, failure, settle_job};
-                    sh.stage(
-                        id,
-                        Stage::Remote {
-                            state: "asking Segmind".into(),
-                        },
-                    );
-                    let said =
-                        settle_job(&sh, id, &spec, &cfg, request_id.as_deref(), from_ms, &token);
-                    let outcome = match said.await {
-                        Settled::Saved(done) => Ok(done),
-                        Settled::NotBilled(m) => Err((failure(m, false), false)),
-                        Settled::StillRunning(m) | Settled::Unsettled(m) => {
-                            Err((failure(m, true), false))
-                        }
-                    };
-                    finish(&sh, id, spec.batch.as_ref(), outcome);
-                };
-                tokio::spawn(settle.instrument(tracing::info_span!("settle", id)));
-            }
+            } => settle_command(&sh, &cfg, id, spec, request_id, from_ms),
             Command::Cancel(id) => {
                 if let Some(t) = sh
                     .cancels
@@ -267,6 +240,85 @@ async fn dispatcher(
     {
         t.cancel();
     }
+}
+
+/// `Command::Settle`: asks the account about job `id` on its own task, reporting how it ended like
+/// any job (not journaled: it sends nothing).
+fn settle_command(
+    sh: &Arc<Shared>,
+    cfg: &RuntimeConfig,
+    id: JobId,
+    spec: JobSpec,
+    request_id: Option<String>,
+    from_ms: u64,
+) {
+    let (sh, cfg) = (sh.clone(), cfg.clone());
+    let token = CancellationToken::new();
+    sh.cancels
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, token.clone());
+    let settle = async move {
+        use super::settle::{Settled, failure, settle_job};
+        sh.stage(
+            id,
+            Stage::Remote {
+                state: "asking Segmind".into(),
+            },
+        );
+        let said = settle_job(&sh, id, &spec, &cfg, request_id.as_deref(), from_ms, &token);
+        let outcome = match said.await {
+            Settled::Saved(done) => Ok(done),
+            Settled::NotBilled(m) => Err((failure(m, false), false)),
+            Settled::StillRunning(m) | Settled::Unsettled(m) => Err((failure(m, true), false)),
+        };
+        finish(&sh, id, spec.batch.as_ref(), outcome);
+    };
+    tokio::spawn(settle.instrument(tracing::info_span!("settle", id)));
+}
+
+/// A v1 request sent and not answered in full may have run and been billed: the account's history
+/// says (never a second POST). `end` is the failure reported when it does not settle it.
+async fn settle_lost_v1(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    cfg: &RuntimeConfig,
+    end: JobEnd,
+    sent_at: u64,
+    cancel: &CancellationToken,
+) -> Outcome {
+    use super::settle::{Settled, failure, settle_job};
+    sh.stage(
+        id,
+        Stage::Remote {
+            state: "asking Segmind".into(),
+        },
+    );
+    match settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
+        Settled::Saved(done) => Ok(done),
+        Settled::NotBilled(m) => Err((failure(m, false), true)),
+        Settled::StillRunning(m) | Settled::Unsettled(m) => Err((with_note(end, &m), true)),
+    }
+}
+
+/// The input to send: the upload's URL when uploads are on (once per content), else the payload.
+async fn wire_payload(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    cfg: &RuntimeConfig,
+    client: &Client,
+    payload: &str,
+    cancel: &CancellationToken,
+) -> String {
+    if cfg.upload_inputs
+        && !matches!(spec.input, InputSource::Url(_))
+        && let Some(url) = super::uploads::input_url(sh, id, client, payload, cancel).await
+    {
+        return url;
+    }
+    payload.to_owned()
 }
 
 /// Whether a v2 job that failed this way is still on the server (and paid for), so that its journal
@@ -519,13 +571,7 @@ async fn job_body(
         Err(e) => return not_sent(e.into()),
     };
     // With uploads on, the input goes to Segmind's storage once and its URL is sent instead.
-    let wire = if cfg.upload_inputs && !matches!(spec.input, InputSource::Url(_)) {
-        super::uploads::input_url(sh, id, &client, &prepared.payload, cancel)
-            .await
-            .unwrap_or_else(|| prepared.payload.clone())
-    } else {
-        prepared.payload.clone()
-    };
+    let wire = wire_payload(sh, id, spec, cfg, &client, &prepared.payload, cancel).await;
     if let Err(e) = clear_to_send(sh, id, spec, cancel).await {
         return not_sent(e);
     }
@@ -559,29 +605,12 @@ async fn job_body(
     let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(prepared.payload);
     let generation = match generation {
         Ok(g) => g,
-        // A v1 request sent and not answered in full may have run and been billed: the
-        // account's history says (never a second POST).
         Err(e)
             if spec.api == ApiVersion::V1
                 && e.maybe_billed()
                 && !matches!(e, ApiError::Cancelled { .. }) =>
         {
-            sh.stage(
-                id,
-                Stage::Remote {
-                    state: "asking Segmind".into(),
-                },
-            );
-            let end: JobEnd = e.into();
-            return match super::settle::settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
-                super::settle::Settled::Saved(done) => Ok(done),
-                super::settle::Settled::NotBilled(m) => {
-                    Err((super::settle::failure(m, false), true))
-                }
-                super::settle::Settled::StillRunning(m) | super::settle::Settled::Unsettled(m) => {
-                    Err((with_note(end, &m), true))
-                }
-            };
+            return settle_lost_v1(sh, id, spec, cfg, e.into(), sent_at, cancel).await;
         }
         Err(e) => return Err((e.into(), true)),
     };

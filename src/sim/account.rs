@@ -203,6 +203,49 @@ fn bad(msg: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, msg)
 }
 
+/// The page, page size and date window a history query asks for; `Err` is the `400`'s message.
+fn read_query(
+    q: &HistoryParams,
+) -> Result<(usize, usize, Option<NaiveDate>, Option<NaiveDate>), String> {
+    let int = |v: &Option<String>, name: &str, default: usize| -> Result<usize, String> {
+        match v {
+            None => Ok(default),
+            Some(s) => s
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{name} must be a whole number, got {s:?}")),
+        }
+    };
+    let page = int(&q.page, "page", 1)?;
+    if page < 1 {
+        return Err("page starts at 1".into());
+    }
+    let per_page = int(&q.per_page, "per_page", 10)?;
+    if !(1..=100).contains(&per_page) {
+        return Err(format!("per_page must be from 1 to 100, got {per_page}"));
+    }
+    let date = |v: &Option<String>, name: &str| -> Result<Option<NaiveDate>, String> {
+        v.as_deref()
+            .map(|s| {
+                NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                    .map_err(|_| format!("{name} must be YYYY-MM-DD, got {s:?}"))
+            })
+            .transpose()
+    };
+    let (from, to) = (
+        date(&q.from_date, "from_date")?,
+        date(&q.to_date, "to_date")?,
+    );
+    if let (Some(f), Some(t)) = (from, to)
+        && !(0..=31).contains(&(t - f).num_days())
+    {
+        return Err(
+            "from_date to to_date must be a window of at most 31 days, from before to".into(),
+        );
+    }
+    Ok((page, per_page, from, to))
+}
+
 pub(super) async fn history(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -212,42 +255,10 @@ pub(super) async fn history(
     if let Err(a) = check_key(&shared.cfg, &headers) {
         return *a;
     }
-    let int = |v: &Option<String>, name: &str, default: usize| -> Result<usize, Response> {
-        match v {
-            None => Ok(default),
-            Some(s) => s
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| bad(format!("{name} must be a whole number, got {s:?}"))),
-        }
+    let (page, per_page, from, to) = match read_query(&q) {
+        Ok(v) => v,
+        Err(m) => return bad(m),
     };
-    let page = match int(&q.page, "page", 1) {
-        Ok(p) if p >= 1 => p,
-        Ok(_) => return bad("page starts at 1"),
-        Err(r) => return r,
-    };
-    let per_page = match int(&q.per_page, "per_page", 10) {
-        Ok(p) if (1..=100).contains(&p) => p,
-        Ok(p) => return bad(format!("per_page must be from 1 to 100, got {p}")),
-        Err(r) => return r,
-    };
-    let date = |v: &Option<String>, name: &str| -> Result<Option<NaiveDate>, Response> {
-        v.as_deref()
-            .map(|s| {
-                NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                    .map_err(|_| bad(format!("{name} must be YYYY-MM-DD, got {s:?}")))
-            })
-            .transpose()
-    };
-    let (from, to) = match (date(&q.from_date, "from_date"), date(&q.to_date, "to_date")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    if let (Some(f), Some(t)) = (from, to)
-        && !(0..=31).contains(&(t - f).num_days())
-    {
-        return bad("from_date to to_date must be a window of at most 31 days, from before to");
-    }
     let status = q.status.as_deref().map(str::to_ascii_uppercase);
     let rows: Vec<Value> = {
         let mut inner = shared.lock();

@@ -200,56 +200,19 @@ async fn v1_generate(
         id
     };
     let cost = shared.cost(&req);
-    // The generation runs on its own task, as on the real service: a client that goes away (a
-    // kill, a timeout) does not stop it, and it is billed and in the history all the same.
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let run = {
-        let (shared, req, id) = (shared.clone(), req.clone(), id.clone());
-        async move {
-            let specs: Vec<RenderSpec> = (0..req.params.samples)
-                .map(|i| spec_for(&req, seed, i))
-                .collect();
-            let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
-            if let Some(a) = fault.and_then(late_fault_answer) {
-                // The inference failed (not billed); a captive portal's page never reached the
-                // service.
-                if fault != Some(Fault::Html) {
-                    if let Some(r) = shared.lock().record(&id) {
-                        r.fail("Internal server error (simulated)");
-                    }
-                } else {
-                    shared.lock().history.retain(|r| r.request_id != id);
-                }
-                let _ = tx.send(Err(a));
-                return;
-            }
-            // From here the generation ran: billed and in the history, whatever the answer.
-            let remaining = {
-                let mut inner = shared.lock();
-                inner.credits -= cost;
-                let mut urls = Vec::new();
-                for (name, spec) in files_for(&id, &req, seed) {
-                    urls.push(format!("{}/outputs/{name}", shared.origin));
-                    inner.outputs.insert(name, spec);
-                }
-                if let Some(r) = inner.record(&id) {
-                    r.complete(cost, urls);
-                }
-                let lost = tx.is_closed()
-                    || matches!(fault, Some(Fault::Reset | Fault::Garbage | Fault::Truncate));
-                if lost {
-                    inner.stats.billed_without_answer += 1;
-                    inner.stats.billed_without_answer_usd += cost;
-                } else {
-                    inner.stats.billed_usd += cost;
-                    inner.stats.generations_billed += 1;
-                }
-                inner.credits
-            };
-            let _ = tx.send(Ok((images, remaining)));
-        }
-    };
-    tokio::spawn(run);
+    tokio::spawn(generation(
+        shared.clone(),
+        Generation {
+            req: req.clone(),
+            id: id.clone(),
+            seed,
+            wait,
+            fault,
+            cost,
+        },
+        tx,
+    ));
     let (images, remaining) = match rx.await {
         Ok(Ok(done)) => done,
         Ok(Err(answer)) => return answer,
@@ -300,6 +263,73 @@ async fn v1_generate(
         }
     }
     r
+}
+
+/// One v1 generation as the service runs it.
+struct Generation {
+    req: GenRequest,
+    id: String,
+    seed: i64,
+    wait: std::time::Duration,
+    fault: Option<Fault>,
+    cost: f64,
+}
+
+/// What a generation's task hands its handler: the images and the balance after billing, or the
+/// answer of a fault that came after the work.
+type Ran = Result<(Result<Vec<Vec<u8>>, String>, f64), Response>;
+
+/// Runs one v1 generation on its own task, as on the real service: a client that goes away (a kill,
+/// a timeout) does not stop it, and it is billed and in the history all the same.
+async fn generation(shared: Arc<Shared>, g: Generation, tx: tokio::sync::oneshot::Sender<Ran>) {
+    let Generation {
+        req,
+        id,
+        seed,
+        wait,
+        fault,
+        cost,
+    } = g;
+    let specs: Vec<RenderSpec> = (0..req.params.samples)
+        .map(|i| spec_for(&req, seed, i))
+        .collect();
+    let (images, ()) = tokio::join!(render_all(&shared, specs), tokio::time::sleep(wait));
+    if let Some(a) = fault.and_then(late_fault_answer) {
+        // The inference failed (not billed); a captive portal's page never reached the service.
+        if fault != Some(Fault::Html) {
+            if let Some(r) = shared.lock().record(&id) {
+                r.fail("Internal server error (simulated)");
+            }
+        } else {
+            shared.lock().history.retain(|r| r.request_id != id);
+        }
+        let _ = tx.send(Err(a));
+        return;
+    }
+    // From here the generation ran: billed and in the history, whatever the answer.
+    let remaining = {
+        let mut inner = shared.lock();
+        inner.credits -= cost;
+        let mut urls = Vec::new();
+        for (name, spec) in files_for(&id, &req, seed) {
+            urls.push(format!("{}/outputs/{name}", shared.origin));
+            inner.outputs.insert(name, spec);
+        }
+        if let Some(r) = inner.record(&id) {
+            r.complete(cost, urls);
+        }
+        let lost = tx.is_closed()
+            || matches!(fault, Some(Fault::Reset | Fault::Garbage | Fault::Truncate));
+        if lost {
+            inner.stats.billed_without_answer += 1;
+            inner.stats.billed_without_answer_usd += cost;
+        } else {
+            inner.stats.billed_usd += cost;
+            inner.stats.generations_billed += 1;
+        }
+        inner.credits
+    };
+    let _ = tx.send(Ok((images, remaining)));
 }
 
 async fn v2_submit(

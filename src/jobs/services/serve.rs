@@ -25,6 +25,25 @@ pub(super) struct Server {
     pub notify: Notify,
 }
 
+/// The ledger set beside the account's history (`days`, and whether to import).
+fn reconcile(
+    s: &Server,
+    cfg: crate::jobs::RuntimeConfig,
+    (days, import): (u32, bool),
+    reply: Reply<Result<crate::jobs::reconcile::Reconciled, ServiceError>>,
+) {
+    let (clients, store, ledger) = (s.clients.clone(), s.store.clone(), s.ledger.clone());
+    spawn(s, reply, async move {
+        let ledger = ledger.ok_or(ServiceError::NoLedger)?;
+        let client = clients.client(&cfg).await?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        Ok(
+            crate::jobs::reconcile::reconcile(&client, &ledger, &store, days, import, &cancel)
+                .await?,
+        )
+    });
+}
+
 /// What was spent, from the ledger.
 fn spend(
     s: Arc<Server>,
@@ -68,18 +87,7 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             days,
             import,
             reply,
-        } => {
-            let (clients, store, ledger) = (s.clients.clone(), s.store.clone(), s.ledger.clone());
-            spawn(&s, reply, async move {
-                let ledger = ledger.ok_or(ServiceError::NoLedger)?;
-                let client = clients.client(&cfg).await?;
-                let cancel = tokio_util::sync::CancellationToken::new();
-                Ok(crate::jobs::reconcile::reconcile(
-                    &client, &ledger, &store, days, import, &cancel,
-                )
-                .await?)
-            })
-        }
+        } => reconcile(&s, cfg, (days, import), reply),
         Request::Credits { cfg, reply } => {
             let clients = s.clients.clone();
             spawn(&s, reply, async move {
