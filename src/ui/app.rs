@@ -594,6 +594,7 @@ impl FluxApp {
         {
             self.refuse_submits(&mut out, &refusal);
         }
+        self.suggest_upload_once(&out);
         for c in out {
             if let Command::Submit { id, spec } = &c {
                 // Comparison cells are jobs like any other: the queue lists them.
@@ -609,6 +610,33 @@ impl FluxApp {
 }
 
 impl FluxApp {
+    /// A first compare or batch that sends one input several times suggests uploading it once
+    /// (once ever: the setting stays the user's).
+    fn suggest_upload_once(&mut self, out: &[Command]) {
+        let s = &self.state.settings;
+        if s.upload_inputs || s.upload_suggested {
+            return;
+        }
+        let local: Vec<&crate::jobs::InputSource> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::Submit { spec, .. } => Some(&spec.input),
+                _ => None,
+            })
+            .filter(|i| !matches!(i, crate::jobs::InputSource::Url(_)))
+            .collect();
+        let repeated =
+            local.len() >= 2 && local.iter().all(|i| i.describe() == local[0].describe());
+        if repeated {
+            self.state.settings.upload_suggested = true;
+            self.push_notice(format!(
+                "These {} requests send the same input {} times. Settings → \"Upload each input once\" sends it once and its web address after that (the picture then stays at that address at Segmind).",
+                local.len(),
+                local.len()
+            ));
+        }
+    }
+
     /// Does what the gallery asked (its "Use these settings", "Open in Compare"): the one place a
     /// panel's action reaches the rest of the window.
     pub fn apply(&mut self, action: super::gallery_panel::PanelAction) {

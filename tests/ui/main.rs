@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod account;
 mod app;
 mod app_e2e;
 mod app_tweaks;
