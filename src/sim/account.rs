@@ -352,16 +352,14 @@ pub(super) async fn upload_asset(
             _ => return bad(format!("data_urls[{i}]: the base64 is not an image")),
         }
     }
+    {
+        let mut inner = shared.lock();
+        inner.stats.uploads += decoded.len() as u64;
+        inner.stats.upload_bytes += body.len() as u64;
+    }
     let urls: Vec<String> = decoded
         .into_iter()
-        .map(|b| {
-            {
-                let mut inner = shared.lock();
-                inner.stats.uploads += 1;
-                inner.stats.upload_bytes += b.len() as u64;
-            }
-            store_asset(&shared, b)
-        })
+        .map(|b| store_asset(&shared, b))
         .collect();
     json_answer(
         StatusCode::OK,

@@ -63,7 +63,7 @@ pub struct SimStats {
     pub billed_without_answer_usd: f64,
     /// `GET /inference-request/request-history[/{id}]` requests.
     pub history_calls: u64,
-    /// Images stored by `POST /upload-asset`, and their bytes.
+    /// Images stored by `POST /upload-asset`, and the bytes of those requests' bodies.
     pub uploads: u64,
     pub upload_bytes: u64,
     /// Admitted generation requests whose `image` was a URL, and those with inline base64.
