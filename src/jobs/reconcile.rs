@@ -259,7 +259,9 @@ pub async fn reconcile(
             })?;
             f.recorded = true;
         }
-        if import {
+        if import && f.maybe_ours.is_some() {
+            f.not_imported = Some("it may be that job: settle the job first".into());
+        } else if import {
             match &params {
                 None => {
                     f.not_imported = Some("its request_body does not name valid settings".into());

@@ -234,7 +234,9 @@ async fn settled(
         Settled::Saved(done) => Ok(done),
         Settled::NotBilled(m) => Err((failure(m, false), true)),
         // Still running at Segmind: the journal keeps it for the next start.
-        Settled::StillRunning(m) => Err((failure(format!("{said}. {m}"), true), false)),
+        Settled::StillRunning { message, .. } => {
+            Err((failure(format!("{said}. {message}"), true), false))
+        }
         Settled::Unsettled(m) => Err((failure(format!("{said}. {m}"), true), true)),
     }
 }

@@ -270,21 +270,24 @@ fn settle_command(
         let outcome = match said.await {
             Settled::Saved(done) => Ok(done),
             Settled::NotBilled(m) => Err((failure(m, false), false)),
-            Settled::StillRunning(m) | Settled::Unsettled(m) => Err((failure(m, true), false)),
+            Settled::StillRunning { message: m, .. } | Settled::Unsettled(m) => {
+                Err((failure(m, true), false))
+            }
         };
         finish(&sh, id, spec.batch.as_ref(), outcome);
     };
     tokio::spawn(settle.instrument(tracing::info_span!("settle", id)));
 }
 
-/// A v1 request sent and not answered in full may have run and been billed: the account's history
+/// A request sent and not answered in full may have run and been billed: the account's history
 /// says (never a second POST). `end` is the failure reported when it does not settle it.
-async fn settle_lost_v1(
+#[allow(clippy::too_many_arguments)] // the job's parts; a struct would only rename them
+async fn settle_lost(
     sh: &Arc<Shared>,
-    id: JobId,
-    spec: &JobSpec,
-    cfg: &RuntimeConfig,
+    (id, spec, cfg): (JobId, &JobSpec, &RuntimeConfig),
+    client: &Client,
     end: JobEnd,
+    sent: Option<String>,
     sent_at: u64,
     cancel: &CancellationToken,
 ) -> Outcome {
@@ -298,7 +301,23 @@ async fn settle_lost_v1(
     match settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
         Settled::Saved(done) => Ok(done),
         Settled::NotBilled(m) => Err((failure(m, false), true)),
-        Settled::StillRunning(m) | Settled::Unsettled(m) => Err((with_note(end, &m), true)),
+        // A v2 submit whose answer was lost: the history names the job, which is polled for
+        // like any other from here.
+        Settled::StillRunning { request_id, .. } if spec.api == ApiVersion::V2 => {
+            sh.journal(|j| j.submitted(id, &request_id));
+            let progress = progress_sink(sh, id);
+            progress(Progress::Submitted {
+                request_id: request_id.clone(),
+            });
+            match client.wait_for(&request_id, cancel, &progress).await {
+                Ok(g) => save(sh, id, spec, g, sent, 0).await.map_err(|e| (e, true)),
+                Err(e) if still_on_server(&e) => Err((unfinished_v2(e, &request_id), false)),
+                Err(e) => Err((e.into(), true)),
+            }
+        }
+        // Still running (a v1 request): the journal keeps it for the next start to ask again.
+        Settled::StillRunning { message, .. } => Err((with_note(end, &message), false)),
+        Settled::Unsettled(m) => Err((with_note(end, &m), true)),
     }
 }
 
@@ -605,12 +624,11 @@ async fn job_body(
     let sent = (!matches!(spec.input, InputSource::Url(_))).then_some(prepared.payload);
     let generation = match generation {
         Ok(g) => g,
-        Err(e)
-            if spec.api == ApiVersion::V1
-                && e.maybe_billed()
-                && !matches!(e, ApiError::Cancelled { .. }) =>
-        {
-            return settle_lost_v1(sh, id, spec, cfg, e.into(), sent_at, cancel).await;
+        // A request sent and not answered in full (a v1 answer, or a v2 submit whose answer
+        // never came) may have run and been billed: the account's history says.
+        Err(e) if e.maybe_billed() && !matches!(e, ApiError::Cancelled { .. }) => {
+            let ours = (id, spec, cfg);
+            return settle_lost(sh, ours, &client, e.into(), sent, sent_at, cancel).await;
         }
         Err(e) => return Err((e.into(), true)),
     };

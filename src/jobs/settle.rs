@@ -211,8 +211,8 @@ pub(super) enum Settled {
     Saved((Vec<SavedImage>, Accounting)),
     /// Not billed (the account says the request failed): the user may send it again.
     NotBilled(String),
-    /// Still running at Segmind: left open.
-    StillRunning(String),
+    /// Still running at Segmind, as request `request_id`: left open (a v2 job is polled for).
+    StillRunning { message: String, request_id: String },
     /// Not settled: why (no match, several, the history unreachable). Still "maybe billed".
     Unsettled(String),
 }
@@ -310,9 +310,12 @@ pub(super) async fn settle_job(
                 error.map(|e| format!(" ({e})")).unwrap_or_default()
             ))
         }
-        Verdict::Pending { request_id } => Settled::StillRunning(format!(
-            "Segmind's history shows request {request_id} still running: check with Segmind again later"
-        )),
+        Verdict::Pending { request_id } => Settled::StillRunning {
+            message: format!(
+                "Segmind's history shows request {request_id} still running: check with Segmind again later"
+            ),
+            request_id,
+        },
         Verdict::NoMatch => Settled::Unsettled(
             "Segmind's request history shows no request of these settings in the job's time (it may not be listed yet: check with Segmind again later, or see the dashboard)".into(),
         ),
