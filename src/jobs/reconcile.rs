@@ -116,7 +116,7 @@ impl Reconciled {
                 s(r.corrected.len())
             ));
             for (id, old, new) in &r.corrected {
-                t.push_str(&format!("  {id}  ${old:.3} → ${new:.3}\n"));
+                t.push_str(&format!("  {id}  ${old:.3} became ${new:.3}\n"));
             }
         }
         if r.foreign.is_empty() {

@@ -630,7 +630,7 @@ impl FluxApp {
         if repeated {
             self.state.settings.upload_suggested = true;
             self.push_notice(format!(
-                "These {} requests send the same input {} times. Settings → \"Upload each input once\" sends it once and its web address after that (the picture then stays at that address at Segmind).",
+                "These {} requests send the same input {} times. Settings, \"Upload each input once\", sends it once and its web address after that (the picture then stays at that address at Segmind).",
                 local.len(),
                 local.len()
             ));
