@@ -152,7 +152,7 @@ impl Reconciled {
                 }
                 if let Some(job) = f.maybe_ours {
                     t.push_str(&format!(
-                    "  not recorded: it may be job {job}, still maybe billed (`fluxcn resume` or the queue's \"Check with Segmind\" settles it)"
+                    "  not recorded: it may be job {job}, still maybe billed (`fluxcn resume` or the queue card's \"Check\" settles it)"
                 ));
                 }
                 for p in &f.imported {

@@ -72,6 +72,9 @@ pub(super) struct Shared {
     pub(super) shutting_down: std::sync::atomic::AtomicBool,
     /// One lock per input content hash being uploaded: jobs with the same input upload it once.
     pub(super) uploads: super::uploads::UploadLocks,
+    /// Request ids this process's jobs own (submitted, or found by a settle): another job's
+    /// settle never takes them.
+    pub(super) claimed: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
@@ -79,6 +82,24 @@ impl Shared {
         // The receiver is gone only when the UI or CLI has exited; nothing is left to tell.
         let _ = self.events.send(e);
         (self.notify)();
+    }
+
+    /// Marks a request id as owned by a job of this process.
+    pub(super) fn claim_request(&self, request_id: &str) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request_id.to_owned());
+    }
+
+    /// The request ids this process's jobs own.
+    pub(super) fn claimed_requests(&self) -> Vec<String> {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     pub(super) fn stage(&self, id: JobId, stage: Stage) {
@@ -130,6 +151,7 @@ pub fn start(
         cancels: Mutex::new(HashMap::new()),
         shutting_down: std::sync::atomic::AtomicBool::new(false),
         uploads: Default::default(),
+        claimed: Mutex::default(),
     });
     let recovered = deps.recovered;
     rt.spawn(dispatcher(shared, cfg, cmd_rx, recovered));
@@ -270,9 +292,15 @@ fn settle_command(
         let outcome = match said.await {
             Settled::Saved(done) => Ok(done),
             Settled::NotBilled(m) => Err((failure(m, false), false)),
-            Settled::StillRunning { message: m, .. } | Settled::Unsettled(m) => {
-                Err((failure(m, true), false))
-            }
+            // Still unknown: said as "no answer", as the job's own end was.
+            Settled::StillRunning { message: m, .. } | Settled::Unsettled(m) => Err((
+                JobEnd::Failed(JobFailure {
+                    message: m,
+                    kind: FailureKind::NoAnswer,
+                    maybe_billed: true,
+                }),
+                false,
+            )),
         };
         finish(&sh, id, spec.batch.as_ref(), outcome);
     };
@@ -531,7 +559,10 @@ pub(super) fn progress_sink(
                     reason,
                 }
             }
-            Progress::Submitted { request_id } => Stage::Submitted { request_id },
+            Progress::Submitted { request_id } => {
+                sh.claim_request(&request_id);
+                Stage::Submitted { request_id }
+            }
             Progress::Remote { state } => Stage::Remote { state },
             Progress::Downloading => Stage::Downloading,
         };

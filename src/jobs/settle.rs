@@ -233,7 +233,7 @@ pub(super) async fn settle_job(
         Ok(c) => c,
         Err(e) => return Settled::Unsettled(format!("the account could not be asked ({e})")),
     };
-    let known: HashSet<String> = sh
+    let mut known: HashSet<String> = sh
         .gate
         .ledger()
         .and_then(|l| l.known_requests(from_ms.saturating_sub(86_400_000)).ok())
@@ -245,6 +245,8 @@ pub(super) async fn settle_job(
                 .collect()
         })
         .unwrap_or_default();
+    // Requests other jobs of this process already own (submitted, or settled a moment ago).
+    known.extend(sh.claimed_requests());
     let q = Question {
         params: &spec.params,
         request_id,
@@ -266,6 +268,12 @@ pub(super) async fn settle_job(
         verdict = verdict_name(&verdict),
         "asked the account"
     );
+    match &verdict {
+        Verdict::Completed { request_id, .. }
+        | Verdict::BilledWithoutImage { request_id, .. }
+        | Verdict::Pending { request_id } => sh.claim_request(request_id),
+        _ => {}
+    }
     match verdict {
         Verdict::Completed {
             request_id,

@@ -335,11 +335,11 @@ fn card_button(ui: &mut Ui, job: &JobEntry, now: UiTime) -> Option<QueueAction> 
             };
             if billed
                 && ui
-                    .add(egui::Button::new("Check with Segmind").small())
+                    .add(egui::Button::new("Check").small())
                     .on_hover_text(
-                        "Ask your account's request history what became of it: a completed \
-                         request's image is fetched and saved (not paid for again), a failed one \
-                         is said not billed. Nothing is sent again",
+                        "Check with Segmind: ask your account's request history what became of \
+                         it. A completed request's image is fetched and saved (not paid for \
+                         again), a failed one is said not billed. Nothing is sent again",
                     )
                     .clicked()
             {

@@ -475,3 +475,46 @@ fn previews_fit_2048_on_the_long_side_whatever_the_format() {
     assert_eq!((p.width(), p.height()), (640, 480));
     assert!(decode_preview(b"\xFF\xD8 not a jpeg").is_none());
 }
+
+/// Two jobs of the very same settings at once, both submits' answers lost: each is found in the
+/// account's history as its own request (a request another job of the process owns is never
+/// taken), so two images are saved for two distinct requests, with no second submit.
+#[test]
+fn two_identical_jobs_whose_submits_were_lost_each_find_their_own_request() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(600),
+        ..Default::default()
+    });
+    r.sim.push_faults([Fault::Reset, Fault::Reset]);
+    let ledger = Arc::new(jobs::ledger::Ledger::in_memory().unwrap());
+    let (h, _) = r.start_with(Some(ledger.clone()));
+    for id in [501, 502] {
+        h.send(Command::Submit {
+            id,
+            spec: spec(ApiVersion::V2),
+        });
+    }
+    let mut done = std::collections::BTreeMap::new();
+    let mut failed = Vec::new();
+    let end = Instant::now() + Duration::from_secs(30);
+    while done.len() + failed.len() < 2 && Instant::now() < end {
+        match h.recv_timeout(Duration::from_millis(50)) {
+            Some(Event::Done { id, accounting, .. }) => {
+                done.insert(id, accounting.request_id.clone().unwrap());
+            }
+            Some(Event::Failed { id, failure }) => failed.push((id, failure.message)),
+            _ => {}
+        }
+    }
+    assert_eq!(r.sim.stats().v2_submits, 2, "never submitted again");
+    // Each saved job has its own request; one asked while both could be it is listed, not
+    // guessed (then it stays "maybe billed").
+    let ids: std::collections::BTreeSet<&String> = done.values().collect();
+    assert_eq!(ids.len(), done.len(), "one request saved twice: {done:?}");
+    for (_, m) in &failed {
+        assert!(m.contains("2 requests of these settings"), "{m}");
+    }
+    assert!(!done.is_empty(), "{failed:?}");
+    let known = ledger.known_requests(0).unwrap();
+    assert_eq!(known.len(), done.len(), "{known:?}");
+}

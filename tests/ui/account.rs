@@ -1,6 +1,6 @@
 //! The account's records in the window (issue 25), driven through egui_kittest with the test
 //! standing in for the runtime and the services: a queue card that may have been billed offers
-//! "Check with Segmind" (a `Command::Settle` for that job, never a resend), and the answer lands on
+//! "Check" (with Segmind) (a `Command::Settle` for that job, never a resend), and the answer lands on
 //! the same card; Spend → "Reconcile with Segmind" asks the services and shows the report; Settings
 //! say why v2 is the default and, plainly, what uploading inputs means.
 
@@ -33,8 +33,7 @@ fn a_card_that_may_have_been_billed_checks_with_segmind_and_shows_the_answer() {
     });
     h.run_steps(4);
     h.get_by_label("may have been billed");
-    h.get_by_role_and_label(Role::Button, "Check with Segmind")
-        .click();
+    h.get_by_role_and_label(Role::Button, "Check").click();
     h.run_steps(4);
     let sent = rt.sent();
     let settle: Vec<_> = sent
@@ -61,10 +60,7 @@ fn a_card_that_may_have_been_billed_checks_with_segmind_and_shows_the_answer() {
         "checking sends nothing to generate"
     );
     h.get_by_label_contains("asking Segmind");
-    assert!(
-        h.query_by_role_and_label(Role::Button, "Check with Segmind")
-            .is_none()
-    );
+    assert!(h.query_by_role_and_label(Role::Button, "Check").is_none());
     // The account says it failed: not billed, and said on the card.
     rt.feed(Event::Failed {
         id,
@@ -77,10 +73,7 @@ fn a_card_that_may_have_been_billed_checks_with_segmind_and_shows_the_answer() {
     h.run_steps(4);
     h.get_by_label_contains("it was not billed");
     assert!(h.query_by_label("may have been billed").is_none());
-    assert!(
-        h.query_by_role_and_label(Role::Button, "Check with Segmind")
-            .is_none()
-    );
+    assert!(h.query_by_role_and_label(Role::Button, "Check").is_none());
 }
 
 #[test]
