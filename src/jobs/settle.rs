@@ -233,20 +233,7 @@ pub(super) async fn settle_job(
         Ok(c) => c,
         Err(e) => return Settled::Unsettled(format!("the account could not be asked ({e})")),
     };
-    let mut known: HashSet<String> = sh
-        .gate
-        .ledger()
-        .and_then(|l| l.known_requests(from_ms.saturating_sub(86_400_000)).ok())
-        .map(|m| {
-            m.into_iter()
-                // A "maybe billed" row of this very job is what is being settled.
-                .filter(|(_, k)| !(k.maybe && k.job_id == id))
-                .map(|(r, _)| r)
-                .collect()
-        })
-        .unwrap_or_default();
-    // Requests other jobs of this process already own (submitted, or settled a moment ago).
-    known.extend(sh.claimed_requests());
+    let known = known_for(sh, id, from_ms);
     let q = Question {
         params: &spec.params,
         request_id,
@@ -333,6 +320,24 @@ pub(super) async fn settle_job(
             ids.join(", ")
         )),
     }
+}
+
+/// The request ids that are not job `id`'s: the ledger's (but this job's own "maybe billed" row,
+/// which is what is being settled), and those other jobs of this process own.
+fn known_for(sh: &Shared, id: JobId, from_ms: u64) -> HashSet<String> {
+    let mut known: HashSet<String> = sh
+        .gate
+        .ledger()
+        .and_then(|l| l.known_requests(from_ms.saturating_sub(86_400_000)).ok())
+        .map(|m| {
+            m.into_iter()
+                .filter(|(_, k)| !(k.maybe && k.job_id == id))
+                .map(|(r, _)| r)
+                .collect()
+        })
+        .unwrap_or_default();
+    known.extend(sh.claimed_requests());
+    known
 }
 
 fn verdict_name(v: &Verdict) -> &'static str {
