@@ -281,6 +281,7 @@ fn wait_all(
                 }
             }
             Event::Notice(n) => eprintln!("fluxcn: {n}"),
+            Event::Lineup { .. } => {}
         }
     }
     done.sort_by_key(|(id, _, _)| order.iter().position(|o| o == id).unwrap_or(usize::MAX));

@@ -12,6 +12,7 @@ pub mod export;
 pub mod grid;
 pub mod journal;
 pub mod ledger;
+mod lineup;
 pub mod pacer;
 pub mod places;
 pub mod reconcile;

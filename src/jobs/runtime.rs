@@ -75,6 +75,8 @@ pub(super) struct Shared {
     /// Request ids this process's jobs own (submitted, or found by a settle): another job's
     /// settle never takes them.
     pub(super) claimed: Mutex<std::collections::HashSet<String>>,
+    /// The jobs waiting to be sent, in the order they go.
+    pub(super) lineup: super::lineup::Lineup,
 }
 
 impl Shared {
@@ -152,6 +154,7 @@ pub fn start(
         shutting_down: std::sync::atomic::AtomicBool::new(false),
         uploads: Default::default(),
         claimed: Mutex::default(),
+        lineup: Default::default(),
     });
     let recovered = deps.recovered;
     rt.spawn(dispatcher(shared, cfg, cmd_rx, recovered));
@@ -191,36 +194,41 @@ async fn dispatcher(
     }
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            Command::Submit { id, spec } => {
-                // The daily budget, checked in the order jobs are submitted (a batch stops at
-                // the line that crosses it) and held until the job is recorded or has failed.
-                let reserved = match reserve_budget(&sh, id, &spec, &cfg) {
-                    Ok(r) => r,
-                    Err(failure) => {
-                        finish(
-                            &sh,
-                            id,
-                            spec.batch.as_ref(),
-                            Err((JobEnd::Failed(failure), false)),
-                        );
-                        continue;
-                    }
-                };
-                let token = CancellationToken::new();
-                sh.cancels
+            Command::Submit { id, spec } => submit(&sh, &cfg, &permits, id, spec, None),
+            Command::SubmitNext { id, spec } => submit(&sh, &cfg, &permits, id, spec, Some(0)),
+            Command::Replace { old, id, spec } => {
+                let at = sh.lineup.position(old);
+                if let Some(t) = sh
+                    .cancels
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(id, token.clone());
-                sh.stage(id, Stage::Queued);
-                // Every log line of the job (the client's retries included) carries its id.
-                let job = run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token);
-                tokio::spawn(
-                    async move {
-                        let maybe_billed = job.await;
-                        reserved.end(maybe_billed);
+                    .get(&old)
+                    .filter(|_| at.is_some())
+                {
+                    t.cancel();
+                }
+                submit(&sh, &cfg, &permits, id, spec, at);
+            }
+            Command::Pause => {
+                sh.lineup.set_paused(true);
+                sh.lineup_changed();
+            }
+            Command::Resume => {
+                sh.lineup.set_paused(false);
+                sh.lineup_changed();
+            }
+            Command::Reorder(order) => {
+                sh.lineup.reorder(&order);
+                sh.lineup_changed();
+            }
+            Command::CancelWaiting => {
+                let (_, waiting) = sh.lineup.snapshot();
+                let cancels = sh.cancels.lock().unwrap_or_else(|p| p.into_inner());
+                for id in waiting {
+                    if let Some(t) = cancels.get(&id) {
+                        t.cancel();
                     }
-                    .instrument(tracing::info_span!("job", id)),
-                );
+                }
             }
             Command::Settle {
                 id,
@@ -262,6 +270,48 @@ async fn dispatcher(
     {
         t.cancel();
     }
+}
+
+/// `Command::Submit` (and `SubmitNext`, `Replace`): the daily budget checked in the order jobs are
+/// submitted (a batch stops at the line that crosses it) and held until the job is recorded or has
+/// failed; then the job joins the line (at `at`, or at the back) and runs when its turn comes.
+fn submit(
+    sh: &Arc<Shared>,
+    cfg: &RuntimeConfig,
+    permits: &Arc<Semaphore>,
+    id: JobId,
+    spec: JobSpec,
+    at: Option<usize>,
+) {
+    let reserved = match reserve_budget(sh, id, &spec, cfg) {
+        Ok(r) => r,
+        Err(failure) => {
+            finish(
+                sh,
+                id,
+                spec.batch.as_ref(),
+                Err((JobEnd::Failed(failure), false)),
+            );
+            return;
+        }
+    };
+    let token = CancellationToken::new();
+    sh.cancels
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, token.clone());
+    sh.stage(id, Stage::Queued);
+    sh.lineup.join(id, at);
+    sh.lineup_changed();
+    // Every log line of the job (the client's retries included) carries its id.
+    let job = run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token);
+    tokio::spawn(
+        async move {
+            let maybe_billed = job.await;
+            reserved.end(maybe_billed);
+        }
+        .instrument(tracing::info_span!("job", id)),
+    );
 }
 
 /// `Command::Settle`: asks the account about job `id` on its own task, reporting how it ended like
@@ -581,12 +631,10 @@ async fn job_body(
     cancel: &CancellationToken,
 ) -> Outcome {
     let not_sent = |e: JobEnd| Err((e, false));
-    let _permit = tokio::select! {
-        _ = cancel.cancelled() => return not_sent(JobEnd::Cancelled { maybe_billed: false }),
-        p = permits.acquire_owned() => match p {
-            Ok(p) => p,
-            Err(_) => return not_sent(JobEnd::Failed(JobFailure { message: "the job runtime is shutting down".into(), kind: FailureKind::Runtime, maybe_billed: false })),
-        },
+    // Its turn in line: first, not paused, and a permit free.
+    let _permit = match super::lineup::wait_turn(sh, id, &permits, cancel).await {
+        Ok(p) => p,
+        Err(e) => return not_sent(e),
     };
     // The one validation of a job's parameters: the client takes only what passed it.
     let params = match spec.params.clone().validate_into() {

@@ -103,6 +103,23 @@ pub enum Command {
     Cancel(JobId),
     /// New settings for jobs queued from now on.
     Configure(RuntimeConfig),
+    /// Queue a generation at the front of the line ("Generate next").
+    SubmitNext { id: JobId, spec: JobSpec },
+    /// Send nothing new (jobs in flight finish); the line waits.
+    Pause,
+    /// Send the line again, in its order.
+    Resume,
+    /// The waiting jobs named go first, in this order (the queue's order on screen); the others
+    /// keep theirs after them.
+    Reorder(Vec<JobId>),
+    /// Replace waiting job `old` by job `id` with `spec`, at its place in line (an edited job).
+    Replace {
+        old: JobId,
+        id: JobId,
+        spec: JobSpec,
+    },
+    /// Cancel every job still waiting in line (those in flight go on).
+    CancelWaiting,
     /// Ask the account's history what became of job `id`, sent with `spec` (from `from_ms`, ms
     /// since the epoch; by `request_id` when the submit was confirmed) and whose outcome is
     /// unknown: a completed request's images are fetched and saved (`Done`), a failed one is
@@ -334,6 +351,11 @@ pub enum Event {
     },
     /// Something the user should know that belongs to no job (e.g. the gallery folder is not writable).
     Notice(String),
+    /// The line of jobs waiting to be sent changed: whether it is paused, and who waits, first first.
+    Lineup {
+        paused: bool,
+        waiting: Vec<JobId>,
+    },
 }
 
 /// The UI's (or CLI's) end of the runtime: send commands, drain events.

@@ -303,7 +303,11 @@ impl FluxApp {
         let id = jobs::next_job_id();
         self.session
             .add_job(JobEntry::new(id, spec.clone(), self.session.now));
-        self.send(Command::Submit { id, spec });
+        if std::mem::take(&mut self.knobs.sending.front) {
+            self.send(Command::SubmitNext { id, spec });
+        } else {
+            self.send(Command::Submit { id, spec });
+        }
     }
 
     /// "Check with Segmind" on a card that may have been billed: the runtime asks the account's
@@ -394,6 +398,19 @@ impl FluxApp {
                 self.tabs.compare.request_send()
             }
             UiCommand::Generate => self.generate(),
+            UiCommand::GenerateNext => {
+                self.knobs.sending.front = true;
+                self.generate();
+            }
+            UiCommand::PauseQueue => {
+                let paused = self.session.paused;
+                self.send(if paused {
+                    Command::Resume
+                } else {
+                    Command::Pause
+                });
+            }
+            UiCommand::CancelWaiting => self.send(Command::CancelWaiting),
             // In the Gallery, Ctrl+Z undoes the gallery's last action, never a knob's edit.
             UiCommand::Undo if self.tabs.tab == Tab::Gallery => {
                 let services = self.backend.jobs.services().clone();
@@ -487,8 +504,20 @@ impl eframe::App for FluxApp {
                 .exact_size(QUEUE_STRIP)
                 .show(ui, |ui| {
                     super::widgets::heading(ui, "Queue");
-                    ui.weak("empty")
-                        .on_hover_text("Nothing queued. Generate to start a job.");
+                    if self.session.paused {
+                        // Paused with nothing in it: said, and undone from here.
+                        ui.colored_label(super::widgets::WARN, "paused");
+                        if ui
+                            .small_button("Resume")
+                            .on_hover_text("Send new jobs again as they come")
+                            .clicked()
+                        {
+                            self.send(Command::Resume);
+                        }
+                    } else {
+                        ui.weak("empty")
+                            .on_hover_text("Nothing queued. Generate to start a job.");
+                    }
                 });
         } else {
             egui::Panel::right("queue")

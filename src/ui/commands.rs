@@ -14,6 +14,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UiCommand {
     Generate,
+    GenerateNext,
     Undo,
     Redo,
     OpenImage,
@@ -25,6 +26,8 @@ pub enum UiCommand {
     ToggleSettings,
     ShowSpend,
     ClearFinished,
+    PauseQueue,
+    CancelWaiting,
     CommandPalette,
     ShortcutsSheet,
 }
@@ -63,8 +66,11 @@ const fn plain(key: Key) -> KeyboardShortcut {
 
 impl UiCommand {
     /// Every command, in the order the palette and the sheet list them.
-    pub const ALL: [UiCommand; 14] = [
+    pub const ALL: [UiCommand; 17] = [
         UiCommand::Generate,
+        UiCommand::GenerateNext,
+        UiCommand::PauseQueue,
+        UiCommand::CancelWaiting,
         UiCommand::Undo,
         UiCommand::Redo,
         UiCommand::OpenImage,
@@ -84,6 +90,9 @@ impl UiCommand {
     pub fn label(self) -> &'static str {
         match self {
             UiCommand::Generate => "Generate",
+            UiCommand::GenerateNext => "Generate next",
+            UiCommand::PauseQueue => "Pause or resume the queue",
+            UiCommand::CancelWaiting => "Cancel every waiting job",
             UiCommand::Undo => "Undo",
             UiCommand::Redo => "Redo",
             UiCommand::OpenImage => "Open an input image…",
@@ -106,6 +115,13 @@ impl UiCommand {
             UiCommand::Generate => {
                 "Send this job (billed); on the Compare tab, send the comparison"
             }
+            UiCommand::GenerateNext => {
+                "Send this job before every job waiting in the queue (billed)"
+            }
+            UiCommand::PauseQueue => {
+                "Paused, nothing new is sent and jobs in flight finish; resumed, the queue goes on in its order"
+            }
+            UiCommand::CancelWaiting => "Cancel the jobs not sent yet (those in flight go on)",
             UiCommand::Undo => {
                 "Undo the last change to the settings (in the Gallery: the last delete)"
             }
@@ -169,7 +185,14 @@ impl UiCommand {
                 const S: &[KeyboardShortcut] = &[cmd(Key::Comma)];
                 S
             }
-            UiCommand::ShowSpend | UiCommand::ClearFinished => &[],
+            UiCommand::GenerateNext => {
+                const S: &[KeyboardShortcut] = &[cmd_shift(Key::Enter)];
+                S
+            }
+            UiCommand::ShowSpend
+            | UiCommand::ClearFinished
+            | UiCommand::PauseQueue
+            | UiCommand::CancelWaiting => &[],
             UiCommand::CommandPalette => {
                 const S: &[KeyboardShortcut] = &[cmd(Key::K)];
                 S
@@ -185,6 +208,9 @@ impl UiCommand {
     pub fn scope(self) -> Scope {
         match self {
             UiCommand::Generate
+            | UiCommand::GenerateNext
+            | UiCommand::PauseQueue
+            | UiCommand::CancelWaiting
             | UiCommand::OpenImage
             | UiCommand::ShowResult
             | UiCommand::ShowCompare

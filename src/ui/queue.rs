@@ -12,6 +12,7 @@ use super::clock::UiTime;
 
 use egui::{Align, Layout, Rect, RichText, Sense, StrokeKind, Ui, UiBuilder, vec2};
 
+use super::commands::UiCommand;
 use crate::jobs::{Command, JobId, JobSpec, Stage};
 
 use super::app::FluxApp;
@@ -36,7 +37,10 @@ enum QueueAction {
     Rerun(Box<JobSpec>),
     /// Ask the account's history what became of a job that may have been billed.
     Check(JobId),
+    /// Send this waiting job before the others.
+    Next(JobId),
     ClearFinished,
+    Command(UiCommand),
 }
 
 /// What a card shows besides its own job.
@@ -44,6 +48,8 @@ struct CardContext {
     now: UiTime,
     /// Why a pacing job waits.
     pacing_why: String,
+    /// The jobs waiting to be sent, first to go first.
+    waiting: Vec<JobId>,
 }
 
 impl FluxApp {
@@ -63,6 +69,28 @@ impl FluxApp {
                 }
             });
         });
+        // Pause and cancel act on the jobs not sent yet.
+        let waiting = !self.session.waiting.is_empty();
+        ui.horizontal(|ui| {
+            let (label, hover) = if self.session.paused {
+                ("Resume", "Send the waiting jobs again, in their order")
+            } else {
+                ("Pause", UiCommand::PauseQueue.tooltip())
+            };
+            if ui.small_button(label).on_hover_text(hover).clicked() {
+                action = Some(QueueAction::Command(UiCommand::PauseQueue));
+            }
+            if ui
+                .add_enabled(waiting, egui::Button::new("Cancel waiting").small())
+                .on_hover_text(UiCommand::CancelWaiting.tooltip())
+                .clicked()
+            {
+                action = Some(QueueAction::Command(UiCommand::CancelWaiting));
+            }
+        });
+        if self.session.paused {
+            widgets::warn_line(ui, "Paused: nothing new is sent; jobs in flight finish.");
+        }
         if self.session.jobs.is_empty() {
             widgets::hint_line(ui, "Nothing queued. Generate to start a job.");
         }
@@ -74,6 +102,7 @@ impl FluxApp {
         let cx = CardContext {
             now,
             pacing_why: pacing_reason(self.state.settings.rate_per_minute, rate_limited),
+            waiting: self.session.waiting.clone(),
         };
         egui::ScrollArea::vertical().show(ui, |ui| {
             for job in &self.session.jobs {
@@ -91,6 +120,8 @@ impl FluxApp {
             Some(QueueAction::Cancel(id)) => self.send(Command::Cancel(id)),
             Some(QueueAction::Rerun(spec)) => self.submit(*spec),
             Some(QueueAction::Check(id)) => self.check_with_segmind(id),
+            Some(QueueAction::Next(id)) => self.send(Command::Reorder(vec![id])),
+            Some(QueueAction::Command(c)) => self.ui_commands.commands.push(c),
             Some(QueueAction::ClearFinished) => self.session.clear_finished(),
             None => {}
         }
@@ -149,7 +180,8 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
         cx.now,
     );
     let mut button_line = line(3, Layout::right_to_left(Align::Center));
-    let action = card_button(&mut button_line, job, cx.now);
+    let place = cx.waiting.iter().position(|w| *w == job.id);
+    let action = card_button(&mut button_line, job, cx.now, place);
     // The detail takes the room left of the button, down to the card's edge: two lines of a
     // smaller font when one line of the body font cannot hold it.
     let room = button_line.available_rect_before_wrap();
@@ -298,7 +330,12 @@ fn stage_line(ui: &mut Ui, job: &JobEntry, now: UiTime) {
 
 /// The button at the right (Cancel while the job runs, Re-run after a failure or a cancel, at the
 /// same place); the detail (why it waits, the error, what was saved) goes left of it.
-fn card_button(ui: &mut Ui, job: &JobEntry, now: UiTime) -> Option<QueueAction> {
+fn card_button(
+    ui: &mut Ui,
+    job: &JobEntry,
+    now: UiTime,
+    place: Option<usize>,
+) -> Option<QueueAction> {
     let size = vec2(BUTTON_WIDTH, ui.spacing().interact_size.y);
     let mut action = None;
     match &job.status {
@@ -310,6 +347,15 @@ fn card_button(ui: &mut Ui, job: &JobEntry, now: UiTime) -> Option<QueueAction> 
                 .clicked()
             {
                 action = Some(QueueAction::Cancel(job.id));
+            }
+            // A job waiting behind others can go first.
+            if place.is_some_and(|p| p > 0)
+                && ui
+                    .add(egui::Button::new("Next").small())
+                    .on_hover_text("Send this job before the others waiting (it goes as soon as a slot is free)")
+                    .clicked()
+            {
+                action = Some(QueueAction::Next(job.id));
             }
         }
         JobStatus::Failed(_) | JobStatus::Cancelled { .. } => {

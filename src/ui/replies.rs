@@ -114,6 +114,7 @@ impl FluxApp {
                 self.session.add_job(entry);
             }
             Event::Notice(msg) => self.push_notice(msg),
+            Event::Lineup { paused, waiting } => self.session.on_lineup(paused, waiting),
         }
     }
 

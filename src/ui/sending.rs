@@ -33,6 +33,8 @@ pub struct Sending {
     pub duplicate_of: Option<Entry>,
     /// Variations waiting for the artist's go.
     variations: Option<Vec<JobSpec>>,
+    /// The job being asked for goes before every waiting job ("Generate next").
+    pub front: bool,
 }
 
 impl Sending {

@@ -210,6 +210,10 @@ pub struct Session {
     pub rate_limited_at: Option<UiTime>,
     /// The window's clock at the frame being drawn: events and new jobs are stamped with it.
     pub now: UiTime,
+    /// The runtime holds the jobs waiting to be sent (issue 26).
+    pub paused: bool,
+    /// The jobs waiting to be sent, first to go first, as the runtime last said.
+    pub waiting: Vec<JobId>,
 }
 
 impl Session {
@@ -219,6 +223,41 @@ impl Session {
 
     pub fn job(&self, id: JobId) -> Option<&JobEntry> {
         self.jobs.iter().find(|j| j.id == id)
+    }
+
+    /// The line of waiting jobs changed: the queue shows them in the order they will be sent
+    /// (first to go at the top of them), where the waiting jobs were.
+    pub fn on_lineup(&mut self, paused: bool, waiting: Vec<JobId>) {
+        self.paused = paused;
+        let place: std::collections::HashMap<JobId, usize> =
+            waiting.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        // The slots the waiting jobs hold, refilled in line order (linear in the queue's length).
+        let slots: Vec<usize> = (0..self.jobs.len())
+            .filter(|&i| place.contains_key(&self.jobs[i].id))
+            .collect();
+        let mut in_line: Vec<(usize, usize)> = slots
+            .iter()
+            .map(|&i| {
+                (
+                    place.get(&self.jobs[i].id).copied().unwrap_or(usize::MAX),
+                    i,
+                )
+            })
+            .collect();
+        in_line.sort_unstable();
+        let mut jobs: Vec<Option<JobEntry>> = std::mem::take(&mut self.jobs)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let moved: Vec<JobEntry> = in_line
+            .iter()
+            .filter_map(|&(_, from)| jobs[from].take())
+            .collect();
+        for (slot, job) in slots.into_iter().zip(moved) {
+            jobs[slot] = Some(job);
+        }
+        self.jobs = jobs.into_iter().flatten().collect();
+        self.waiting = waiting;
     }
 
     /// A job was submitted (or recovered): it goes in the queue, newest first.
@@ -392,6 +431,27 @@ mod tests {
             seed,
             preview: None,
         }
+    }
+
+    #[test]
+    fn the_waiting_jobs_show_in_line_order_where_they_were() {
+        let mut s = Session::default();
+        for id in 1..=5 {
+            s.add_job(JobEntry::new(id, spec(), UiTime(0.0)));
+        }
+        // Newest first: 5 4 3 2 1. Jobs 1 and 2 are sent; 3, 4 and 5 wait, 5 first.
+        s.on_lineup(true, vec![5, 3, 4]);
+        let order: Vec<JobId> = s.jobs.iter().map(|j| j.id).collect();
+        assert_eq!(order, [5, 3, 4, 2, 1]);
+        assert!(s.paused);
+        assert_eq!(s.waiting, [5, 3, 4]);
+        s.on_lineup(false, vec![4, 5, 99]);
+        let order: Vec<JobId> = s.jobs.iter().map(|j| j.id).collect();
+        assert_eq!(
+            order,
+            [4, 3, 5, 2, 1],
+            "3 left the line: it keeps its place"
+        );
     }
 
     #[test]

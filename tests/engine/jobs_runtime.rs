@@ -519,3 +519,120 @@ fn two_identical_jobs_whose_submits_were_lost_each_find_their_own_request() {
     let known = ledger.known_requests(0).unwrap();
     assert_eq!(known.len(), done.len(), "{known:?}");
 }
+
+fn prompt_spec(prompt: &str) -> JobSpec {
+    let mut s = spec(ApiVersion::V1);
+    s.params.prompt = prompt.into();
+    s
+}
+
+/// The queue you steer (issue 26), through the channel seam: while paused nothing is sent; the
+/// line goes in the order asked (a reorder, "Generate next", a replaced job in its place), one at
+/// a time with one slot; "Cancel waiting" sends nothing of what waited.
+#[test]
+fn the_send_order_follows_the_line_as_paused_reordered_and_replaced() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(30),
+        ..Default::default()
+    });
+    let (h, _) = r.start();
+    h.send(Command::Configure(RuntimeConfig {
+        api_base: r.sim.base_url(),
+        key: fluxcn::api::ApiKey::new(KEY),
+        concurrency: 1,
+        max_input_side: 2048,
+        ..Default::default()
+    }));
+    h.send(Command::Pause);
+    for (id, p) in [
+        (601, "p1"),
+        (602, "p2"),
+        (603, "p3"),
+        (604, "p4"),
+        (605, "p5"),
+    ] {
+        h.send(Command::Submit {
+            id,
+            spec: prompt_spec(p),
+        });
+    }
+    h.send(Command::SubmitNext {
+        id: 606,
+        spec: prompt_spec("urgent"),
+    });
+    h.send(Command::Replace {
+        old: 603,
+        id: 607,
+        spec: prompt_spec("p3 edited"),
+    });
+    h.send(Command::Reorder(vec![604, 602]));
+    // Wait for the runtime to say how the line stands, and check nothing went out while paused.
+    let (mut lined_up, mut replaced) = (false, false);
+    let evs = collect(&h, Duration::from_secs(5), |e| {
+        lined_up |=
+            matches!(e, Event::Lineup { waiting, .. } if waiting.len() == 6 && waiting[0] == 604);
+        replaced |= matches!(e, Event::Cancelled { id: 603, .. });
+        lined_up && replaced
+    });
+    let Some(Event::Lineup { paused, waiting }) =
+        evs.iter().rev().find(|e| matches!(e, Event::Lineup { .. }))
+    else {
+        panic!("{evs:?}")
+    };
+    assert!(paused);
+    assert_eq!(waiting, &[604, 602, 606, 601, 607, 605]);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            Event::Cancelled {
+                id: 603,
+                maybe_billed: false
+            }
+        )),
+        "the replaced job ends, unsent"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(r.sim.stats().v1_requests, 0, "nothing is sent while paused");
+    h.send(Command::Resume);
+    let mut done = 0;
+    let end = Instant::now() + Duration::from_secs(30);
+    while done < 6 && Instant::now() < end {
+        if let Some(Event::Done { .. }) = h.recv_timeout(Duration::from_millis(50)) {
+            done += 1;
+        }
+    }
+    assert_eq!(done, 6);
+    let sent: Vec<String> = r.sim.stats().v1_log.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        sent,
+        ["p4", "p2", "urgent", "p1", "p3 edited", "p5"],
+        "the order of the line"
+    );
+
+    // Cancel waiting: what waited is cancelled unsent.
+    h.send(Command::Pause);
+    for id in [611, 612] {
+        h.send(Command::Submit {
+            id,
+            spec: prompt_spec("never"),
+        });
+    }
+    h.send(Command::CancelWaiting);
+    let mut cancelled = Vec::new();
+    let evs = collect(&h, Duration::from_secs(5), |e| {
+        if let Event::Cancelled { id, maybe_billed } = e {
+            assert!(!maybe_billed, "never sent");
+            cancelled.push(*id);
+        }
+        cancelled.len() == 2
+    });
+    cancelled.sort_unstable();
+    assert_eq!(cancelled, [611, 612], "{evs:?}");
+    h.send(Command::Resume);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        r.sim.stats().v1_requests,
+        6,
+        "nothing of the cancelled line went"
+    );
+}

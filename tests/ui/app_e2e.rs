@@ -276,3 +276,73 @@ fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
         "finished by polling, never submitted again"
     );
 }
+
+/// The queue you steer (issue 26), in the window with the real runtime and the stand-in: paused,
+/// three jobs wait and nothing is sent; "Next" on the last one puts it first; resumed, they go in
+/// the order the queue shows.
+#[test]
+fn a_paused_queue_sends_nothing_and_then_goes_in_the_order_shown() {
+    let r = rig(50);
+    let state = State {
+        params: GenParams {
+            prompt: "one".into(),
+            seed: 77,
+            ..Default::default()
+        },
+        input: Some(r.input()),
+        settings: fluxcn::ui::Settings {
+            api_version: fluxcn::jobs::ApiVersion::V1,
+            concurrency: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut h = r.app(state);
+    step_until(&mut h, &r.bell, Duration::from_secs(10), "the input", |h| {
+        h.query_by_label_contains("figure.png").is_some()
+    });
+    // The empty queue is folded: the palette pauses it (Ctrl+K, "pause", Enter).
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search commands")
+        .type_text("pause");
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    step_until(&mut h, &r.bell, Duration::from_secs(5), "paused", |h| {
+        h.query_by_label("paused").is_some()
+    });
+    for (i, prompt) in ["one", "two", "three"].into_iter().enumerate() {
+        if i > 0 {
+            common::app::type_prompt(&mut h, &format!(" {prompt}"));
+        }
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "Generate")
+            .click();
+        step_until(
+            &mut h,
+            &r.bell,
+            Duration::from_secs(10),
+            "a queued job",
+            |h| h.query_all_by_label("queued").count() == i + 1,
+        );
+        h.get_by_label_contains("Paused: nothing new is sent");
+    }
+    assert_eq!(r.sim.stats().v1_requests, 0, "nothing is sent while paused");
+    // The last one goes first.
+    let next: Vec<_> = h
+        .query_all_by_role_and_label(egui::accesskit::Role::Button, "Next")
+        .collect();
+    assert_eq!(next.len(), 2, "the first in line has no Next");
+    next.last().unwrap().click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Resume")
+        .click();
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(30),
+        "three results",
+        |h| h.query_all_by_label_contains("saved ").count() == 3,
+    );
+    let sent: Vec<String> = r.sim.stats().v1_log.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(sent, ["one two three", "one", "one two"], "the order shown");
+}

@@ -241,7 +241,7 @@ impl Tracker {
                 };
                 Some(i)
             }
-            Event::Recovered { .. } | Event::Notice(_) => None,
+            Event::Recovered { .. } | Event::Notice(_) | Event::Lineup { .. } => None,
         }
     }
 
