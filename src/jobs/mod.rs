@@ -19,6 +19,7 @@ pub mod reconcile;
 mod resume;
 pub mod runtime;
 mod samples;
+mod save;
 pub mod services;
 pub mod settle;
 pub mod types;

@@ -9,13 +9,12 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::journal::now_ms;
 use super::ledger::{Charge, Ledger, foreign_job_id};
 use crate::api::client::history::{
-    HistoryQuery, HistoryRow, RowStatus, WINDOW_DAYS_MAX, dedupe, outputs_of, params_of,
+    HistoryQuery, HistoryRow, RowStatus, WINDOW_DAYS_MAX, dedupe, outputs_of, params_of, utc_day,
 };
 use crate::api::{Accounting, ApiError, Client};
 use crate::gallery::{NewResult, Store};
@@ -316,11 +315,7 @@ async fn read_history(
     out: &mut Reconciled,
     cancel: &CancellationToken,
 ) -> Result<Vec<HistoryRow>, ApiError> {
-    let day = |ms: u64| {
-        DateTime::<Utc>::from_timestamp_millis(ms as i64)
-            .unwrap_or_default()
-            .date_naive()
-    };
+    let day = utc_day;
     let (first, last) = (day(since), day(now));
     let mut rows = Vec::new();
     let mut to = last;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::Gate;
 use super::clients::Clients;
 use super::journal::{Journal, JournalJob, now_ms};
-use super::ledger::{Charge, Ledger};
+use super::ledger::Ledger;
 use super::pacer::Pacer;
 use super::services::Services;
 use super::types::{
@@ -20,13 +20,14 @@ use super::types::{
     RuntimeConfig, SavedImage, Stage,
 };
 use crate::api::input::{self, PrepareOptions};
-use crate::api::{ApiError, Client, ClientConfig, Generation, Progress};
-use crate::gallery::{NewResult, Store, write_fallback};
+use crate::api::{ApiError, Client, ClientConfig, Progress};
+use crate::gallery::Store;
 use crate::keystore::KeyStore;
 use tracing::Instrument as _;
 
 pub use super::types::Notify;
 
+pub(super) use super::save::{charge_of, save};
 pub(crate) use crate::api::media::decode_preview;
 
 /// What the runtime works with besides its settings.
@@ -108,7 +109,10 @@ impl Shared {
         self.emit(Event::Stage { id, stage });
     }
 
-    fn journal<T>(&self, f: impl FnOnce(&Journal) -> Result<T, super::journal::JournalError>) {
+    pub(super) fn journal<T>(
+        &self,
+        f: impl FnOnce(&Journal) -> Result<T, super::journal::JournalError>,
+    ) {
         if let Some(j) = &self.journal
             && let Err(e) = f(j)
         {
@@ -235,7 +239,7 @@ async fn dispatcher(
                 spec,
                 request_id,
                 from_ms,
-            } => settle_command(&sh, &cfg, id, spec, request_id, from_ms),
+            } => super::settle::settle_command(&sh, &cfg, id, spec, request_id, from_ms),
             Command::Cancel(id) => {
                 if let Some(t) = sh
                     .cancels
@@ -312,110 +316,6 @@ fn submit(
         }
         .instrument(tracing::info_span!("job", id)),
     );
-}
-
-/// `Command::Settle`: asks the account about job `id` on its own task, reporting how it ended like
-/// any job (not journaled: it sends nothing).
-fn settle_command(
-    sh: &Arc<Shared>,
-    cfg: &RuntimeConfig,
-    id: JobId,
-    spec: JobSpec,
-    request_id: Option<String>,
-    from_ms: u64,
-) {
-    let (sh, cfg) = (sh.clone(), cfg.clone());
-    let token = CancellationToken::new();
-    sh.cancels
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id, token.clone());
-    let settle = async move {
-        use super::settle::{Settled, failure, settle_job};
-        sh.stage(
-            id,
-            Stage::Remote {
-                state: "asking Segmind".into(),
-            },
-        );
-        let said = settle_job(&sh, id, &spec, &cfg, request_id.as_deref(), from_ms, &token);
-        let outcome = match said.await {
-            Settled::Saved(done) => Ok(done),
-            Settled::NotBilled(m) => Err((failure(m, false), false)),
-            // Still unknown: said as "no answer", as the job's own end was.
-            Settled::StillRunning { message: m, .. } | Settled::Unsettled(m) => Err((
-                JobEnd::Failed(JobFailure {
-                    message: m,
-                    kind: FailureKind::NoAnswer,
-                    maybe_billed: true,
-                }),
-                false,
-            )),
-        };
-        finish(&sh, id, spec.batch.as_ref(), outcome);
-    };
-    tokio::spawn(settle.instrument(tracing::info_span!("settle", id)));
-}
-
-/// A request sent and not answered in full may have run and been billed: the account's history
-/// says (never a second POST). `end` is the failure reported when it does not settle it.
-#[allow(clippy::too_many_arguments)] // the job's parts; a struct would only rename them
-async fn settle_lost(
-    sh: &Arc<Shared>,
-    (id, spec, cfg): (JobId, &JobSpec, &RuntimeConfig),
-    client: &Client,
-    end: JobEnd,
-    sent: Option<String>,
-    sent_at: u64,
-    cancel: &CancellationToken,
-) -> Outcome {
-    use super::settle::{Settled, failure, settle_job};
-    sh.stage(
-        id,
-        Stage::Remote {
-            state: "asking Segmind".into(),
-        },
-    );
-    match settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
-        Settled::Saved(done) => Ok(done),
-        Settled::NotBilled(m) => Err((failure(m, false), true)),
-        // A v2 submit whose answer was lost: the history names the job, which is polled for
-        // like any other from here.
-        Settled::StillRunning { request_id, .. } if spec.api == ApiVersion::V2 => {
-            sh.journal(|j| j.submitted(id, &request_id));
-            let progress = progress_sink(sh, id);
-            progress(Progress::Submitted {
-                request_id: request_id.clone(),
-            });
-            match client.wait_for(&request_id, cancel, &progress).await {
-                Ok(g) => save(sh, id, spec, g, sent, 0).await.map_err(|e| (e, true)),
-                Err(e) if still_on_server(&e) => Err((unfinished_v2(e, &request_id), false)),
-                Err(e) => Err((e.into(), true)),
-            }
-        }
-        // Still running (a v1 request): the journal keeps it for the next start to ask again.
-        Settled::StillRunning { message, .. } => Err((with_note(end, &message), false)),
-        Settled::Unsettled(m) => Err((with_note(end, &m), true)),
-    }
-}
-
-/// The input to send: the upload's URL when uploads are on (once per content), else the payload.
-async fn wire_payload(
-    sh: &Arc<Shared>,
-    id: JobId,
-    spec: &JobSpec,
-    cfg: &RuntimeConfig,
-    client: &Client,
-    payload: &str,
-    cancel: &CancellationToken,
-) -> String {
-    if cfg.upload_inputs
-        && !matches!(spec.input, InputSource::Url(_))
-        && let Some(url) = super::uploads::input_url(sh, id, client, payload, cancel).await
-    {
-        return url;
-    }
-    payload.to_owned()
 }
 
 /// Whether a v2 job that failed this way is still on the server (and paid for), so that its journal
@@ -669,7 +569,8 @@ async fn job_body(
         Err(e) => return not_sent(e.into()),
     };
     // With uploads on, the input goes to Segmind's storage once and its URL is sent instead.
-    let wire = wire_payload(sh, id, spec, cfg, &client, &prepared.payload, cancel).await;
+    let wire =
+        super::uploads::wire_payload(sh, id, spec, cfg, &client, &prepared.payload, cancel).await;
     if let Err(e) = clear_to_send(sh, id, spec, cancel).await {
         return not_sent(e);
     }
@@ -707,7 +608,8 @@ async fn job_body(
         // never came) may have run and been billed: the account's history says.
         Err(e) if e.maybe_billed() && !matches!(e, ApiError::Cancelled { .. }) => {
             let ours = (id, spec, cfg);
-            return settle_lost(sh, ours, &client, e.into(), sent, sent_at, cancel).await;
+            return super::settle::settle_lost(sh, ours, &client, e.into(), sent, sent_at, cancel)
+                .await;
         }
         Err(e) => return Err((e.into(), true)),
     };
@@ -783,151 +685,4 @@ pub(super) async fn clear_to_send(
         }));
     }
     Ok(())
-}
-
-/// Saves every image (off the async threads) and decodes its preview. An image that cannot be
-/// saved in the gallery goes to a fallback folder rather than being lost. `sent_input` is the
-/// input's payload as sent (base64), kept with the results; `None` keeps none (a URL input, or a
-/// job resumed after a crash, whose payload is gone).
-pub(super) async fn save(
-    sh: &Arc<Shared>,
-    id: JobId,
-    spec: &JobSpec,
-    generation: Generation,
-    sent_input: Option<String>,
-    part: u32,
-) -> Result<(Vec<SavedImage>, crate::api::Accounting), JobEnd> {
-    sh.stage(id, Stage::Saving);
-    // Fewer images than were paid for: said, and kept in the ledger (`asked` beside `images`).
-    let asked = spec.params.samples.max(1) as usize;
-    if generation.images.len() < asked {
-        let got = generation.images.len();
-        tracing::warn!(
-            id,
-            asked,
-            got,
-            "the answer held fewer images than it billed"
-        );
-        sh.emit(Event::Notice(format!(
-            "job {id}: {asked} images were paid for and {got} arrived; the answer held no more (the ledger keeps the difference)"
-        )));
-    }
-    let store = sh.store.clone();
-    let ledger = sh.gate.ledger().cloned();
-    let spec = spec.clone();
-    let accounting = generation.accounting.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        // Billed: recorded first (a crash while saving still counts what was paid), once per
-        // job whatever folder the images go to.
-        let charge = charge_of(id, &spec, &generation.accounting, generation.images.len(), part);
-        let ledger_error = ledger.and_then(|l| l.record(&charge).err());
-        let mut saved = Vec::new();
-        let label = spec.input.describe();
-        let input_bytes = sent_input.and_then(|b64| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).ok()
-        });
-        for (index, image) in generation.images.iter().enumerate() {
-            let new = NewResult {
-                image,
-                params: &spec.params,
-                input: &label,
-                api: spec.api,
-                accounting: &generation.accounting,
-                group: spec.group.as_ref(),
-                index,
-                job_id: Some(id),
-                input_image: input_bytes.as_deref(),
-                prompt_template: spec.prompt_template.as_deref(),
-                batch_line: spec.batch.as_ref().map(|b| b.key.as_str()),
-            };
-            let (path, sidecar) = match store.save(&new) {
-                Ok(entry) => (entry.image_path, entry.sidecar_path),
-                Err(e) => match write_fallback(&format!("{id}-{index}"), image.format.extension(), &image.bytes) {
-                    Ok(path) => {
-                        tracing::error!(error = %e, path = %path.display(), "gallery save failed; wrote the image to a fallback folder");
-                        (path, std::path::PathBuf::new())
-                    }
-                    Err(e2) => return Err(format!("the image could not be saved ({e}), not even to a new folder in {} ({e2})", std::env::temp_dir().display())),
-                },
-            };
-            saved.push(SavedImage {
-                path,
-                sidecar,
-                width: image.width,
-                height: image.height,
-                seed: generation.accounting.seed.unwrap_or(spec.params.seed),
-                preview: decode_preview(&image.bytes).map(Arc::new),
-            });
-        }
-        if let (Some(line), Some(first)) = (&spec.batch, saved.first())
-            && let Err(e) = store.batch_mark(&super::batch::saved_mark(id, line, &first.path))
-        {
-            tracing::error!(error = %e, "the batch journal could not record a saved line");
-        }
-        Ok((saved, ledger_error))
-    })
-    .await;
-    match r {
-        Ok(Ok((saved, ledger_error))) => {
-            if let Some(e) = ledger_error {
-                tracing::error!(error = %e, "the spend ledger could not record a job");
-                sh.emit(Event::Notice(format!(
-                    "{e}: this job's cost is not in today's spend"
-                )));
-            }
-            Ok((saved, accounting))
-        }
-        Ok(Err(msg)) => Err(JobEnd::Failed(JobFailure {
-            message: msg,
-            kind: FailureKind::Save,
-            maybe_billed: true,
-        })),
-        Err(e) => Err(JobEnd::Failed(JobFailure {
-            message: format!("the save task failed: {e}"),
-            kind: FailureKind::Save,
-            maybe_billed: true,
-        })),
-    }
-}
-
-/// The ledger row of a billed job: the service's cost, else the estimate (marked as one).
-pub(super) fn charge_of(
-    id: JobId,
-    spec: &JobSpec,
-    accounting: &crate::api::Accounting,
-    images: usize,
-    part: u32,
-) -> Charge {
-    let got = images as u32;
-    // The bill is for what was asked: an answer with fewer images costs the same.
-    let asked = spec.params.samples.max(1).max(got);
-    let images = asked;
-    let (cost, estimated) = match accounting
-        .cost
-        .and_then(|c| crate::api::plausible_cost(c, images))
-    {
-        Some(c) => (c, false),
-        None => {
-            if let Some(reported) = accounting.cost {
-                tracing::warn!(
-                    reported,
-                    "the service reported a cost no image can have; the estimate is recorded"
-                );
-            }
-            (crate::api::estimated_cost(images), true)
-        }
-    };
-    Charge {
-        job_id: id,
-        at_ms: now_ms(),
-        cost,
-        estimated,
-        request_id: accounting.request_id.clone(),
-        cn_type: spec.params.cn_type.as_str().to_owned(),
-        images: got,
-        asked,
-        part,
-        api: spec.api.to_string(),
-    }
 }

@@ -9,18 +9,22 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::journal::now_ms;
-use super::runtime::{JobEnd, Shared, save};
+use tracing::Instrument as _;
+
+use super::runtime::{
+    JobEnd, Outcome, Shared, finish, progress_sink, save, still_on_server, unfinished_v2, with_note,
+};
 use super::types::{
-    FailureKind, InputSource, JobFailure, JobId, JobSpec, RuntimeConfig, SavedImage,
+    ApiVersion, FailureKind, InputSource, JobFailure, JobId, JobSpec, RuntimeConfig, SavedImage,
+    Stage,
 };
 use crate::api::client::history::{
-    HistoryQuery, HistoryRow, RowStatus, WINDOW_DAYS_MAX, body_matches, outputs_of,
+    HistoryQuery, HistoryRow, RowStatus, WINDOW_DAYS_MAX, body_matches, outputs_of, utc_day,
 };
-use crate::api::{Accounting, ApiError, Client, GenParams, Generation};
+use crate::api::{Accounting, ApiError, Client, GenParams, Generation, Progress};
 
 /// How far before its start, and after its end, a job's request may have been stamped (clocks
 /// differ; the service stamps when it starts).
@@ -134,11 +138,7 @@ async fn window_rows(
     q: &Question<'_>,
     cancel: &CancellationToken,
 ) -> Result<Vec<HistoryRow>, ApiError> {
-    let day = |ms: u64| {
-        DateTime::<Utc>::from_timestamp_millis(ms as i64)
-            .unwrap_or_default()
-            .date_naive()
-    };
+    let day = utc_day;
     let to = day(q.to_ms.saturating_add(AFTER_MS));
     let from = day(q.from_ms.saturating_sub(BEFORE_MS))
         .max(to - chrono::Duration::days(WINDOW_DAYS_MAX - 1));
@@ -376,4 +376,87 @@ pub(super) fn failure(message: String, maybe_billed: bool) -> JobEnd {
         kind: FailureKind::Interrupted,
         maybe_billed,
     })
+}
+
+/// `Command::Settle`: asks the account about job `id` on its own task, reporting how it ended like
+/// any job (not journaled: it sends nothing).
+pub(super) fn settle_command(
+    sh: &Arc<Shared>,
+    cfg: &RuntimeConfig,
+    id: JobId,
+    spec: JobSpec,
+    request_id: Option<String>,
+    from_ms: u64,
+) {
+    let (sh, cfg) = (sh.clone(), cfg.clone());
+    let token = CancellationToken::new();
+    sh.cancels
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, token.clone());
+    let settle = async move {
+        sh.stage(
+            id,
+            Stage::Remote {
+                state: "asking Segmind".into(),
+            },
+        );
+        let said = settle_job(&sh, id, &spec, &cfg, request_id.as_deref(), from_ms, &token);
+        let outcome = match said.await {
+            Settled::Saved(done) => Ok(done),
+            Settled::NotBilled(m) => Err((failure(m, false), false)),
+            // Still unknown: said as "no answer", as the job's own end was.
+            Settled::StillRunning { message: m, .. } | Settled::Unsettled(m) => Err((
+                JobEnd::Failed(JobFailure {
+                    message: m,
+                    kind: FailureKind::NoAnswer,
+                    maybe_billed: true,
+                }),
+                false,
+            )),
+        };
+        finish(&sh, id, spec.batch.as_ref(), outcome);
+    };
+    tokio::spawn(settle.instrument(tracing::info_span!("settle", id)));
+}
+
+/// A request sent and not answered in full may have run and been billed: the account's history
+/// says (never a second POST). `end` is the failure reported when it does not settle it.
+#[allow(clippy::too_many_arguments)] // the job's parts; a struct would only rename them
+pub(super) async fn settle_lost(
+    sh: &Arc<Shared>,
+    (id, spec, cfg): (JobId, &JobSpec, &RuntimeConfig),
+    client: &Client,
+    end: JobEnd,
+    sent: Option<String>,
+    sent_at: u64,
+    cancel: &CancellationToken,
+) -> Outcome {
+    sh.stage(
+        id,
+        Stage::Remote {
+            state: "asking Segmind".into(),
+        },
+    );
+    match settle_job(sh, id, spec, cfg, None, sent_at, cancel).await {
+        Settled::Saved(done) => Ok(done),
+        Settled::NotBilled(m) => Err((failure(m, false), true)),
+        // A v2 submit whose answer was lost: the history names the job, which is polled for
+        // like any other from here.
+        Settled::StillRunning { request_id, .. } if spec.api == ApiVersion::V2 => {
+            sh.journal(|j| j.submitted(id, &request_id));
+            let progress = progress_sink(sh, id);
+            progress(Progress::Submitted {
+                request_id: request_id.clone(),
+            });
+            match client.wait_for(&request_id, cancel, &progress).await {
+                Ok(g) => save(sh, id, spec, g, sent, 0).await.map_err(|e| (e, true)),
+                Err(e) if still_on_server(&e) => Err((unfinished_v2(e, &request_id), false)),
+                Err(e) => Err((e.into(), true)),
+            }
+        }
+        // Still running (a v1 request): the journal keeps it for the next start to ask again.
+        Settled::StillRunning { message, .. } => Err((with_note(end, &message), false)),
+        Settled::Unsettled(m) => Err((with_note(end, &m), true)),
+    }
 }

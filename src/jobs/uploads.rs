@@ -12,7 +12,7 @@ use base64::Engine as _;
 use tokio_util::sync::CancellationToken;
 
 use super::runtime::Shared;
-use super::types::{Event, JobId, Stage};
+use super::types::{Event, InputSource, JobId, JobSpec, RuntimeConfig, Stage};
 use crate::api::Client;
 use crate::gallery::Store;
 
@@ -77,4 +77,23 @@ pub(super) async fn input_url(
             None
         }
     }
+}
+
+/// The input to send: the upload's URL when uploads are on (once per content), else the payload.
+pub(super) async fn wire_payload(
+    sh: &Arc<Shared>,
+    id: JobId,
+    spec: &JobSpec,
+    cfg: &RuntimeConfig,
+    client: &Client,
+    payload: &str,
+    cancel: &CancellationToken,
+) -> String {
+    if cfg.upload_inputs
+        && !matches!(spec.input, InputSource::Url(_))
+        && let Some(url) = input_url(sh, id, client, payload, cancel).await
+    {
+        return url;
+    }
+    payload.to_owned()
 }

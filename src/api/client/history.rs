@@ -364,6 +364,14 @@ pub fn outputs_of(rows: &[HistoryRow], request_id: &str) -> Vec<String> {
     out
 }
 
+/// The UTC day of a time in milliseconds since the epoch (the history's `from_date`/`to_date` are
+/// days).
+pub fn utc_day(ms: u64) -> NaiveDate {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+        .date_naive()
+}
+
 /// Whether a row's `request_body` is a request of these settings: every field the row names equals
 /// ours (numbers to a thousandth; a seed of `-1` sent matches any seed), the image aside (it may be
 /// stored differently from how it was sent). A field the row leaves out is not held against it.
