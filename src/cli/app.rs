@@ -67,6 +67,7 @@ pub(super) fn open_app(cli: &Cli) -> Result<(), CliError> {
         recovered,
         client_template: client_template(cli),
         ledger: app_ledger(&data),
+        waiting: open_waiting(&data),
     };
     #[cfg(feature = "app")]
     {
@@ -93,5 +94,18 @@ pub(super) fn open_app(cli: &Cli) -> Result<(), CliError> {
              e.g. `fluxcn generate --help`"
                 .into(),
         ))
+    }
+}
+
+/// The window's list of jobs not sent yet (kept across a restart). A list that cannot be opened
+/// costs only that: the window runs without it, and says so in the log.
+fn open_waiting(data: &std::path::Path) -> Option<Arc<crate::jobs::waiting::WaitingStore>> {
+    let path = data.join(crate::jobs::waiting::WAITING_FILE);
+    match crate::jobs::waiting::WaitingStore::open(&path) {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the waiting list could not be opened; jobs not sent are not kept across a restart");
+            None
+        }
     }
 }

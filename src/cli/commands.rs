@@ -281,7 +281,8 @@ fn wait_all(
                 }
             }
             Event::Notice(n) => eprintln!("fluxcn: {n}"),
-            Event::Lineup { .. } => {}
+            // The CLI keeps no waiting list: nothing is restored to it.
+            Event::Lineup { .. } | Event::Restored { .. } => {}
         }
     }
     done.sort_by_key(|(id, _, _)| order.iter().position(|o| o == id).unwrap_or(usize::MAX));

@@ -143,6 +143,7 @@ pub(super) fn engine(
         recovered,
         client_template: client_template(cli),
         ledger: Some(ledger.clone()),
+        waiting: None,
     };
     let cfg = RuntimeConfig {
         api_base: cli.api_base.clone(),

@@ -11,7 +11,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::runtime::{JobEnd, Shared};
-use super::types::{Event, FailureKind, JobFailure, JobId};
+use super::types::{Event, FailureKind, JobFailure, JobId, JobSpec};
 
 /// The line and its waiters.
 #[derive(Default)]
@@ -24,6 +24,8 @@ pub(super) struct Lineup {
 struct Inner {
     paused: bool,
     waiting: Vec<JobId>,
+    /// What each waiting job will send (kept on disk by the window, see [`super::waiting`]).
+    specs: std::collections::HashMap<JobId, JobSpec>,
 }
 
 impl Lineup {
@@ -31,10 +33,11 @@ impl Lineup {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Joins the line: at `at` (clamped), or at the back.
-    pub(super) fn join(&self, id: JobId, at: Option<usize>) {
+    /// Joins the line with what it will send: at `at` (clamped), or at the back.
+    pub(super) fn join(&self, id: JobId, at: Option<usize>, spec: JobSpec) {
         {
             let mut l = self.lock();
+            l.specs.insert(id, spec);
             l.waiting.retain(|w| *w != id);
             let at = at.unwrap_or(l.waiting.len()).min(l.waiting.len());
             l.waiting.insert(at, id);
@@ -48,6 +51,7 @@ impl Lineup {
             let mut l = self.lock();
             let before = l.waiting.len();
             l.waiting.retain(|w| *w != id);
+            l.specs.remove(&id);
             l.waiting.len() != before
         };
         if left {
@@ -95,6 +99,15 @@ impl Lineup {
         (l.paused, l.waiting.clone())
     }
 
+    /// The waiting jobs with what they will send, first first.
+    pub(super) fn waiting_specs(&self) -> Vec<(JobId, JobSpec)> {
+        let l = self.lock();
+        l.waiting
+            .iter()
+            .filter_map(|id| l.specs.get(id).map(|s| (*id, s.clone())))
+            .collect()
+    }
+
     /// May `id` go now: first in line (or not in it) and not paused.
     fn may_go(&self, id: JobId) -> bool {
         let l = self.lock();
@@ -103,10 +116,71 @@ impl Lineup {
 }
 
 impl Shared {
-    /// Tells the UI (or CLI) how the line stands now.
+    /// Tells the UI (or CLI) how the line stands now, and keeps the window's waiting list on
+    /// disk in step (not while shutting down: the jobs stopped then are the ones to restore).
     pub(super) fn lineup_changed(&self) {
         let (paused, waiting) = self.lineup.snapshot();
+        if let Some(store) = &self.waiting
+            && !self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let jobs: Vec<_> = self
+                .lineup
+                .waiting_specs()
+                .iter()
+                .filter(|(_, s)| !matches!(s.input, crate::types::InputSource::Bytes { .. }))
+                .map(|(id, s)| super::runtime::journal_job(*id, s, None))
+                .collect();
+            if let Err(e) = store.save(&jobs) {
+                tracing::warn!(error = %e, "the waiting list could not be written");
+                self.emit(Event::Notice(format!(
+                    "The list of waiting jobs ({}) could not be written ({e}): if the app stops now, the jobs not sent yet are not restored next time",
+                    store.path().display()
+                )));
+            }
+        }
         self.emit(Event::Lineup { paused, waiting });
+    }
+
+    /// The jobs the window left waiting last time come back, paused, in their order: the window
+    /// shows them and asks Resume or Discard. A pasted picture's job could not be kept (its
+    /// bytes are not written to disk) and is said so.
+    pub(super) fn restore_waiting(
+        self: &Arc<Self>,
+        cfg: &super::types::RuntimeConfig,
+        permits: &Arc<tokio::sync::Semaphore>,
+    ) {
+        let Some(store) = self.waiting.clone() else {
+            return;
+        };
+        for note in store.notes() {
+            self.emit(Event::Notice(note.clone()));
+        }
+        let jobs: Vec<(JobId, JobSpec)> = store
+            .take_left()
+            .into_iter()
+            .filter_map(|j| {
+                let input = j.input?;
+                Some((
+                    j.id,
+                    JobSpec {
+                        input,
+                        params: j.params,
+                        api: j.api,
+                        group: j.group,
+                        prompt_template: j.prompt_template,
+                        batch: j.batch,
+                    },
+                ))
+            })
+            .collect();
+        if jobs.is_empty() {
+            return;
+        }
+        self.lineup.set_paused(true);
+        self.emit(Event::Restored { jobs: jobs.clone() });
+        for (id, spec) in jobs {
+            super::runtime::submit(self, cfg, permits, id, spec, None);
+        }
     }
 }
 
@@ -162,10 +236,18 @@ mod tests {
     #[test]
     fn the_line_keeps_its_order_and_moves_as_asked() {
         let l = Lineup::default();
+        let spec = || JobSpec {
+            input: crate::types::InputSource::Url("https://example.com/a.png".into()),
+            params: Default::default(),
+            api: Default::default(),
+            group: None,
+            prompt_template: None,
+            batch: None,
+        };
         for id in [1, 2, 3, 4] {
-            l.join(id, None);
+            l.join(id, None, spec());
         }
-        l.join(9, Some(0));
+        l.join(9, Some(0), spec());
         assert_eq!(l.snapshot().1, [9, 1, 2, 3, 4]);
         assert!(l.may_go(9) && !l.may_go(1));
         l.reorder(&[3, 77, 1]);
@@ -181,7 +263,9 @@ mod tests {
         assert!(!l.may_go(55), "not even a job not in line");
         l.set_paused(false);
         assert_eq!(l.position(9), Some(1));
-        l.join(5, Some(99));
+        l.join(5, Some(99), spec());
         assert_eq!(l.snapshot().1, [1, 9, 2, 4, 5]);
+        let kept: Vec<JobId> = l.waiting_specs().iter().map(|(id, _)| *id).collect();
+        assert_eq!(kept, [1, 9, 2, 4, 5], "what is kept on disk is the line");
     }
 }

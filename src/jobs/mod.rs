@@ -25,6 +25,7 @@ pub mod settle;
 pub mod types;
 mod uploads;
 pub mod variations;
+pub mod waiting;
 
 pub use crate::api::media::decode_preview;
 pub use places::Places;

@@ -42,6 +42,8 @@ pub struct RuntimeDeps {
     /// The spend ledger every billed job is recorded in (and the daily budget is checked
     /// against); `None` records nothing (and counts today's spend as this process's alone).
     pub ledger: Option<Arc<Ledger>>,
+    /// The window's list of jobs not sent yet, kept across a restart (`None` keeps none).
+    pub waiting: Option<Arc<super::waiting::WaitingStore>>,
 }
 
 impl RuntimeDeps {
@@ -54,6 +56,7 @@ impl RuntimeDeps {
             recovered: Vec::new(),
             client_template: ClientConfig::default(),
             ledger: None,
+            waiting: None,
         }
     }
 }
@@ -78,6 +81,8 @@ pub(super) struct Shared {
     pub(super) claimed: Mutex<std::collections::HashSet<String>>,
     /// The jobs waiting to be sent, in the order they go.
     pub(super) lineup: super::lineup::Lineup,
+    /// The window's waiting list on disk (`None`: the CLI, whose unsent jobs end with it).
+    pub(super) waiting: Option<Arc<super::waiting::WaitingStore>>,
 }
 
 impl Shared {
@@ -159,19 +164,21 @@ pub fn start(
         uploads: Default::default(),
         claimed: Mutex::default(),
         lineup: Default::default(),
+        waiting: deps.waiting,
     });
     let recovered = deps.recovered;
     rt.spawn(dispatcher(shared, cfg, cmd_rx, recovered));
     JobsHandle::from_channels(cmd_tx, ev_rx, services)
 }
 
-async fn dispatcher(
-    sh: Arc<Shared>,
-    mut cfg: RuntimeConfig,
-    mut rx: mpsc::UnboundedReceiver<Command>,
+/// What the runtime does once at its start: the notes of what was repaired on opening, and the
+/// journal's unfinished jobs resumed.
+fn start_up(
+    sh: &Arc<Shared>,
+    cfg: &RuntimeConfig,
+    permits: &Arc<Semaphore>,
     recovered: Vec<JournalJob>,
 ) {
-    let mut permits = Arc::new(Semaphore::new(cfg.concurrency.clamp(1, 64)));
     // Journal records that could not be read were dropped: the user hears of each one.
     for lost in sh.journal.iter().flat_map(|j| j.unreadable()) {
         sh.emit(Event::Notice(lost.clone()));
@@ -196,6 +203,19 @@ async fn dispatcher(
             super::resume::resume_job(sh.clone(), job, cfg.clone(), permits.clone(), token);
         tokio::spawn(resume.instrument(span));
     }
+}
+
+async fn dispatcher(
+    sh: Arc<Shared>,
+    mut cfg: RuntimeConfig,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    recovered: Vec<JournalJob>,
+) {
+    let mut permits = Arc::new(Semaphore::new(cfg.concurrency.clamp(1, 64)));
+    start_up(&sh, &cfg, &permits, recovered);
+    // The window's jobs left waiting come back with its first configuration (its key, its base
+    // URL, its concurrency), never with the launch defaults.
+    let mut restore = sh.waiting.is_some();
     while let Some(cmd) = rx.recv().await {
         match cmd {
             Command::Submit { id, spec } => submit(&sh, &cfg, &permits, id, spec, None),
@@ -259,6 +279,9 @@ async fn dispatcher(
                     sh.pacer.set_rate(new.rate_per_minute);
                 }
                 cfg = new;
+                if std::mem::take(&mut restore) {
+                    sh.restore_waiting(&cfg, &permits);
+                }
             }
         }
     }
@@ -279,7 +302,7 @@ async fn dispatcher(
 /// `Command::Submit` (and `SubmitNext`, `Replace`): the daily budget checked in the order jobs are
 /// submitted (a batch stops at the line that crosses it) and held until the job is recorded or has
 /// failed; then the job joins the line (at `at`, or at the back) and runs when its turn comes.
-fn submit(
+pub(super) fn submit(
     sh: &Arc<Shared>,
     cfg: &RuntimeConfig,
     permits: &Arc<Semaphore>,
@@ -305,7 +328,7 @@ fn submit(
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, token.clone());
     sh.stage(id, Stage::Queued);
-    sh.lineup.join(id, at);
+    sh.lineup.join(id, at, spec.clone());
     sh.lineup_changed();
     // Every log line of the job (the client's retries included) carries its id.
     let job = run_job(sh.clone(), id, spec, cfg.clone(), permits.clone(), token);
@@ -404,7 +427,7 @@ impl From<ApiError> for JobEnd {
     }
 }
 
-fn journal_job(id: JobId, spec: &JobSpec, api_base: &str) -> JournalJob {
+pub(super) fn journal_job(id: JobId, spec: &JobSpec, api_base: Option<&str>) -> JournalJob {
     JournalJob {
         id,
         input: match &spec.input {
@@ -418,7 +441,7 @@ fn journal_job(id: JobId, spec: &JobSpec, api_base: &str) -> JournalJob {
         started_ms: now_ms(),
         request_id: None,
         submitted_ms: None,
-        api_base: Some(api_base.to_owned()),
+        api_base: api_base.map(str::to_owned),
         prompt_template: spec.prompt_template.clone(),
         batch: spec.batch.clone(),
     }
@@ -576,7 +599,7 @@ async fn job_body(
     }
     // Written down before anything is sent.
     let sent_at = now_ms();
-    sh.journal(|j| j.start(&journal_job(id, spec, &cfg.api_base)));
+    sh.journal(|j| j.start(&journal_job(id, spec, Some(&cfg.api_base))));
     if spec.api == ApiVersion::V1 && spec.params.samples > 1 {
         return super::samples::v1_samples(sh, id, spec, &client, prepared.payload, wire, cancel)
             .await;

@@ -351,6 +351,11 @@ pub enum Event {
     },
     /// Something the user should know that belongs to no job (e.g. the gallery folder is not writable).
     Notice(String),
+    /// The jobs the window left waiting last time, back in line (paused, in their order): the
+    /// window lists them and asks Resume or Discard. Sent before their first stage.
+    Restored {
+        jobs: Vec<(JobId, JobSpec)>,
+    },
     /// The line of jobs waiting to be sent changed: whether it is paused, and who waits, first first.
     Lineup {
         paused: bool,

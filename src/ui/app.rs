@@ -301,6 +301,10 @@ impl FluxApp {
             .unwrap_or_else(|| spec.params.prompt.clone());
         self.state.prompt_history.remember(&prompt);
         let id = jobs::next_job_id();
+        let mut spec = spec;
+        if self.replace_edited(id, &mut spec) {
+            return;
+        }
         self.session
             .add_job(JobEntry::new(id, spec.clone(), self.session.now));
         if std::mem::take(&mut self.knobs.sending.front) {

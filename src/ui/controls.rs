@@ -312,13 +312,35 @@ impl FluxApp {
         widgets::hint_line(ui, &format!("{cost} · {took} · {seed}"));
         let blocker = self.generate_blocker();
         let checking = self.knobs.sending.checking();
-        let button = egui::Button::new(egui::RichText::new("Generate").strong().size(16.0))
+        let editing = self.editing();
+        if editing.is_some() {
+            ui.horizontal(|ui| {
+                widgets::warn_line(ui, "Editing a waiting job");
+                if ui
+                    .small_button("Stop editing")
+                    .on_hover_text("Leave the waiting job as it was; Generate queues a new one")
+                    .clicked()
+                {
+                    self.knobs.sending.editing = None;
+                }
+            });
+        }
+        let (label, hover) = if editing.is_some() {
+            (
+                "Replace waiting job",
+                "Put the job back in its place in the queue with these settings (Ctrl+Enter); billed when it is sent",
+            )
+        } else {
+            (
+                "Generate",
+                "Send this generation (Ctrl+Enter); it is billed",
+            )
+        };
+        let button = egui::Button::new(egui::RichText::new(label).strong().size(16.0))
             .min_size(egui::vec2(ui.available_width(), 32.0));
         let r = ui
             .add_enabled(blocker.is_none() && !checking, button)
-            .on_hover_text(widgets::keys(
-                "Send this generation (Ctrl+Enter); it is billed",
-            ));
+            .on_hover_text(widgets::keys(hover));
         if r.clicked() {
             self.generate();
         }

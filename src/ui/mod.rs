@@ -17,6 +17,7 @@ mod palette;
 mod parts;
 mod picker;
 mod queue;
+mod queue_groups;
 mod replies;
 mod result_compare;
 mod result_view;

@@ -13,6 +13,7 @@ use super::clock::UiTime;
 use egui::{Align, Layout, Rect, RichText, Sense, StrokeKind, Ui, UiBuilder, vec2};
 
 use super::commands::UiCommand;
+use super::queue_groups::{self, Row};
 use crate::jobs::{Command, JobId, JobSpec, Stage};
 
 use super::app::FluxApp;
@@ -39,6 +40,17 @@ enum QueueAction {
     Check(JobId),
     /// Send this waiting job before the others.
     Next(JobId),
+    /// A waiting job dragged onto another: it takes that one's place in line.
+    Move {
+        dragged: JobId,
+        onto: JobId,
+    },
+    /// Load a waiting job's settings into the controls; Generate then replaces it in place.
+    Edit(JobId),
+    /// The jobs restored from last time: send them (the line resumes).
+    ResumeRestored,
+    /// The jobs restored from last time: drop them (nothing was sent for them).
+    Discard(Vec<JobId>),
     ClearFinished,
     Command(UiCommand),
 }
@@ -69,27 +81,13 @@ impl FluxApp {
                 }
             });
         });
-        // Pause and cancel act on the jobs not sent yet.
-        let waiting = !self.session.waiting.is_empty();
-        ui.horizontal(|ui| {
-            let (label, hover) = if self.session.paused {
-                ("Resume", "Send the waiting jobs again, in their order")
-            } else {
-                ("Pause", UiCommand::PauseQueue.tooltip())
-            };
-            if ui.small_button(label).on_hover_text(hover).clicked() {
-                action = Some(QueueAction::Command(UiCommand::PauseQueue));
+        let restored = self.session.restored_waiting();
+        if restored.is_empty() {
+            if let Some(a) = line_controls(ui, &self.session) {
+                action = Some(a);
             }
-            if ui
-                .add_enabled(waiting, egui::Button::new("Cancel waiting").small())
-                .on_hover_text(UiCommand::CancelWaiting.tooltip())
-                .clicked()
-            {
-                action = Some(QueueAction::Command(UiCommand::CancelWaiting));
-            }
-        });
-        if self.session.paused {
-            widgets::warn_line(ui, "Paused: nothing new is sent; jobs in flight finish.");
+        } else if let Some(a) = restored_notice(ui, restored) {
+            action = Some(a);
         }
         if self.session.jobs.is_empty() {
             widgets::hint_line(ui, "Nothing queued. Generate to start a job.");
@@ -104,11 +102,30 @@ impl FluxApp {
             pacing_why: pacing_reason(self.state.settings.rate_per_minute, rate_limited),
             waiting: self.session.waiting.clone(),
         };
+        let rows = queue_groups::rows(&self.session.jobs);
+        let session = &self.session;
+        let mut one_card = |ui: &mut Ui, job: &JobEntry| {
+            if let Some(a) = card(ui, job, session.seed_used(job.id), &cx) {
+                action = Some(a);
+            }
+        };
         egui::ScrollArea::vertical().show(ui, |ui| {
-            for job in &self.session.jobs {
-                let seed = self.session.seed_used(job.id);
-                if let Some(a) = card(ui, job, seed, &cx) {
-                    action = Some(a);
+            for row in rows {
+                match row {
+                    Row::Job(i) => one_card(ui, &session.jobs[i]),
+                    Row::Group { key, jobs } => {
+                        let members: Vec<&JobEntry> =
+                            jobs.iter().filter_map(|&i| session.jobs.get(i)).collect();
+                        let head = queue_groups::heading(&key, &members, &session.results);
+                        egui::CollapsingHeader::new(head)
+                            .id_salt(("queue_group", &key))
+                            .default_open(true)
+                            .show(ui, |ui| {
+                                for job in members {
+                                    one_card(ui, job);
+                                }
+                            });
+                    }
                 }
             }
         });
@@ -121,11 +138,98 @@ impl FluxApp {
             Some(QueueAction::Rerun(spec)) => self.submit(*spec),
             Some(QueueAction::Check(id)) => self.check_with_segmind(id),
             Some(QueueAction::Next(id)) => self.send(Command::Reorder(vec![id])),
+            Some(QueueAction::Move { dragged, onto }) => {
+                let order = moved(&self.session.waiting, dragged, onto);
+                self.send(Command::Reorder(order));
+            }
+            Some(QueueAction::Edit(id)) => self.edit_waiting(id),
+            Some(QueueAction::ResumeRestored) => {
+                self.session.restored.clear();
+                self.send(Command::Resume);
+            }
+            Some(QueueAction::Discard(ids)) => {
+                self.session.forget(&ids);
+                for id in ids {
+                    self.send(Command::Cancel(id));
+                }
+                // The pause was the restore's, not the user's: the queue works again.
+                self.send(Command::Resume);
+            }
             Some(QueueAction::Command(c)) => self.ui_commands.commands.push(c),
             Some(QueueAction::ClearFinished) => self.session.clear_finished(),
             None => {}
         }
     }
+}
+
+/// Pause (or Resume) and Cancel waiting, and the paused line under them.
+fn line_controls(ui: &mut Ui, session: &super::session::Session) -> Option<QueueAction> {
+    let mut action = None;
+    let waiting = !session.waiting.is_empty();
+    ui.horizontal(|ui| {
+        let (label, hover) = if session.paused {
+            ("Resume", "Send the waiting jobs again, in their order")
+        } else {
+            ("Pause", UiCommand::PauseQueue.tooltip())
+        };
+        if ui.small_button(label).on_hover_text(hover).clicked() {
+            action = Some(QueueAction::Command(UiCommand::PauseQueue));
+        }
+        if ui
+            .add_enabled(waiting, egui::Button::new("Cancel waiting").small())
+            .on_hover_text(UiCommand::CancelWaiting.tooltip())
+            .clicked()
+        {
+            action = Some(QueueAction::Command(UiCommand::CancelWaiting));
+        }
+    });
+    if session.paused {
+        widgets::warn_line(ui, "Paused: nothing new is sent; jobs in flight finish.");
+    }
+    action
+}
+
+/// The one notice for the jobs left waiting last time (back, paused): Resume or Discard. It
+/// stands in for the line's controls until answered.
+fn restored_notice(ui: &mut Ui, restored: Vec<JobId>) -> Option<QueueAction> {
+    let mut action = None;
+    let n = restored.len();
+    let jobs = if n == 1 { "job" } else { "jobs" };
+    widgets::warn_line(
+        ui,
+        &format!("{n} {jobs} waiting from last time (not sent yet):"),
+    );
+    ui.horizontal(|ui| {
+        if ui
+            .button("Resume")
+            .on_hover_text("Send them now, in their order (each is billed)")
+            .clicked()
+        {
+            action = Some(QueueAction::ResumeRestored);
+        }
+        if ui
+            .button("Discard")
+            .on_hover_text("Remove them from the queue: nothing was sent or paid for them")
+            .clicked()
+        {
+            action = Some(QueueAction::Discard(restored));
+        }
+    });
+    action
+}
+
+/// The line after `dragged` was dropped onto `onto`: it takes `onto`'s place (dragged down, it
+/// goes after it; up, before it).
+pub(crate) fn moved(waiting: &[JobId], dragged: JobId, onto: JobId) -> Vec<JobId> {
+    let Some(to) = waiting.iter().position(|w| *w == onto) else {
+        return waiting.to_vec();
+    };
+    let mut order: Vec<JobId> = waiting.iter().copied().filter(|w| *w != dragged).collect();
+    if order.len() == waiting.len() {
+        return waiting.to_vec(); // not in line (sent meanwhile)
+    }
+    order.insert(to.min(order.len()), dragged);
+    order
 }
 
 /// How long until the soonest countdown shown changes its number, if any is running.
@@ -151,11 +255,38 @@ fn card_height(ui: &Ui) -> f32 {
 /// out in its own fixed rectangle, so the lines and the button keep their places whatever the
 /// texts.
 fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Option<QueueAction> {
-    let (rect, _) =
-        ui.allocate_exact_size(vec2(ui.available_width(), card_height(ui)), Sense::hover());
+    let place = cx.waiting.iter().position(|w| *w == job.id);
+    // A waiting job's card can be dragged onto another waiting job's place.
+    let sense = if place.is_some() {
+        Sense::drag()
+    } else {
+        Sense::hover()
+    };
+    let (rect, resp) = ui.allocate_exact_size(vec2(ui.available_width(), card_height(ui)), sense);
     let look = &ui.visuals().widgets.noninteractive;
     ui.painter()
         .rect_stroke(rect, look.corner_radius, look.bg_stroke, StrokeKind::Inside);
+    let mut dropped = None;
+    if place.is_some() {
+        resp.dnd_set_drag_payload(job.id);
+        let resp = resp.on_hover_cursor(egui::CursorIcon::Grab);
+        if resp
+            .dnd_hover_payload::<JobId>()
+            .is_some_and(|p| *p != job.id)
+        {
+            let stroke = egui::Stroke::new(2.0, ui.visuals().selection.bg_fill);
+            ui.painter()
+                .rect_stroke(rect, 2.0, stroke, StrokeKind::Inside);
+        }
+        if let Some(p) = resp.dnd_release_payload::<JobId>()
+            && *p != job.id
+        {
+            dropped = Some(QueueAction::Move {
+                dragged: *p,
+                onto: job.id,
+            });
+        }
+    }
     let inner = rect.shrink(CARD_MARGIN);
     let row_h = ui.spacing().interact_size.y;
     let gap = ui.spacing().item_spacing.y;
@@ -169,6 +300,10 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
                 .layout(layout),
         );
         child.shrink_clip_rect(rect);
+        if place.is_some() {
+            // A press on a waiting card's text drags the card (it does not select the text).
+            child.style_mut().interaction.selectable_labels = false;
+        }
         child
     };
     let row = Layout::left_to_right(Align::Center);
@@ -180,8 +315,7 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
         cx.now,
     );
     let mut button_line = line(3, Layout::right_to_left(Align::Center));
-    let place = cx.waiting.iter().position(|w| *w == job.id);
-    let action = card_button(&mut button_line, job, cx.now, place);
+    let action = card_button(&mut button_line, job, cx.now, place).or(dropped);
     // The detail takes the room left of the button, down to the card's edge: two lines of a
     // smaller font when one line of the body font cannot hold it.
     let room = button_line.available_rect_before_wrap();
@@ -193,6 +327,9 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
             .layout(Layout::top_down(Align::Min)),
     );
     detail_ui.shrink_clip_rect(rect);
+    if place.is_some() {
+        detail_ui.style_mut().interaction.selectable_labels = false;
+    }
     let text = detail(&detail_ui, job, cx);
     detail_text(&mut detail_ui, text, row_h);
     action
@@ -357,6 +494,16 @@ fn card_button(
             {
                 action = Some(QueueAction::Next(job.id));
             }
+            // A batch line is the file's: it is edited there.
+            if place.is_some()
+                && job.spec.batch.is_none()
+                && ui
+                    .add(egui::Button::new("Edit").small())
+                    .on_hover_text("Load its settings into the controls; Generate then puts the changed job back in its place (drag a waiting card to move it)")
+                    .clicked()
+            {
+                action = Some(QueueAction::Edit(job.id));
+            }
         }
         JobStatus::Failed(_) | JobStatus::Cancelled { .. } => {
             // Re-run appears where Cancel was: it waits a moment before it takes clicks, so a
@@ -421,5 +568,23 @@ fn detail(ui: &Ui, job: &JobEntry, cx: &CardContext) -> RichText {
         }
         JobStatus::Failed(f) => RichText::new(f.message.as_str()).color(widgets::ERROR),
         JobStatus::Cancelled { .. } => weak(format!("input {}", job.spec.input.describe())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moved;
+
+    #[test]
+    fn a_dropped_card_takes_the_place_it_was_dropped_on() {
+        let line = [1, 2, 3, 4];
+        assert_eq!(moved(&line, 4, 2), [1, 4, 2, 3], "up: before it");
+        assert_eq!(moved(&line, 1, 3), [2, 3, 1, 4], "down: after it");
+        assert_eq!(
+            moved(&line, 9, 2),
+            line,
+            "a job sent meanwhile moves nothing"
+        );
+        assert_eq!(moved(&line, 2, 9), line);
     }
 }

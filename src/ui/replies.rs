@@ -115,6 +115,13 @@ impl FluxApp {
             }
             Event::Notice(msg) => self.push_notice(msg),
             Event::Lineup { paused, waiting } => self.session.on_lineup(paused, waiting),
+            Event::Restored { jobs } => {
+                for (id, spec) in jobs.into_iter().rev() {
+                    self.session.restored.push(id);
+                    self.session
+                        .add_job(JobEntry::new(id, spec, self.session.now));
+                }
+            }
         }
     }
 

@@ -15,7 +15,7 @@ use super::widgets;
 use crate::api::params::RANDOM_SEED;
 use crate::gallery::Entry;
 use crate::jobs::variations::{self, VariationError};
-use crate::jobs::{self, JobSpec, ServiceError, services};
+use crate::jobs::{self, JobId, JobSpec, ServiceError, services};
 
 /// The gallery's answer to "was this made already?".
 type SameReply = services::Pending<Result<Option<Entry>, ServiceError>>;
@@ -35,6 +35,9 @@ pub struct Sending {
     variations: Option<Vec<JobSpec>>,
     /// The job being asked for goes before every waiting job ("Generate next").
     pub front: bool,
+    /// The waiting job whose settings are in the controls ("Edit" on its card): Generate
+    /// replaces it in its place.
+    pub editing: Option<JobId>,
 }
 
 impl Sending {
@@ -55,6 +58,70 @@ fn template_error(e: &VariationError) -> String {
 }
 
 impl FluxApp {
+    /// "Edit" on a waiting job's card: its input and settings go into the controls; Generate then
+    /// replaces it in its place in line ("Stop editing" leaves it as it was).
+    pub(crate) fn edit_waiting(&mut self, id: JobId) {
+        let Some(spec) = self.session.job(id).map(|j| j.spec.clone()) else {
+            return;
+        };
+        let same_input = self
+            .inputs
+            .input
+            .as_ref()
+            .is_some_and(|i| i.source == spec.input);
+        if !same_input {
+            self.set_input(spec.input.clone());
+        }
+        self.state.params = spec.params.clamped();
+        self.state.settings.seed_mode = SeedMode::Locked;
+        self.knobs.sending.editing = Some(id);
+        self.push_notice(
+            "Editing a waiting job: change what you like, then Generate puts it back in its place              in the queue (Stop editing leaves it as it was)."
+                .to_owned(),
+        );
+    }
+
+    /// The waiting job being edited, while it still waits.
+    pub(crate) fn editing(&self) -> Option<JobId> {
+        self.knobs
+            .sending
+            .editing
+            .filter(|id| self.session.waiting.contains(id))
+    }
+
+    /// Queues `spec` as job `id`: in the place of the job being edited when there is one still
+    /// waiting (in its group, if it had one), else as a new job. Returns whether it replaced one.
+    pub(crate) fn replace_edited(&mut self, id: JobId, spec: &mut JobSpec) -> bool {
+        let Some(old) = self.knobs.sending.editing.take() else {
+            return false;
+        };
+        let Some(old_spec) = self
+            .session
+            .job(old)
+            .filter(|_| self.session.waiting.contains(&old))
+            .map(|j| j.spec.clone())
+        else {
+            self.push_notice(
+                "The job you were editing was sent (or cancelled) meanwhile: this one is queued                  as a new job."
+                    .to_owned(),
+            );
+            return false;
+        };
+        if spec.group.is_none() {
+            spec.group = old_spec.group;
+        }
+        let entry = super::session::JobEntry::new(id, spec.clone(), self.session.now);
+        self.session.replace_job(old, entry);
+        // It keeps its place: "Generate next" does not move it.
+        self.knobs.sending.front = false;
+        self.send(crate::jobs::Command::Replace {
+            old,
+            id,
+            spec: spec.clone(),
+        });
+        true
+    }
+
     /// Why the prompt's `{a|b}` groups cannot be expanded, if they cannot (an unbalanced brace,
     /// too many prompts, a blank or repeated prompt).
     pub(crate) fn template_problem(&self) -> Option<String> {

@@ -214,6 +214,9 @@ pub struct Session {
     pub paused: bool,
     /// The jobs waiting to be sent, first to go first, as the runtime last said.
     pub waiting: Vec<JobId>,
+    /// The jobs left waiting when the window last closed, back and paused until the user says
+    /// Resume or Discard.
+    pub restored: Vec<JobId>,
 }
 
 impl Session {
@@ -258,6 +261,34 @@ impl Session {
         }
         self.jobs = jobs.into_iter().flatten().collect();
         self.waiting = waiting;
+    }
+
+    /// The restored jobs still waiting (those sent or cancelled since are no longer asked about).
+    pub fn restored_waiting(&self) -> Vec<JobId> {
+        self.restored
+            .iter()
+            .copied()
+            .filter(|id| self.waiting.contains(id))
+            .collect()
+    }
+
+    /// An edited waiting job: `entry` takes job `old`'s card and place in line (the runtime's
+    /// next line says the same).
+    pub fn replace_job(&mut self, old: JobId, entry: JobEntry) {
+        let id = entry.id;
+        match self.jobs.iter().position(|j| j.id == old) {
+            Some(i) => self.jobs[i] = entry,
+            None => self.jobs.insert(0, entry),
+        }
+        for w in self.waiting.iter_mut().filter(|w| **w == old) {
+            *w = id;
+        }
+    }
+
+    /// Drops the jobs `ids` from the queue (discarded by the user: their ends are not shown).
+    pub fn forget(&mut self, ids: &[JobId]) {
+        self.jobs.retain(|j| !ids.contains(&j.id));
+        self.restored.retain(|id| !ids.contains(id));
     }
 
     /// A job was submitted (or recovered): it goes in the queue, newest first.

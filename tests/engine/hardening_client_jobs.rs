@@ -127,6 +127,7 @@ fn start_with(
             ..Default::default()
         },
         ledger,
+        waiting: None,
     };
     let cfg = RuntimeConfig {
         api_base: format!("http://{addr}/v1"),

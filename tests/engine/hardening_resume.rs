@@ -176,6 +176,7 @@ fn start(
             ..Default::default()
         },
         ledger: None,
+        waiting: None,
     };
     let cfg = RuntimeConfig {
         api_base: server.base_url(),

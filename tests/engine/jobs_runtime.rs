@@ -62,6 +62,7 @@ impl Rig {
                 ..Default::default()
             },
             ledger,
+            waiting: None,
         };
         let cfg = RuntimeConfig {
             api_base: self.sim.base_url(),

@@ -420,6 +420,7 @@ mod settings_panel {
             recovered: Vec::new(),
             client_template: ClientConfig::default(),
             ledger: None,
+            waiting: None,
         };
         let cfg = RuntimeConfig {
             api_base: "http://127.0.0.1:9/v1".into(),

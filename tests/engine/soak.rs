@@ -54,6 +54,7 @@ fn soak_with_twenty_percent_faults() {
             ..Default::default()
         },
         ledger: None,
+        waiting: None,
     };
     let cfg = RuntimeConfig {
         api_base: server.base_url(),

@@ -12,6 +12,7 @@ use egui_kittest::kittest::Queryable;
 use fluxcn::api::{ClientConfig, GenParams};
 use fluxcn::gallery::Store;
 use fluxcn::jobs::journal::Journal;
+use fluxcn::jobs::waiting::WaitingStore;
 use fluxcn::jobs::{
     self, ApiVersion, Command, Event, InputSource, JobSpec, RuntimeConfig, RuntimeDeps, Stage,
 };
@@ -94,6 +95,7 @@ impl Rig {
                 ..Default::default()
             },
             ledger: None,
+            waiting: None,
         }
     }
 
@@ -105,6 +107,22 @@ impl Rig {
 
     /// The real app wired to the real runtime, as `fluxcn` starts it.
     fn app(&self, state: State) -> Harness<'static, FluxApp> {
+        self.app_with(state, self.deps())
+    }
+
+    /// [`Rig::app`] keeping its jobs not sent yet in the data folder, as the window does.
+    fn app_keeping_waiting(&self, state: State) -> Harness<'static, FluxApp> {
+        let mut deps = self.deps();
+        let store = WaitingStore::open(self.waiting_file()).unwrap();
+        deps.waiting = Some(Arc::new(store));
+        self.app_with(state, deps)
+    }
+
+    fn waiting_file(&self) -> std::path::PathBuf {
+        self.dir.path().join(fluxcn::jobs::waiting::WAITING_FILE)
+    }
+
+    fn app_with(&self, state: State, deps: RuntimeDeps) -> Harness<'static, FluxApp> {
         let opts = LaunchOptions {
             demo: true,
             autogenerate: false,
@@ -112,7 +130,6 @@ impl Rig {
             demo_input: None,
         };
         let handle = self.rt.handle().clone();
-        let deps = self.deps();
         let cfg = self.config();
         let bell = self.bell.clone();
         Harness::builder()
@@ -205,6 +222,21 @@ fn comparing_four_control_types_against_the_stand_in_shows_four_labelled_cells()
             "no cell labelled {t}"
         );
     }
+    // The queue shows the four jobs under one heading with their progress and cost; folding it
+    // hides their cards.
+    let heading = h
+        .query_all_by_label_contains("Comparison · 4/4 done · $")
+        .count();
+    assert_eq!(heading, 1, "one heading for the comparison");
+    let cards = h.query_all_by_label("done").count();
+    assert!(cards >= 4, "{cards}");
+    h.get_by_label_contains("Comparison · 4/4 done").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.query_all_by_label("done").count(),
+        cards - 4,
+        "folded: the group's cards are hidden"
+    );
     let stats = r.sim.stats();
     assert_eq!(stats.v1_requests, 4);
     assert!(
@@ -345,4 +377,251 @@ fn a_paused_queue_sends_nothing_and_then_goes_in_the_order_shown() {
     );
     let sent: Vec<String> = r.sim.stats().v1_log.into_iter().map(|(p, _)| p).collect();
     assert_eq!(sent, ["one two three", "one", "one two"], "the order shown");
+}
+
+/// Pauses the queue from the palette (Ctrl+K, "pause", Enter): the empty queue is folded.
+fn pause_from_palette(h: &mut Harness<'static, FluxApp>, bell: &Bell) {
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search commands")
+        .type_text("pause");
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    step_until(h, bell, Duration::from_secs(5), "paused", |h| {
+        // The folded strip says "paused"; the open queue says why.
+        h.query_by_label("paused").is_some()
+            || h.query_by_label_contains("Paused: nothing new").is_some()
+    });
+}
+
+/// Queues one job per prompt while the queue is paused: the prompt field gets each text added.
+fn queue_paused(h: &mut Harness<'static, FluxApp>, bell: &Bell, additions: &[&str]) {
+    for add in additions {
+        let before = h.query_all_by_label("queued").count();
+        if !add.is_empty() {
+            common::app::type_prompt(h, add);
+        }
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "Generate")
+            .click();
+        step_until(h, bell, Duration::from_secs(10), "a queued job", |h| {
+            h.query_all_by_label("queued").count() == before + 1
+        });
+    }
+}
+
+fn paused_state(r: &Rig) -> State {
+    State {
+        params: GenParams {
+            prompt: "one".into(),
+            seed: 77,
+            ..Default::default()
+        },
+        input: Some(r.input()),
+        settings: fluxcn::ui::Settings {
+            api_version: fluxcn::jobs::ApiVersion::V1,
+            concurrency: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A point inside the `i`-th waiting card from the top, on no widget (its margin, right of its
+/// Cancel button).
+fn card_point(h: &Harness<'static, FluxApp>, i: usize) -> egui::Pos2 {
+    let cancels: Vec<egui::Rect> = h
+        .query_all_by_role_and_label(egui::accesskit::Role::Button, "Cancel")
+        .map(|n| n.rect())
+        .collect();
+    let r = cancels[i];
+    egui::pos2(r.right() + 3.0, r.center().y)
+}
+
+#[test]
+fn a_waiting_job_is_edited_dragged_and_cancelled_in_its_place() {
+    let r = rig(50);
+    let mut h = r.app(paused_state(&r));
+    step_until(&mut h, &r.bell, Duration::from_secs(10), "the input", |h| {
+        h.query_by_label_contains("figure.png").is_some()
+    });
+    pause_from_palette(&mut h, &r.bell);
+    queue_paused(&mut h, &r.bell, &["", " two", " three"]);
+    // Edit the second in line: its settings come back into the controls.
+    let edits: Vec<_> = h
+        .query_all_by_role_and_label(egui::accesskit::Role::Button, "Edit")
+        .collect();
+    assert_eq!(edits.len(), 3, "every waiting job can be edited");
+    edits[1].click();
+    h.run_steps(3);
+    let prompt = h
+        .get_by_role_and_label(egui::accesskit::Role::MultilineTextInput, "Prompt")
+        .value();
+    assert_eq!(prompt.as_deref(), Some("one two"), "its prompt is loaded");
+    common::app::type_prompt(&mut h, " edited");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Replace waiting job")
+        .click();
+    h.run_steps(3);
+    step_until(&mut h, &r.bell, Duration::from_secs(5), "replaced", |h| {
+        h.query_all_by_label("queued").count() == 3
+            && h.query_all_by_role_and_label(egui::accesskit::Role::Button, "Generate")
+                .count()
+                == 1
+    });
+    assert_eq!(
+        h.query_all_by_label("cancelled").count(),
+        0,
+        "the replaced job leaves no card"
+    );
+    // Drag the last waiting card onto the first: it goes first.
+    let (from, to) = (card_point(&h, 2), card_point(&h, 0));
+    h.hover_at(from);
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    h.hover_at(from + egui::vec2(0.0, -12.0));
+    h.run_steps(1);
+    h.hover_at(to);
+    h.run_steps(2);
+    h.drop_at(to);
+    h.run_steps(3);
+    assert_eq!(r.sim.stats().v1_requests, 0, "nothing is sent while paused");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Resume")
+        .click();
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(30),
+        "three results",
+        |h| h.query_all_by_label_contains("saved ").count() == 3,
+    );
+    let sent: Vec<String> = r.sim.stats().v1_log.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        sent,
+        ["one two three", "one", "one two edited"],
+        "the dragged job first, the edited one in its place"
+    );
+    // Cancel all waiting: nothing of them is sent.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Pause")
+        .click();
+    h.run_steps(2);
+    queue_paused(&mut h, &r.bell, &[" four", " five"]);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel waiting")
+        .click();
+    step_until(&mut h, &r.bell, Duration::from_secs(5), "cancelled", |h| {
+        h.query_all_by_label("cancelled").count() == 2
+    });
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Resume")
+        .click();
+    h.run_steps(5);
+    assert_eq!(
+        r.sim.stats().v1_requests,
+        3,
+        "cancelled jobs are never sent"
+    );
+}
+
+/// Waits until no runtime holds the waiting list's lock (the closed window's tasks have ended).
+fn wait_for_release(path: &std::path::Path) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let f = std::fs::File::open(path).unwrap();
+        if f.try_lock().is_ok() {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "the closed window still holds its list"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
+    let r = rig(50);
+    {
+        let mut h = r.app_keeping_waiting(paused_state(&r));
+        step_until(&mut h, &r.bell, Duration::from_secs(10), "the input", |h| {
+            h.query_by_label_contains("figure.png").is_some()
+        });
+        pause_from_palette(&mut h, &r.bell);
+        queue_paused(&mut h, &r.bell, &["", " two", " three"]);
+        let next: Vec<_> = h
+            .query_all_by_role_and_label(egui::accesskit::Role::Button, "Next")
+            .collect();
+        next.last().unwrap().click();
+        h.run_steps(3);
+        // The window closes (or crashes) here with three jobs waiting.
+    }
+    wait_for_release(&r.waiting_file());
+    {
+        let mut h = r.app_keeping_waiting(paused_state(&r));
+        step_until(
+            &mut h,
+            &r.bell,
+            Duration::from_secs(10),
+            "the notice",
+            |h| {
+                h.query_by_label_contains("3 jobs waiting from last time")
+                    .is_some()
+            },
+        );
+        assert_eq!(h.query_all_by_label("queued").count(), 3);
+        h.run_steps(5);
+        assert_eq!(
+            r.sim.stats().v1_requests,
+            0,
+            "restored paused: nothing sent"
+        );
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "Resume")
+            .click();
+        step_until(
+            &mut h,
+            &r.bell,
+            Duration::from_secs(30),
+            "three results",
+            |h| h.query_all_by_label_contains("saved ").count() == 3,
+        );
+        assert!(
+            h.query_by_label_contains("waiting from last time")
+                .is_none()
+        );
+        let sent: Vec<String> = r.sim.stats().v1_log.into_iter().map(|(p, _)| p).collect();
+        assert_eq!(sent, ["one two three", "one", "one two"], "in their order");
+        // One more left waiting, for the next start to discard.
+        pause_from_palette(&mut h, &r.bell);
+        queue_paused(&mut h, &r.bell, &[" four"]);
+    }
+    wait_for_release(&r.waiting_file());
+    let mut h = r.app_keeping_waiting(paused_state(&r));
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(10),
+        "the notice",
+        |h| {
+            h.query_by_label_contains("1 job waiting from last time")
+                .is_some()
+        },
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Discard")
+        .click();
+    step_until(&mut h, &r.bell, Duration::from_secs(5), "discarded", |h| {
+        h.query_all_by_label("queued").count() == 0
+    });
+    assert_eq!(
+        h.query_all_by_label("cancelled").count(),
+        0,
+        "gone, not shown cancelled"
+    );
+    h.run_steps(5);
+    assert_eq!(
+        r.sim.stats().v1_requests,
+        3,
+        "the discarded job was never sent"
+    );
+    drop(h);
+    wait_for_release(&r.waiting_file());
+    let left = WaitingStore::open(r.waiting_file()).unwrap().take_left();
+    assert!(left.is_empty(), "nothing left on disk: {left:?}");
 }

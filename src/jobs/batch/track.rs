@@ -241,7 +241,10 @@ impl Tracker {
                 };
                 Some(i)
             }
-            Event::Recovered { .. } | Event::Notice(_) | Event::Lineup { .. } => None,
+            Event::Recovered { .. }
+            | Event::Notice(_)
+            | Event::Lineup { .. }
+            | Event::Restored { .. } => None,
         }
     }
 
