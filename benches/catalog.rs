@@ -77,6 +77,7 @@ fn sidecar(n: u64) -> Sidecar {
         input_hash: None,
         prompt_template: None,
         batch_line: None,
+        parent: None,
     }
 }
 

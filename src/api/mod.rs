@@ -9,6 +9,7 @@ pub mod input;
 pub mod key;
 pub mod media;
 pub mod params;
+pub mod refine;
 pub mod response;
 
 pub use client::{Client, ClientConfig, Credits, Progress};

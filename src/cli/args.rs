@@ -225,6 +225,18 @@ fn axes_help() -> String {
     )
 }
 
+/// `--scale`: a number in the refine's range.
+fn parse_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number: {s:?}"))?;
+    match crate::api::refine::scale_problem(v) {
+        Some(why) => Err(why),
+        None => Ok(v),
+    }
+}
+
 /// A control type as the table reads it (`--types`' values).
 fn parse_cn_type(s: &str) -> Result<CnType, String> {
     match Field::CnType.parse(s).map_err(|e| e.to_string())? {
@@ -242,9 +254,17 @@ pub struct GenArgs {
     /// the one the picture was made with. What FILE says that has no counterpart here is printed.
     #[arg(long, value_name = "FILE")]
     pub like: Option<PathBuf>,
+    /// Refine PICTURE: it becomes the input, with the tile control type, its prompt, knobs and
+    /// seed (from its settings), and an output --scale times its size (at most 4096 a side); the
+    /// flags given override them, as with --like.
+    #[arg(long, value_name = "PICTURE", conflicts_with_all = ["like", "image"])]
+    pub refine: Option<PathBuf>,
+    /// How much larger than PICTURE a --refine makes the output (more than 1, at most 4).
+    #[arg(long, default_value_t = crate::api::refine::DEFAULT_SCALE, requires = "refine", value_parser = parse_scale)]
+    pub scale: f64,
     /// The control image: a local file or an http(s) URL (a photo; the server extracts the control
     /// map). With --like a fluxcn picture whose input was kept, that input is the default.
-    #[arg(long, value_name = "PATH|URL", required_unless_present = "like")]
+    #[arg(long, value_name = "PATH|URL", required_unless_present_any = ["like", "refine"])]
     pub image: Option<String>,
     /// The knobs, one flag per field of the table (`--prompt`, `--cn-type`, `--steps`, …): with
     /// --like, what FILE says is the default of each.

@@ -121,7 +121,9 @@ impl Args for Knobs {
                     arg.allow_negative_numbers(true)
                 }
                 // Required text (the prompt) is needed unless `--like FILE` gives it.
-                Allowed::Text if info.required => arg.required_unless_present("like"),
+                Allowed::Text if info.required => {
+                    arg.required_unless_present_any(["like", "refine"])
+                }
                 Allowed::Text | Allowed::OneOf { .. } => arg,
             };
             cmd = cmd.arg(arg);

@@ -122,6 +122,25 @@ pub struct Sidecar {
     /// even when the catalog's batch table was lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_line: Option<String>,
+    /// The picture this one was made from (refined, or used as the input): its path, absolute,
+    /// when the input was one of our pictures. The gallery links the two ways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+/// The picture a result made from `input` descends from: `input` itself, as an absolute path,
+/// when it is a picture with our settings beside it (a gallery picture used as input or
+/// refined); `None` for any other input (a photo, a URL, a pasted image).
+pub fn parent_of(input: &str) -> Option<String> {
+    let p = std::path::Path::new(input);
+    if !p.is_file() {
+        return None;
+    }
+    meta::read_sidecar(&meta::sidecar_of(p)).ok()?;
+    // Absolute without resolving links (no `\\?\` form on Windows): the gallery compares it
+    // with its own pictures' paths made the same way.
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    Some(abs.display().to_string())
 }
 
 /// The kept input of a saved result, from the sidecar beside `image` (`None` when there is no

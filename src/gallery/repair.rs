@@ -253,6 +253,7 @@ pub(super) fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), Gallery
         input_hash: None,
         prompt_template: None,
         batch_line: None,
+        parent: None,
     };
     Ok((sidecar, ours))
 }

@@ -30,6 +30,7 @@ use super::atomic::{clean_tmp, sync_dir, write_atomic, write_atomic_unsynced_dir
 use super::catalog::{CATALOG_FILE, Catalog, Query, Row, Stored, valid_id};
 use super::error::io;
 use super::meta::{embed, read_sidecar, request_json};
+use super::parent_of;
 use super::repair::{self, sidecar_from_image};
 use super::{Entry, GalleryError, NewResult, SIDECAR_VERSION, Sidecar, format_a1111};
 
@@ -291,6 +292,7 @@ impl Store {
             input_hash: None,
             prompt_template: new.prompt_template.map(str::to_owned),
             batch_line: new.batch_line.map(str::to_owned),
+            parent: parent_of(new.input),
         };
         let mut meta = meta;
         if let Some(bytes) = new.input_image {
@@ -704,3 +706,4 @@ mod tests {
 
 #[cfg(test)]
 mod identical_tests;
+mod lineage;

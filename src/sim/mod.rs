@@ -29,7 +29,7 @@ pub use faults::{Fault, FaultPlan, FaultSpec, FaultSpecError};
 pub use handlers::MAX_BODY;
 pub use render::{RenderSpec, demo_input_png, render};
 pub use server::{SimServer, serve, start_on};
-pub use state::SimStats;
+pub use state::{Received, SimStats};
 pub use validate::{GenRequest, InputImage, parse_request};
 
 /// How the stand-in behaves. `Debug` shows how many keys are accepted, never the keys.

@@ -71,6 +71,21 @@ pub struct SimStats {
     pub images_inline: u64,
     /// The bytes of every admitted generation request body.
     pub request_bytes: u64,
+    /// Every admitted generation request (v1 and v2), in arrival order: what it asked for and
+    /// the image it carried (issue 26's framing and refine are checked against these).
+    pub received: Vec<Received>,
+}
+
+/// One admitted generation request, as the stand-in received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// Every knob as sent.
+    pub params: crate::api::GenParams,
+    /// The image: a URL, or inline with its own size.
+    pub input: super::InputImage,
+    /// The SHA-256 (hex) of the inline image's bytes as decoded from the base64 (`None` for a
+    /// URL).
+    pub image_sha256: Option<String>,
 }
 
 /// A v2 job.

@@ -194,6 +194,28 @@ fn input_image(obj: &Map<String, Value>) -> Result<InputImage, String> {
     }
 }
 
+/// The SHA-256 (hex) of the image a request body carries inline (`None` for a URL, or a body
+/// that holds no decodable base64 image).
+pub fn inline_image_sha256(body: &[u8]) -> Option<String> {
+    use sha2::Digest as _;
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let s = v.get("image")?.as_str()?;
+    if s.starts_with("http://") || s.starts_with("https://") {
+        return None;
+    }
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&compact))
+        .ok()?;
+    Some(
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
 /// Parses and checks a generation request body. The error is the message of a `400`.
 pub fn parse_request(body: &[u8]) -> Result<GenRequest, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {

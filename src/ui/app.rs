@@ -674,6 +674,10 @@ impl FluxApp {
     /// panel's action reaches the rest of the window.
     pub fn apply(&mut self, action: super::gallery_panel::PanelAction) {
         match action {
+            super::gallery_panel::PanelAction::UseAsInput(path) => self.use_as_input(path),
+            super::gallery_panel::PanelAction::Refine { picture, params } => {
+                self.ask_refine(picture, params)
+            }
             super::gallery_panel::PanelAction::UseSettings(p) => {
                 self.use_settings(p, "Settings restored from the gallery");
             }

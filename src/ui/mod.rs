@@ -18,6 +18,7 @@ mod parts;
 mod picker;
 mod queue;
 mod queue_groups;
+mod refine;
 mod replies;
 mod result_compare;
 mod result_view;

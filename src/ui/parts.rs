@@ -61,6 +61,8 @@ pub(crate) struct KnobsPart {
     /// A job identical to one that finished (same settings, seed and input), waiting for the
     /// artist to confirm paying for the same picture again.
     pub confirm_duplicate: Option<JobSpec>,
+    /// A refine waiting for the artist's go, its cost shown (`refine.rs`).
+    pub confirm_refine: Option<JobSpec>,
 }
 
 /// The Result tab's state.

@@ -39,10 +39,12 @@ impl FluxApp {
         };
         // The strip shows when it holds more than the result on screen.
         let strip = items.len() > 1;
+        let mut action = None;
         egui::Panel::bottom("result_details")
             .resizable(false)
             .show(ui, |ui| {
                 details(ui, &r);
+                action = super::refine::result_actions(ui, &r);
                 if let Some(e) = &self.results.history.error {
                     widgets::warn_line(ui, e);
                 }
@@ -51,6 +53,9 @@ impl FluxApp {
                     self.history_strip(ui, &items, STRIP_HEIGHT);
                 }
             });
+        if let Some(a) = action {
+            self.apply(a);
+        }
         // The room the image gets below this toolbar row (the row itself is one widget high): the
         // zoom label and the zoom buttons work from the same scale the image is drawn with.
         let image_room = ui.available_size()

@@ -219,6 +219,7 @@ impl FluxApp {
     pub(crate) fn sending_windows(&mut self, ctx: &egui::Context) {
         self.poll_same();
         self.duplicate_window(ctx);
+        self.refine_window(ctx);
         self.variations_window(ctx);
     }
 

@@ -12,3 +12,4 @@ mod cli_batch;
 mod cli_diff;
 mod commands;
 mod hardening_input_cli;
+mod refine;

@@ -45,6 +45,7 @@ pub fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
             model: "flux-controlnet".into(),
             prompt_template: None,
             batch_line: None,
+            parent: None,
         },
     }
 }

@@ -625,3 +625,107 @@ fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
     let left = WaitingStore::open(r.waiting_file()).unwrap().take_left();
     assert!(left.is_empty(), "nothing left on disk: {left:?}");
 }
+
+#[test]
+fn a_result_is_refined_after_its_cost_is_shown_and_used_as_input() {
+    let r = rig(50);
+    let mut h = r.app(paused_state(&r));
+    step_until(&mut h, &r.bell, Duration::from_secs(10), "the input", |h| {
+        h.query_by_label_contains("figure.png").is_some()
+    });
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Generate")
+        .click();
+    step_until(&mut h, &r.bell, Duration::from_secs(30), "a result", |h| {
+        h.query_all_by_label_contains("saved ").count() == 1
+    });
+    // The result's panels settle (their sizes are learnt over a frame or two).
+    h.run_steps(5);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Refine ×2 (tile)")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("output 1536 × 2048").is_some(),
+        "what it sends is said first"
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("1 image ≈ $").count(),
+        2,
+        "and its cost (beside Generate's own line)"
+    );
+    assert_eq!(
+        r.sim.stats().received.len(),
+        1,
+        "nothing sent before the go"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Refine")
+        .click();
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(30),
+        "the refined result",
+        |h| h.query_all_by_label_contains("saved ").count() == 2,
+    );
+    let stats = r.sim.stats();
+    let (first, refine) = (&stats.received[0], &stats.received[1]);
+    assert_eq!(refine.params.cn_type, fluxcn::api::CnType::Tile);
+    assert_eq!(
+        (refine.params.custom_width, refine.params.custom_height),
+        (1536, 2048)
+    );
+    assert!(!refine.params.use_input_img_dimension);
+    assert_eq!(refine.params.prompt, first.params.prompt);
+    assert_eq!(refine.params.seed, 77, "the seed it was made with");
+    let pictures: Vec<std::path::PathBuf> = std::fs::read_dir(r.dir.path().join("gallery"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    let parent = pictures
+        .iter()
+        .find(|p| image::image_dimensions(p).unwrap() == (768, 1024))
+        .expect("the first result");
+    let bytes = std::fs::read(parent).unwrap();
+    use sha2::Digest as _;
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        refine.image_sha256.as_deref(),
+        Some(sha.as_str()),
+        "the picture as saved"
+    );
+    // "Use as input" makes the refined picture the input.
+    h.run_steps(5);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Use as input")
+        .click();
+    let refined = std::fs::read_dir(r.dir.path().join("gallery"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "jpg")
+                && image::image_dimensions(p).unwrap() == (1536, 2048)
+        })
+        .expect("the refined picture");
+    let name = refined.file_name().unwrap().to_string_lossy().into_owned();
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(10),
+        "the new input",
+        |h| {
+            h.query_by_label_contains("figure.png").is_none()
+                && h.query_all_by_label_contains(&name).count() >= 1
+        },
+    );
+    let side: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(refined.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(
+        side["parent"],
+        std::path::absolute(parent).unwrap().display().to_string(),
+        "the refined picture names its parent"
+    );
+}

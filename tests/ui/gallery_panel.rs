@@ -690,3 +690,65 @@ fn a_narrow_gallery_fills_its_width_with_thumbnails() {
         "only {in_first_row} thumbnails a row at 640 px"
     );
 }
+
+#[test]
+fn details_link_a_picture_to_its_parent_and_refinements_and_offer_refine_and_use_as_input() {
+    let mut h = gallery();
+    h.run();
+    let list = three();
+    list_g(&mut h, list.clone());
+    h.get_by_label("thumbnail: a blue car at night").click();
+    h.run();
+    h.key_press(egui::Key::Escape);
+    h.run();
+    answer_get(&mut h, &list[1]);
+    h.run();
+    // The lineage is asked for off the UI thread, once.
+    match h.state_mut().take(
+        "Lineage",
+        |r| matches!(r, Request::Lineage { entry, .. } if entry.id == list[1].id),
+    ) {
+        Request::Lineage { reply, .. } => {
+            let l = fluxcn::jobs::services::Lineage {
+                parent: Some(Ok(list[0].clone())),
+                children: vec![list[2].clone()],
+            };
+            assert!(reply.send(Ok(l)).is_ok(), "reply dropped");
+        }
+        _ => unreachable!(),
+    }
+    h.run();
+    assert!(h.query_by_label("refined from").is_some());
+    assert!(h.query_by_label("refinements").is_some());
+    h.state_mut().collect();
+    assert!(
+        !h.state()
+            .asked
+            .iter()
+            .any(|r| matches!(r, Request::Lineage { .. })),
+        "asked once"
+    );
+
+    h.get_by_label("Refine ×2 (tile)").click();
+    h.run();
+    h.get_by_label("Use as input").click();
+    h.run();
+    let m = &list[1].meta;
+    let want = fluxcn::api::refine::refine_params(&m.params, m.seed_used, m.width, m.height, 2.0);
+    assert_eq!((want.custom_width, want.custom_height), (2048, 1536));
+    assert_eq!(want.cn_type, CnType::Tile);
+    assert_eq!(
+        h.state().actions,
+        vec![
+            PanelAction::Refine {
+                picture: list[1].image_path.clone(),
+                params: want,
+            },
+            PanelAction::UseAsInput(list[1].image_path.clone()),
+        ]
+    );
+    // The refinement's link selects it.
+    h.get_by_label(&list[2].id).click();
+    h.run();
+    assert_eq!(h.state().panel.selected(), Some(list[2].id.as_str()));
+}

@@ -442,6 +442,16 @@ impl Catalog {
         )
     }
 
+    /// The pictures whose settings name `parent` as the picture they were made from (see
+    /// [`super::super::parent_of`]), oldest first.
+    pub fn made_from(&self, parent: &str) -> rusqlite::Result<Vec<Stored>> {
+        self.stored_where(
+            "SELECT id, file, meta FROM results WHERE json_extract(meta, '$.parent') = ?1
+             ORDER BY created_ms ASC, id ASC",
+            &[&parent],
+        )
+    }
+
     fn stored_where(
         &self,
         sql: &str,

@@ -31,6 +31,7 @@ fn meta(n: u64, prompt: &str, cn: CnType) -> Sidecar {
         input_hash: None,
         prompt_template: None,
         batch_line: None,
+        parent: None,
     }
 }
 

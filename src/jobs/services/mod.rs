@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use pending::{Pending, PendingSet, Poll, WORKER_STOPPED, WORKER_STOPPED_RESTART, take};
-pub use request::{BatchPreview, Found, Listing, Reply, Request, Restored};
+pub use request::{BatchPreview, Found, Lineage, Listing, Reply, Request, Restored};
 
 use super::clients::Clients;
 use super::export::{ExportError, GridCell};
@@ -246,6 +246,15 @@ impl Services {
     /// One picture of the gallery, with all its settings.
     pub fn gallery_get(&self, id: String) -> Pending<Result<Entry, ServiceError>> {
         self.ask(|reply| Request::GalleryGet { id, reply })
+    }
+
+    /// The picture `entry` was made from and those made from it (issue 26's "refined from" and
+    /// "refinements").
+    pub fn gallery_lineage(&self, entry: Entry) -> Pending<Result<Lineage, ServiceError>> {
+        self.ask(|reply| Request::Lineage {
+            entry: Box::new(entry),
+            reply,
+        })
     }
 
     /// The newest gallery picture a job with `params` and `input` would make again: the same

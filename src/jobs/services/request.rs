@@ -15,6 +15,15 @@ use crate::jobs::grid::GridPlan;
 use crate::jobs::types::RuntimeConfig;
 use crate::types::{InputPreview, InputSource, KeyState};
 
+/// A picture's lineage in the gallery.
+#[derive(Debug, Clone, Default)]
+pub struct Lineage {
+    /// The picture it was made from: its entry when it is in this gallery, else its path.
+    pub parent: Option<Result<Entry, String>>,
+    /// The pictures made from it (refined, or using it as their input), oldest first.
+    pub children: Vec<Entry>,
+}
+
 /// A gallery search's answer: the matching pictures in the search's order, and how many the
 /// gallery holds in all.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -97,6 +106,11 @@ pub enum Request {
     GalleryGet {
         id: String,
         reply: Reply<Result<Entry, ServiceError>>,
+    },
+    /// The picture `entry` was made from and the pictures made from it.
+    Lineage {
+        entry: Box<Entry>,
+        reply: Reply<Result<Lineage, ServiceError>>,
     },
     /// The newest gallery picture a job with `params` and `input` would make again (same settings,
     /// seed and control image), if any; `max_input_side` prepares a local input as the runtime

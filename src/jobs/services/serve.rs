@@ -114,6 +114,9 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
         Request::GalleryList { query, reply } => blocking(s, reply, move |s| listing(s, &query)),
         Request::Recent { limit, reply } => recent(s, limit, reply),
         Request::GalleryGet { id, reply } => blocking(s, reply, move |s| entry(&s.store, &id)),
+        Request::Lineage { entry, reply } => {
+            blocking(s, reply, move |s| Ok(lineage(&s.store, &entry)))
+        }
         Request::FindSame {
             params,
             input,
@@ -277,6 +280,18 @@ fn listing(s: &Server, query: &Query) -> Result<Listing, ServiceError> {
         total: s.store.count(),
         rows,
     }))
+}
+
+fn lineage(store: &Store, entry: &Entry) -> super::request::Lineage {
+    let parent = entry.meta.parent.as_ref().map(|p| {
+        store
+            .entry_at(std::path::Path::new(p))
+            .ok_or_else(|| p.clone())
+    });
+    super::request::Lineage {
+        parent,
+        children: store.made_from(&entry.image_path),
+    }
 }
 
 fn entry(store: &Store, id: &str) -> Result<Entry, ServiceError> {

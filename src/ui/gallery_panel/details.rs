@@ -67,6 +67,7 @@ impl GalleryPanel {
                 .on_hover_text(entry.image_path.display().to_string());
         });
         self.rating_row(ui, &entry, services);
+        self.lineage_rows(ui, &entry, services);
         self.buttons(ui, &entry, services)
     }
 
@@ -154,9 +155,42 @@ impl GalleryPanel {
                     input_was: m.input.clone(),
                 });
             }
+            if ui
+                .button("Use as input")
+                .on_hover_text("Make this picture the input image (the settings stay as they are)")
+                .clicked()
+            {
+                action = Some(PanelAction::UseAsInput(entry.image_path.clone()));
+            }
+            let params = refine_of(entry);
+            if ui
+                .button("Refine ×2 (tile)")
+                .on_hover_text(format!(
+                    "One job: this picture as the input, tile, {} × {}, its prompt and seed (the cost is shown before it is sent)",
+                    params.custom_width, params.custom_height
+                ))
+                .clicked()
+            {
+                action = Some(PanelAction::Refine {
+                    picture: entry.image_path.clone(),
+                    params,
+                });
+            }
         });
         action
     }
+}
+
+/// The settings of "Refine ×2 (tile)" of a saved picture.
+pub(crate) fn refine_of(entry: &Entry) -> GenParams {
+    let m = &entry.meta;
+    crate::api::refine::refine_params(
+        &m.params,
+        m.seed_used,
+        m.width,
+        m.height,
+        crate::api::refine::DEFAULT_SCALE,
+    )
 }
 
 /// The knobs as the field table shows them (the Result tab shows the same rows), with the seed

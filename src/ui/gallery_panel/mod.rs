@@ -20,6 +20,7 @@
 mod details;
 mod grid;
 mod keys;
+mod lineage;
 mod picks;
 mod trash;
 mod viewer;
@@ -61,6 +62,11 @@ pub const DETAILS_BESIDE_FROM: f32 = 700.0;
 pub enum PanelAction {
     /// Load these settings into the controls (the seed is the one the result was made with).
     UseSettings(GenParams),
+    /// Make this picture the input image.
+    UseAsInput(PathBuf),
+    /// One job refining this picture: it as the input, tile, twice its size (capped at 4096),
+    /// its prompt and seed (`params`, ready to send); asked to confirm with its cost first.
+    Refine { picture: PathBuf, params: GenParams },
     /// Load a saved result's settings (with its seed) and, when it was kept, its input image.
     UseResult {
         params: GenParams,
@@ -120,6 +126,8 @@ pub struct GalleryPanel {
     selected: Option<String>,
     /// The selected image's whole settings, once they have arrived.
     details: Option<Entry>,
+    /// The selected image's lineage (made from, made from it).
+    lineage: Option<lineage::LineageSlot>,
     details_asked: Option<(String, Pending<Result<Entry, ServiceError>>)>,
     /// The images selected with Ctrl+click (or Shift+click), in the order picked: empty, or at
     /// least two (one is a plain selection). `selected` is one of them.
@@ -315,6 +323,7 @@ impl GalleryPanel {
             }
         }
         self.poll_picked();
+        self.poll_lineage();
         self.poll_viewer(ctx);
         self.poll_thumbs(ctx);
         self.poll_reading();
