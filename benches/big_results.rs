@@ -66,6 +66,7 @@ fn spec(prompt: &str) -> JobSpec {
         group: None,
         prompt_template: None,
         batch: None,
+        framing: Default::default(),
     }
 }
 

@@ -78,6 +78,7 @@ fn sidecar(n: u64) -> Sidecar {
         prompt_template: None,
         batch_line: None,
         parent: None,
+        framing: None,
     }
 }
 

@@ -110,6 +110,7 @@ fn run(n: usize) {
         group: None,
         prompt_template: None,
         batch: None,
+        framing: Default::default(),
     };
     for id in 1..=4u64 {
         ev_tx

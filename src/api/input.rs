@@ -10,6 +10,7 @@
 //! is refused by its type before it is opened), and only images the service can use are prepared:
 //! at least [`MIN_SIDE`] pixels a side after any downscale, at most [`MAX_RATIO`] to 1.
 
+mod framed;
 pub(crate) mod pixels;
 mod usable;
 
@@ -39,6 +40,9 @@ pub struct PrepareOptions {
     pub max_pixels: u64,
     /// The original file is sent as-is only below this size (bytes, before base64).
     pub max_send_bytes: usize,
+    /// What the job does to the picture before it is sent (turn, flip, crop, pad); the default
+    /// does nothing.
+    pub framing: crate::api::framing::Framing,
 }
 
 impl Default for PrepareOptions {
@@ -48,6 +52,7 @@ impl Default for PrepareOptions {
             max_file_bytes: 200 * 1024 * 1024,
             max_pixels: 100_000_000,
             max_send_bytes: 3 * 1024 * 1024,
+            framing: Default::default(),
         }
     }
 }
@@ -113,6 +118,12 @@ pub enum InputError {
 pub fn prepare(source: &InputSource, opts: &PrepareOptions) -> Result<PreparedInput, InputError> {
     match source {
         InputSource::File(p) => prepare_file(p, opts),
+        InputSource::Url(u) if !opts.framing.is_identity() => Err(InputError::Unusable {
+            name: u.clone(),
+            detail: "a web address is sent as it is and cannot be framed (turned, flipped, \
+                     cropped or padded): download the picture and frame the file"
+                .into(),
+        }),
         InputSource::Url(u) => prepare_url(u),
         InputSource::Bytes { name, data } => prepare_bytes(name, data, opts),
     }
@@ -139,6 +150,9 @@ pub fn prepare_bytes(
 ) -> Result<PreparedInput, InputError> {
     check_max_side(opts.max_side)?;
     let decoded = decode(name, bytes, opts)?;
+    if !opts.framing.is_identity() {
+        return framed::prepare_framed(name, bytes.len(), decoded, opts);
+    }
     let (ow, oh) = decoded.oriented_size();
     let fitted = pixels::fit_within(ow, oh, opts.max_side);
     usable::check_downscaled(name, (ow, oh), fitted, opts.max_side)?;
@@ -470,9 +484,11 @@ fn decode(name: &str, bytes: &[u8], opts: &PrepareOptions) -> Result<Decoded, In
     // A JPEG much larger than needed is decoded at 1/2, 1/4 or 1/8 of its size (the IDCT does the
     // reduction): far less pixel work. Any failure falls back to the full decode below, which
     // names what is wrong with the file.
+    // (Not when the job frames it: its crop is in the whole picture's pixels.)
     if format == image::ImageFormat::Jpeg
         && matches!(color, ColorType::Rgb8 | ColorType::L8)
         && w.max(h) > opts.max_side
+        && opts.framing.is_identity()
     {
         let (tw, th) = pixels::fit_within(w, h, opts.max_side);
         if let Some(image) = pixels::decode_jpeg_reduced(bytes, tw, th) {

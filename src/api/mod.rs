@@ -5,6 +5,7 @@ pub mod client;
 pub mod diff;
 pub mod error;
 pub mod fields;
+pub mod framing;
 pub mod input;
 pub mod key;
 pub mod media;

@@ -2,6 +2,7 @@
 //! range or allowed values and its default, read from the field table ([`crate::api::fields`]) the
 //! validation uses; a flag's value errors name the field as the table does.
 
+use crate::api::framing::{self, Aspect, AspectFit, Crop, Fill, Fit, Framing, Turn};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -270,6 +271,9 @@ pub struct GenArgs {
     /// --like, what FILE says is the default of each.
     #[command(flatten)]
     pub knobs: Knobs,
+    /// How a local input is framed before it is sent (turn, flip, crop, aspect).
+    #[command(flatten)]
+    pub framing: FramingArgs,
     /// How several samples are requested.
     #[arg(long, value_enum, default_value_t = SamplesMode::Split)]
     pub samples_mode: SamplesMode,
@@ -299,6 +303,85 @@ pub struct GenArgs {
     /// unsent.
     #[arg(long, value_name = "USD", env = crate::jobs::budget::BUDGET_ENV, value_parser = parse_budget)]
     pub budget: Option<f64>,
+}
+
+/// Framing a local input before it is sent, in this order: --turn, --flip, --crop, --aspect.
+/// The kept input (and what the sidecar names) is the framed picture as sent.
+#[derive(Debug, Clone, Args)]
+pub struct FramingArgs {
+    /// Turn the input clockwise: 90, 180 or 270 degrees.
+    #[arg(long, value_name = "DEGREES", value_parser = parse_turn)]
+    pub turn: Option<Turn>,
+    /// Mirror the input: h (left to right) or v (top to bottom); give it twice for both.
+    #[arg(long, value_enum)]
+    pub flip: Vec<FlipArg>,
+    /// Crop the input to X,Y,W,H pixels of the picture as it stands (upright, after --turn).
+    #[arg(long, value_name = "X,Y,W,H", value_parser = parse_crop)]
+    pub crop: Option<Crop>,
+    /// Bring the input to this aspect (W:H, e.g. 16:9); --fit says how.
+    #[arg(long, value_name = "W:H", value_parser = parse_aspect)]
+    pub aspect: Option<Aspect>,
+    /// How --aspect is reached: crop (its centred part) or pad (the room around filled).
+    #[arg(long, value_enum, default_value_t = FitArg::Crop, requires = "aspect")]
+    pub fit: FitArg,
+    /// What --fit pad fills with: edge (the picture's border stretched) or a colour (#rrggbb,
+    /// black, white, grey).
+    #[arg(long, value_name = "edge|COLOUR", default_value = "edge", value_parser = parse_fill, requires = "aspect")]
+    pub pad_fill: Fill,
+}
+
+impl FramingArgs {
+    /// The framing these flags ask for.
+    pub fn framing(&self) -> Framing {
+        Framing {
+            turn: self.turn.unwrap_or_default(),
+            flip_h: self.flip.contains(&FlipArg::H),
+            flip_v: self.flip.contains(&FlipArg::V),
+            crop: self.crop,
+            aspect: self.aspect.map(|aspect| AspectFit {
+                aspect,
+                fit: match self.fit {
+                    FitArg::Crop => Fit::Crop,
+                    FitArg::Pad => Fit::Pad(self.pad_fill),
+                },
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlipArg {
+    H,
+    V,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FitArg {
+    #[default]
+    Crop,
+    Pad,
+}
+
+fn parse_turn(s: &str) -> Result<Turn, String> {
+    match s.trim().trim_end_matches('°') {
+        "0" => Ok(Turn::None),
+        "90" => Ok(Turn::Quarter),
+        "180" => Ok(Turn::Half),
+        "270" => Ok(Turn::ThreeQuarters),
+        _ => Err(format!("turn by 90, 180 or 270 degrees, not {s:?}")),
+    }
+}
+
+fn parse_crop(s: &str) -> Result<Crop, String> {
+    framing::parse_crop(s).map_err(|e| e.to_string())
+}
+
+fn parse_aspect(s: &str) -> Result<Aspect, String> {
+    framing::parse_aspect(s).map_err(|e| e.to_string())
+}
+
+fn parse_fill(s: &str) -> Result<Fill, String> {
+    framing::parse_fill(s).map_err(|e| e.to_string())
 }
 
 /// `fluxcn batch`.

@@ -120,6 +120,7 @@ fn sample_specs(params: &GenParams, input: &InputSource, g: &GenArgs) -> Vec<Job
             group: None,
             prompt_template: None,
             batch: None,
+            framing: g.framing.framing(),
         }];
     }
     let base_seed = concrete_seed(params.seed);
@@ -135,6 +136,7 @@ fn sample_specs(params: &GenParams, input: &InputSource, g: &GenArgs) -> Vec<Job
             group: None,
             prompt_template: None,
             batch: None,
+            framing: g.framing.framing(),
         })
         .collect()
 }
@@ -409,6 +411,7 @@ fn compare(
         None => grid::compare_types(&params, &input, g.api.into(), group, types),
     }
     .map_err(|e| CliError::Other(e.to_string()))?;
+    let framing = g.framing.framing();
     let specs: Vec<(String, JobSpec)> = plan
         .cells
         .iter()
@@ -418,7 +421,10 @@ fn compare(
                     .as_ref()
                     .map(|t| t.label.clone())
                     .unwrap_or_default(),
-                c.clone(),
+                JobSpec {
+                    framing,
+                    ..c.clone()
+                },
             )
         })
         .collect();

@@ -74,6 +74,8 @@ pub struct NewResult<'a> {
     pub prompt_template: Option<&'a str>,
     /// The content key of the batch line this result answers, if any.
     pub batch_line: Option<&'a str>,
+    /// What was done to the input before it was sent (`None`: nothing).
+    pub framing: Option<crate::api::framing::Framing>,
 }
 
 /// The JSON file next to every image: everything needed to show, reproduce and account for it.
@@ -126,6 +128,10 @@ pub struct Sidecar {
     /// when the input was one of our pictures. The gallery links the two ways.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// What was done to the input before it was sent (turn, flip, crop, pad); the kept input is
+    /// the framed picture as sent. Absent when nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<crate::api::framing::Framing>,
 }
 
 /// The picture a result made from `input` descends from: `input` itself, as an absolute path,

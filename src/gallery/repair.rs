@@ -254,6 +254,7 @@ pub(super) fn sidecar_from_image(path: &Path) -> Result<(Sidecar, bool), Gallery
         prompt_template: None,
         batch_line: None,
         parent: None,
+        framing: None,
     };
     Ok((sidecar, ours))
 }

@@ -293,6 +293,7 @@ impl Store {
             prompt_template: new.prompt_template.map(str::to_owned),
             batch_line: new.batch_line.map(str::to_owned),
             parent: parent_of(new.input),
+            framing: new.framing.filter(|f| !f.is_identity()),
         };
         let mut meta = meta;
         if let Some(bytes) = new.input_image {

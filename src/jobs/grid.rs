@@ -374,6 +374,7 @@ pub fn plan(
                 }),
                 prompt_template: None,
                 batch: None,
+                framing: Default::default(),
             });
         }
     }

@@ -56,6 +56,12 @@ pub struct JournalJob {
     /// The batch line the job runs (a resumed job still marks its line saved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<super::types::BatchLineRef>,
+    /// What was done to the input before it was sent (a settle prepares the kept input again).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::api::framing::Framing::is_identity"
+    )]
+    pub framing: crate::api::framing::Framing,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -474,6 +480,7 @@ mod tests {
             api_base: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         }
     }
 

@@ -527,6 +527,7 @@ mod tests {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         for (reported, want, estimated) in [
             (Some(-1000.0), 0.096, true),

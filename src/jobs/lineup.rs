@@ -169,6 +169,7 @@ impl Shared {
                         group: j.group,
                         prompt_template: j.prompt_template,
                         batch: j.batch,
+                        framing: j.framing,
                     },
                 ))
             })
@@ -243,6 +244,7 @@ mod tests {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         for id in [1, 2, 3, 4] {
             l.join(id, None, spec());

@@ -399,6 +399,7 @@ async fn import_outputs(
                     input_image: None,
                     prompt_template: None,
                     batch_line: None,
+                    framing: None,
                 })
             })
             .await

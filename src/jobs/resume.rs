@@ -46,6 +46,7 @@ pub(super) async fn resume_job(
         group: job.group.clone(),
         prompt_template: job.prompt_template.clone(),
         batch: job.batch.clone(),
+        framing: job.framing,
     };
     sh.emit(Event::Recovered {
         id,

@@ -444,6 +444,7 @@ pub(super) fn journal_job(id: JobId, spec: &JobSpec, api_base: Option<&str>) -> 
         api_base: api_base.map(str::to_owned),
         prompt_template: spec.prompt_template.clone(),
         batch: spec.batch.clone(),
+        framing: spec.framing,
     }
 }
 
@@ -568,6 +569,7 @@ async fn job_body(
     let source = spec.input.clone();
     let opts = PrepareOptions {
         max_side: cfg.max_input_side,
+        framing: spec.framing,
         ..PrepareOptions::default()
     };
     let prepared = match tokio::task::spawn_blocking(move || input::prepare(&source, &opts)).await {

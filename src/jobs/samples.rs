@@ -136,6 +136,7 @@ mod tests {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         let seeds: Vec<i64> = (0..4)
             .map(|k| sample_request(&spec, k).params.seed)

@@ -67,6 +67,7 @@ pub(super) async fn save(
                 input_image: input_bytes.as_deref(),
                 prompt_template: spec.prompt_template.as_deref(),
                 batch_line: spec.batch.as_ref().map(|b| b.key.as_str()),
+                framing: Some(spec.framing),
             };
             let (path, sidecar) = match store.save(&new) {
                 Ok(entry) => (entry.image_path, entry.sidecar_path),

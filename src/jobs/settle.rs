@@ -360,6 +360,7 @@ async fn kept_input(spec: &JobSpec, cfg: &RuntimeConfig) -> Option<String> {
     let source = spec.input.clone();
     let opts = crate::api::input::PrepareOptions {
         max_side: cfg.max_input_side,
+        framing: spec.framing,
         ..Default::default()
     };
     tokio::task::spawn_blocking(move || crate::api::input::prepare(&source, &opts).ok())

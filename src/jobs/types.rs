@@ -21,6 +21,9 @@ pub struct JobSpec {
     pub prompt_template: Option<String>,
     /// The batch line this job runs (its state is kept in the gallery's catalog).
     pub batch: Option<BatchLineRef>,
+    /// What is done to a local input before it is sent (turn, flip, crop, pad); the kept input
+    /// is the framed picture as sent.
+    pub framing: crate::api::framing::Framing,
 }
 
 /// A line of a batch file, as the runtime keeps its state: the batch (the file's absolute path),

@@ -220,6 +220,7 @@ mod tests {
             api_base: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         }
     }
 

@@ -99,11 +99,16 @@ async fn admit(
         .await
         .map_err(|_| Box::new(too_large()))?;
     let mut req = parse_request(&bytes).map_err(|m| Box::new(error(StatusCode::BAD_REQUEST, m)))?;
-    shared.lock().stats.received.push(super::Received {
-        params: req.params.clone(),
-        input: req.input.clone(),
-        image_sha256: super::validate::inline_image_sha256(&bytes),
-    });
+    {
+        let image = super::validate::inline_image(&bytes);
+        let mut st = shared.lock();
+        st.stats.received.push(super::Received {
+            params: req.params.clone(),
+            input: req.input.clone(),
+            image_sha256: super::validate::inline_image_sha256(&bytes),
+        });
+        st.stats.last_image = image;
+    }
     // An uploaded asset of ours is an image of a known size.
     let by_url = matches!(req.input, InputImage::Url(_));
     if let InputImage::Url(u) = &req.input

@@ -74,6 +74,9 @@ pub struct SimStats {
     /// Every admitted generation request (v1 and v2), in arrival order: what it asked for and
     /// the image it carried (issue 26's framing and refine are checked against these).
     pub received: Vec<Received>,
+    /// The inline image of the last admitted request, as decoded from its base64 (the bytes a
+    /// test compares with what it framed).
+    pub last_image: Option<Vec<u8>>,
 }
 
 /// One admitted generation request, as the stand-in received it.

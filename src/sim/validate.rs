@@ -198,22 +198,27 @@ fn input_image(obj: &Map<String, Value>) -> Result<InputImage, String> {
 /// that holds no decodable base64 image).
 pub fn inline_image_sha256(body: &[u8]) -> Option<String> {
     use sha2::Digest as _;
-    let v: Value = serde_json::from_slice(body).ok()?;
-    let s = v.get("image")?.as_str()?;
-    if s.starts_with("http://") || s.starts_with("https://") {
-        return None;
-    }
-    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&compact)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&compact))
-        .ok()?;
+    let bytes = inline_image(body)?;
     Some(
         sha2::Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
     )
+}
+
+/// The image a request body carries inline, decoded from its base64 (`None` for a URL).
+pub fn inline_image(body: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let s = v.get("image")?.as_str()?;
+    if s.starts_with("http://") || s.starts_with("https://") {
+        return None;
+    }
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&compact))
+        .ok()
 }
 
 /// Parses and checks a generation request body. The error is the message of a `400`.

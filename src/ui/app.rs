@@ -287,6 +287,7 @@ impl FluxApp {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         self.knobs.browse.reset();
         self.check_then_submit(spec);

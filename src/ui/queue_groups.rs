@@ -138,6 +138,7 @@ mod tests {
             }),
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         JobEntry::new(id, spec, UiTime(0.0))
     }

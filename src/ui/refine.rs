@@ -35,6 +35,7 @@ impl FluxApp {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         });
     }
 

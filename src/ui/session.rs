@@ -450,6 +450,7 @@ mod tests {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         }
     }
 

@@ -11,5 +11,6 @@ mod common;
 mod cli_batch;
 mod cli_diff;
 mod commands;
+mod framing;
 mod hardening_input_cli;
 mod refine;

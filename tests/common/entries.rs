@@ -46,6 +46,7 @@ pub fn entry(i: usize, prompt: &str, cn: CnType) -> Entry {
             prompt_template: None,
             batch_line: None,
             parent: None,
+            framing: None,
         },
     }
 }

@@ -88,6 +88,7 @@ pub fn save(store: &Store, img: &ReceivedImage, p: &GenParams, seed: i64) -> Ent
             input_image: None,
             prompt_template: None,
             batch_line: None,
+            framing: None,
         })
         .unwrap()
 }

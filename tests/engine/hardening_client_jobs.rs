@@ -159,6 +159,7 @@ fn spec() -> JobSpec {
         group: None,
         prompt_template: None,
         batch: None,
+        framing: Default::default(),
     }
 }
 

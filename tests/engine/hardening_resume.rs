@@ -208,6 +208,7 @@ fn spec() -> JobSpec {
         group: None,
         prompt_template: None,
         batch: None,
+        framing: Default::default(),
     }
 }
 

@@ -95,6 +95,7 @@ fn spec(api: ApiVersion) -> JobSpec {
         group: None,
         prompt_template: None,
         batch: None,
+        framing: Default::default(),
     }
 }
 

@@ -86,6 +86,7 @@ fn soak_with_twenty_percent_faults() {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         assert!(h.send(Command::Submit {
             id: i as u64 + 1,

@@ -32,6 +32,7 @@ fn save_with_input(store: &Store, input: &[u8], seed: i64) -> Entry {
             input_image: Some(input),
             prompt_template: None,
             batch_line: None,
+            framing: None,
         })
         .unwrap()
 }

@@ -510,6 +510,7 @@ fn save_with_input(
             input_image: Some(input),
             prompt_template: None,
             batch_line: None,
+            framing: None,
         })
         .unwrap()
 }

@@ -320,6 +320,7 @@ fn any_slider_value_survives_a_reopen_bit_for_bit() {
                 input_image: None,
                 prompt_template: None,
                 batch_line: None,
+                framing: None,
             })
             .unwrap();
         assert_eq!(read_settings(&e.image_path).unwrap(), p);

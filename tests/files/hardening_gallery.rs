@@ -53,6 +53,7 @@ fn save(store: &Store, img: &ReceivedImage, seed: i64, job: u64) -> Entry {
             input_image: None,
             prompt_template: None,
             batch_line: None,
+            framing: None,
         })
         .unwrap()
 }

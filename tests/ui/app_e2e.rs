@@ -269,6 +269,7 @@ fn a_v2_job_left_by_a_crash_shows_as_recovered_and_finishes() {
             group: None,
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         };
         h.send(Command::Submit { id: 4242, spec });
         let end = Instant::now() + Duration::from_secs(10);

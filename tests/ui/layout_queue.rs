@@ -266,6 +266,7 @@ fn grid_cells_are_told_apart_on_cards_of_one_height() {
                 }),
                 prompt_template: None,
                 batch: None,
+                framing: Default::default(),
             },
             request_id: None,
         });

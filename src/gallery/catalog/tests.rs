@@ -32,6 +32,7 @@ fn meta(n: u64, prompt: &str, cn: CnType) -> Sidecar {
         prompt_template: None,
         batch_line: None,
         parent: None,
+        framing: None,
     }
 }
 

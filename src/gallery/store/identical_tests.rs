@@ -39,6 +39,7 @@ fn save(store: &Store, params: &GenParams, seed: i64, input: &str, kept: Option<
             input_image: kept,
             prompt_template: None,
             batch_line: None,
+            framing: None,
         })
         .unwrap()
 }

@@ -79,6 +79,7 @@ mod tests {
                     input_image: None,
                     prompt_template: None,
                     batch_line: None,
+                    framing: None,
                 })
                 .unwrap()
         };

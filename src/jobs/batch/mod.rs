@@ -46,6 +46,7 @@ pub fn spec_of(batch: &str, line: &BatchLine, api: ApiVersion, resend_unknown: b
             line_no: line.line_no,
             resend_unknown,
         }),
+        framing: Default::default(),
     }
 }
 

@@ -386,6 +386,7 @@ mod tests {
                 input_image: sent,
                 prompt_template: None,
                 batch_line: None,
+                framing: None,
             })
             .unwrap()
     }

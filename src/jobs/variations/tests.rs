@@ -139,6 +139,7 @@ fn spec(seed: i64) -> JobSpec {
         group: None,
         prompt_template: None,
         batch: None,
+        framing: Default::default(),
     }
 }
 

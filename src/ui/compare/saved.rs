@@ -138,6 +138,7 @@ pub(super) fn saved_run(paths: &[PathBuf]) -> GridRun {
             }),
             prompt_template: None,
             batch: None,
+            framing: Default::default(),
         })
         .collect();
     let plan = GridPlan {
