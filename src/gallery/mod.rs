@@ -32,7 +32,7 @@ use crate::api::{Accounting, GenParams, ImageFormat, ReceivedImage};
 use crate::types::{ApiVersion, GroupTag, JobId};
 
 pub use a1111::{format_a1111, parse_a1111};
-pub use atomic::{TMP_GRACE, sync_dir, write_fallback};
+pub use atomic::{TMP_GRACE, sync_dir, write_atomic, write_fallback};
 pub use error::GalleryError;
 pub use foreign::{ImportError, Imported, Tool, read_any};
 pub use meta::read_settings;

@@ -18,6 +18,9 @@ use super::types::{Event, FailureKind, JobFailure, JobId, JobSpec};
 pub(super) struct Lineup {
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Held while a change is read, written down and reported: two jobs leaving the line at once
+    /// report in the order they read it, so the last word is the line as it is.
+    reporting: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -119,16 +122,28 @@ impl Shared {
     /// Tells the UI (or CLI) how the line stands now, and keeps the window's waiting list on
     /// disk in step (not while shutting down: the jobs stopped then are the ones to restore).
     pub(super) fn lineup_changed(&self) {
+        let _order = self
+            .lineup
+            .reporting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let (paused, waiting) = self.lineup.snapshot();
         if let Some(store) = &self.waiting
             && !self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
         {
+            // A pasted picture's bytes are written beside the list (once per content).
             let jobs: Vec<_> = self
                 .lineup
                 .waiting_specs()
-                .iter()
-                .filter(|(_, s)| !matches!(s.input, crate::types::InputSource::Bytes { .. }))
-                .map(|(id, s)| super::runtime::journal_job(*id, s, None))
+                .into_iter()
+                .map(|(id, mut s)| {
+                    if let crate::types::InputSource::Bytes { name, data } = &s.input
+                        && let Some(kept) = store.keep_bytes(name, data)
+                    {
+                        s.input = crate::types::InputSource::File(kept);
+                    }
+                    super::runtime::journal_job(id, &s, None)
+                })
                 .collect();
             if let Err(e) = store.save(&jobs) {
                 tracing::warn!(error = %e, "the waiting list could not be written");

@@ -247,6 +247,11 @@ async fn dispatcher(
             }
             Command::CancelWaiting => {
                 let (_, waiting) = sh.lineup.snapshot();
+                for id in &waiting {
+                    sh.lineup.leave(*id);
+                }
+                // Out of line (and off the kept list) before the next command is read.
+                sh.lineup_changed();
                 let cancels = sh.cancels.lock().unwrap_or_else(|p| p.into_inner());
                 for id in waiting {
                     if let Some(t) = cancels.get(&id) {
@@ -261,6 +266,11 @@ async fn dispatcher(
                 from_ms,
             } => super::settle::settle_command(&sh, &cfg, id, spec, request_id, from_ms),
             Command::Cancel(id) => {
+                if sh.lineup.position(id).is_some() {
+                    // A waiting job is out of line (and off the kept list) at once.
+                    sh.lineup.leave(id);
+                    sh.lineup_changed();
+                }
                 if let Some(t) = sh
                     .cancels
                     .lock()

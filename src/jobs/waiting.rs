@@ -21,6 +21,8 @@ use super::journal::JournalJob;
 
 /// The waiting list's file name in the data folder.
 pub const WAITING_FILE: &str = "waiting.json";
+/// Beside it, the pasted pictures its jobs use.
+const INPUTS_DIR: &str = "waiting-inputs";
 
 /// What the file holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -112,6 +114,7 @@ impl WaitingStore {
         // In line order (a file's own order, the main file's first); an id once.
         let mut seen = std::collections::HashSet::new();
         left.retain(|j| seen.insert(j.id));
+        forget_old_inputs(&dir, &left);
         *store.left.lock().unwrap_or_else(|p| p.into_inner()) = left;
         Ok(store)
     }
@@ -131,6 +134,38 @@ impl WaitingStore {
         std::mem::take(&mut *self.left.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Writes a pasted picture's bytes beside the list (`waiting-inputs/<sha256>.<ext>`, once per
+    /// content) so that its job can come back; `None` when it cannot be written (its job then
+    /// cannot be restored, and the list says so when read).
+    pub fn keep_bytes(&self, name: &str, data: &[u8]) -> Option<PathBuf> {
+        use sha2::Digest as _;
+        let dir = self.path.parent()?.join(INPUTS_DIR);
+        let hash: String = sha2::Sha256::digest(data)
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let ext = std::path::Path::new(name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| e.len() <= 5 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or("img");
+        let path = dir.join(format!("{hash}.{ext}"));
+        if path.is_file() {
+            return Some(path);
+        }
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| crate::gallery::write_atomic(&path, data).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => Some(path),
+            Err(e) => {
+                tracing::warn!(error = %e, "a pasted input could not be kept with the waiting list");
+                None
+            }
+        }
+    }
+
     /// Replaces the list on disk with `jobs`, in their order (synced: a crash right after keeps
     /// it).
     pub fn save(&self, jobs: &[JournalJob]) -> std::io::Result<()> {
@@ -144,6 +179,35 @@ impl WaitingStore {
         f.rewind()?;
         f.write_all(&body)?;
         f.sync_data()
+    }
+}
+
+/// Removes the kept pasted pictures no restored job uses and older than a week (a live window's
+/// list may use a newer one).
+fn forget_old_inputs(dir: &Path, left: &[JournalJob]) {
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    let used: Vec<PathBuf> = left
+        .iter()
+        .filter_map(|j| match &j.input {
+            Some(crate::types::InputSource::File(p)) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    for e in std::fs::read_dir(dir.join(INPUTS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let p = e.path();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > week);
+        if old && !used.contains(&p) {
+            let _ = std::fs::remove_file(&p);
+        }
     }
 }
 

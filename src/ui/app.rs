@@ -35,6 +35,8 @@ pub(crate) struct InputView {
     /// The name to show instead of the source (a kept copy restored from the gallery shows the
     /// original file's name, not `.inputs/<hash>`).
     pub shown_as: Option<String>,
+    /// How it is framed before it is sent (a new input starts unframed).
+    pub framing: super::framing_panel::FramingUi,
 }
 
 /// The credit balance as last heard.
@@ -235,6 +237,7 @@ impl FluxApp {
             error: None,
             pending: Some(self.backend.jobs.services().load_input(source)),
             shown_as: shown_as.filter(|s| !s.trim().is_empty()),
+            framing: Default::default(),
         });
     }
 
@@ -250,6 +253,9 @@ impl FluxApp {
         };
         if let (Some(err), false) = (&input.error, matches!(input.source, InputSource::Url(_))) {
             return Some(format!("The input image cannot be used: {err}"));
+        }
+        if let Some(why) = self.framing_problem() {
+            return Some(why);
         }
         if matches!(
             self.settings_ui.key_state,
@@ -287,7 +293,7 @@ impl FluxApp {
             group: None,
             prompt_template: None,
             batch: None,
-            framing: Default::default(),
+            framing: self.framing_now(),
         };
         self.knobs.browse.reset();
         self.check_then_submit(spec);
@@ -597,7 +603,8 @@ impl FluxApp {
                     .inputs
                     .input
                     .as_ref()
-                    .filter(|v| v.error.is_none())
+                    // A URL has no preview (its "error" says so) and is sent as it is.
+                    .filter(|v| v.error.is_none() || matches!(v.source, InputSource::Url(_)))
                     .map(|v| v.source.clone());
                 let api = self.state.settings.api_version;
                 self.tabs
@@ -629,6 +636,18 @@ impl FluxApp {
             self.refuse_submits(&mut out, &refusal);
         }
         self.suggest_upload_once(&out);
+        // Cells of the input on screen are framed as it is.
+        let (input, framing) = (
+            self.inputs.input.as_ref().map(|v| v.source.clone()),
+            self.framing_now(),
+        );
+        for c in &mut out {
+            if let Command::Submit { spec, .. } = c
+                && Some(&spec.input) == input.as_ref()
+            {
+                spec.framing = framing;
+            }
+        }
         for c in out {
             if let Command::Submit { id, spec } = &c {
                 // Comparison cells are jobs like any other: the queue lists them.

@@ -275,7 +275,7 @@ impl FluxApp {
             .jobs
             .iter()
             .filter(|j| matches!(j.status, super::session::JobStatus::Done { .. }))
-            .map(|j| j.elapsed(self.session.now).as_secs().max(1))
+            .map(|j| j.run_time(self.session.now).as_secs().max(1))
             .collect();
         took.sort_unstable();
         took.get(took.len() / 2).copied()

@@ -39,27 +39,15 @@ impl FluxApp {
             }
             widgets::hint_line(ui, &widgets::keys("or drop a file, or paste (Ctrl+V)"));
         });
-        ui.horizontal(|ui| {
-            let label = ui.label("URL");
-            let field = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.inputs.url_entry)
-                        .hint_text("https://…/photo.jpg")
-                        .desired_width(ui.available_width() - 48.0),
-                )
-                .labelled_by(label.id)
-                .on_hover_text("An http(s) image URL; the service fetches it itself");
-            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.button("Use").clicked() || entered {
-                self.use_url();
-            }
-        });
+        self.url_row(ui);
 
         if let Some(err) = &self.inputs.url_error {
             widgets::error_line(ui, err);
         }
 
-        let Some(view) = &self.inputs.input else {
+        let max_side = self.state.settings.sanitized().max_input_side;
+        let params = self.state.params.clone();
+        let Some(view) = self.inputs.input.as_mut() else {
             widgets::hint_line(ui, "No input image yet.");
             return;
         };
@@ -104,28 +92,43 @@ impl FluxApp {
                     }
                     (None, _) => {}
                 }
-                if let Some(tex) = &view.texture {
+                if let (Some(tex), Some(pre)) = (&view.texture, &view.preview) {
+                    // The preview as it will be sent: turned and flipped, the crop over it.
                     let [w, h] = tex.size().map(|v| v.max(1) as f32);
+                    let (w, h) = if view.framing.framing.turn.swaps() {
+                        (h, w)
+                    } else {
+                        (w, h)
+                    };
                     let scale = (width / w).min(PREVIEW_BOX / h);
-                    ui.add(
-                        egui::Image::from_texture((tex.id(), egui::vec2(w * scale, h * scale)))
-                            .corner_radius(4.0),
+                    let (rect, _) = ui.allocate_exact_size(
+                        egui::vec2(w * scale, h * scale),
+                        egui::Sense::hover(),
                     );
+                    view.framing.preview(ui, tex, rect, (pre.width, pre.height));
                 }
             },
         );
-        let info = match &view.preview {
-            Some(pre) if pre.bytes > 0 => format!(
-                "{} × {} px · {}",
-                pre.width,
-                pre.height,
-                widgets::bytes(pre.bytes)
-            ),
-            Some(pre) => format!("{} × {} px", pre.width, pre.height),
-            // Its line is kept too.
-            None => " ".to_owned(),
-        };
-        widgets::hint_line(ui, &info);
+        size_and_framing(ui, view, max_side, &params);
+    }
+
+    /// The URL field and its Use button.
+    fn url_row(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            let label = ui.label("URL");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.inputs.url_entry)
+                        .hint_text("https://…/photo.jpg")
+                        .desired_width(ui.available_width() - 48.0),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("An http(s) image URL; the service fetches it itself");
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Use").clicked() || entered {
+                self.use_url();
+            }
+        });
     }
 
     /// Uses the URL field as the input, or says why it cannot.
@@ -146,5 +149,53 @@ impl FluxApp {
                 ));
             }
         }
+    }
+}
+
+/// The input's size, the line saying what will be sent, and the framing controls.
+fn size_and_framing(
+    ui: &mut Ui,
+    view: &mut super::app::InputView,
+    max_side: u32,
+    params: &crate::api::GenParams,
+) {
+    let info = match &view.preview {
+        Some(pre) if pre.bytes > 0 => format!(
+            "{} × {} px · {}",
+            pre.width,
+            pre.height,
+            widgets::bytes(pre.bytes)
+        ),
+        Some(pre) => format!("{} × {} px", pre.width, pre.height),
+        // Its line is kept too.
+        None => " ".to_owned(),
+    };
+    widgets::hint_line(ui, &info);
+    // The lines are there before the preview comes: nothing below moves when it does.
+    let Some(pre) = &view.preview else {
+        widgets::hint_line(ui, " ");
+        egui::CollapsingHeader::new("Frame: turn, flip, crop, pad")
+            .id_salt("framing")
+            .show(ui, |ui| {
+                widgets::hint_line(
+                    ui,
+                    "Framing needs the picture (a web address is sent as it is).",
+                )
+            });
+        return;
+    };
+    {
+        let size = (pre.width, pre.height);
+        match super::framing_panel::overlay_line(&view.framing.framing, size, max_side, params) {
+            Ok(line) => {
+                widgets::hint_line(ui, &line);
+            }
+            Err(e) => {
+                widgets::error_line(ui, &e);
+            }
+        }
+        egui::CollapsingHeader::new("Frame: turn, flip, crop, pad")
+            .id_salt("framing")
+            .show(ui, |ui| view.framing.controls(ui, size));
     }
 }

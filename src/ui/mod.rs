@@ -10,6 +10,7 @@ mod batch_view;
 pub mod clock;
 pub mod commands;
 mod controls;
+mod framing_panel;
 mod history;
 mod input_panel;
 mod notices;

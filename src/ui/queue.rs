@@ -255,7 +255,12 @@ fn card_height(ui: &Ui) -> f32 {
 /// out in its own fixed rectangle, so the lines and the button keep their places whatever the
 /// texts.
 fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Option<QueueAction> {
-    let place = cx.waiting.iter().position(|w| *w == job.id);
+    // Waiting: in the runtime's line and not started (a stage past Queued means it was sent).
+    let place = cx
+        .waiting
+        .iter()
+        .position(|w| *w == job.id)
+        .filter(|_| job.status == JobStatus::Active(Stage::Queued));
     // A waiting job's card can be dragged onto another waiting job's place.
     let sense = if place.is_some() {
         Sense::drag()

@@ -72,13 +72,22 @@ impl FluxApp {
         if !same_input {
             self.set_input(spec.input.clone());
         }
+        if let Some(v) = self.inputs.input.as_mut() {
+            v.framing = super::framing_panel::FramingUi::of(spec.framing);
+        }
         self.state.params = spec.params.clamped();
         self.state.settings.seed_mode = SeedMode::Locked;
+        // The line above Generate says so ("Editing a waiting job", Stop editing).
         self.knobs.sending.editing = Some(id);
-        self.push_notice(
-            "Editing a waiting job: change what you like, then Generate puts it back in its place              in the queue (Stop editing leaves it as it was)."
-                .to_owned(),
-        );
+    }
+
+    /// How the input on screen is framed now (what Generate sends).
+    pub(crate) fn framing_now(&self) -> crate::api::framing::Framing {
+        self.inputs
+            .input
+            .as_ref()
+            .map(|v| v.framing.framing)
+            .unwrap_or_default()
     }
 
     /// The waiting job being edited, while it still waits.
@@ -102,7 +111,7 @@ impl FluxApp {
             .map(|j| j.spec.clone())
         else {
             self.push_notice(
-                "The job you were editing was sent (or cancelled) meanwhile: this one is queued                  as a new job."
+                "The job you were editing was sent (or cancelled) meanwhile: this one is queued as a new job."
                     .to_owned(),
             );
             return false;

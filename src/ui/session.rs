@@ -57,6 +57,9 @@ pub struct JobEntry {
     /// When the current stage was reported: a stage with a wait (pacing, a retry) counts down
     /// from here.
     pub stage_at: UiTime,
+    /// When it left the line of waiting jobs (its first stage after `Queued`): its run time
+    /// counts from here, not from a paused queue's wait.
+    pub left_line: Option<UiTime>,
 }
 
 impl JobEntry {
@@ -71,6 +74,7 @@ impl JobEntry {
             request_id: None,
             recovered: false,
             stage_at: now,
+            left_line: None,
         }
     }
 
@@ -139,6 +143,14 @@ impl JobEntry {
     /// How long the job has run at `now` (until it finished).
     pub fn elapsed(&self, now: UiTime) -> Duration {
         self.finished.unwrap_or(now).since(self.started)
+    }
+
+    /// How long the job took once it left the line (what a generation takes, without the time
+    /// it waited its turn).
+    pub fn run_time(&self, now: UiTime) -> Duration {
+        self.finished
+            .unwrap_or(now)
+            .since(self.left_line.unwrap_or(self.started))
     }
 }
 
@@ -310,6 +322,9 @@ impl Session {
             }
             let limited =
                 matches!(&stage, Stage::Retrying { reason, .. } if is_rate_limited(reason));
+            if stage != Stage::Queued && j.left_line.is_none() {
+                j.left_line = Some(now);
+            }
             j.status = JobStatus::Active(stage);
             j.stage_at = now;
             if limited {

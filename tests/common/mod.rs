@@ -129,6 +129,19 @@ pub fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
 /// After a simulated crash (a runtime's handle dropped, its tasks winding down on the same
 /// threads): waits until that runtime lets its journal go, as a real crash would at once. Until
 /// then a second opener rightly leaves a live writer's jobs alone.
+/// Waits until no process holds `path`'s lock (a closed window's runtime has let its file go).
+pub fn wait_unlocked(path: &Path) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let f = std::fs::File::open(path).expect("open the locked file");
+        if f.try_lock().is_ok() {
+            return;
+        }
+        assert!(Instant::now() < end, "{} was never let go", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn wait_for_the_crashed_runtime(journal: &Path) {
     let end = Instant::now() + Duration::from_secs(10);
     loop {

@@ -638,3 +638,79 @@ fn the_send_order_follows_the_line_as_paused_reordered_and_replaced() {
         "nothing of the cancelled line went"
     );
 }
+
+/// A pasted picture's job left waiting comes back after a restart: its bytes were kept beside the
+/// waiting list, and the restored job sends exactly them once resumed.
+#[test]
+fn a_pasted_input_s_waiting_job_survives_a_restart_and_sends_the_same_bytes() {
+    let r = rig(SimConfig {
+        delay: Duration::from_millis(20),
+        ..Default::default()
+    });
+    let list = r.dir.path().join(jobs::waiting::WAITING_FILE);
+    let start = |r: &Rig| {
+        let (journal, pending) = Journal::open(r.dir.path().join("journal.jsonl")).unwrap();
+        let mut deps = RuntimeDeps::new(
+            Store::open(r.dir.path().join("gallery")).unwrap(),
+            KeyStore::in_memory(),
+        );
+        deps.journal = Some(Arc::new(journal));
+        deps.recovered = pending;
+        deps.waiting = Some(Arc::new(jobs::waiting::WaitingStore::open(&list).unwrap()));
+        let cfg = RuntimeConfig {
+            api_base: r.sim.base_url(),
+            key: fluxcn::api::ApiKey::new(KEY),
+            concurrency: 1,
+            max_input_side: 2048,
+            ..Default::default()
+        };
+        let h = jobs::start(r.rt.handle(), deps, cfg.clone(), Arc::new(|| {}));
+        h.send(Command::Configure(cfg));
+        h
+    };
+    let h = start(&r);
+    h.send(Command::Pause);
+    h.send(Command::Submit {
+        id: 901,
+        spec: spec(ApiVersion::V1),
+    });
+    collect(
+        &h,
+        Duration::from_secs(5),
+        |e| matches!(e, Event::Lineup { waiting, .. } if waiting == &[901]),
+    );
+    drop(h);
+    common::wait_unlocked(&list);
+    let h = start(&r);
+    let events = collect(&h, Duration::from_secs(5), |e| {
+        matches!(e, Event::Restored { .. })
+    });
+    let restored = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Restored { jobs } => Some(jobs.clone()),
+            _ => None,
+        })
+        .expect("the waiting job came back");
+    assert_eq!(restored.len(), 1);
+    let (id, back) = &restored[0];
+    assert_eq!(*id, 901);
+    let InputSource::File(kept) = &back.input else {
+        panic!("kept as a file: {:?}", back.input);
+    };
+    assert_eq!(std::fs::read(kept).unwrap(), sim::demo_input_png());
+    assert_eq!(r.sim.stats().v1_requests, 0, "restored paused");
+    h.send(Command::Resume);
+    collect(&h, Duration::from_secs(10), |e| {
+        matches!(e, Event::Done { id: 901, .. })
+    });
+    use sha2::Digest as _;
+    let want: String = sha2::Sha256::digest(sim::demo_input_png())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        r.sim.stats().received[0].image_sha256.as_deref(),
+        Some(want.as_str())
+    );
+}

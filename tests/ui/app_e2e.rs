@@ -360,7 +360,12 @@ fn a_paused_queue_sends_nothing_and_then_goes_in_the_order_shown() {
         h.get_by_label_contains("Paused: nothing new is sent");
     }
     assert_eq!(r.sim.stats().v1_requests, 0, "nothing is sent while paused");
-    // The last one goes first.
+    // The last one goes first (once the runtime's line has reached the window).
+    step_until(&mut h, &r.bell, Duration::from_secs(5), "the line", |h| {
+        h.query_all_by_role_and_label(egui::accesskit::Role::Button, "Next")
+            .count()
+            >= 2
+    });
     let next: Vec<_> = h
         .query_all_by_role_and_label(egui::accesskit::Role::Button, "Next")
         .collect();
@@ -404,8 +409,12 @@ fn queue_paused(h: &mut Harness<'static, FluxApp>, bell: &Bell, additions: &[&st
         }
         h.get_by_role_and_label(egui::accesskit::Role::Button, "Generate")
             .click();
+        // Queued, and in the runtime's line as the window knows it (a waiting card has Edit).
         step_until(h, bell, Duration::from_secs(10), "a queued job", |h| {
             h.query_all_by_label("queued").count() == before + 1
+                && h.query_all_by_role_and_label(egui::accesskit::Role::Button, "Edit")
+                    .count()
+                    == before + 1
         });
     }
 }
@@ -521,22 +530,6 @@ fn a_waiting_job_is_edited_dragged_and_cancelled_in_its_place() {
     );
 }
 
-/// Waits until no runtime holds the waiting list's lock (the closed window's tasks have ended).
-fn wait_for_release(path: &std::path::Path) {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let f = std::fs::File::open(path).unwrap();
-        if f.try_lock().is_ok() {
-            return;
-        }
-        assert!(
-            Instant::now() < end,
-            "the closed window still holds its list"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
     let r = rig(50);
@@ -554,7 +547,7 @@ fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
         h.run_steps(3);
         // The window closes (or crashes) here with three jobs waiting.
     }
-    wait_for_release(&r.waiting_file());
+    common::wait_unlocked(&r.waiting_file());
     {
         let mut h = r.app_keeping_waiting(paused_state(&r));
         step_until(
@@ -593,7 +586,7 @@ fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
         pause_from_palette(&mut h, &r.bell);
         queue_paused(&mut h, &r.bell, &[" four"]);
     }
-    wait_for_release(&r.waiting_file());
+    common::wait_unlocked(&r.waiting_file());
     let mut h = r.app_keeping_waiting(paused_state(&r));
     step_until(
         &mut h,
@@ -621,8 +614,14 @@ fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
         3,
         "the discarded job was never sent"
     );
+    // The queue works again (the restore's pause is over).
+    step_until(&mut h, &r.bell, Duration::from_secs(5), "resumed", |h| {
+        h.query_by_label("paused").is_none()
+            && h.query_by_label_contains("waiting from last time")
+                .is_none()
+    });
     drop(h);
-    wait_for_release(&r.waiting_file());
+    common::wait_unlocked(&r.waiting_file());
     let left = WaitingStore::open(r.waiting_file()).unwrap().take_left();
     assert!(left.is_empty(), "nothing left on disk: {left:?}");
 }
@@ -728,5 +727,110 @@ fn a_result_is_refined_after_its_cost_is_shown_and_used_as_input() {
         side["parent"],
         std::path::absolute(parent).unwrap().display().to_string(),
         "the refined picture names its parent"
+    );
+}
+
+#[test]
+fn an_input_framed_in_the_window_is_sent_as_the_overlay_says() {
+    let r = rig(20);
+    let mut h = r.app(paused_state(&r));
+    step_until(
+        &mut h,
+        &r.bell,
+        Duration::from_secs(10),
+        "the preview",
+        |h| {
+            h.query_by_label_contains("Sends 768 × 1024 · output 768 × 1024")
+                .is_some()
+        },
+    );
+    h.get_by_label("Frame: turn, flip, crop, pad").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Turn 90°")
+        .click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("Sends 1024 × 768").is_some(),
+        "turned, the overlay says so"
+    );
+    h.get_by_label("Aspect").click();
+    h.run_steps(2);
+    h.get_by_label("1:1").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("Sends 768 × 768 · output 768 × 768")
+            .is_some(),
+        "cropped to a square"
+    );
+    // Drag the crop's right edge in by about a third of the preview: the crop is narrower and
+    // stays square.
+    let sends = |h: &Harness<'static, FluxApp>| {
+        h.query_all_by_label_contains("Sends ")
+            .find_map(|n| n.value())
+            .unwrap_or_default()
+    };
+    let before = sends(&h);
+    let preview = h.get_by_label("Input preview: drag to crop").rect();
+    // The turned picture is 1024 wide in the preview's width; the square's right edge is at
+    // 896 of it. Dragged a quarter of the preview to the left.
+    let right = preview.left() + preview.width() * 896.0 / 1024.0;
+    let from = egui::pos2(right - 2.0, preview.center().y);
+    let to = from - egui::vec2(preview.width() / 4.0, 0.0);
+    h.hover_at(from);
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    for k in 1..=4 {
+        h.hover_at(from + (to - from) * (k as f32 / 4.0));
+        h.run_steps(1);
+    }
+    h.drop_at(to);
+    h.run_steps(3);
+    let after = sends(&h);
+    assert_ne!(after, before, "the crop moved");
+    let n: u32 = after
+        .trim_start_matches("Sends ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((480..=540).contains(&n), "{after}");
+    assert!(
+        after.starts_with(&format!("Sends {n} × {n}")),
+        "still square: {after}"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Generate")
+        .click();
+    step_until(&mut h, &r.bell, Duration::from_secs(30), "a result", |h| {
+        h.query_all_by_label_contains("saved ").count() == 1
+    });
+    let stats = r.sim.stats();
+    let got = stats.received.last().unwrap();
+    assert_eq!(
+        got.input,
+        fluxcn::sim::InputImage::Inline {
+            width: n,
+            height: n
+        }
+    );
+    let sent = image::load_from_memory(&stats.last_image.clone().unwrap())
+        .unwrap()
+        .into_rgb8();
+    let original = image::load_from_memory(&sim::demo_input_png())
+        .unwrap()
+        .into_rgb8();
+    let turned = image::imageops::rotate90(&original);
+    let want = image::imageops::crop_imm(&turned, 128, 0, n, n).to_image();
+    let diff: u64 = sent
+        .as_raw()
+        .iter()
+        .zip(want.as_raw())
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = diff as f64 / want.as_raw().len() as f64;
+    assert!(
+        mean < 3.0,
+        "the pixels sent are the turned, centred square: {mean}"
     );
 }
