@@ -383,6 +383,11 @@ fn dragged(g: Grip, d: egui::Vec2, (tw, th): (u32, u32), aspect: Option<Aspect>)
 }
 
 impl super::app::FluxApp {
+    /// How the input on screen is framed (`None` with no input): what Generate would send.
+    pub fn input_framing(&self) -> Option<Framing> {
+        self.inputs.input.as_ref().map(|v| v.framing.framing)
+    }
+
     /// Why the input on screen cannot be framed as asked, if it cannot.
     pub(crate) fn framing_problem(&self) -> Option<String> {
         let v = self.inputs.input.as_ref()?;

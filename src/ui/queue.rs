@@ -105,6 +105,13 @@ impl FluxApp {
         let rows = queue_groups::rows(&self.session.jobs);
         let session = &self.session;
         let mut one_card = |ui: &mut Ui, job: &JobEntry| {
+            // A card scrolled out of view only takes its room (a queue of hundreds draws the
+            // few on screen).
+            let room = vec2(ui.available_width(), card_height(ui));
+            if !ui.is_rect_visible(Rect::from_min_size(ui.cursor().min, room)) {
+                ui.allocate_space(room);
+                return;
+            }
             if let Some(a) = card(ui, job, session.seed_used(job.id), &cx) {
                 action = Some(a);
             }
