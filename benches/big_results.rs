@@ -162,7 +162,7 @@ fn main() {
         ev_tx
             .send(Event::Recovered {
                 id,
-                spec: spec(&format!("result {id}")),
+                spec: Box::new(spec(&format!("result {id}"))),
                 request_id: None,
             })
             .unwrap();

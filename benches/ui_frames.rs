@@ -116,7 +116,7 @@ fn run(n: usize) {
         ev_tx
             .send(Event::Recovered {
                 id,
-                spec: spec.clone(),
+                spec: Box::new(spec.clone()),
                 request_id: None,
             })
             .ok();

@@ -312,7 +312,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 
 /// Takes the advisory lock on `f` without waiting. A file system without locks counts as taken
 /// (the single-process behaviour of before).
-fn take_lock(f: &File) -> bool {
+pub(super) fn take_lock(f: &File) -> bool {
     match f.try_lock() {
         Ok(()) => true,
         Err(std::fs::TryLockError::WouldBlock) => false,

@@ -136,13 +136,14 @@ impl Shared {
                 .lineup
                 .waiting_specs()
                 .into_iter()
-                .map(|(id, mut s)| {
+                .map(|(id, s)| {
+                    let mut job = super::runtime::journal_job(id, &s, None);
                     if let crate::types::InputSource::Bytes { name, data } = &s.input
                         && let Some(kept) = store.keep_bytes(name, data)
                     {
-                        s.input = crate::types::InputSource::File(kept);
+                        job.input = Some(crate::types::InputSource::File(kept));
                     }
-                    super::runtime::journal_job(id, &s, None)
+                    job
                 })
                 .collect();
             if let Err(e) = store.save(&jobs) {
@@ -174,7 +175,16 @@ impl Shared {
             .take_left()
             .into_iter()
             .filter_map(|j| {
-                let input = j.input?;
+                // A pasted picture kept beside the list comes back as pasted, under its name.
+                let input = match j.input? {
+                    crate::types::InputSource::File(p) if store.is_kept_input(&p) => {
+                        crate::types::InputSource::Bytes {
+                            name: j.input_label.clone(),
+                            data: Arc::new(std::fs::read(&p).ok()?),
+                        }
+                    }
+                    other => other,
+                };
                 Some((
                     j.id,
                     JobSpec {

@@ -50,7 +50,7 @@ pub(super) async fn resume_job(
     };
     sh.emit(Event::Recovered {
         id,
-        spec: spec.clone(),
+        spec: Box::new(spec.clone()),
         request_id: job.request_id.clone(),
     });
     let (found, found_accounting) = saved_already(&sh, &job).await;

@@ -349,7 +349,8 @@ pub enum Event {
     /// A job found in the journal at start-up (v2: being finished by polling; v1: interrupted).
     Recovered {
         id: JobId,
-        spec: JobSpec,
+        /// Boxed: the other events stay small.
+        spec: Box<JobSpec>,
         request_id: Option<String>,
     },
     /// Something the user should know that belongs to no job (e.g. the gallery folder is not writable).

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::JournalJob;
+use super::journal::{JournalJob, take_lock};
 
 /// The waiting list's file name in the data folder.
 pub const WAITING_FILE: &str = "waiting.json";
@@ -166,6 +166,13 @@ impl WaitingStore {
         }
     }
 
+    /// Whether `path` is a pasted picture kept beside the list.
+    pub fn is_kept_input(&self, path: &Path) -> bool {
+        self.path
+            .parent()
+            .is_some_and(|d| path.parent() == Some(d.join(INPUTS_DIR).as_path()))
+    }
+
     /// Replaces the list on disk with `jobs`, in their order (synced: a crash right after keeps
     /// it).
     pub fn save(&self, jobs: &[JournalJob]) -> std::io::Result<()> {
@@ -218,18 +225,6 @@ fn open_rw(path: &Path) -> std::io::Result<File> {
         .read(true)
         .write(true)
         .open(path)
-}
-
-/// Takes the advisory lock on `f` without waiting. A file system without locks counts as taken.
-fn take_lock(f: &File) -> bool {
-    match f.try_lock() {
-        Ok(()) => true,
-        Err(std::fs::TryLockError::WouldBlock) => false,
-        Err(std::fs::TryLockError::Error(e)) => {
-            tracing::debug!(error = %e, "file locks unsupported here; going on without");
-            true
-        }
-    }
 }
 
 /// The jobs in `f` (the file at `path`); an empty file holds none, a damaged one is reported in

@@ -254,14 +254,23 @@ impl FluxApp {
             }
             Some((_, None)) => "Result: the input image's size".to_owned(),
             Some((_, Some(pre))) => {
-                let (w, h) = crate::api::input::sent_size(pre.width, pre.height, max);
-                if (w, h) == (pre.width, pre.height) {
-                    format!("Result: {w} × {h} px, the input's size")
+                // The input as framed (turned, cropped, padded) is what is sent.
+                let framing = self.framing_now();
+                let (fw, fh) = framing
+                    .framed_size(pre.width, pre.height)
+                    .unwrap_or((pre.width, pre.height));
+                let what = if framing.is_identity() {
+                    "the input's"
+                } else {
+                    "the framed input's"
+                };
+                let (w, h) = crate::api::input::sent_size(fw, fh, max);
+                if (w, h) == (fw, fh) {
+                    format!("Result: {w} × {h} px, {what} size")
                 } else {
                     format!(
-                        "Result: {w} × {h} px: the input's {} × {} downscaled to {max} px on its \
-                         long side before sending (Settings)",
-                        pre.width, pre.height
+                        "Result: {w} × {h} px: {what} {fw} × {fh} downscaled to {max} px on its \
+                         long side before sending (Settings)"
                     )
                 }
             }

@@ -115,18 +115,45 @@ impl FramingUi {
     /// The rows of controls under the preview; `size` is the upright picture's size.
     pub(crate) fn controls(&mut self, ui: &mut Ui, (w, h): (u32, u32)) {
         ui.horizontal_wrapped(|ui| {
+            let (tw, th) = turned_size(&self.framing, w, h);
             if ui
                 .button("Turn 90°")
                 .on_hover_text("Turn the picture a quarter clockwise")
                 .clicked()
             {
                 self.framing.turn = self.framing.turn.next();
-                self.framing.crop = None;
+                // A free crop turns with the picture (it keeps what it held); one held to an
+                // aspect, or under a flip, starts again centred.
+                self.framing.crop = self
+                    .framing
+                    .crop
+                    .filter(|_| {
+                        self.aspect.is_none() && !self.framing.flip_h && !self.framing.flip_v
+                    })
+                    .map(|c| Crop {
+                        x: th - (c.y + c.h),
+                        y: c.x,
+                        w: c.h,
+                        h: c.w,
+                    });
             }
-            ui.toggle_value(&mut self.framing.flip_h, "Flip left-right")
-                .on_hover_text("Mirror left to right");
-            ui.toggle_value(&mut self.framing.flip_v, "Flip up-down")
-                .on_hover_text("Mirror top to bottom");
+            // A flip mirrors the crop too: it keeps what it held.
+            if ui
+                .toggle_value(&mut self.framing.flip_h, "Flip left-right")
+                .on_hover_text("Mirror left to right")
+                .changed()
+                && let Some(c) = self.framing.crop.as_mut()
+            {
+                c.x = tw - (c.x + c.w);
+            }
+            if ui
+                .toggle_value(&mut self.framing.flip_v, "Flip up-down")
+                .on_hover_text("Mirror top to bottom")
+                .changed()
+                && let Some(c) = self.framing.crop.as_mut()
+            {
+                c.y = th - (c.y + c.h);
+            }
             if ui
                 .add_enabled(
                     !self.framing.is_identity() || self.aspect.is_some(),
@@ -138,6 +165,36 @@ impl FramingUi {
                 *self = FramingUi::default();
             }
         });
+        self.aspect_row(ui);
+        crate::ui::widgets::hint_line(
+            ui,
+            "Drag a corner or an edge of the preview to crop, the inside to move it.",
+        );
+        self.sync(w, h);
+    }
+
+    /// The padding around the crop, if the framing pads: the crop (the whole turned picture when
+    /// none) and the canvas size, in picture pixels.
+    fn padded(&self, w: u32, h: u32) -> Option<(Crop, (u32, u32), Fill)> {
+        let AspectFit {
+            aspect,
+            fit: Fit::Pad(fill),
+        } = self.framing.aspect?
+        else {
+            return None;
+        };
+        let (tw, th) = turned_size(&self.framing, w, h);
+        let c = self.framing.crop.unwrap_or(Crop {
+            x: 0,
+            y: 0,
+            w: tw,
+            h: th,
+        });
+        Some((c, crate::api::framing::pad_size(c.w, c.h, aspect), fill))
+    }
+
+    /// The aspect, how it is reached (crop or pad) and the fill.
+    fn aspect_row(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Aspect");
             let shown = self
@@ -167,6 +224,7 @@ impl FramingUi {
                     .on_hover_text("Crop to the shape, or pad the picture out to it");
             }
             if self.aspect.is_some() && self.pad {
+                ui.label("fill");
                 let fill = self.fill.unwrap_or(Fill::Edge);
                 let name = |f: Fill| match f {
                     Fill::Edge => "edge",
@@ -194,11 +252,90 @@ impl FramingUi {
                 self.framing.crop = None;
             }
         });
-        self.sync(w, h);
+    }
+
+    /// The preview's shape for an upright `w`×`h` picture: turned, or the padded canvas.
+    pub(crate) fn shown_size(&self, w: u32, h: u32) -> (f32, f32) {
+        let (sw, sh) = match self.padded(w, h) {
+            Some((_, canvas, _)) => canvas,
+            None => turned_size(&self.framing, w, h),
+        };
+        (sw.max(1) as f32, sh.max(1) as f32)
+    }
+
+    /// The padded preview: the crop centred on the canvas, the bands filled with the colour or
+    /// the picture's edge stretched (a 3×3 grid of quads whose outer texture coordinates are held
+    /// at the crop's edge).
+    fn padded_preview(
+        &self,
+        ui: &Ui,
+        tex: &egui::TextureHandle,
+        rect: Rect,
+        (w, h): (u32, u32),
+        (c, (pw, ph), fill): (Crop, (u32, u32), Fill),
+    ) {
+        let f = self.framing;
+        let (tw, th) = turned_size(&f, w, h);
+        let s = rect.width() / pw.max(1) as f32;
+        let inner = Rect::from_min_size(
+            rect.min + vec2((pw - c.w) as f32 / 2.0, (ph - c.h) as f32 / 2.0) * s,
+            vec2(c.w as f32, c.h as f32) * s,
+        );
+        let xs = [rect.min.x, inner.min.x, inner.max.x, rect.max.x];
+        let ys = [rect.min.y, inner.min.y, inner.max.y, rect.max.y];
+        let mut mesh = egui::Mesh::with_texture(tex.id());
+        for &y in &ys {
+            for &x in &xs {
+                // Where this point falls in the crop, held inside it.
+                let px = ((x - inner.min.x) / inner.width().max(1e-3)).clamp(0.0, 1.0);
+                let py = ((y - inner.min.y) / inner.height().max(1e-3)).clamp(0.0, 1.0);
+                let q = pos2(
+                    (c.x as f32 + px * c.w as f32) / tw.max(1) as f32,
+                    (c.y as f32 + py * c.h as f32) / th.max(1) as f32,
+                );
+                mesh.vertices.push(egui::epaint::Vertex {
+                    pos: pos2(x, y),
+                    uv: source_uv(&f, q),
+                    color: Color32::WHITE,
+                });
+            }
+        }
+        for row in 0..3u32 {
+            for col in 0..3u32 {
+                let i = row * 4 + col;
+                mesh.add_triangle(i, i + 1, i + 5);
+                mesh.add_triangle(i, i + 5, i + 4);
+            }
+        }
+        ui.painter().add(egui::Shape::mesh(mesh));
+        if let Fill::Colour([r, g, b]) = fill {
+            let colour = Color32::from_rgb(r, g, b);
+            let p = ui.painter_at(rect);
+            for band in [
+                Rect::from_min_max(rect.min, pos2(rect.max.x, inner.min.y)),
+                Rect::from_min_max(pos2(rect.min.x, inner.max.y), rect.max),
+                Rect::from_min_max(
+                    pos2(rect.min.x, inner.min.y),
+                    pos2(inner.min.x, inner.max.y),
+                ),
+                Rect::from_min_max(
+                    pos2(inner.max.x, inner.min.y),
+                    pos2(rect.max.x, inner.max.y),
+                ),
+            ] {
+                p.rect_filled(band, 0.0, colour);
+            }
+        }
+        ui.painter_at(rect).rect_stroke(
+            inner,
+            0.0,
+            Stroke::new(1.0, Color32::from_white_alpha(120)),
+            egui::StrokeKind::Outside,
+        );
     }
 
     /// The preview in `rect`, turned and flipped, the crop's handles over it (dragged to move
-    /// them); `size` is the upright picture's size.
+    /// them), or, padded, the canvas as it will be sent; `size` is the upright picture's size.
     pub(crate) fn preview(
         &mut self,
         ui: &mut Ui,
@@ -206,6 +343,10 @@ impl FramingUi {
         rect: Rect,
         (w, h): (u32, u32),
     ) {
+        if let Some(pad) = self.padded(w, h) {
+            self.padded_preview(ui, tex, rect, (w, h), pad);
+            return;
+        }
         let f = self.framing;
         let mut mesh = egui::Mesh::with_texture(tex.id());
         let corners = [
@@ -275,7 +416,6 @@ impl FramingUi {
                 Color32::WHITE,
             );
         }
-        let resp = resp.on_hover_text("Drag a corner or an edge to crop, the inside to move it");
         if resp.hovered() || self.drag.is_some() {
             ui.ctx().set_cursor_icon(egui::CursorIcon::Crosshair);
         }

@@ -93,13 +93,9 @@ impl FluxApp {
                     (None, _) => {}
                 }
                 if let (Some(tex), Some(pre)) = (&view.texture, &view.preview) {
-                    // The preview as it will be sent: turned and flipped, the crop over it.
-                    let [w, h] = tex.size().map(|v| v.max(1) as f32);
-                    let (w, h) = if view.framing.framing.turn.swaps() {
-                        (h, w)
-                    } else {
-                        (w, h)
-                    };
+                    // The preview as it will be sent: turned and flipped, the crop over it (or,
+                    // padded, the canvas with its bands).
+                    let (w, h) = view.framing.shown_size(pre.width, pre.height);
                     let scale = (width / w).min(PREVIEW_BOX / h);
                     let (rect, _) = ui.allocate_exact_size(
                         egui::vec2(w * scale, h * scale),

@@ -16,6 +16,7 @@ impl FluxApp {
             && self.session.jobs.iter().any(|j| {
                 matches!(j.status, super::session::JobStatus::Done { .. })
                     && j.spec.input == spec.input
+                    && j.spec.framing == spec.framing
                     && j.spec.api == spec.api
                     && j.spec.params.same_picture(&spec.params)
             })

@@ -108,7 +108,7 @@ impl FluxApp {
                 spec,
                 request_id,
             } => {
-                let mut entry = JobEntry::new(id, spec, self.session.now);
+                let mut entry = JobEntry::new(id, *spec, self.session.now);
                 entry.recovered = true;
                 entry.request_id = request_id;
                 self.session.add_job(entry);

@@ -184,11 +184,12 @@ impl FluxApp {
             return;
         }
         let side = self.state.settings.sanitized().max_input_side;
-        let reply =
-            self.backend
-                .jobs
-                .services()
-                .find_same(spec.params.clone(), spec.input.clone(), side);
+        let reply = self.backend.jobs.services().find_same(
+            spec.params.clone(),
+            spec.input.clone(),
+            spec.framing,
+            side,
+        );
         self.knobs.sending.checking = Some((spec, reply));
     }
 

@@ -695,10 +695,11 @@ fn a_pasted_input_s_waiting_job_survives_a_restart_and_sends_the_same_bytes() {
     assert_eq!(restored.len(), 1);
     let (id, back) = &restored[0];
     assert_eq!(*id, 901);
-    let InputSource::File(kept) = &back.input else {
-        panic!("kept as a file: {:?}", back.input);
+    let InputSource::Bytes { name, data } = &back.input else {
+        panic!("back as pasted: {:?}", back.input);
     };
-    assert_eq!(std::fs::read(kept).unwrap(), sim::demo_input_png());
+    assert_eq!(name, "figure.png", "under its own name");
+    assert_eq!(data.as_slice(), sim::demo_input_png().as_slice());
     assert_eq!(r.sim.stats().v1_requests, 0, "restored paused");
     h.send(Command::Resume);
     collect(&h, Duration::from_secs(10), |e| {

@@ -248,7 +248,7 @@ fn grid_cells_are_told_apart_on_cards_of_one_height() {
         ids.push(id);
         rt.feed(Event::Recovered {
             id,
-            spec: JobSpec {
+            spec: Box::new(JobSpec {
                 input: InputSource::Url("https://example.com/pose.jpg".into()),
                 params: GenParams {
                     prompt: "a knight in shining armour standing in a misty forest".into(),
@@ -267,7 +267,7 @@ fn grid_cells_are_told_apart_on_cards_of_one_height() {
                 prompt_template: None,
                 batch: None,
                 framing: Default::default(),
-            },
+            }),
             request_id: None,
         });
     }

@@ -259,17 +259,20 @@ impl Services {
 
     /// The newest gallery picture a job with `params` and `input` would make again: the same
     /// settings, seed (as used) and control image (a local input is prepared as the runtime would,
-    /// with `max_input_side`, and compared by content with the inputs the gallery kept). `None`
+    /// framed and capped at `max_input_side`, and compared by content with the inputs the gallery
+    /// kept). `None`
     /// when there is none, or the seed is random (`-1`).
     pub fn find_same(
         &self,
         params: GenParams,
         input: InputSource,
+        framing: crate::api::framing::Framing,
         max_input_side: u32,
     ) -> Pending<Result<Option<Entry>, ServiceError>> {
         self.ask(|reply| Request::FindSame {
             params,
             input,
+            framing,
             max_input_side,
             reply,
         })

@@ -118,6 +118,7 @@ pub enum Request {
     FindSame {
         params: GenParams,
         input: InputSource,
+        framing: crate::api::framing::Framing,
         max_input_side: u32,
         reply: Reply<Result<Option<Entry>, ServiceError>>,
     },

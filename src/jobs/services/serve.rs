@@ -88,15 +88,7 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
             import,
             reply,
         } => reconcile(&s, cfg, (days, import), reply),
-        Request::Credits { cfg, reply } => {
-            let clients = s.clients.clone();
-            spawn(&s, reply, async move {
-                let client = clients.client(&cfg).await?;
-                Ok(client
-                    .credits(&tokio_util::sync::CancellationToken::new())
-                    .await?)
-            })
-        }
+        Request::Credits { cfg, reply } => credits(&s, cfg, reply),
         Request::LoadInput { source, reply } => blocking(s, reply, move |_| {
             Ok(input::preview(&source, PREVIEW_SIDE)?)
         }),
@@ -120,9 +112,10 @@ pub(super) fn serve(server: &Arc<Server>, request: Request) {
         Request::FindSame {
             params,
             input,
+            framing,
             max_input_side,
             reply,
-        } => find_same(s, params, input, max_input_side, reply),
+        } => find_same(s, params, (input, framing), max_input_side, reply),
         Request::Thumbnail {
             id,
             max_side,
@@ -215,29 +208,35 @@ fn recent(s: Arc<Server>, limit: usize, reply: Reply<Result<Listing, ServiceErro
 fn find_same(
     s: Arc<Server>,
     params: crate::api::GenParams,
-    input: InputSource,
+    (input, framing): (InputSource, crate::api::framing::Framing),
     max_input_side: u32,
     reply: Reply<Result<Option<Entry>, ServiceError>>,
 ) {
     blocking(s, reply, move |s| {
-        // Pasted bytes are named by nothing that tells them apart: by content only.
-        let by_describe = !matches!(input, InputSource::Bytes { .. });
+        // Pasted bytes are named by nothing that tells them apart, and a framed input is not the
+        // file it names: by content only.
+        let by_describe = !matches!(input, InputSource::Bytes { .. }) && framing.is_identity();
         Ok(s.store
             .find_identical(&params, &input.describe(), by_describe, || {
-                sent_hash(&input, max_input_side)
+                sent_hash(&input, max_input_side, framing)
             })?)
     });
 }
 
 /// The content hash of `input` as a job would send it (what the gallery keeps and names it by);
 /// `None` for a URL (sent as its text), or an input that cannot be prepared (the job would fail).
-fn sent_hash(input: &InputSource, max_side: u32) -> Option<String> {
+fn sent_hash(
+    input: &InputSource,
+    max_side: u32,
+    framing: crate::api::framing::Framing,
+) -> Option<String> {
     use base64::Engine as _;
     if matches!(input, InputSource::Url(_)) {
         return None;
     }
     let opts = input::PrepareOptions {
         max_side,
+        framing,
         ..input::PrepareOptions::default()
     };
     let prepared = input::prepare(input, &opts).ok()?;
@@ -280,6 +279,21 @@ fn listing(s: &Server, query: &Query) -> Result<Listing, ServiceError> {
         total: s.store.count(),
         rows,
     }))
+}
+
+/// The account's balance, asked of the service.
+fn credits(
+    s: &Arc<Server>,
+    cfg: crate::jobs::types::RuntimeConfig,
+    reply: Reply<Result<crate::api::Credits, ServiceError>>,
+) {
+    let clients = s.clients.clone();
+    spawn(s, reply, async move {
+        let client = clients.client(&cfg).await?;
+        Ok(client
+            .credits(&tokio_util::sync::CancellationToken::new())
+            .await?)
+    });
 }
 
 fn lineage(store: &Store, entry: &Entry) -> super::request::Lineage {
@@ -432,7 +446,7 @@ mod tests {
         let made = save(&store, &params, &source.describe(), Some(&sent));
         let find = |params: &GenParams, source: InputSource, side: u32| {
             services
-                .find_same(params.clone(), source, side)
+                .find_same(params.clone(), source, Default::default(), side)
                 .wait()
                 .unwrap()
                 .unwrap()

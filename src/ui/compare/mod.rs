@@ -287,10 +287,18 @@ impl CompareView {
             } else {
                 format!("×{:.1} of fitted", self.zoom.zoom())
             });
-            ui.add_enabled_ui(swipe_ready, |ui| {
-                ui.toggle_value(&mut self.swipe.on, "A/B swipe")
-                    .on_hover_text("Pick A and B under two results, then drag the divider");
-            });
+            // A button of the wrapped row itself (a child Ui at a line's end got the width left
+            // there, and wrapped the text a letter a line).
+            if ui
+                .add_enabled(
+                    swipe_ready,
+                    egui::Button::selectable(self.swipe.on, "A/B swipe"),
+                )
+                .on_hover_text("Pick A and B under two results, then drag the divider")
+                .clicked()
+            {
+                self.swipe.on = !self.swipe.on;
+            }
             self.export.button(ui, run, progress.done > 0);
         });
     }
