@@ -316,3 +316,36 @@ fn interrupted_v1(saved: usize, samples: u32) -> String {
         "interrupted: the app stopped while this v1 request was in flight, so it may have been billed{before}. It was not re-sent; use Re-run to send it again"
     )
 }
+
+/// What the runtime does once at its start: the notes of what was repaired on opening, and the
+/// journal's unfinished jobs resumed.
+pub(super) fn start_up(
+    sh: &Arc<Shared>,
+    cfg: &RuntimeConfig,
+    permits: &Arc<Semaphore>,
+    recovered: Vec<JournalJob>,
+) {
+    // Journal records that could not be read were dropped: the user hears of each one.
+    for lost in sh.journal.iter().flat_map(|j| j.unreadable()) {
+        sh.emit(Event::Notice(lost.clone()));
+    }
+    // What the gallery's catalog had to do on open (set aside and rebuilt, or working from memory).
+    for note in sh.store.notes() {
+        sh.emit(Event::Notice(format!("Gallery: {note}")));
+    }
+    // What the spend ledger had to do on open (a stopped process's jobs settled, a file set aside).
+    for note in sh.gate.ledger().map(|l| l.notes()).unwrap_or_default() {
+        sh.emit(Event::Notice(format!("Spend: {note}")));
+    }
+    for job in recovered {
+        let token = CancellationToken::new();
+        sh.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.id, token.clone());
+        let span = tracing::info_span!("job", id = job.id);
+        // A resumed job takes a permit and a pacer slot like a new one (see `resume_v2`).
+        let resume = resume_job(sh.clone(), job, cfg.clone(), permits.clone(), token);
+        tokio::spawn(tracing::Instrument::instrument(resume, span));
+    }
+}

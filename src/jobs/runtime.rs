@@ -171,40 +171,6 @@ pub fn start(
     JobsHandle::from_channels(cmd_tx, ev_rx, services)
 }
 
-/// What the runtime does once at its start: the notes of what was repaired on opening, and the
-/// journal's unfinished jobs resumed.
-fn start_up(
-    sh: &Arc<Shared>,
-    cfg: &RuntimeConfig,
-    permits: &Arc<Semaphore>,
-    recovered: Vec<JournalJob>,
-) {
-    // Journal records that could not be read were dropped: the user hears of each one.
-    for lost in sh.journal.iter().flat_map(|j| j.unreadable()) {
-        sh.emit(Event::Notice(lost.clone()));
-    }
-    // What the gallery's catalog had to do on open (set aside and rebuilt, or working from memory).
-    for note in sh.store.notes() {
-        sh.emit(Event::Notice(format!("Gallery: {note}")));
-    }
-    // What the spend ledger had to do on open (a stopped process's jobs settled, a file set aside).
-    for note in sh.gate.ledger().map(|l| l.notes()).unwrap_or_default() {
-        sh.emit(Event::Notice(format!("Spend: {note}")));
-    }
-    for job in recovered {
-        let token = CancellationToken::new();
-        sh.cancels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(job.id, token.clone());
-        let span = tracing::info_span!("job", id = job.id);
-        // A resumed job takes a permit and a pacer slot like a new one (see `resume_v2`).
-        let resume =
-            super::resume::resume_job(sh.clone(), job, cfg.clone(), permits.clone(), token);
-        tokio::spawn(resume.instrument(span));
-    }
-}
-
 async fn dispatcher(
     sh: Arc<Shared>,
     mut cfg: RuntimeConfig,
@@ -212,7 +178,7 @@ async fn dispatcher(
     recovered: Vec<JournalJob>,
 ) {
     let mut permits = Arc::new(Semaphore::new(cfg.concurrency.clamp(1, 64)));
-    start_up(&sh, &cfg, &permits, recovered);
+    super::resume::start_up(&sh, &cfg, &permits, recovered);
     // The window's jobs left waiting come back with its first configuration (its key, its base
     // URL, its concurrency), never with the launch defaults.
     let mut restore = sh.waiting.is_some();

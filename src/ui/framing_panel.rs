@@ -311,18 +311,7 @@ impl FramingUi {
         if let Fill::Colour([r, g, b]) = fill {
             let colour = Color32::from_rgb(r, g, b);
             let p = ui.painter_at(rect);
-            for band in [
-                Rect::from_min_max(rect.min, pos2(rect.max.x, inner.min.y)),
-                Rect::from_min_max(pos2(rect.min.x, inner.max.y), rect.max),
-                Rect::from_min_max(
-                    pos2(rect.min.x, inner.min.y),
-                    pos2(inner.min.x, inner.max.y),
-                ),
-                Rect::from_min_max(
-                    pos2(inner.max.x, inner.min.y),
-                    pos2(rect.max.x, inner.max.y),
-                ),
-            ] {
+            for band in around(rect, inner) {
                 p.rect_filled(band, 0.0, colour);
             }
         }
@@ -384,18 +373,7 @@ impl FramingUi {
         self.drag_crop(&resp, shown, crop, scale, (tw, th));
         let dim = Color32::from_black_alpha(140);
         let p = ui.painter_at(rect);
-        for r in [
-            Rect::from_min_max(rect.min, pos2(rect.max.x, shown.min.y)),
-            Rect::from_min_max(pos2(rect.min.x, shown.max.y), rect.max),
-            Rect::from_min_max(
-                pos2(rect.min.x, shown.min.y),
-                pos2(shown.min.x, shown.max.y),
-            ),
-            Rect::from_min_max(
-                pos2(shown.max.x, shown.min.y),
-                pos2(rect.max.x, shown.max.y),
-            ),
-        ] {
+        for r in around(rect, shown) {
             p.rect_filled(r, 0.0, dim);
         }
         p.rect_stroke(
@@ -460,6 +438,22 @@ impl FramingUi {
         let c = dragged(g, d, (tw, th), self.aspect.filter(|_| !self.pad));
         self.framing.crop = Some(c);
     }
+}
+
+/// The four bands of `outer` around `inner` (above, below, left, right).
+fn around(outer: Rect, inner: Rect) -> [Rect; 4] {
+    [
+        Rect::from_min_max(outer.min, pos2(outer.max.x, inner.min.y)),
+        Rect::from_min_max(pos2(outer.min.x, inner.max.y), outer.max),
+        Rect::from_min_max(
+            pos2(outer.min.x, inner.min.y),
+            pos2(inner.min.x, inner.max.y),
+        ),
+        Rect::from_min_max(
+            pos2(inner.max.x, inner.min.y),
+            pos2(outer.max.x, inner.max.y),
+        ),
+    ]
 }
 
 /// The crop `g.start` with its gripped edges moved by `d` picture pixels, kept inside a `tw`×`th`

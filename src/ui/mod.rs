@@ -5,6 +5,7 @@
 //! Layout: a top bar (title, credits, demo banner, settings), the controls on the left, the queue on
 //! the right, the result in the middle.
 
+mod actions;
 mod app;
 mod batch_view;
 pub mod clock;
