@@ -166,10 +166,12 @@ impl FramingUi {
             }
         });
         self.aspect_row(ui);
-        crate::ui::widgets::hint_line(
-            ui,
-            "Drag a corner or an edge of the preview to crop, the inside to move it.",
-        );
+        let hint = if self.aspect.is_some() && self.pad {
+            "The preview is the canvas as it is sent."
+        } else {
+            "Drag a corner or an edge of the preview to crop, the inside to move it."
+        };
+        crate::ui::widgets::hint_line(ui, hint);
         self.sync(w, h);
     }
 

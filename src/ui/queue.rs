@@ -62,6 +62,10 @@ struct CardContext {
     pacing_why: String,
     /// The jobs waiting to be sent, first to go first.
     waiting: Vec<JobId>,
+    /// The line is paused: its jobs are held, not working.
+    paused: bool,
+    /// The waiting job whose settings are in the controls ("Edit").
+    editing: Option<JobId>,
 }
 
 impl FluxApp {
@@ -101,6 +105,8 @@ impl FluxApp {
             now,
             pacing_why: pacing_reason(self.state.settings.rate_per_minute, rate_limited),
             waiting: self.session.waiting.clone(),
+            paused: self.session.paused,
+            editing: self.editing(),
         };
         let rows = queue_groups::rows(&self.session.jobs);
         let session = &self.session;
@@ -278,6 +284,12 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
     let look = &ui.visuals().widgets.noninteractive;
     ui.painter()
         .rect_stroke(rect, look.corner_radius, look.bg_stroke, StrokeKind::Inside);
+    if cx.editing == Some(job.id) {
+        // The job whose settings are in the controls.
+        let stroke = egui::Stroke::new(2.0, widgets::WARN);
+        ui.painter()
+            .rect_stroke(rect, 2.0, stroke, StrokeKind::Inside);
+    }
     let mut dropped = None;
     if place.is_some() {
         resp.dnd_set_drag_payload(job.id);
@@ -321,10 +333,13 @@ fn card(ui: &mut Ui, job: &JobEntry, seed: Option<i64>, cx: &CardContext) -> Opt
     let row = Layout::left_to_right(Align::Center);
     identity_line(&mut line(0, row), job);
     knobs_line(&mut line(1, row), job, seed);
+    // Held in a paused line: no spinner (nothing is working on it).
+    let held = cx.paused && place.is_some();
     stage_line(
         &mut line(2, Layout::right_to_left(Align::Center)),
         job,
         cx.now,
+        held,
     );
     let mut button_line = line(3, Layout::right_to_left(Align::Center));
     let action = card_button(&mut button_line, job, cx.now, place).or(dropped);
@@ -450,7 +465,7 @@ fn fits(ui: &Ui, text: &str) -> bool {
 
 /// The stage (a live countdown while it waits), whether it may have been billed, and the clock at
 /// the right.
-fn stage_line(ui: &mut Ui, job: &JobEntry, now: UiTime) {
+fn stage_line(ui: &mut Ui, job: &JobEntry, now: UiTime, held: bool) {
     ui.label(RichText::new(widgets::seconds(job.elapsed(now).as_secs())).weak());
     ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
         let colour = match &job.status {
@@ -459,7 +474,7 @@ fn stage_line(ui: &mut Ui, job: &JobEntry, now: UiTime) {
             JobStatus::Cancelled { .. } => widgets::WARN,
             JobStatus::Active(_) => ui.visuals().text_color(),
         };
-        if job.status.is_active() {
+        if job.status.is_active() && !held {
             ui.spinner();
         }
         cut(ui, RichText::new(job.status_text(now)).color(colour));
