@@ -333,6 +333,7 @@ impl History {
             texture,
             preview_problem: problem,
             prompt_template: e.meta.prompt_template.clone(),
+            framing: e.meta.framing.filter(|f| !f.is_identity()),
         })
     }
 }

@@ -215,6 +215,9 @@ fn detail_rows(r: &ResultEntry) -> (Vec<DetailRow>, Vec<DetailRow>) {
         pairs.push(row("time", format!("{t:.1} s")));
     }
     let mut lines = vec![row("input", r.input.clone())];
+    if let Some(f) = &r.framing {
+        lines.push(row("framing", f.describe()));
+    }
     if let Some(t) = &r.prompt_template {
         lines.push(row("template", t.clone()));
     }

@@ -195,6 +195,8 @@ pub struct ResultEntry {
     pub preview_problem: Option<String>,
     /// The `{a|b}` template the prompt was expanded from, if it was (variations).
     pub prompt_template: Option<String>,
+    /// What was done to the input before it was sent (`None`: nothing).
+    pub framing: Option<crate::api::framing::Framing>,
 }
 
 impl std::fmt::Debug for ResultEntry {
@@ -360,13 +362,14 @@ impl Session {
                     .unwrap_or_else(|| i.path.display().to_string())
             })
             .collect();
-        let (params, input, template) = match self.job(id) {
+        let (params, input, template, framing) = match self.job(id) {
             Some(j) => (
                 j.spec.params.clone(),
                 j.spec.input.describe(),
                 j.spec.prompt_template.clone(),
+                Some(j.spec.framing).filter(|f| !f.is_identity()),
             ),
-            None => (GenParams::default(), String::new(), None),
+            None => (GenParams::default(), String::new(), None, None),
         };
         if let Some(j) = self.job_mut(id) {
             j.status = JobStatus::Done { files };
@@ -391,6 +394,7 @@ impl Session {
                 texture: None,
                 preview_problem: None,
                 prompt_template: template.clone(),
+                framing,
             });
         }
         if self.last_seed.is_none() {

@@ -805,6 +805,13 @@ fn an_input_framed_in_the_window_is_sent_as_the_overlay_says() {
     step_until(&mut h, &r.bell, Duration::from_secs(30), "a result", |h| {
         h.query_all_by_label_contains("saved ").count() == 1
     });
+    // The result's details say how its input was framed.
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("turned 90°, cropped to")
+            .is_some(),
+        "the framing is in the result's details"
+    );
     let stats = r.sim.stats();
     let got = stats.received.last().unwrap();
     assert_eq!(
