@@ -419,6 +419,16 @@ fn queue_paused(h: &mut Harness<'static, FluxApp>, bell: &Bell, additions: &[&st
     }
 }
 
+/// Once the input is read: the queue paused and three jobs waiting ("one", "one two",
+/// "one two three").
+fn three_waiting(h: &mut Harness<'static, FluxApp>, bell: &Bell) {
+    step_until(h, bell, Duration::from_secs(10), "the input", |h| {
+        h.query_by_label_contains("figure.png").is_some()
+    });
+    pause_from_palette(h, bell);
+    queue_paused(h, bell, &["", " two", " three"]);
+}
+
 fn paused_state(r: &Rig) -> State {
     State {
         params: GenParams {
@@ -451,11 +461,7 @@ fn card_point(h: &Harness<'static, FluxApp>, i: usize) -> egui::Pos2 {
 fn a_waiting_job_is_edited_dragged_and_cancelled_in_its_place() {
     let r = rig(50);
     let mut h = r.app(paused_state(&r));
-    step_until(&mut h, &r.bell, Duration::from_secs(10), "the input", |h| {
-        h.query_by_label_contains("figure.png").is_some()
-    });
-    pause_from_palette(&mut h, &r.bell);
-    queue_paused(&mut h, &r.bell, &["", " two", " three"]);
+    three_waiting(&mut h, &r.bell);
     // Edit the second in line: its settings come back into the controls.
     let edits: Vec<_> = h
         .query_all_by_role_and_label(egui::accesskit::Role::Button, "Edit")
@@ -535,11 +541,7 @@ fn jobs_not_sent_come_back_paused_after_a_restart_to_resume_or_discard() {
     let r = rig(50);
     {
         let mut h = r.app_keeping_waiting(paused_state(&r));
-        step_until(&mut h, &r.bell, Duration::from_secs(10), "the input", |h| {
-            h.query_by_label_contains("figure.png").is_some()
-        });
-        pause_from_palette(&mut h, &r.bell);
-        queue_paused(&mut h, &r.bell, &["", " two", " three"]);
+        three_waiting(&mut h, &r.bell);
         let next: Vec<_> = h
             .query_all_by_role_and_label(egui::accesskit::Role::Button, "Next")
             .collect();
