@@ -137,28 +137,9 @@ impl Journal {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         std::fs::create_dir_all(&dir).map_err(err(&dir))?;
-        let stem = main_path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "journal".into());
-
         // Our own file: the main one if free, else `<stem>-<pid>-<n>.jsonl`.
-        let (path, mut file, main) = {
-            let f = open_append(&main_path).map_err(err(&main_path))?;
-            if take_lock(&f) {
-                (main_path.clone(), f, true)
-            } else {
-                let mut n = 0u32;
-                loop {
-                    let p = dir.join(format!("{stem}-{}-{n}.jsonl", std::process::id()));
-                    let f = open_append(&p).map_err(err(&p))?;
-                    if take_lock(&f) {
-                        break (p, f, false);
-                    }
-                    n += 1;
-                }
-            }
-        };
+        let (path, mut file, main) = super::locked_files::own_file(&main_path, open_append)
+            .map_err(|(p, source)| JournalError::Io { path: p, source })?;
         let own = read_pending(&path);
         let mut pending = own.jobs;
         let mut unreadable = own.unreadable;
@@ -171,7 +152,7 @@ impl Journal {
             // Also drops what could not be read (reported once) and a torn tail that the next
             // record would otherwise be glued to.
             file = rewrite(&path, &pending).map_err(err(&path))?;
-            if !take_lock(&file) {
+            if !super::locked_files::take_lock(&file) {
                 tracing::warn!(path = %path.display(), "the rewritten journal could not be locked");
             }
         }
@@ -179,21 +160,7 @@ impl Journal {
         // Adopt the jobs of journals whose writers are gone.
         let mut adopted = Vec::new();
         let mut adopted_files = Vec::new();
-        let others = std::fs::read_dir(&dir).into_iter().flatten().flatten();
-        for e in others {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ours = name == format!("{stem}.jsonl")
-                || (name.starts_with(&format!("{stem}-")) && name.ends_with(".jsonl"));
-            if !ours || p == path {
-                continue;
-            }
-            let Ok(f) = OpenOptions::new().read(true).write(true).open(&p) else {
-                continue;
-            };
-            if !take_lock(&f) {
-                continue; // a live process's journal
-            }
+        for (p, f) in super::locked_files::orphans(&main_path, &path) {
             let read = read_pending(&p);
             unreadable.extend(read.unreadable);
             let jobs = read.jobs;
@@ -308,19 +275,6 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .append(true)
         .read(true)
         .open(path)
-}
-
-/// Takes the advisory lock on `f` without waiting. A file system without locks counts as taken
-/// (the single-process behaviour of before).
-pub(super) fn take_lock(f: &File) -> bool {
-    match f.try_lock() {
-        Ok(()) => true,
-        Err(std::fs::TryLockError::WouldBlock) => false,
-        Err(std::fs::TryLockError::Error(e)) => {
-            tracing::debug!(error = %e, "file locks unsupported here; going on without");
-            true
-        }
-    }
 }
 
 /// The records that re-create an unfinished job.

@@ -13,6 +13,7 @@ pub mod grid;
 pub mod journal;
 pub mod ledger;
 mod lineup;
+mod locked_files;
 pub mod pacer;
 pub mod places;
 pub mod reconcile;

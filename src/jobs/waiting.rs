@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::{JournalJob, take_lock};
+use super::journal::JournalJob;
 
 /// The waiting list's file name in the data folder.
 pub const WAITING_FILE: &str = "waiting.json";
@@ -54,43 +54,11 @@ impl WaitingStore {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         std::fs::create_dir_all(&dir)?;
-        let stem = main
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "waiting".into());
-        let (path, file) = {
-            let f = open_rw(&main)?;
-            if take_lock(&f) {
-                (main.clone(), f)
-            } else {
-                let mut n = 0u32;
-                loop {
-                    let p = dir.join(format!("{stem}-{}-{n}.json", std::process::id()));
-                    let f = open_rw(&p)?;
-                    if take_lock(&f) {
-                        break (p, f);
-                    }
-                    n += 1;
-                }
-            }
-        };
+        let (path, file, _) = super::locked_files::own_file(&main, open_rw).map_err(|(_, e)| e)?;
         let mut notes = Vec::new();
         let mut left = read(&file, &path, &mut notes);
         let mut adopted = Vec::new();
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ours = name == format!("{stem}.json")
-                || (name.starts_with(&format!("{stem}-")) && name.ends_with(".json"));
-            if !ours || p == path {
-                continue;
-            }
-            let Ok(f) = OpenOptions::new().read(true).write(true).open(&p) else {
-                continue;
-            };
-            if !take_lock(&f) {
-                continue; // a live window's list
-            }
+        for (p, f) in super::locked_files::orphans(&main, &path) {
             let jobs = read(&f, &p, &mut notes);
             left.extend(jobs);
             adopted.push((p, f));
